@@ -1,0 +1,62 @@
+"""The ``textkit`` command: a click group whose subcommands are imported only when used.
+
+Each command family lives in its own module; ``COMMANDS`` maps a command name to
+``(module, function, one-line help)`` so that ``textkit --help`` is instant and lists every command
+without importing torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from .common import run_guarded
+
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    # text pipeline
+    "tokenize": ("text", "tokenize", "Tokenize a file or stdin, one line of space-joined tokens per input line."),
+    "build-vocab": ("text", "build_vocab", "Build a vocabulary (JSON) from a corpus."),
+    "train-spm": ("text", "train_spm", "Train a sentencepiece subword model (BPE or unigram)."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a command's module the first time the command is looked up."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[name]
+        return getattr(importlib.import_module(f".{module}", __package__), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="textkit")
+def cli() -> None:
+    """textkit: word embeddings and sequence models in one pipeline.
+
+    \b
+    Examples:
+      textkit train-w2v                      # word2vec on the bundled Wikipedia sample
+      textkit tokenize notes.txt --lang zh   # Chinese word segmentation
+      textkit COMMAND --help                 # options and examples for one command
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning textkit errors into one line on stderr."""
+    sys.exit(run_guarded(cli, argv))
+
+
+if __name__ == "__main__":
+    main()

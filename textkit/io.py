@@ -1,0 +1,171 @@
+"""The one place that opens files.
+
+* :func:`iter_lines` reads text lazily (UTF-8; ``.gz``, ``.bz2`` and ``.xz`` decompressed on the
+  fly) and turns every OS or decoding problem into an :class:`~textkit.errors.InputFileError`
+  naming the file and line.
+* :func:`atomic_write` writes through a temporary file in the same folder and renames it over the
+  target only when the block succeeds, so no user ever finds a half-written output.
+* :func:`save_tensors` / :func:`load_tensors` store model weights as safetensors next to a JSON
+  config: loading never runs code.
+"""
+
+from __future__ import annotations
+
+import bz2
+import contextlib
+import gzip
+import json
+import lzma
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+from textkit.errors import InputFileError, ModelFileError, UsageError
+
+PathLike = str | os.PathLike
+
+_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+ERROR_POLICIES = ("strict", "replace", "ignore")
+
+
+def check_readable(path: PathLike) -> Path:
+    """Return ``path`` as a Path if it is an existing, readable regular file, else raise."""
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError(f"{p}: no such file")
+    if p.is_dir():
+        raise InputFileError(f"{p}: is a directory, expected a file")
+    if not os.access(p, os.R_OK):
+        raise InputFileError(f"{p}: permission denied")
+    return p
+
+
+def open_binary(path: PathLike) -> IO[bytes]:
+    """Open ``path`` for binary reading, decompressing by its suffix."""
+    p = check_readable(path)
+    opener = _OPENERS.get(p.suffix.lower(), open)
+    try:
+        return opener(p, "rb")
+    except OSError as e:
+        raise InputFileError(f"{p}: cannot open ({e.strerror or e})") from None
+
+
+def iter_lines(path: PathLike, errors: str = "strict", keepends: bool = False) -> Iterator[str]:
+    """Yield the lines of a text file one at a time, without line endings (``\\n`` or ``\\r\\n``).
+
+    ``errors`` is ``"strict"`` (bad UTF-8 raises an InputFileError naming file and line),
+    ``"replace"`` or ``"ignore"``. A UTF-8 byte-order mark at the start is dropped.
+
+    >>> for line in iter_lines("corpora/en_sample.txt"): ...
+    """
+    if errors not in ERROR_POLICIES:
+        raise UsageError(f"errors must be one of {', '.join(ERROR_POLICIES)}, not {errors!r}")
+    p = Path(path)
+    with open_binary(p) as f:
+        lineno = 0
+        try:
+            for lineno, raw in enumerate(f, 1):
+                try:
+                    line = raw.decode("utf-8", errors)
+                except UnicodeDecodeError as e:
+                    raise InputFileError(
+                        f"{p}: line {lineno} is not valid UTF-8 (byte {e.start}); "
+                        "pass --errors replace to substitute bad bytes"
+                    ) from None
+                if lineno == 1 and line.startswith("\ufeff"):
+                    line = line[1:]
+                if not keepends:
+                    line = line.rstrip("\r\n")
+                yield line
+        except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
+            if isinstance(e, InputFileError):
+                raise
+            raise InputFileError(f"{p}: read failed after line {lineno} ({e})") from None
+
+
+def read_text(path: PathLike, errors: str = "strict") -> str:
+    """The whole file as one string (for small files such as configs and dictionaries)."""
+    return "\n".join(iter_lines(path, errors=errors))
+
+
+@contextlib.contextmanager
+def atomic_write(path: PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
+    """Open a temporary file beside ``path``; on success rename it over ``path``, else delete it.
+
+    >>> with atomic_write("out.txt") as f:
+    ...     f.write("all or nothing\\n")
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise InputFileError(f"{p}: is a directory, expected a file to write")
+    parent = p.parent if str(p.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=parent)
+    except OSError as e:
+        raise InputFileError(f"{p}: cannot write ({e.strerror or e})") from None
+    binary = "b" in mode
+    try:
+        with os.fdopen(fd, mode, **({} if binary else {"encoding": encoding, "newline": "\n"})) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_path(path: PathLike) -> Iterator[Path]:
+    """Like :func:`atomic_write` for libraries that want a file name: yields a temporary path."""
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part" + "".join(p.suffixes), dir=parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: PathLike, obj: Any) -> None:
+    """Write ``obj`` as pretty UTF-8 JSON, atomically."""
+    with atomic_write(path) as f:
+        json.dump(obj, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+
+
+def read_json(path: PathLike, what: str = "JSON file") -> Any:
+    """Read a JSON file; a missing or malformed one raises a ModelFileError naming ``what``."""
+    p = check_readable(path)
+    try:
+        with open(p, encoding="utf-8") as f:
+            return json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelFileError(f"{p}: not a valid {what} ({e})") from None
+
+
+def save_tensors(path: PathLike, tensors: dict, metadata: dict[str, str] | None = None) -> None:
+    """Write a dict of torch tensors as safetensors, atomically."""
+    from safetensors.torch import save_file
+
+    with atomic_path(path) as tmp:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata)
+
+
+def load_tensors(path: PathLike, device: str = "cpu") -> dict:
+    """Read a safetensors file into torch tensors; a corrupt file raises ModelFileError."""
+    from safetensors.torch import load_file
+
+    p = check_readable(path)
+    try:
+        return load_file(str(p), device=device)
+    except Exception as e:  # safetensors raises its own SafetensorError / OSError / ValueError
+        raise ModelFileError(f"{p}: not a valid safetensors file ({e})") from None

@@ -1,0 +1,367 @@
+"""Tokenizers: text in, a list of token strings out.
+
+All tokenizers share one small interface (:class:`Tokenizer`): ``tok.tokenize(text)``, ``tok(text)``
+and the lazy ``tok.tokenize_lines(lines, workers=1)``. They are plain picklable objects, so they work
+in DataLoader workers, multiprocessing pools and scikit-learn pipelines; heavy state (jieba's
+dictionary, a sentencepiece model) is loaded lazily, once per process, and never pickled.
+
+>>> get_tokenizer("en")("Don't panic: it's 3.14!")
+["don't", 'panic', ':', "it's", '3.14', '!']
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import multiprocessing
+import re
+from itertools import islice
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from textkit.errors import InputFileError, ModelFileError, UsageError
+from textkit.io import PathLike, atomic_write, check_readable, iter_lines
+
+LANGS = ("en", "zh", "char", "whitespace", "spm:MODEL")
+
+# A number with inner separators (3.14, 1,299.99), a word with inner apostrophes or hyphens
+# (don't, state-of-the-art, COVID-19), or any single other non-space character.
+_EN_TOKEN = re.compile(r"\d+(?:[.,]\d+)+|\w+(?:['’\-]\w+)*|[^\w\s]")
+# Stretches of Chinese characters (CJK unified ideographs and extension A) go to jieba.
+_HAN_RUN = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
+
+
+class Tokenizer:
+    """Base class. Subclasses implement :meth:`tokenize`; ``spec`` names them for files and CLI."""
+
+    spec = "?"
+
+    def tokenize(self, text: str) -> list[str]:
+        raise NotImplementedError
+
+    def __call__(self, text: str) -> list[str]:
+        return self.tokenize(text)
+
+    def tokenize_lines(
+        self, lines: Iterable[str], workers: int = 1, chunk_size: int = 2000
+    ) -> Iterator[list[str]]:
+        """Yield one token list per line, lazily and in order.
+
+        With ``workers > 1`` chunks of lines are tokenized in a process pool; memory stays bounded
+        because only a few chunks are in flight at once.
+        """
+        if workers < 1:
+            raise UsageError(f"workers must be at least 1, not {workers}")
+        if workers == 1:
+            tokenize = self.tokenize
+            for line in lines:
+                yield tokenize(line)
+            return
+        chunks = _chunked(lines, chunk_size)
+        ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(self,)) as pool:
+            for token_lists in pool.imap(_tokenize_chunk, chunks):
+                yield from token_lists
+
+    def decode(self, tokens: list[str]) -> str:
+        """Best-effort inverse of :meth:`tokenize` (exact for char and sentencepiece)."""
+        return " ".join(tokens)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.spec!r})"
+
+
+_worker_tokenizer: Tokenizer | None = None
+
+
+def _init_worker(tok: Tokenizer) -> None:
+    global _worker_tokenizer
+    _worker_tokenizer = tok
+
+
+def _tokenize_chunk(lines: list[str]) -> list[list[str]]:
+    assert _worker_tokenizer is not None
+    tokenize = _worker_tokenizer.tokenize
+    return [tokenize(line) for line in lines]
+
+
+def _chunked(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+class EnglishTokenizer(Tokenizer):
+    """Regex tokenizer: words (with inner ``'`` or ``-``), numbers, and punctuation marks apart.
+
+    >>> EnglishTokenizer(lowercase=False)("State-of-the-art, isn't it?")
+    ['State-of-the-art', ',', "isn't", 'it', '?']
+    """
+
+    spec = "en"
+
+    def __init__(self, lowercase: bool = True):
+        self.lowercase = lowercase
+
+    def tokenize(self, text: str) -> list[str]:
+        if self.lowercase:
+            text = text.lower()
+        return _EN_TOKEN.findall(text)
+
+
+class WhitespaceTokenizer(Tokenizer):
+    """Split on runs of whitespace; for text that is already tokenized."""
+
+    spec = "whitespace"
+
+    def __init__(self, lowercase: bool = False):
+        self.lowercase = lowercase
+
+    def tokenize(self, text: str) -> list[str]:
+        return (text.lower() if self.lowercase else text).split()
+
+
+class CharTokenizer(Tokenizer):
+    """One token per character; each run of whitespace becomes one ``space_token`` ("▁").
+
+    Keeping spaces as a visible token makes character LMs able to produce word boundaries and keeps
+    the output of ``textkit tokenize --lang char`` unambiguous.
+
+    >>> CharTokenizer()("ab c")
+    ['a', 'b', '▁', 'c']
+    """
+
+    spec = "char"
+    _SPACES = re.compile(r"\s+")
+
+    def __init__(self, space_token: str = "▁", lowercase: bool = False):
+        self.space_token = space_token
+        self.lowercase = lowercase
+
+    def tokenize(self, text: str) -> list[str]:
+        text = self._SPACES.sub(" ", text.strip())
+        if self.lowercase:
+            text = text.lower()
+        return [self.space_token if c == " " else c for c in text]
+
+    def decode(self, tokens: list[str]) -> str:
+        return "".join(" " if t == self.space_token else t for t in tokens)
+
+
+class ChineseTokenizer(Tokenizer):
+    """Chinese word segmentation with jieba.
+
+    ``mode`` is ``"precise"`` (jieba's default), ``"full"`` (every dictionary word, overlapping) or
+    ``"search"`` (precise, plus the shorter words inside long ones). ``hmm`` switches jieba's HMM for
+    words missing from the dictionary. Stretches without Chinese characters are tokenized by the
+    English rules (case kept unless ``lowercase``), so English words and numbers such as ``iPhone``,
+    ``COVID-19`` and ``1,299.99`` come out whole. ``user_dict`` is a jieba user dictionary: one
+    ``word [freq] [tag]`` per line, UTF-8 (a BOM and CRLF endings are fine).
+
+    >>> ChineseTokenizer()("我在北京使用iPhone 15")
+    ['我', '在', '北京', '使用', 'iPhone', '15']
+    """
+
+    spec = "zh"
+    MODES = ("precise", "full", "search")
+
+    def __init__(
+        self, mode: str = "precise", hmm: bool = True, user_dict: PathLike | None = None, lowercase: bool = False
+    ):
+        if mode not in self.MODES:
+            raise UsageError(f"jieba mode must be one of {', '.join(self.MODES)}, not {mode!r}")
+        self.mode = mode
+        self.hmm = hmm
+        self.lowercase = lowercase
+        self.user_dict = str(user_dict) if user_dict is not None else None
+        self._user_words = read_user_dict(user_dict) if user_dict is not None else []
+        self._jieba = None
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_jieba"] = None  # the dictionary is rebuilt lazily in the receiving process
+        return state
+
+    def _segmenter(self):
+        if self._jieba is None:
+            import jieba
+
+            jieba.setLogLevel(logging.WARNING)
+            seg = jieba.Tokenizer()
+            seg.initialize()
+            for word, freq, tag in self._user_words:
+                seg.add_word(word, freq, tag)
+            self._jieba = seg
+        return self._jieba
+
+    def tokenize(self, text: str) -> list[str]:
+        seg = self._segmenter()
+        out: list[str] = []
+        for i, part in enumerate(_HAN_RUN.split(text)):
+            if not part:
+                continue
+            if i % 2 == 0:  # no Chinese characters here
+                out.extend(_EN_TOKEN.findall(part.lower() if self.lowercase else part))
+            elif self.mode == "precise":
+                out.extend(seg.lcut(part, HMM=self.hmm))
+            elif self.mode == "full":
+                out.extend(w for w in seg.lcut(part, cut_all=True) if w)
+            else:
+                out.extend(seg.lcut_for_search(part, HMM=self.hmm))
+        return out
+
+    def decode(self, tokens: list[str]) -> str:
+        return "".join(tokens)
+
+
+def read_user_dict(path: PathLike) -> list[tuple[str, int | None, str | None]]:
+    """Parse a jieba user dictionary, rejecting a malformed line with its line number."""
+    entries = []
+    for lineno, line in enumerate(iter_lines(path), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) > 3:
+            raise InputFileError(f"{path}: line {lineno}: expected 'word [freq] [tag]', got {line!r}")
+        word, freq, tag = fields[0], None, None
+        rest = fields[1:]
+        if rest and rest[0].isdigit():
+            freq = int(rest.pop(0))
+        elif rest and re.fullmatch(r"-?\d+(\.\d*)?", rest[0]):
+            raise InputFileError(f"{path}: line {lineno}: frequency must be a positive integer, got {rest[0]!r}")
+        if rest:
+            tag = rest.pop(0)
+        if rest:
+            raise InputFileError(f"{path}: line {lineno}: expected 'word [freq] [tag]', got {line!r}")
+        entries.append((word, freq, tag))
+    return entries
+
+
+class SentencePieceTokenizer(Tokenizer):
+    """Subword pieces from a trained sentencepiece model (see :func:`train_sentencepiece`).
+
+    >>> tok = SentencePieceTokenizer("models/spm.model"); tok.decode(tok("hello world"))
+    'hello world'
+    """
+
+    def __init__(self, model_path: PathLike):
+        self.model_path = str(model_path)
+        self._sp = None
+        self._processor()  # fail early on a missing or corrupt model
+
+    @property
+    def spec(self) -> str:  # type: ignore[override]
+        return f"spm:{self.model_path}"
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_sp"] = None
+        return state
+
+    def _processor(self):
+        if self._sp is None:
+            import sentencepiece as spm
+
+            p = check_readable(self.model_path)
+            sp = spm.SentencePieceProcessor()
+            try:
+                sp.Load(str(p))
+            except (OSError, RuntimeError) as e:
+                raise ModelFileError(f"{p}: not a sentencepiece model ({e})") from None
+            self._sp = sp
+        return self._sp
+
+    def tokenize(self, text: str) -> list[str]:
+        return self._processor().EncodeAsPieces(text)
+
+    def encode_ids(self, text: str) -> list[int]:
+        return self._processor().EncodeAsIds(text)
+
+    def decode(self, tokens: list[str]) -> str:
+        return self._processor().DecodePieces(list(tokens))
+
+    def decode_ids(self, ids: list[int]) -> str:
+        return self._processor().DecodeIds(list(ids))
+
+
+def train_sentencepiece(
+    source: PathLike | Iterable[str],
+    model_prefix: PathLike,
+    vocab_size: int = 8000,
+    model_type: str = "unigram",
+    character_coverage: float = 1.0,
+    errors: str = "strict",
+    **options,
+) -> Path:
+    """Train a sentencepiece model from a text file or an iterable of lines.
+
+    Writes ``PREFIX.model`` and ``PREFIX.vocab`` atomically and returns the model path. ``options``
+    pass through to ``SentencePieceTrainer`` (e.g. ``input_sentence_size``, ``user_defined_symbols``).
+
+    >>> train_sentencepiece("corpora/en_sample.txt", "models/en_bpe", vocab_size=500, model_type="bpe")
+    PosixPath('models/en_bpe.model')
+    """
+    import sentencepiece as spm
+
+    if model_type not in ("bpe", "unigram", "char", "word"):
+        raise UsageError(f"model type must be bpe, unigram, char or word, not {model_type!r}")
+    if vocab_size < 2:
+        raise UsageError(f"vocab size must be at least 2, not {vocab_size}")
+    lines = iter_lines(source, errors=errors) if isinstance(source, (str, Path)) else iter(source)
+    nonempty = (line for line in lines if line.strip())
+    first = next(nonempty, None)
+    if first is None:
+        raise InputFileError(f"{source if isinstance(source, (str, Path)) else 'input'}: no text to train on")
+
+    def sentences() -> Iterator[str]:
+        yield first
+        yield from nonempty
+
+    model = io.BytesIO()
+    try:
+        spm.SentencePieceTrainer.Train(
+            sentence_iterator=sentences(),
+            model_writer=model,
+            vocab_size=vocab_size,
+            model_type=model_type,
+            character_coverage=character_coverage,
+            minloglevel=2,
+            **options,
+        )
+    except RuntimeError as e:
+        # e.g. "Vocabulary size is too high (8000). Please set it to a value <= 1234."
+        raise UsageError(f"sentencepiece training failed: {str(e).strip().splitlines()[-1]}") from None
+    prefix = Path(model_prefix)
+    model_path = prefix.with_name(prefix.name + ".model")
+    with atomic_write(model_path, "wb") as f:
+        f.write(model.getvalue())
+    sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
+    with atomic_write(prefix.with_name(prefix.name + ".vocab")) as f:
+        for i in range(sp.GetPieceSize()):
+            f.write(f"{sp.IdToPiece(i)}\t{sp.GetScore(i):g}\n")
+    return model_path
+
+
+def get_tokenizer(spec: str | Tokenizer, **options) -> Tokenizer:
+    """Build a tokenizer from a spec: ``en``, ``zh``, ``char``, ``whitespace`` or ``spm:PATH``.
+
+    Keyword options go to the tokenizer's constructor (``lowercase=False``, ``mode="search"``...).
+
+    >>> get_tokenizer("zh", mode="search", hmm=False)
+    ChineseTokenizer('zh')
+    """
+    if isinstance(spec, Tokenizer):
+        return spec
+    if not isinstance(spec, str):
+        raise UsageError(f"tokenizer spec must be a string such as 'en', not {type(spec).__name__}")
+    if spec.startswith("spm:"):
+        if not spec[4:]:
+            raise UsageError("spm tokenizer needs a model path: spm:PATH/TO/MODEL.model")
+        return SentencePieceTokenizer(spec[4:], **options)
+    classes = {"en": EnglishTokenizer, "zh": ChineseTokenizer, "char": CharTokenizer, "whitespace": WhitespaceTokenizer}
+    if spec not in classes:
+        raise UsageError(f"unknown tokenizer {spec!r}; choose one of {', '.join(LANGS)}")
+    try:
+        return classes[spec](**options)
+    except TypeError as e:
+        raise UsageError(f"bad option for tokenizer {spec!r}: {e}") from None

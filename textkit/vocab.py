@@ -1,0 +1,215 @@
+"""Vocab: the mapping between tokens and integer ids.
+
+Order is deterministic: the special tokens first (in the order given), then the other tokens by
+frequency, highest first, ties broken by first occurrence in the data. Frequencies are kept, so a
+saved vocabulary can rebuild subsampling or negative-sampling tables.
+
+>>> v = Vocab.build([["a", "b", "a"], ["c", "a"]], specials=("<unk>", "<pad>"))
+>>> v.tokens
+['<unk>', '<pad>', 'a', 'b', 'c']
+>>> v.encode(["a", "zzz"])
+[2, 0]
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from itertools import chain
+from typing import Iterable, Iterator, Mapping, Sequence
+
+from textkit.errors import EmptyCorpusError, ModelFileError, TextkitError, UnknownWordError, UsageError
+from textkit.io import PathLike, read_json, write_json
+
+DEFAULT_SPECIALS = ("<unk>", "<pad>", "<bos>", "<eos>")
+FORMAT = "textkit.vocab"
+VERSION = 1
+
+
+class Vocab:
+    """Tokens ↔ ids with frequencies. Build with :meth:`build` or :meth:`from_counter`."""
+
+    def __init__(
+        self,
+        tokens: Sequence[str],
+        freqs: Sequence[int] | None = None,
+        specials: Sequence[str] = (),
+        unk_token: str | None = "<unk>",
+    ):
+        self.tokens = list(tokens)
+        self.freqs = list(freqs) if freqs is not None else [0] * len(self.tokens)
+        self.specials = tuple(specials)
+        if len(self.freqs) != len(self.tokens):
+            raise ModelFileError("vocabulary has a different number of tokens and frequencies")
+        self.stoi = {t: i for i, t in enumerate(self.tokens)}
+        if len(self.stoi) != len(self.tokens):
+            dup = next(t for t in self.tokens if self.tokens.count(t) > 1)
+            raise ModelFileError(f"vocabulary lists token {dup!r} twice")
+        if tuple(self.tokens[: len(self.specials)]) != self.specials:
+            raise ModelFileError("vocabulary must start with its special tokens")
+        self.unk_token = unk_token if unk_token in self.stoi else None
+        self._unk_id = self.stoi[self.unk_token] if self.unk_token is not None else None
+
+    # ---- construction -------------------------------------------------------------------------
+    @classmethod
+    def build(
+        cls,
+        token_lists: Iterable[Sequence[str]],
+        min_freq: int = 1,
+        max_size: int | None = None,
+        specials: Sequence[str] = DEFAULT_SPECIALS,
+    ) -> "Vocab":
+        """Count tokens in one streaming pass over ``token_lists`` and build the vocabulary.
+
+        ``min_freq`` drops rarer tokens; ``max_size`` caps the total size, specials included.
+        """
+        counter: Counter = Counter(chain.from_iterable(token_lists))
+        return cls.from_counter(counter, min_freq=min_freq, max_size=max_size, specials=specials)
+
+    @classmethod
+    def from_counter(
+        cls,
+        counter: Mapping[str, int],
+        min_freq: int = 1,
+        max_size: int | None = None,
+        specials: Sequence[str] = DEFAULT_SPECIALS,
+    ) -> "Vocab":
+        """Build from token counts; ties in frequency keep the mapping's insertion order."""
+        if min_freq < 1:
+            raise UsageError(f"min_freq must be at least 1, not {min_freq}")
+        specials = tuple(specials)
+        if len(set(specials)) != len(specials):
+            raise UsageError(f"special tokens must be distinct, got {list(specials)}")
+        if max_size is not None and max_size < len(specials):
+            raise UsageError(f"max_size {max_size} is smaller than the {len(specials)} special tokens")
+        if not counter:
+            raise EmptyCorpusError("the corpus has no tokens")
+        special_set = set(specials)
+        kept = [(t, c) for t, c in counter.items() if c >= min_freq and t not in special_set]
+        if not kept:
+            best = max(counter.values())
+            raise EmptyCorpusError(
+                f"no token occurs at least {min_freq} times (the most frequent occurs {best} times); lower min_freq"
+            )
+        kept.sort(key=lambda tc: -tc[1])  # stable: ties keep first-occurrence order
+        if max_size is not None:
+            kept = kept[: max_size - len(specials)]
+        tokens = list(specials) + [t for t, _ in kept]
+        freqs = [int(counter.get(s, 0)) for s in specials] + [int(c) for _, c in kept]
+        return cls(tokens, freqs, specials, unk_token="<unk>")
+
+    # ---- lookups ------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __contains__(self, token: object) -> bool:
+        return token in self.stoi
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.tokens)
+
+    def __getitem__(self, token: str) -> int:
+        i = self.stoi.get(token)
+        if i is not None:
+            return i
+        if self._unk_id is not None:
+            return self._unk_id
+        raise UnknownWordError(f"{token!r} is not in the vocabulary (and it has no <unk> token)")
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Vocab)
+            and self.tokens == other.tokens
+            and self.freqs == other.freqs
+            and self.specials == other.specials
+            and self.unk_token == other.unk_token
+        )
+
+    def __repr__(self) -> str:
+        return f"Vocab(size={len(self)}, specials={list(self.specials)})"
+
+    def lookup_token(self, index: int) -> str:
+        """The token with id ``index``."""
+        if not 0 <= index < len(self.tokens):
+            raise TextkitError(f"token id {index} is out of range for a vocabulary of {len(self)} tokens")
+        return self.tokens[index]
+
+    def encode(self, tokens: Iterable[str]) -> list[int]:
+        """Ids for ``tokens``; unknown tokens map to ``<unk>`` (or raise if there is none)."""
+        if self._unk_id is None:
+            return [self[t] for t in tokens]
+        get, unk = self.stoi.get, self._unk_id
+        return [get(t, unk) for t in tokens]
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        """Tokens for ``ids``."""
+        tokens = self.tokens
+        try:
+            return [tokens[i] for i in ids]
+        except (IndexError, TypeError):
+            bad = next(i for i in ids if not (isinstance(i, int) or hasattr(i, "__index__")) or not 0 <= i < len(tokens))
+            raise TextkitError(f"token id {bad} is out of range for a vocabulary of {len(self)} tokens") from None
+
+    def freq(self, token: str) -> int:
+        """How often ``token`` occurred when the vocabulary was built (0 if unknown)."""
+        i = self.stoi.get(token)
+        return self.freqs[i] if i is not None else 0
+
+    def special_id(self, token: str) -> int:
+        """Id of a reserved special token; a clear error if it was not reserved."""
+        if token not in self.specials:
+            raise TextkitError(
+                f"this vocabulary has no {token!r} token; build it with specials including {token!r}"
+            )
+        return self.stoi[token]
+
+    @property
+    def unk_id(self) -> int:
+        return self.special_id("<unk>")
+
+    @property
+    def pad_id(self) -> int:
+        return self.special_id("<pad>")
+
+    @property
+    def bos_id(self) -> int:
+        return self.special_id("<bos>")
+
+    @property
+    def eos_id(self) -> int:
+        return self.special_id("<eos>")
+
+    # ---- files --------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "specials": list(self.specials),
+            "unk_token": self.unk_token,
+            "tokens": self.tokens,
+            "freqs": self.freqs,
+        }
+
+    @classmethod
+    def from_dict(cls, data: object, source: str = "vocabulary") -> "Vocab":
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ModelFileError(f"{source}: not a textkit vocabulary file")
+        if data.get("version") != VERSION:
+            raise ModelFileError(f"{source}: vocabulary format version {data.get('version')} is not supported")
+        try:
+            tokens, freqs, specials = data["tokens"], data["freqs"], data["specials"]
+            if not all(isinstance(t, str) for t in tokens) or not all(isinstance(c, int) for c in freqs):
+                raise TypeError
+            return cls(tokens, freqs, specials, unk_token=data.get("unk_token"))
+        except (KeyError, TypeError):
+            raise ModelFileError(f"{source}: vocabulary file is incomplete or malformed") from None
+        except ModelFileError as e:
+            raise ModelFileError(f"{source}: {e}") from None
+
+    def save(self, path: PathLike) -> None:
+        """Write the vocabulary as versioned, human-readable JSON (atomically)."""
+        write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: PathLike) -> "Vocab":
+        """Read a file written by :meth:`save`; corrupt or foreign files raise ModelFileError."""
+        return cls.from_dict(read_json(path, "vocabulary file"), source=str(path))
