@@ -116,3 +116,15 @@ def make_tokenizer(lang: str, lowercase: bool | None = None, zh_mode: str = "pre
     elif user_dict is not None:
         raise click.BadParameter("only applies with --lang zh", param_hint="--user-dict")
     return get_tokenizer(lang, **options)
+
+
+def force_option(f: Callable) -> Callable:
+    return click.option("--force", is_flag=True, help="Overwrite an existing output instead of stopping.")(f)
+
+
+def check_overwrite(path: str | None, force: bool) -> None:
+    """Refuse to replace an existing output unless ``--force``: nothing the user had is lost silently."""
+    import os
+
+    if path and os.path.exists(path) and not force:
+        raise click.UsageError(f"{path} already exists; pass --force to overwrite it")

@@ -6,7 +6,16 @@ import sys
 
 import click
 
-from .common import emit_json, errors_option, json_option, log, make_tokenizer, tokenizer_options
+from .common import (
+    check_overwrite,
+    emit_json,
+    errors_option,
+    force_option,
+    json_option,
+    log,
+    make_tokenizer,
+    tokenizer_options,
+)
 
 
 @click.command()
@@ -15,7 +24,8 @@ from .common import emit_json, errors_option, json_option, log, make_tokenizer, 
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Processes to tokenize with.")
 @errors_option
-def tokenize(file, lang, lowercase, zh_mode, hmm, user_dict, output, workers, errors):
+@force_option
+def tokenize(file, lang, lowercase, zh_mode, hmm, user_dict, output, workers, errors, force):
     """Tokenize FILE (or stdin, or a named corpus): one line of space-joined tokens per input line.
 
     \b
@@ -28,6 +38,7 @@ def tokenize(file, lang, lowercase, zh_mode, hmm, user_dict, output, workers, er
     from textkit.corpora import read_corpus
     from textkit.io import atomic_write
 
+    check_overwrite(output, force)
     tok = make_tokenizer(lang, lowercase, zh_mode, hmm, user_dict)
     if file is None or file == "-":
         lines = (line.rstrip("\r\n") for line in _stdin_lines(errors))
@@ -60,8 +71,9 @@ def _stdin_lines(errors: str):
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Vocabulary JSON file to write.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Processes to tokenize with.")
 @errors_option
+@force_option
 @json_option
-def build_vocab(file, lang, lowercase, zh_mode, hmm, user_dict, min_freq, max_size, specials, output, workers, errors, as_json):
+def build_vocab(file, lang, lowercase, zh_mode, hmm, user_dict, min_freq, max_size, specials, output, workers, errors, force, as_json):
     """Build a vocabulary from FILE (a path or named corpus) and save it as JSON.
 
     \b
@@ -72,6 +84,7 @@ def build_vocab(file, lang, lowercase, zh_mode, hmm, user_dict, min_freq, max_si
     from textkit.corpora import TokenizedCorpus
     from textkit.vocab import Vocab
 
+    check_overwrite(output, force)
     tok = make_tokenizer(lang, lowercase, zh_mode, hmm, user_dict)
     corpus = TokenizedCorpus(file, tok, errors=errors, workers=workers)
     special_tokens = tuple(s for s in specials.split(",") if s)
@@ -92,8 +105,9 @@ def build_vocab(file, lang, lowercase, zh_mode, hmm, user_dict, min_freq, max_si
 @click.option("--character-coverage", type=click.FloatRange(0.5, 1.0), default=1.0, show_default=True, help="Use 0.9995 for languages with large alphabets such as Chinese.")
 @click.option("-o", "--output", "prefix", required=True, help="Output prefix: writes PREFIX.model and PREFIX.vocab.")
 @errors_option
+@force_option
 @json_option
-def train_spm(file, vocab_size, model_type, character_coverage, prefix, errors, as_json):
+def train_spm(file, vocab_size, model_type, character_coverage, prefix, errors, force, as_json):
     """Train a sentencepiece model on FILE (a path or named corpus).
 
     \b
@@ -104,6 +118,7 @@ def train_spm(file, vocab_size, model_type, character_coverage, prefix, errors, 
     from textkit.corpora import resolve_corpus
     from textkit.tokenize import train_sentencepiece
 
+    check_overwrite(f"{prefix}.model", force)
     path = train_sentencepiece(resolve_corpus(file), prefix, vocab_size=vocab_size, model_type=model_type,
                                character_coverage=character_coverage, errors=errors)
     if as_json:
