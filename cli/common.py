@@ -24,8 +24,12 @@ def run_guarded(command: click.Command, argv: list[str] | None = None) -> int:
     except click.Abort:
         click.echo("textkit: aborted", err=True)
         return 130
+    except click.UsageError as e:
+        hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+        click.echo(f"textkit: error: {e.format_message()}{hint}", err=True)
+        return e.exit_code
     except click.ClickException as e:
-        e.show()
+        click.echo(f"textkit: error: {e.format_message()}", err=True)
         return e.exit_code
     except TextkitError as e:
         click.echo(f"textkit: error: {e}", err=True)
