@@ -169,3 +169,15 @@ def load_tensors(path: PathLike, device: str = "cpu") -> dict:
         return load_file(str(p), device=device)
     except Exception as e:  # safetensors raises its own SafetensorError / OSError / ValueError
         raise ModelFileError(f"{p}: not a valid safetensors file ({e})") from None
+
+
+def load_tensor_metadata(path: PathLike) -> dict[str, str]:
+    """The string metadata stored in a safetensors header (checkpoints keep their JSON state there)."""
+    from safetensors import safe_open
+
+    p = check_readable(path)
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except Exception as e:  # safetensors raises its own SafetensorError / OSError / ValueError
+        raise ModelFileError(f"{p}: not a valid safetensors file ({e})") from None

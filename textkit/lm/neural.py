@@ -1,0 +1,380 @@
+"""Neural language models: embedding → RNN/LSTM/GRU → dropout → linear, over any textkit tokenizer.
+
+Text becomes one stream of token ids: every non-blank line is tokenized and followed by ``<eos>``;
+tokens outside the vocabulary become ``<unk>``. The model reads the stream sequence-first,
+``(T, B)``, and predicts the next token at every position (the pytorch/examples layout).
+
+Scoring follows :mod:`textkit.lm.perplexity`: the stream is preceded by one ``<eos>`` that is context
+only, every word and every line-end ``<eos>`` is predicted once, the hidden state is carried from
+line to line, and the log-probabilities are summed in natural log.
+
+>>> from textkit.vocab import Vocab
+>>> vocab = build_lm_vocab([["the", "cat"], ["the", "dog"]])
+>>> lm = NeuralLM(vocab, tokenizer="whitespace", model="gru", embed_dim=8, hidden_dim=8, layers=1)
+>>> logprob, tokens, oov = lm.score_lines(["the cat", "a dog"])
+>>> tokens, oov
+(6, 1)
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from textkit.errors import EmptyCorpusError, ModelFileError, UsageError
+from textkit.io import PathLike, load_tensors, read_json, save_tensors, write_json
+from textkit.lm.rnn import GATES, make_recurrent_layer
+from textkit.tokenize import Tokenizer, get_tokenizer
+from textkit.vocab import Vocab
+
+FORMAT, VERSION, KIND = "textkit.lm", 1, "rnn"
+SPECIALS = ("<unk>", "<pad>", "<bos>", "<eos>")
+INITS = ("uniform", "xavier", "kaiming")
+IMPLS = ("torch", "scratch")
+# the architecture: what config.json must hold to rebuild the network
+ARCHITECTURE = ("model", "embed_dim", "hidden_dim", "layers", "dropout", "tied", "impl", "init")
+# per chunk of scoring, at most this many logits are held in memory (128 MiB of float32)
+MAX_LOGITS = 1 << 25
+
+
+def build_lm_vocab(token_lists: Iterable[Sequence[str]], min_freq: int = 1, max_size: int | None = None) -> Vocab:
+    """The vocabulary a neural LM predicts over: ``<unk> <pad> <bos> <eos>`` then tokens by frequency."""
+    return Vocab.build(token_lists, min_freq=min_freq, max_size=max_size, specials=SPECIALS)
+
+
+def encode_lines(lines: Iterable[str], tokenizer: Tokenizer, vocab: Vocab) -> tuple[Tensor, int]:
+    """Token ids of ``lines`` as one stream with ``<eos>`` after every non-blank line, and the OOV count.
+
+    >>> ids, oov = encode_lines(["a b", "", "c"], get_tokenizer("whitespace"), vocab)  # a b <eos> c <eos>
+    """
+    return encode_token_lists(tokenizer.tokenize_lines(lines), vocab)
+
+
+def encode_token_lists(token_lists: Iterable[Sequence[str]], vocab: Vocab) -> tuple[Tensor, int]:
+    """Like :func:`encode_lines` for text that is already tokenized."""
+    eos, unk = vocab.eos_id, vocab.unk_id
+    ids: list[int] = []
+    oov = 0
+    for tokens in token_lists:
+        if not tokens:
+            continue
+        line_ids = vocab.encode(tokens)
+        oov += sum(1 for t, i in zip(tokens, line_ids) if i == unk and t != "<unk>")
+        ids.extend(line_ids)
+        ids.append(eos)
+    return torch.tensor(ids, dtype=torch.long), oov
+
+
+class NeuralLM(nn.Module):
+    """Embedding → ``model`` (rnn|lstm|gru, ``impl`` torch|scratch) → dropout → linear decoder.
+
+    ``tied`` shares the embedding matrix with the decoder (Press & Wolf 2017; needs
+    ``embed_dim == hidden_dim``). ``init`` picks the initialisation of the embedding, decoder and
+    recurrent matrices: ``uniform`` (pytorch/examples: ±0.1 for embedding and decoder, torch's default
+    for the recurrent layer), ``xavier`` or ``kaiming`` (biases zero).
+
+    >>> lm = NeuralLM(vocab, "en", model="lstm", embed_dim=200, hidden_dim=200, layers=2, tied=True)
+    >>> logits, state = lm(torch.zeros(35, 20, dtype=torch.long))   # (T, B) -> (T, B, V)
+    """
+
+    kind = KIND
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        tokenizer: str | Tokenizer = "en",
+        model: str = "lstm",
+        embed_dim: int = 200,
+        hidden_dim: int = 200,
+        layers: int = 2,
+        dropout: float = 0.2,
+        tied: bool = False,
+        impl: str = "torch",
+        init: str = "uniform",
+    ):
+        super().__init__()
+        _check_architecture(model, embed_dim, hidden_dim, layers, dropout, tied, impl, init)
+        self.vocab = vocab
+        self.tokenizer = get_tokenizer(tokenizer)
+        self.config = dict(model=model, embed_dim=embed_dim, hidden_dim=hidden_dim, layers=layers,
+                           dropout=dropout, tied=tied, impl=impl, init=init)
+        self.embedding = nn.Embedding(len(vocab), embed_dim)
+        self.encoder = make_recurrent_layer(model, impl, embed_dim, hidden_dim, layers, dropout)
+        self.drop = nn.Dropout(dropout)
+        self.decoder = nn.Linear(hidden_dim, len(vocab))
+        if tied:
+            self.decoder.weight = self.embedding.weight
+        self.init_weights(init)
+
+    # ---- network --------------------------------------------------------------------------------
+    def init_weights(self, init: str) -> None:
+        """(Re)initialise the parameters with the ``init`` scheme (see the class docstring)."""
+        if init == "uniform":
+            nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
+            nn.init.zeros_(self.decoder.bias)
+            if not self.config["tied"]:
+                nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
+            return
+        fill = nn.init.xavier_uniform_ if init == "xavier" else nn.init.kaiming_uniform_
+        for name, p in self.named_parameters():
+            if p.dim() == 2:
+                fill(p)
+            else:
+                nn.init.zeros_(p)
+
+    def forward(self, tokens: Tensor, state=None):
+        """``tokens (T, B)`` → ``logits (T, B, V)`` and the new recurrent state."""
+        embedded = self.drop(self.embedding(tokens))
+        output, state = self.encoder(embedded, state)
+        return self.decoder(self.drop(output)), state
+
+    def init_state(self, batch_size: int):
+        """Zero recurrent state for ``batch_size`` rows (a pair ``(h, c)`` for the LSTM)."""
+        weight = self.decoder.bias
+        h = weight.new_zeros(self.config["layers"], batch_size, self.config["hidden_dim"])
+        return (h, h.clone()) if self.config["model"] == "lstm" else h
+
+    @property
+    def device(self) -> torch.device:
+        return self.decoder.bias.device
+
+    # ---- text -----------------------------------------------------------------------------------
+    def encode_lines(self, lines: Iterable[str]) -> tuple[Tensor, int]:
+        """See :func:`encode_lines`, with this model's tokenizer and vocabulary."""
+        return encode_lines(lines, self.tokenizer, self.vocab)
+
+    @torch.no_grad()
+    def stream_logprob(self, stream: Tensor, rows: int = 1, row_subset: Sequence[int] | None = None) -> tuple[float, int]:
+        """Sum of ln p over ``stream[1:]`` given the tokens before (``stream[0]`` is context only).
+
+        The predictions are cut into ``rows`` contiguous segments scored side by side (each starts
+        with a fresh state and the token before it as context): ``rows=1`` is the exact stream;
+        more rows are faster. ``row_subset`` scores only some segments, so that several processes
+        can share an evaluation and together count every token exactly once.
+        Returns ``(logprob_nats, predicted_tokens)``.
+        """
+        n = len(stream) - 1
+        if n < 1:
+            return 0.0, 0
+        rows = max(1, min(rows, n))
+        bounds = [round(i * n / rows) for i in range(rows + 1)]
+        chosen = list(range(rows)) if row_subset is None else [r for r in row_subset if r < rows]
+        if not chosen:
+            return 0.0, 0
+        length = max(bounds[r + 1] - bounds[r] for r in chosen)
+        inputs = torch.full((length, len(chosen)), self.vocab.pad_id, dtype=torch.long)
+        targets = torch.full((length, len(chosen)), -1, dtype=torch.long)
+        for j, r in enumerate(chosen):
+            size = bounds[r + 1] - bounds[r]
+            inputs[:size, j] = stream[bounds[r] : bounds[r + 1]]
+            targets[:size, j] = stream[bounds[r] + 1 : bounds[r + 1] + 1]
+        was_training = self.training
+        self.eval()
+        try:
+            return self._sum_logprob(inputs.to(self.device), targets.to(self.device))
+        finally:
+            self.train(was_training)
+
+    def _sum_logprob(self, inputs: Tensor, targets: Tensor) -> tuple[float, int]:
+        chunk = max(1, MAX_LOGITS // (inputs.shape[1] * len(self.vocab)))
+        state, total = self.init_state(inputs.shape[1]), torch.zeros((), dtype=torch.float64, device=self.device)
+        for t in range(0, inputs.shape[0], chunk):
+            logits, state = self(inputs[t : t + chunk], state)
+            target = targets[t : t + chunk]
+            logprobs = torch.log_softmax(logits.float(), dim=-1)
+            picked = logprobs.gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+            total += picked.masked_fill(target < 0, 0.0).sum(dtype=torch.float64)
+        return float(total), int((targets >= 0).sum())
+
+    def score_lines(self, lines: Iterable[str]) -> tuple[float, int, int]:
+        """Score text lines under the perplexity contract: ``(logprob_nats, predicted_tokens, oov_tokens)``."""
+        ids, oov = self.encode_lines(lines)
+        if len(ids) == 0:
+            raise EmptyCorpusError("no tokens to score (the text is empty)")
+        stream = torch.cat([torch.tensor([self.vocab.eos_id]), ids])
+        logprob, tokens = self.stream_logprob(stream)
+        return logprob, tokens, oov
+
+    @torch.no_grad()
+    def generate(self, prefix: str = "", length: int = 50, temperature: float = 1.0,
+                 top_k: int | None = None, seed: int | None = None) -> str:
+        """Continue ``prefix`` by ``length`` sampled tokens; returns prefix and continuation as text.
+
+        ``temperature`` divides the logits (lower: safer text); ``top_k`` samples among the k most
+        likely tokens only. ``<eos>`` becomes a line break; ``<unk>`` and the other specials except
+        ``<eos>`` are never sampled.
+
+        >>> lm.generate("the history of", length=20, temperature=0.8, top_k=40, seed=0)
+        """
+        if length < 0:
+            raise UsageError(f"length must be non-negative, got {length}")
+        if not temperature > 0:
+            raise UsageError(f"temperature must be positive, got {temperature}")
+        if top_k is not None and top_k < 1:
+            raise UsageError(f"top_k must be at least 1, got {top_k}")
+        generator = torch.Generator(device="cpu")
+        generator.manual_seed(seed if seed is not None else torch.seed())
+        was_training = self.training
+        self.eval()
+        try:
+            prefix_tokens = self.tokenizer.tokenize(prefix) if prefix.strip() else []
+            context = [self.vocab.eos_id] + self.vocab.encode(prefix_tokens)
+            sampled = self._sample(context, length, temperature, top_k, generator)
+        finally:
+            self.train(was_training)
+        return self._decode(prefix_tokens + sampled)
+
+    def _sample(self, context: list[int], length: int, temperature: float, top_k: int | None, generator) -> list[str]:
+        banned = [self.vocab.special_id(s) for s in SPECIALS if s != "<eos>"]
+        logits, state = self(torch.tensor(context, device=self.device).unsqueeze(1))
+        out: list[str] = []
+        for _ in range(length):
+            last = logits[-1, 0].float().cpu() / temperature
+            last[banned] = -math.inf
+            if top_k is not None and top_k < len(last):
+                kth = torch.topk(last, top_k).values[-1]
+                last[last < kth] = -math.inf
+            next_id = int(torch.multinomial(torch.softmax(last, -1), 1, generator=generator))
+            out.append(self.vocab.lookup_token(next_id))
+            logits, state = self(torch.tensor([[next_id]], device=self.device), state)
+        return out
+
+    def _decode(self, tokens: list[str]) -> str:
+        lines, current = [], []
+        for t in tokens:
+            if t == "<eos>":
+                lines.append(self.tokenizer.decode(current))
+                current = []
+            else:
+                current.append(t)
+        lines.append(self.tokenizer.decode(current))
+        return "\n".join(lines)
+
+    # ---- files ----------------------------------------------------------------------------------
+    def config_dict(self, extra: dict | None = None) -> dict:
+        """What config.json holds: format, kind, architecture, tokenizer and vocabulary size."""
+        return {"format": FORMAT, "version": VERSION, "kind": KIND, **self.config,
+                "vocab_size": len(self.vocab), "tokenizer": tokenizer_spec(self.tokenizer), **(extra or {})}
+
+    def save(self, directory: PathLike, extra_config: dict | None = None) -> None:
+        """Write ``config.json``, ``vocab.json`` and ``model.safetensors`` into ``directory``.
+
+        Each file is written atomically; a sentencepiece model is copied in so the folder is
+        self-contained.
+        """
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        config = self.config_dict(extra_config)
+        if config["tokenizer"]["spec"] == "spm":
+            source = Path(self.tokenizer.model_path)
+            if source.resolve() != (d / "tokenizer.model").resolve():
+                shutil.copyfile(source, d / "tokenizer.model")
+        self.vocab.save(d / "vocab.json")
+        save_tensors(d / "model.safetensors", self.weights())
+        write_json(d / "config.json", config)
+
+    def weights(self) -> dict[str, Tensor]:
+        """The state dict without the tied decoder weight (safetensors refuses shared tensors)."""
+        state = self.state_dict()
+        if self.config["tied"]:
+            state.pop("decoder.weight")
+        return state
+
+    def load_weights(self, tensors: dict[str, Tensor], source: str) -> None:
+        """Load a dict written by :meth:`weights`; wrong names or shapes raise ModelFileError."""
+        if self.config["tied"]:
+            tensors = {**tensors, "decoder.weight": tensors.get("embedding.weight")}
+        expected = self.state_dict()
+        missing = sorted(set(expected) - set(tensors))
+        unexpected = sorted(set(tensors) - set(expected))
+        if missing or unexpected:
+            raise ModelFileError(f"{source}: weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        for name, value in tensors.items():
+            if value is None or value.shape != expected[name].shape:
+                shape = None if value is None else tuple(value.shape)
+                raise ModelFileError(
+                    f"{source}: {name} has shape {shape}, the config needs {tuple(expected[name].shape)} "
+                    "(does vocab.json belong to this model?)"
+                )
+        self.load_state_dict(tensors)
+
+    @classmethod
+    def load(cls, directory: PathLike, device: str = "cpu") -> "NeuralLM":
+        """Read a folder written by :meth:`save`; corrupt or mismatched files raise ModelFileError."""
+        d = Path(directory)
+        config = read_json(d / "config.json", "model config")
+        model = cls.from_config(config, Vocab.load(d / "vocab.json"), d)
+        model.load_weights(load_tensors(d / "model.safetensors"), str(d / "model.safetensors"))
+        return model.to(device)
+
+    @classmethod
+    def from_config(cls, config: dict, vocab: Vocab, directory: Path) -> "NeuralLM":
+        """Build an untrained network described by ``config`` (checked against ``vocab``)."""
+        source = directory / "config.json"
+        if not isinstance(config, dict) or config.get("format") != FORMAT or config.get("kind") != KIND:
+            raise ModelFileError(f"{source}: not a textkit neural language model config")
+        missing = [k for k in (*ARCHITECTURE, "vocab_size", "tokenizer") if k not in config]
+        if missing:
+            raise ModelFileError(f"{source}: config lacks {', '.join(missing)}")
+        if config["vocab_size"] != len(vocab):
+            raise ModelFileError(
+                f"{directory / 'vocab.json'}: has {len(vocab)} tokens but the model was trained with "
+                f"{config['vocab_size']}; the vocabulary does not belong to this model"
+            )
+        if tuple(vocab.specials) != SPECIALS:
+            raise ModelFileError(f"{directory / 'vocab.json'}: a neural LM vocabulary must start with {' '.join(SPECIALS)}")
+        tokenizer = tokenizer_from_spec(config["tokenizer"], directory)
+        try:
+            return cls(vocab, tokenizer, **{k: config[k] for k in ARCHITECTURE})
+        except (UsageError, TypeError) as e:
+            raise ModelFileError(f"{source}: invalid architecture ({e})") from None
+
+
+def _check_architecture(model, embed_dim, hidden_dim, layers, dropout, tied, impl, init) -> None:
+    if model not in GATES:
+        raise UsageError(f"unknown model {model!r}; choose one of {', '.join(GATES)}")
+    if impl not in IMPLS:
+        raise UsageError(f"unknown implementation {impl!r}; choose one of {', '.join(IMPLS)}")
+    if init not in INITS:
+        raise UsageError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
+    if min(embed_dim, hidden_dim, layers) < 1:
+        raise UsageError("embed_dim, hidden_dim and layers must be positive")
+    if not 0 <= dropout < 1:
+        raise UsageError(f"dropout must be in [0, 1), got {dropout}")
+    if tied and embed_dim != hidden_dim:
+        raise UsageError(
+            f"--tied shares the embedding with the output layer, so --embed-dim ({embed_dim}) must equal "
+            f"--hidden-dim ({hidden_dim})"
+        )
+
+
+# tokenizer attributes that change its output, per spec (saved so a model re-tokenizes identically)
+_TOKENIZER_OPTIONS = {
+    "en": ("lowercase",),
+    "whitespace": ("lowercase",),
+    "char": ("space_token", "lowercase"),
+    "zh": ("mode", "hmm", "user_dict", "lowercase"),
+}
+
+
+def tokenizer_spec(tokenizer: Tokenizer) -> dict:
+    """A JSON description of ``tokenizer``; a sentencepiece model is referenced as ``tokenizer.model``."""
+    if tokenizer.spec.startswith("spm:"):
+        return {"spec": "spm", "model": "tokenizer.model"}
+    names = _TOKENIZER_OPTIONS.get(tokenizer.spec, ())
+    return {"spec": tokenizer.spec, "options": {n: getattr(tokenizer, n) for n in names}}
+
+
+def tokenizer_from_spec(spec: dict, directory: Path) -> Tokenizer:
+    """Rebuild the tokenizer that :func:`tokenizer_spec` described (relative to the model folder)."""
+    try:
+        if spec["spec"] == "spm":
+            return get_tokenizer(f"spm:{directory / spec['model']}")
+        return get_tokenizer(spec["spec"], **spec.get("options", {}))
+    except (KeyError, TypeError, UsageError) as e:
+        raise ModelFileError(f"{directory / 'config.json'}: bad tokenizer description ({e})") from None
