@@ -193,7 +193,10 @@ def _read_section(path: PathLike, lines: "_Lines", n: int, declared: int):
             lines.push_back((lineno, line))
             break
         if len(parts) not in (n + 1, n + 2):
-            raise ModelFileError(f"{path}: line {lineno}: expected 'log10prob' and {n} words [and a back-off], found {line[:60]!r}")
+            raise ModelFileError(
+                f"{path}: line {lineno}: expected 'log10prob' and {n} words [and a back-off], found {line[:60]!r} "
+                "(truncated or malformed ARPA file)"
+            )
         try:
             probs.append(float(parts[0]))
             backoffs.append(float(parts[n + 1]) if len(parts) == n + 2 else 0.0)
