@@ -21,12 +21,13 @@ and no n-gram ends at ``<s>`` (the start marker is context, never predicted).
 from __future__ import annotations
 
 from array import array
+from itertools import chain, islice, repeat
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from textkit.errors import EmptyCorpusError
+from textkit.errors import EmptyCorpusError, UsageError
 from textkit.vocab import Vocab
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
@@ -37,7 +38,7 @@ SPECIALS = (UNK, BOS, EOS)
 class NgramTable:
     """The distinct n-grams of one order n ≥ 2, sorted by key.
 
-    ``keys``: int64 keys (see module docstring); ``counts``: how often each occurred;
+    ``keys``: int64 keys (see module docstring); ``counts``: how often each occurred (int32);
     ``suffix``: index of ``w2 .. wn`` in the order n-1 table (a word id when n = 2).
     """
 
@@ -49,27 +50,49 @@ class NgramTable:
         return len(self.keys)
 
 
-def collect_ids(token_lists: Iterable[Sequence[str]]) -> tuple[array, array, list[str]]:
+def collect_ids(token_lists: Iterable[Sequence[str]], chunk_lines: int = 50_000) -> tuple[array, array, list[str]]:
     """One streaming pass: provisional ids in first-occurrence order, line lengths, and the words.
 
-    Empty lines are skipped. Memory is 4 bytes per token (a compact ``array``), not a list of strings.
+    Empty lines are skipped. Memory is 4 bytes per token (a compact ``array``), not a list of
+    strings; lines are handled in chunks so that dictionary work runs in C (``map``), not per token
+    in Python bytecode.
     """
     index: dict[str, int] = {}
     ids = array("i")
     lengths = array("q")
-    for tokens in token_lists:
-        if not tokens:
-            continue
-        setdefault = index.setdefault
-        ids.extend([setdefault(t, len(index)) for t in tokens])
-        lengths.append(len(tokens))
+    for chunk in _chunks(token_lists, chunk_lines):
+        flat = list(chain.from_iterable(chunk))
+        for word in dict.fromkeys(flat):  # the chunk's distinct words, in order of appearance
+            index.setdefault(word, len(index))
+        ids.extend(map(index.__getitem__, flat))
+        lengths.extend(n for n in map(len, chunk) if n)
     return ids, lengths, list(index)
 
 
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
 def build_vocab(words: list[str], counts: np.ndarray, min_freq: int = 1) -> Vocab:
-    """The model vocabulary: ``<unk> <s> </s>`` first, then words seen ``min_freq`` times or more."""
-    counter = {w: int(c) for w, c in zip(words, counts)}
-    return Vocab.from_counter(counter, min_freq=min_freq, specials=SPECIALS)
+    """The model vocabulary: ``<unk> <s> </s>`` first, then words seen ``min_freq`` times or more,
+    most frequent first, ties in order of first appearance (as :meth:`Vocab.from_counter`)."""
+    if min_freq < 1:
+        raise UsageError(f"min_freq must be at least 1, not {min_freq}")
+    keep = counts >= min_freq
+    special_freqs = []
+    for special in SPECIALS:  # a literal <unk> in the text (WikiText has them) keeps its count
+        at = words.index(special) if special in words else -1  # C-speed scans
+        special_freqs.append(int(counts[at]) if at >= 0 else 0)
+        if at >= 0:
+            keep[at] = False
+    if not keep.any():
+        raise EmptyCorpusError(f"no word occurs at least {min_freq} times (the most frequent occurs {counts.max()} times); lower min_freq")
+    kept = np.flatnonzero(keep)
+    kept = kept[np.argsort(-counts[kept], kind="stable")]
+    tokens = list(SPECIALS) + list(map(words.__getitem__, kept.tolist()))
+    return Vocab(tokens, special_freqs + counts[kept].tolist(), SPECIALS, unk_token=UNK)
 
 
 def model_vocab(vocab: Vocab) -> Vocab:
@@ -90,9 +113,12 @@ def to_model_ids(ids: array, words: list[str], vocab: Vocab) -> tuple[np.ndarray
     WikiText) is the vocabulary's own ``<unk>`` and not counted as unknown.
     """
     unk = vocab.stoi[UNK]
-    remap = np.array([vocab.stoi.get(w, unk) for w in words], dtype=np.int32)
-    remap[[i for i, w in enumerate(words) if w in (BOS, EOS)]] = unk
-    known = np.array([w in vocab.stoi and w not in (BOS, EOS) for w in words], dtype=bool)
+    remap = np.fromiter(map(vocab.stoi.get, words, repeat(unk, len(words))), dtype=np.int32, count=len(words))
+    for marker in (BOS, EOS):
+        remap[remap == vocab.stoi[marker]] = unk
+    known = remap != unk
+    if UNK in words:  # C-speed scan; the literal <unk> is a known word
+        known[words.index(UNK)] = True
     raw = np.frombuffer(ids, dtype=np.int32) if len(ids) else np.zeros(0, np.int32)
     return remap[raw], ~known[raw]
 
@@ -140,20 +166,43 @@ def count_ngrams(seq: np.ndarray, order: int, vocab_size: int, bos_id: int) -> t
     unigram[bos_id] = 0
     tables: list[NgramTable] = []
     index = seq  # index of the n-gram ending at each position; order 1: the word id
-    for _ in range(2, order + 1):
+    for n in range(2, order + 1):
         positions, keys = extension_keys(index, seq, bos_id, vocab_size)
         if len(keys) == 0:  # every line is shorter than this order: an empty table
-            tables.append(NgramTable(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32)))
+            tables.append(NgramTable(np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32)))
             index = np.full(len(seq), -1, dtype=np.int32)
             continue
-        uniq, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
-        suffix = index[positions[first]].astype(np.int32)  # the (n-1)-gram ending at the same place
+        uniq, one_position, inverse, counts = group_keys(keys, with_inverse=n < order)
         del keys
-        index = np.full(len(seq), -1, dtype=np.int32)
-        index[positions] = inverse.reshape(-1)
-        del positions, inverse, first
-        tables.append(NgramTable(uniq, counts.astype(np.int64), suffix))
+        suffix = index[positions[one_position]].astype(np.int32)  # the (n-1)-gram ending there too
+        if n < order:  # the next order is built from where each n-gram ends
+            index = np.full(len(seq), -1, dtype=np.int32)
+            index[positions] = inverse
+        del positions, inverse, one_position
+        tables.append(NgramTable(uniq, counts, suffix))
     return unigram, tables
+
+
+def group_keys(keys: np.ndarray, with_inverse: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """Distinct sorted keys, one position of each, each key's group (int32, if asked), group sizes.
+
+    ``np.unique(return_index=True)`` would sort stably to find *first* positions; any position
+    will do here (every occurrence of an n-gram has the same suffix), so a plain sort is enough.
+    """
+    order = np.argsort(keys)
+    sorted_keys = keys[order]
+    starts = np.empty(len(keys), dtype=bool)
+    starts[0] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=starts[1:])
+    start_at = np.flatnonzero(starts)
+    uniq = sorted_keys[start_at]
+    del sorted_keys
+    inverse = None
+    if with_inverse:
+        inverse = np.empty(len(keys), dtype=np.int32)
+        inverse[order] = np.cumsum(starts, dtype=np.int32) - 1
+    counts = np.diff(np.append(start_at, len(keys))).astype(np.int32)
+    return uniq, order[start_at], inverse, counts
 
 
 def lookup_indices(seq: np.ndarray, tables_keys: list[np.ndarray], vocab_size: int, bos_id: int) -> list[np.ndarray]:
