@@ -19,6 +19,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "tokenize": ("text", "tokenize", "Tokenize a file or stdin, one line of space-joined tokens per input line."),
     "build-vocab": ("text", "build_vocab", "Build a vocabulary (JSON) from a corpus."),
     "train-spm": ("text", "train_spm", "Train a sentencepiece subword model (BPE or unigram)."),
+    # language models
+    "train-lm": ("lm", "train_lm", "Train a language model (n-gram: MLE, add-k, Kneser-Ney, modified KN)."),
+    "eval-ppl": ("lm", "eval_ppl", "Perplexity of any saved language model on a file or WikiText."),
+    "generate": ("lm", "generate", "Sample text from any saved language model."),
 }
 
 

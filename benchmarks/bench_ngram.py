@@ -1,0 +1,232 @@
+"""n-gram language models: textkit vs NLTK (build + score) and vs KenLM (scoring the same ARPA file).
+
+Three parts, all on gensim's English Wikipedia sample (``textkit.corpora`` name ``wiki``, ~460k words):
+
+1. **NLTK** (``nltk.lm``), order 3, trained on the first 100k tokens, scored on held-out lines.
+   Both libraries count the same n-grams (one ``<s>``, as KenLM; NLTK is fed textkit's n-grams).
+   MLE and Laplace must give equal perplexity; for Laplace textkit gets one phantom vocabulary entry
+   standing in for NLTK's ``<s>``, which NLTK (unlike textkit) lets the model predict. NLTK's
+   Kneser-Ney scores one word by looping over every stored n-gram, so it is timed on a few hundred
+   tokens and its per-token time extrapolated (said so in the output).
+2. **KenLM** (``kenlm.Model``): a modified-KN order-5 ARPA built by textkit, scored by both; totals
+   must agree; the speed ratio is printed (textkit vectorised over the whole text vs kenlm's C++
+   called once per sentence from Python).
+3. **Build time and peak memory** for order 3 and 5 on ~2.3M tokens: the sample in five variants
+   (as is, words reversed, lowercased, both, shuffled within each line) so that the counts are not
+   five identical copies. Each build runs in a fresh process; peak RSS is measured with
+   ``resource.getrusage`` before and after ``fit``.
+
+    python benchmarks/bench_ngram.py            # full
+    python benchmarks/bench_ngram.py --quick    # smaller corpora, same comparisons
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from textkit.corpora import read_corpus
+from textkit.lm.ngram import NgramLM
+from textkit.vocab import Vocab
+
+
+def wiki_lines() -> list[list[str]]:
+    return [line.split() for line in read_corpus("wiki")]
+
+
+def take_tokens(lines: list[list[str]], n_tokens: int) -> tuple[list[list[str]], list[list[str]]]:
+    """The first lines holding ``n_tokens`` words, and the rest."""
+    total = 0
+    for i, words in enumerate(lines):
+        total += len(words)
+        if total >= n_tokens:
+            return lines[: i + 1], lines[i + 1 :]
+    return lines, []
+
+
+def nltk_ngrams(lines: list[list[str]], order: int):
+    """textkit's counting convention in NLTK's input format (see tests/test_ngram.py)."""
+    out = []
+    for words in lines:
+        s = ["<s>"] + words + ["</s>"]
+        out.append([tuple(s[i : i + n]) for n in range(1, order + 1) for i in range(len(s) - n + 1) if s[i + n - 1] != "<s>"])
+    return out
+
+
+def test_ngrams(lines: list[list[str]], order: int, vocab) -> list[tuple[str, ...]]:
+    """The highest-order n-gram ending at every predicted token, OOV words as NLTK's <UNK>."""
+    grams = []
+    for words in lines:
+        s = ["<s>"] + [w if w in vocab else "<UNK>" for w in words] + ["</s>"]
+        grams.extend(tuple(s[max(0, i - order + 1) : i + 1]) for i in range(1, len(s)))
+    return grams
+
+
+def timed(fn):
+    start = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - start
+
+
+# ---- 1. NLTK -------------------------------------------------------------------------------------
+def bench_nltk(lines: list[list[str]], train_tokens: int, test_lines: int, kn_tokens: int) -> None:
+    from nltk.lm import MLE, KneserNeyInterpolated, Laplace
+
+    order = 3
+    train, rest = take_tokens(lines, train_tokens)
+    test = [w for w in rest[:test_lines] if w]
+    test_text = [" ".join(w) for w in test]
+    n_train = sum(map(len, train))
+    n_test = sum(len(w) + 1 for w in test)
+    print(f"\n== NLTK vs textkit: order {order}, {n_train} training tokens, {n_test} test tokens ==")
+    vocab_text = [w for line in train for w in line] + ["<s>", "</s>"]
+    seen_text = [" ".join(w) for w in train[: len(test)]]  # MLE needs text without unseen events
+    rows = []
+    for name, nltk_cls, smoothing in [("MLE", MLE, "mle"), ("Laplace", Laplace, "addk")]:
+        def build_nltk():
+            model = nltk_cls(order)
+            model.fit(nltk_ngrams(train, order), vocabulary_text=vocab_text)
+            return model
+
+        ref, t_nltk_build = timed(build_nltk)
+        phantom = None
+        if smoothing == "addk":  # NLTK's V counts <s>: add one never-seen word to textkit's V
+            words = [w for w in ref.vocab if w not in ("<s>", "</s>", "<UNK>")]
+            phantom = Vocab(["<unk>", "<s>", "</s>", *words, "<phantom>"], specials=("<unk>", "<s>", "</s>"))
+        lm, t_tk_build = timed(lambda: NgramLM(order=order, smoothing=smoothing, vocab=phantom).fit(train))
+        text = seen_text if smoothing == "mle" else test_text
+        grams = test_ngrams([t.split() for t in text], order, ref.vocab)
+        ppl_nltk, t_nltk_score = timed(lambda: ref.perplexity(grams))
+        ppl_tk, t_tk_score = timed(lambda: lm.perplexity(text).perplexity)
+        rows.append((name, t_nltk_build, t_nltk_score, t_tk_build, t_tk_score, ppl_nltk, ppl_tk, len(grams)))
+    print(f"{'model':8} {'nltk build':>11} {'nltk score':>11} {'textkit build':>14} {'textkit score':>14} {'ratio':>8}  perplexity nltk / textkit")
+    for name, nb, ns, tb, ts, pn, pt, n in rows:
+        ratio = (nb + ns) / (tb + ts)
+        same = "equal" if math.isclose(pn, pt, rel_tol=1e-9) else "DIFFERENT"
+        print(f"{name:8} {nb:10.3f}s {ns:10.3f}s {tb:13.3f}s {ts:13.3f}s {ratio:7.0f}x  {pn:.4f} / {pt:.4f} ({same}; {n} tokens)")
+
+    # Kneser-Ney: NLTK is timed on a few hundred tokens; probabilities compared where the
+    # conventions agree (fixed discount 0.1 above order 1, none at order 1; contexts not <s> at order 2).
+    ref, t_nltk_build = timed(lambda: _fit(KneserNeyInterpolated(order, discount=0.1), train, order, vocab_text))
+    lm, t_tk_build = timed(lambda: NgramLM(order=order, smoothing="kn", discounts=[0.0, 0.1, 0.1]).fit(train))
+    grams = [g for g in test_ngrams(test, order, ref.vocab) if g[0] != "<s>" or len(g) == order][:kn_tokens]
+    probs_nltk, t_nltk_score = timed(lambda: [ref.score(g[-1], g[:-1]) for g in grams])
+    unk = {"<UNK>": "<unk>"}
+    probs_tk = [10 ** lm.logprob(unk.get(g[-1], g[-1]), [unk.get(w, w) for w in g[:-1]]) for g in grams]
+    _, t_tk_score = timed(lambda: lm.perplexity(test_text))
+    per_token_nltk = t_nltk_score / len(grams)
+    nltk_full = t_nltk_build + per_token_nltk * n_test
+    max_diff = float(np.max(np.abs(np.array(probs_nltk) - np.array(probs_tk))))
+    print(
+        f"{'KN':8} {t_nltk_build:10.3f}s {nltk_full:10.1f}s* {t_tk_build:13.3f}s {t_tk_score:13.3f}s "
+        f"{nltk_full / (t_tk_build + t_tk_score):7.0f}x  max |p_nltk - p_textkit| = {max_diff:.2e} over {len(grams)} tokens"
+    )
+    print(f"  * NLTK KN scoring extrapolated from {len(grams)} tokens ({per_token_nltk * 1e3:.1f} ms/token) to {n_test}")
+
+
+def _fit(model, train, order, vocab_text):
+    model.fit(nltk_ngrams(train, order), vocabulary_text=vocab_text)
+    return model
+
+
+# ---- 2. KenLM ------------------------------------------------------------------------------------
+def bench_kenlm(lines: list[list[str]], n_train_lines: int, n_test_lines: int, order: int) -> None:
+    import kenlm
+
+    train, test = lines[:n_train_lines], [w for w in lines[n_train_lines : n_train_lines + n_test_lines] if w]
+    text = [" ".join(w) for w in test]
+    lm = NgramLM(order=order, smoothing="mkn").fit(train)
+    with tempfile.TemporaryDirectory() as d:
+        arpa = Path(d) / "model.arpa"
+        lm.to_arpa(arpa)
+        ours, t_load_tk = timed(lambda: NgramLM.load(arpa))
+        theirs, t_load_kenlm = timed(lambda: _quiet(lambda: kenlm.Model(str(arpa))))
+    n_tokens = sum(len(w) + 1 for w in test)
+    print(f"\n== KenLM vs textkit: scoring one order-{order} modified-KN ARPA file on {n_tokens} tokens ({len(text)} lines) ==")
+    total_tk, t_tk = timed(lambda: ours.score_lines(text)[0] / math.log(10))
+    total_kenlm, t_kenlm = timed(lambda: sum(theirs.score(line, bos=True, eos=True) for line in text))
+    rel = abs(total_tk - total_kenlm) / abs(total_kenlm)
+    print(f"total log10 p: textkit {total_tk:.4f}  kenlm {total_kenlm:.4f}  relative difference {rel:.1e} ({'equal' if rel <= 1e-4 else 'DIFFERENT'})")
+    print(f"scoring: textkit {t_tk:.3f}s  kenlm {t_kenlm:.3f}s  textkit/kenlm time = {t_tk / t_kenlm:.2f} ({n_tokens / t_tk / 1e6:.2f} vs {n_tokens / t_kenlm / 1e6:.2f} M tokens/s)")
+    print(f"loading the ARPA file: textkit {t_load_tk:.2f}s  kenlm {t_load_kenlm:.2f}s")
+
+
+def _quiet(fn):
+    """kenlm prints a progress bar on stderr while loading an ARPA file."""
+    import os
+
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            return fn()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+# ---- 3. build time and memory --------------------------------------------------------------------
+def variant_corpus(copies: int) -> list[list[str]]:
+    lines = wiki_lines()
+    rng = np.random.default_rng(0)
+    makers = [
+        lambda w: w,
+        lambda w: w[::-1],
+        lambda w: [x.lower() for x in w],
+        lambda w: [x.lower() for x in w[::-1]],
+        lambda w: [w[i] for i in rng.permutation(len(w))],
+    ]
+    return [make(words) for make in makers[:copies] for words in lines]
+
+
+def _build_child(order: int, copies: int, queue) -> None:
+    corpus = variant_corpus(copies)
+    n_tokens = sum(map(len, corpus))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    lm, seconds = timed(lambda: NgramLM(order=order, smoothing="mkn").fit(corpus))
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    table_bytes = sum(k.nbytes for k in lm.tables_.keys) + sum(p.nbytes for p in lm.tables_.log10_prob) + sum(b.nbytes for b in lm.tables_.log10_backoff)
+    queue.put((n_tokens, seconds, before / 1024, after / 1024, lm.tables_.counts(), table_bytes / 2**20))
+
+
+def bench_build(copies: int) -> None:
+    print(f"\n== Build time and peak memory: modified KN on the wiki sample in {copies} variant(s) ==")
+    ctx = multiprocessing.get_context("spawn")
+    for order in (3, 5):
+        queue = ctx.Queue()
+        child = ctx.Process(target=_build_child, args=(order, copies, queue))
+        child.start()
+        n_tokens, seconds, before, after, counts, model_mb = queue.get()
+        child.join()
+        print(
+            f"order {order}: {n_tokens / 1e6:.2f}M tokens in {seconds:.2f}s ({n_tokens / seconds / 1e6:.2f} M tokens/s); "
+            f"peak RSS {after:.0f} MiB (corpus as Python lists: {before:.0f} MiB, so fit added {after - before:.0f} MiB = "
+            f"{(after - before) * 2**20 / n_tokens:.0f} bytes/token); n-grams {counts}; model arrays {model_mb:.0f} MiB"
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="Smaller corpora (about a minute).")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["nltk", "kenlm", "build"], help="Parts to leave out.")
+    args = parser.parse_args(argv)
+    lines = wiki_lines()
+    if "nltk" not in args.skip:
+        bench_nltk(lines, train_tokens=30_000 if args.quick else 100_000, test_lines=100 if args.quick else 400, kn_tokens=100 if args.quick else 300)
+    if "kenlm" not in args.skip:
+        bench_kenlm(lines, n_train_lines=5_000 if args.quick else 15_000, n_test_lines=2_000 if args.quick else 5_000, order=5)
+    if "build" not in args.skip:
+        bench_build(copies=1 if args.quick else 5)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""Language-model commands: train-lm, eval-ppl, generate.
+
+``eval-ppl`` and ``generate`` work on any saved textkit language model (n-gram or neural) through
+:func:`textkit.lm.load_language_model`: one code path, one perplexity definition. ``train-lm``
+chooses the model family with ``--model``; each family trains in its own function below.
+"""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from .common import check_overwrite, emit_json, errors_option, force_option, json_option, log
+
+WIKITEXT = ("wikitext-2", "wikitext-103")
+MODEL_FAMILIES = ("ngram", "rnn", "lstm", "gru")
+
+
+def dataset_options(f):
+    """--dataset / --raw / --data-dir: WikiText from the hub or a local copy in the release layout."""
+    options = [
+        click.option("--dataset", type=click.Choice(WIKITEXT), default=None, help="Use a WikiText split instead of a file."),
+        click.option("--raw", is_flag=True, help="WikiText: the raw (untokenized, no <unk>) version."),
+        click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="WikiText: a local copy in the original layout (wiki.{train,valid,test}.tokens or .raw); no network."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _setup_logging() -> None:
+    import logging
+
+    logging.basicConfig(format="textkit: %(levelname)s: %(message)s", level=logging.WARNING)
+
+
+# ---- eval-ppl ----------------------------------------------------------------------------------------
+@click.command("eval-ppl")
+@click.argument("model")
+@click.option("--file", "text_file", default=None, help="Text to evaluate on (a path or named corpus), one line per sentence.")
+@dataset_options
+@click.option("--split", type=click.Choice(["valid", "test"]), default="valid", show_default=True, help="WikiText split.")
+@errors_option
+@json_option
+def eval_ppl(model, text_file, dataset, raw, data_dir, split, errors, as_json):
+    """Perplexity of MODEL (a saved language model folder, or an ARPA file) on a text.
+
+    Each non-empty line is a sentence; words and one end-of-line token per line are predicted;
+    unknown words are scored as <unk> and reported as oov_rate.
+
+    \b
+    Examples:
+      textkit eval-ppl models/wt2-mkn5 --dataset wikitext-2 --split test --data-dir data/wikitext-2
+      textkit eval-ppl lm.arpa.gz --file test.txt --json
+    """
+    from textkit.lm import evaluate, load_language_model
+
+    _setup_logging()
+    lines, source = _text_lines(text_file, dataset, raw, data_dir, split, errors)
+    lm = load_language_model(model)
+    start = time.perf_counter()
+    result = evaluate(lm, lines)
+    seconds = time.perf_counter() - start
+    summary = {**result.to_dict(), "model": model, "source": source, "seconds": round(seconds, 3)}
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(
+            f"{source}: perplexity {result.perplexity:.2f}  cross-entropy {result.cross_entropy_bits:.4f} bits/token  "
+            f"tokens {result.tokens}  OOV {100 * result.oov_rate:.2f}%"
+        )
+
+
+def _text_lines(text_file, dataset, raw, data_dir, split, errors):
+    """The lines to evaluate or train on: a file/named corpus xor a WikiText split."""
+    if (text_file is None) == (dataset is None):
+        raise click.UsageError("give exactly one of --file TEXT or --dataset wikitext-2|wikitext-103")
+    if dataset is None and (raw or data_dir):
+        raise click.UsageError("--raw and --data-dir only apply with --dataset")
+    if text_file is not None:
+        from textkit.corpora import read_corpus, resolve_corpus
+        from textkit.io import check_readable
+
+        check_readable(resolve_corpus(text_file))
+        return read_corpus(text_file, errors=errors), text_file
+    from textkit.datasets.wikitext import iter_wikitext
+
+    name = f"{dataset}{'-raw' if raw else ''}/{split}"
+    return iter_wikitext(dataset, split, raw, data_dir), name
+
+
+# ---- generate ----------------------------------------------------------------------------------------
+@click.command()
+@click.argument("model")
+@click.option("--prefix", default="", help="Text to continue (the start of a line).")
+@click.option("--length", type=click.IntRange(min=0), default=20, show_default=True, help="Most tokens to generate (stops early at the end of the line).")
+@click.option("--temperature", type=float, default=1.0, show_default=True, help="Divides log-probabilities: < 1 sharper, > 1 flatter; must be > 0.")
+@click.option("--top-k", type=click.IntRange(min=1), default=None, help="Sample only among the K likeliest tokens.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same text).")
+@json_option
+def generate(model, prefix, length, temperature, top_k, seed, as_json):
+    """Sample a continuation of --prefix from MODEL (any saved textkit language model or ARPA file).
+
+    \b
+    Examples:
+      textkit generate models/wt2-mkn5 --prefix "the game" --length 30 --seed 1
+      textkit generate models/wt2-lstm --prefix "in 1995" --temperature 0.8 --top-k 40 --json
+    """
+    from textkit.lm import load_language_model
+
+    if not temperature > 0:
+        raise click.BadParameter(f"must be positive, got {temperature}", param_hint="--temperature")
+    lm = load_language_model(model)
+    text = lm.generate(prefix, length, temperature=temperature, top_k=top_k, seed=seed)
+    if as_json:
+        emit_json({"text": text, "prefix": prefix, "model": model, "length": length, "temperature": temperature, "top_k": top_k, "seed": seed})
+    else:
+        click.echo(text)
+
+
+# ---- train-lm ----------------------------------------------------------------------------------------
+@click.command("train-lm")
+@click.argument("corpus", required=False)
+@click.option("--model", "family", type=click.Choice(MODEL_FAMILIES), default="ngram", show_default=True, help="Model family.")
+@dataset_options
+@click.option("--lang", default="whitespace", show_default=True, metavar="whitespace|en|zh|char|spm:MODEL", help="Tokenizer (WikiText is already tokenized: whitespace).")
+@click.option("--lowercase/--keep-case", default=None, help="Lowercase tokens (default: on for en, off otherwise).")
+@click.option("--min-freq", type=click.IntRange(min=1), default=1, show_default=True, help="Words rarer than this become <unk>.")
+@click.option("--vocab", "vocab_path", type=click.Path(dir_okay=False), default=None, help="Use this vocabulary (JSON from build-vocab) instead; other words become <unk>.")
+@click.option("--order", type=click.IntRange(min=1), default=3, show_default=True, help="ngram: the n-gram order N.")
+@click.option("--smoothing", type=click.Choice(["mkn", "kn", "addk", "mle"]), default="mkn", show_default=True, help="ngram: modified Kneser-Ney, Kneser-Ney, add-k, or maximum likelihood.")
+@click.option("--k", type=float, default=None, help="ngram, addk: the k to add (default 1: Laplace).")
+@click.option("--gzip", "use_gzip", is_flag=True, help="ngram: write model.arpa.gz instead of model.arpa.")
+@click.option("-o", "--output", type=click.Path(), required=True, help="Model folder to write (config.json, vocab.json, model files).")
+@errors_option
+@force_option
+@json_option
+def train_lm(corpus, family, dataset, raw, data_dir, lang, lowercase, min_freq, vocab_path, order, smoothing, k, use_gzip, output, errors, force, as_json):
+    """Train a language model on CORPUS (a file or named corpus) or a WikiText training split.
+
+    \b
+    Examples:
+      textkit train-lm --dataset wikitext-2 --data-dir data/wikitext-2 --order 5 -o models/wt2-mkn5
+      textkit train-lm corpus.txt --lang en --order 3 --smoothing kn --gzip -o models/kn3
+      textkit train-lm en_sample --smoothing addk --k 0.1 -o models/addk --json
+    """
+    _setup_logging()
+    if (corpus is None) == (dataset is None):
+        raise click.UsageError("give exactly one of CORPUS or --dataset wikitext-2|wikitext-103")
+    check_overwrite(output, force)
+    tokenizer = _make_tokenizer(lang, lowercase)
+    lines, source = _text_lines(corpus, dataset, raw, data_dir, "train", errors)
+    if family == "ngram":
+        summary = _train_ngram(lines, tokenizer, min_freq, vocab_path, order, smoothing, k, use_gzip, output)
+    else:
+        raise click.UsageError(f"--model {family} is not available in this build; only --model ngram is")
+    summary = {"output": output, "source": source, **summary}
+    if as_json:
+        emit_json(summary)
+    else:
+        log(f"wrote {output}: {summary['model']}, {summary['vocab_size']} words, {summary['train_tokens']} training tokens, {summary['seconds']:.1f}s")
+
+
+def _make_tokenizer(lang: str, lowercase: bool | None):
+    from textkit.tokenize import get_tokenizer
+
+    return get_tokenizer(lang, **({} if lowercase is None or lang.startswith("spm:") else {"lowercase": lowercase}))
+
+
+def _train_ngram(lines, tokenizer, min_freq, vocab_path, order, smoothing, k, use_gzip, output) -> dict:
+    """Count, estimate and save an n-gram model; the summary train-lm prints."""
+    from textkit.lm.ngram import NgramLM
+    from textkit.vocab import Vocab
+
+    if k is not None and smoothing != "addk":
+        raise click.UsageError("--k only applies with --smoothing addk")
+    if use_gzip and smoothing in ("mle", "addk"):
+        raise click.UsageError(f"--gzip applies to ARPA files; {smoothing} models are saved as counts")
+    vocab = Vocab.load(vocab_path) if vocab_path else None
+    start = time.perf_counter()
+    lm = NgramLM(order=order, smoothing=smoothing, k=1.0 if k is None else k, min_freq=min_freq, vocab=vocab, tokenizer=tokenizer)
+    lm.fit(tokenizer.tokenize_lines(lines))
+    lm.save(output, gzip=use_gzip)
+    ngrams = [len(p) for p in lm.tables_.log10_prob] if lm.tables_ is not None else [int((lm.counts_[0] > 0).sum())] + [len(c) for c in lm.counts_[1:]]
+    return {
+        "model": f"ngram order {order} {smoothing}",
+        "order": order,
+        "smoothing": smoothing,
+        "vocab_size": len(lm.vocab_),
+        "train_tokens": lm.train_tokens_,
+        "ngrams": ngrams,
+        "discounts": lm.discounts_,
+        "seconds": round(time.perf_counter() - start, 3),
+    }

@@ -1,0 +1,181 @@
+"""ARPA files: textkit → kenlm gives textkit's numbers; a hand-written file scores the same in both."""
+
+from __future__ import annotations
+
+import gzip
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from textkit.errors import ModelFileError, TextkitError
+from textkit.lm import load_language_model
+from textkit.lm.arpa import read_arpa, write_arpa
+from textkit.lm.ngram import NgramLM
+
+kenlm = pytest.importorskip("kenlm")
+
+TRAIN = [
+    "the cat sat on the mat",
+    "the dog sat on the log",
+    "a cat and a dog sat",
+    "the cat ate the rat",
+    "a rat sat on a cat",
+    "the dog ate",
+    "on the mat the cat sat",
+]
+TEST = ["the cat sat on the log", "a dog ate the mat", "the rat sat", "a cow sat on the hat", "dog"]
+
+# Written by hand (as SRILM/KenLM write them): back-offs on some entries and not others, a
+# trigram section, and values chosen so each score below can be added up on paper.
+HAND_ARPA = """\
+\\data\\
+ngram 1=5
+ngram 2=4
+ngram 3=2
+
+\\1-grams:
+-1.0\t<unk>
+-99\t<s>\t-0.3
+-0.7\t</s>
+-0.5\ta\t-0.15
+-0.5\tb\t-0.2
+
+\\2-grams:
+-0.2\t<s> a\t-0.1
+-0.4\ta b\t-0.05
+-0.3\tb </s>
+-0.5\ta </s>
+
+\\3-grams:
+-0.1\t<s> a b
+-0.25\ta b </s>
+
+\\end\\
+"""
+HAND_SCORES = {
+    "a b": -0.2 - 0.1 - 0.25,  # <s> a | <s> a b | a b </s>: all listed
+    "b a b": (-0.3 - 0.5) + (-0.2 - 0.5) + (-0.4) + (-0.25),  # bow(<s>)+p(b); bow(b)+p(a); p(b|a); listed
+    "a a": -0.2 + (-0.1 - 0.15 - 0.5) + (-0.5),  # p(a|<s> a) backs off twice: bow(<s> a), bow(a)
+    "zz b": (-0.3 - 1.0) + (-0.5) + (-0.3),  # <unk>: bow(<s>)+p(<unk>); p(b); p(</s>|b)
+}
+
+
+def kenlm_total(path, lines):
+    model = kenlm.Model(str(path))
+    return sum(model.score(line, bos=True, eos=True) for line in lines if line.split())
+
+
+def textkit_total(lm, lines):
+    return sum(lm.score(line) for line in lines if line.split())
+
+
+@pytest.mark.parametrize("order", [2, 3, 4])
+@pytest.mark.parametrize("smoothing", ["kn", "mkn"])
+@pytest.mark.parametrize("suffix", [".arpa", ".arpa.gz"])
+def test_textkit_arpa_scores_the_same_in_kenlm(tmp_path, order, smoothing, suffix):
+    lm = NgramLM(order=order, smoothing=smoothing).fit([line.split() for line in TRAIN])
+    path = tmp_path / f"m{suffix}"
+    lm.to_arpa(path)
+    ours = textkit_total(lm, TEST)  # the in-memory model, float64
+    theirs = kenlm_total(path, TEST)
+    assert abs(ours - theirs) / abs(theirs) <= 1e-4
+    assert abs(ours - theirs) < 1e-5  # in fact: equal up to the 7 digits written
+    # per-sentence, and with the sentence markers switched off
+    model = kenlm.Model(str(path))
+    for line in TEST:
+        for bos, eos in [(True, True), (False, False), (True, False)]:
+            assert lm.score(line, bos=bos, eos=eos) == pytest.approx(model.score(line, bos=bos, eos=eos), abs=1e-5)
+
+
+def test_hand_written_arpa_scores_by_hand_in_textkit_and_kenlm(tmp_path):
+    path = tmp_path / "hand.arpa"
+    path.write_text(HAND_ARPA)
+    lm = load_language_model(path)
+    model = kenlm.Model(str(path))
+    for sentence, expected in HAND_SCORES.items():
+        assert lm.score(sentence) == pytest.approx(expected, abs=1e-9)
+        assert model.score(sentence) == pytest.approx(expected, abs=1e-5)
+    assert lm.logprob("b", ["<s>", "a"]) == pytest.approx(-0.1)
+    assert lm.logprob("a", ["b"]) == pytest.approx(-0.7)
+    # eval-ppl's figures for that file: ln-probabilities over words + </s>
+    total, n_tokens, n_oov = lm.score_lines(list(HAND_SCORES))
+    assert n_tokens == 2 + 1 + 3 + 1 + 2 + 1 + 2 + 1 and n_oov == 1
+    assert total == pytest.approx(sum(HAND_SCORES.values()) * math.log(10))
+
+
+def test_arpa_without_unk_gives_unknown_words_kenlms_penalty(tmp_path):
+    path = tmp_path / "nounk.arpa"
+    path.write_text(HAND_ARPA.replace("ngram 1=5", "ngram 1=4").replace("-1.0\t<unk>\n", ""))
+    lm = NgramLM.load(path)
+    model = kenlm.Model(str(path))
+    assert lm.score("zz b") == pytest.approx(model.score("zz b"), abs=1e-4)
+    assert lm.logprob("zz") == pytest.approx(-100.0)
+
+
+def test_write_read_round_trip_keeps_the_tables(tmp_path):
+    lm = NgramLM(order=3, smoothing="mkn").fit([line.split() for line in TRAIN])
+    lm.to_arpa(tmp_path / "a.arpa")
+    back = read_arpa(tmp_path / "a.arpa")
+    t = lm.tables_
+    assert back.tokens == t.tokens
+    for n in range(t.order):
+        np.testing.assert_allclose(back.log10_prob[n], np.maximum(t.log10_prob[n], -99), rtol=1e-6)
+    for n in range(t.order - 1):
+        np.testing.assert_allclose(back.log10_backoff[n], t.log10_backoff[n], rtol=1e-6, atol=1e-7)
+    for a, b in zip(back.keys, t.keys):
+        np.testing.assert_array_equal(a, b)
+    write_arpa(tmp_path / "b.arpa", back)  # and writing what was read changes nothing
+    assert (tmp_path / "b.arpa").read_text() == (tmp_path / "a.arpa").read_text()
+
+
+@given(st.lists(st.lists(st.sampled_from("abcde"), min_size=1, max_size=6), min_size=1, max_size=10), st.integers(2, 4))
+@settings(max_examples=25, deadline=None)
+def test_round_trip_scores_match_for_any_corpus(lines, order):
+    import tempfile
+    from pathlib import Path
+
+    lm = NgramLM(order=order, smoothing="kn", discounts=0.5).fit(lines)
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "m.arpa"
+        lm.to_arpa(path)
+        back = NgramLM.load(path)
+        model = kenlm.Model(str(path))
+    for words in lines + [["e", "d", "x"]]:
+        text = " ".join(words)
+        assert back.score(text) == pytest.approx(lm.score(text), abs=1e-5)
+        assert model.score(text) == pytest.approx(lm.score(text), abs=1e-4)
+
+
+# ---- malformed files ---------------------------------------------------------------------------------
+BROKEN = {
+    "no header": ("just some text\n", "no \\\\data\\\\ header"),
+    "truncated section": (HAND_ARPA.split("\\3-grams:")[0] + "\\3-grams:\n-0.1\t<s> a b\n", "declares 2 3-grams"),
+    "no end": (HAND_ARPA.replace("\\end\\\n", ""), "no \\\\end\\\\"),
+    "bad number": (HAND_ARPA.replace("-0.4\ta b", "minus\ta b"), "not a number"),
+    "wrong arity": (HAND_ARPA.replace("-0.3\tb </s>", "-0.3\tb"), "line 16: expected 'log10prob' and 2 words"),
+    "unknown word": (HAND_ARPA.replace("-0.5\ta </s>", "-0.5\tq </s>"), "'q', which has no unigram"),
+    "missing context": (HAND_ARPA.replace("-0.25\ta b </s>", "-0.25\tb b </s>"), "context"),
+    "no <s>": (HAND_ARPA.replace("ngram 1=5", "ngram 1=4").replace("-99\t<s>\t-0.3\n", ""), "no <s> unigram"),
+    "empty": ("", "no \\\\data\\\\ header"),
+    "bad header": (HAND_ARPA.replace("ngram 2=4", "ngram two=4"), "ngram N=COUNT"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_malformed_arpa_files_raise_model_file_errors(tmp_path, name):
+    text, message = BROKEN[name]
+    path = tmp_path / "bad.arpa"
+    path.write_text(text)
+    with pytest.raises(ModelFileError, match=message):
+        NgramLM.load(path)
+
+
+def test_truncated_gzip_arpa(tmp_path):
+    data = gzip.compress(HAND_ARPA.encode())
+    path = tmp_path / "cut.arpa.gz"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(TextkitError, match="read failed|truncated"):
+        NgramLM.load(path)

@@ -1,0 +1,220 @@
+"""Counting n-grams with integer keys and vectorised numpy: no Python object per n-gram.
+
+A corpus becomes one flat int32 array of word ids, every line wrapped as ``<s> w1 ... wk </s>``.
+The n-grams of order ``n`` are numbered by their rank in a sorted table of int64 keys::
+
+    key(w1 .. wn) = index_of(w1 .. wn-1 in the order n-1 table) * V + wn
+
+with the order-1 "table" being the word ids themselves. Keys stay below 2**63 even for WikiText-103
+(10^8 distinct prefixes times 267k words is about 2.7e13). Counting one order is a single
+``np.unique`` over the keys of all positions; the n-gram ending at each position is then known by
+its table index, which builds the keys of the next order. Scoring looks keys up with
+``np.searchsorted`` over the same sorted tables.
+
+An n-gram "ends at" position ``p`` if its last word is ``seq[p]``; it exists only within one line,
+and no n-gram ends at ``<s>`` (the start marker is context, never predicted).
+
+>>> seq, n_lines, oov = encode_lines([["a", "b"], ["b"]], vocab)
+>>> tables = count_ngrams(seq, order=3, vocab_size=len(vocab), bos_id=vocab["<s>"])
+"""
+
+from __future__ import annotations
+
+from array import array
+from itertools import chain, islice, repeat
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from textkit.errors import EmptyCorpusError, UsageError
+from textkit.vocab import Vocab
+
+BOS, EOS, UNK = "<s>", "</s>", "<unk>"
+SPECIALS = (UNK, BOS, EOS)
+
+
+@dataclass
+class NgramTable:
+    """The distinct n-grams of one order n ≥ 2, sorted by key.
+
+    ``keys``: int64 keys (see module docstring); ``counts``: how often each occurred (int32);
+    ``suffix``: index of ``w2 .. wn`` in the order n-1 table (a word id when n = 2).
+    """
+
+    keys: np.ndarray
+    counts: np.ndarray
+    suffix: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+def collect_ids(token_lists: Iterable[Sequence[str]], chunk_lines: int = 50_000) -> tuple[array, array, list[str]]:
+    """One streaming pass: provisional ids in first-occurrence order, line lengths, and the words.
+
+    Empty lines are skipped. Memory is 4 bytes per token (a compact ``array``), not a list of
+    strings; lines are handled in chunks so that dictionary work runs in C (``map``), not per token
+    in Python bytecode.
+    """
+    index: dict[str, int] = {}
+    ids = array("i")
+    lengths = array("q")
+    for chunk in _chunks(token_lists, chunk_lines):
+        flat = list(chain.from_iterable(chunk))
+        for word in dict.fromkeys(flat):  # the chunk's distinct words, in order of appearance
+            index.setdefault(word, len(index))
+        ids.extend(map(index.__getitem__, flat))
+        lengths.extend(n for n in map(len, chunk) if n)
+    return ids, lengths, list(index)
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def build_vocab(words: list[str], counts: np.ndarray, min_freq: int = 1) -> Vocab:
+    """The model vocabulary: ``<unk> <s> </s>`` first, then words seen ``min_freq`` times or more,
+    most frequent first, ties in order of first appearance (as :meth:`Vocab.from_counter`)."""
+    if min_freq < 1:
+        raise UsageError(f"min_freq must be at least 1, not {min_freq}")
+    keep = counts >= min_freq
+    special_freqs = []
+    for special in SPECIALS:  # a literal <unk> in the text (WikiText has them) keeps its count
+        at = words.index(special) if special in words else -1  # C-speed scans
+        special_freqs.append(int(counts[at]) if at >= 0 else 0)
+        if at >= 0:
+            keep[at] = False
+    if not keep.any():
+        raise EmptyCorpusError(f"no word occurs at least {min_freq} times (the most frequent occurs {counts.max()} times); lower min_freq")
+    kept = np.flatnonzero(keep)
+    kept = kept[np.argsort(-counts[kept], kind="stable")]
+    tokens = list(SPECIALS) + list(map(words.__getitem__, kept.tolist()))
+    return Vocab(tokens, special_freqs + counts[kept].tolist(), SPECIALS, unk_token=UNK)
+
+
+def model_vocab(vocab: Vocab) -> Vocab:
+    """A user's Vocab turned into an n-gram vocabulary: our three specials first, its words after.
+
+    Its own specials (``<pad>``, ``<bos>``, ``<eos>``...) are dropped: they are not words of the text.
+    """
+    words = [t for t in vocab.tokens if t not in vocab.specials and t not in SPECIALS]
+    freqs = [vocab.freq(t) for t in words]
+    return Vocab(list(SPECIALS) + words, [0, 0, 0] + freqs, SPECIALS, unk_token=UNK)
+
+
+def to_model_ids(ids: array, words: list[str], vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
+    """Map provisional ids to vocabulary ids; return the ids and a per-word "was unknown" mask.
+
+    A literal ``<s>`` or ``</s>`` in the text is treated as an unknown word: the markers belong to
+    the model (KenLM refuses them in training text for the same reason). A literal ``<unk>`` (as in
+    WikiText) is the vocabulary's own ``<unk>`` and not counted as unknown.
+    """
+    unk = vocab.stoi[UNK]
+    remap = np.fromiter(map(vocab.stoi.get, words, repeat(unk, len(words))), dtype=np.int32, count=len(words))
+    for marker in (BOS, EOS):
+        remap[remap == vocab.stoi[marker]] = unk
+    known = remap != unk
+    if UNK in words:  # C-speed scan; the literal <unk> is a known word
+        known[words.index(UNK)] = True
+    raw = np.frombuffer(ids, dtype=np.int32) if len(ids) else np.zeros(0, np.int32)
+    return remap[raw], ~known[raw]
+
+
+def wrap_lines(word_ids: np.ndarray, lengths: Sequence[int], bos_id: int, eos_id: int) -> np.ndarray:
+    """Flat array ``<s> w.. </s> <s> w.. </s> ...`` from concatenated word ids and line lengths."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if lengths.sum() != len(word_ids):
+        raise ValueError("line lengths do not add up to the number of words")
+    spans = lengths + 2
+    starts = np.cumsum(spans) - spans
+    seq = np.empty(int(spans.sum()), dtype=np.int32)
+    is_word = np.ones(len(seq), dtype=bool)
+    is_word[starts] = False
+    is_word[starts + lengths + 1] = False
+    seq[starts] = bos_id
+    seq[starts + lengths + 1] = eos_id
+    seq[is_word] = word_ids
+    return seq
+
+
+def extension_keys(prev_index: np.ndarray, seq: np.ndarray, bos_id: int, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions where an n-gram can end, and its key, given the (n-1)-gram index at every position.
+
+    An n-gram ends at ``p`` when the (n-1)-gram ending at ``p - 1`` is known (index ≥ 0) and ``p``
+    is not a line start (else ``p - 1`` belongs to the previous line).
+    """
+    context = np.empty_like(prev_index)
+    context[0] = -1
+    context[1:] = prev_index[:-1]
+    positions = np.flatnonzero((context >= 0) & (seq != bos_id))
+    keys = context[positions].astype(np.int64) * vocab_size + seq[positions]
+    return positions, keys
+
+
+def count_ngrams(seq: np.ndarray, order: int, vocab_size: int, bos_id: int) -> tuple[np.ndarray, list[NgramTable]]:
+    """Count all n-grams of orders 1..``order`` in a wrapped id sequence.
+
+    Returns the unigram counts (dense, length V, ``<s>`` counted 0 because it is never predicted)
+    and one :class:`NgramTable` per order 2..``order``.
+    """
+    if len(seq) == 0:
+        raise EmptyCorpusError("the corpus has no tokens")
+    unigram = np.bincount(seq, minlength=vocab_size).astype(np.int64)
+    unigram[bos_id] = 0
+    tables: list[NgramTable] = []
+    index = seq  # index of the n-gram ending at each position; order 1: the word id
+    for n in range(2, order + 1):
+        positions, keys = extension_keys(index, seq, bos_id, vocab_size)
+        if len(keys) == 0:  # every line is shorter than this order: an empty table
+            tables.append(NgramTable(np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32)))
+            index = np.full(len(seq), -1, dtype=np.int32)
+            continue
+        uniq, one_position, inverse, counts = group_keys(keys, with_inverse=n < order)
+        del keys
+        suffix = index[positions[one_position]].astype(np.int32)  # the (n-1)-gram ending there too
+        if n < order:  # the next order is built from where each n-gram ends
+            index = np.full(len(seq), -1, dtype=np.int32)
+            index[positions] = inverse
+        del positions, inverse, one_position
+        tables.append(NgramTable(uniq, counts, suffix))
+    return unigram, tables
+
+
+def group_keys(keys: np.ndarray, with_inverse: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """Distinct sorted keys, one position of each, each key's group (int32, if asked), group sizes.
+
+    ``np.unique(return_index=True)`` would sort stably to find *first* positions; any position
+    will do here (every occurrence of an n-gram has the same suffix), so a plain sort is enough.
+    """
+    order = np.argsort(keys)
+    sorted_keys = keys[order]
+    starts = np.empty(len(keys), dtype=bool)
+    starts[0] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=starts[1:])
+    start_at = np.flatnonzero(starts)
+    uniq = sorted_keys[start_at]
+    del sorted_keys
+    inverse = None
+    if with_inverse:
+        inverse = np.empty(len(keys), dtype=np.int32)
+        inverse[order] = np.cumsum(starts, dtype=np.int32) - 1
+    counts = np.diff(np.append(start_at, len(keys))).astype(np.int32)
+    return uniq, order[start_at], inverse, counts
+
+
+def lookup_indices(seq: np.ndarray, tables_keys: list[np.ndarray], vocab_size: int, bos_id: int) -> list[np.ndarray]:
+    """For each order n (1..len(tables_keys)+1): the table index of the n-gram ending at each
+    position of ``seq``, or -1 where it is not in the model (or crosses the line start)."""
+    indices = [seq.astype(np.int32)]
+    for keys_n in tables_keys:
+        positions, keys = extension_keys(indices[-1], seq, bos_id, vocab_size)
+        found_at = np.searchsorted(keys_n, keys)
+        found_at_clipped = np.minimum(found_at, max(len(keys_n) - 1, 0))
+        hit = (found_at < len(keys_n)) & (keys_n[found_at_clipped] == keys) if len(keys_n) else np.zeros(len(keys), bool)
+        index = np.full(len(seq), -1, dtype=np.int32)
+        index[positions[hit]] = found_at[hit]
+        indices.append(index)
+    return indices

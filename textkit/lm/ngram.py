@@ -1,0 +1,522 @@
+"""N-gram language models: MLE, add-k (Laplace), interpolated Kneser-Ney and modified Kneser-Ney.
+
+>>> lm = NgramLM(order=3, smoothing="mkn").fit([["the", "cat", "sat"], ["the", "dog", "sat"]])
+>>> lm.logprob("sat", ["the", "cat"])          # log10 p(sat | the cat)
+>>> lm.perplexity(["the cat sat"]).perplexity
+>>> lm.save("models/tiny-mkn")                # config.json + vocab.json + model.arpa
+
+Conventions (they decide whether numbers compare with other tools):
+
+* **Lines are sentences.** Each non-empty line is scored as ``<s> w1 .. wk </s>``: one ``<s>``
+  whatever the order (as KenLM and SRILM do; NLTK's ``pad_both_ends`` adds order-1 of each). ``<s>``
+  is context only: it is never predicted and has no unigram probability (log10 -99 in ARPA files);
+  ``</s>`` is predicted like a word. Empty lines are skipped.
+* **Counting.** Every n-gram of orders 1..N inside ``<s> .. </s>`` whose last word is not ``<s>``
+  is counted once per occurrence; near the line start the n-grams are shorter (``<s> w1`` is a
+  bigram, never ``<s> <s> w1``).
+* **Vocabulary.** Words seen at least ``min_freq`` times in training (or the words of a Vocab you
+  give), plus ``<unk>``, ``<s>``, ``</s>``. Other words become ``<unk>``: in training they are counted
+  as ``<unk>``; in a test text they are scored as ``<unk>`` and counted in ``oov_rate`` (KenLM's
+  "perplexity including OOVs"). V below is the vocabulary size; V - 1 words can be predicted.
+* **Smoothing.** ``mle``: p(w|h) = c(hw) / c(h•) with the longest context the line allows; an
+  unseen context or word has probability 0 (perplexity ∞). ``addk``: p(w|h) = (c(hw) + k) /
+  (c(h•) + k(V - 1)), Laplace for k = 1; an unseen ``<unk>`` gets k / (c(h•) + k(V - 1)).
+  ``kn`` / ``mkn``: see :mod:`textkit.lm.smoothing`; unseen ``<unk>`` gets the uniform share of the
+  unigram back-off mass. ``kn``/``mkn`` models are ARPA back-off models and score with the ARPA
+  rule, so they give KenLM's numbers exactly; ``mle``/``addk`` cannot be written as ARPA
+  (their unseen events are not a back-off) and are saved as counts.
+* **Log base.** :meth:`logprob` and :meth:`score` return log10 (like ARPA files and
+  ``kenlm.Model.score``); :meth:`score_lines` returns natural-log totals for
+  :mod:`textkit.lm.perplexity`, the one perplexity definition.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from textkit.errors import EmptyCorpusError, ModelFileError, TextkitError, UsageError
+from textkit.io import PathLike, read_json, write_json
+from textkit.lm.arpa import BackoffTables, read_arpa, write_arpa
+from textkit.lm.counting import (
+    BOS,
+    EOS,
+    UNK,
+    build_vocab,
+    collect_ids,
+    count_ngrams,
+    lookup_indices,
+    model_vocab,
+    to_model_ids,
+    wrap_lines,
+)
+from textkit.lm.smoothing import check_discounts, kneser_ney
+from textkit.vocab import Vocab
+
+SMOOTHINGS = ("mle", "addk", "kn", "mkn")
+FORMAT, VERSION, KIND = "textkit.lm", 1, "ngram"
+LN10 = math.log(10)
+
+
+class NgramLM:
+    """An n-gram language model of any order ≥ 1.
+
+    Configure in the constructor, learn with :meth:`fit` (token lists, one per line), or read one
+    with :meth:`load` (a saved folder or any ARPA file). Learned attributes end in ``_``.
+    """
+
+    kind = KIND
+
+    def __init__(
+        self,
+        order: int = 3,
+        smoothing: str = "mkn",
+        k: float = 1.0,
+        min_freq: int = 1,
+        vocab: Vocab | None = None,
+        tokenizer="whitespace",
+        discounts=None,
+    ):
+        if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
+            raise UsageError(f"the n-gram order must be an integer of at least 1, not {order!r}")
+        if smoothing not in SMOOTHINGS:
+            raise UsageError(f"unknown smoothing {smoothing!r}; choose one of {', '.join(SMOOTHINGS)}")
+        if smoothing == "addk" and not k > 0:
+            raise UsageError(f"add-k smoothing needs k > 0, not {k}")
+        if min_freq < 1:
+            raise UsageError(f"min_freq must be at least 1, not {min_freq}")
+        if discounts is not None and smoothing not in ("kn", "mkn"):
+            raise UsageError("discounts apply only to kn and mkn smoothing")
+        self.order = int(order)
+        self.smoothing = smoothing
+        self.k = float(k)
+        self.min_freq = min_freq
+        self.vocab = vocab
+        self.tokenizer = tokenizer
+        self.discounts = check_discounts(discounts, self.order, smoothing == "mkn")
+
+    # ---- training ---------------------------------------------------------------------------------
+    def fit(self, token_lists: Iterable[Sequence[str]]) -> "NgramLM":
+        """Count n-grams in ``token_lists`` (one list of words per line) and estimate the model.
+
+        >>> NgramLM(order=2, smoothing="kn").fit([["a", "b"], ["b", "a"]])
+        """
+        from textkit.tokenize import get_tokenizer
+
+        self.tokenizer_ = get_tokenizer(self.tokenizer)
+        ids, lengths, words = collect_ids(token_lists)
+        if len(ids) == 0:
+            raise EmptyCorpusError("the training corpus has no tokens (is it empty?)")
+        if self.vocab is not None:
+            self.vocab_ = model_vocab(self.vocab)
+        else:
+            freqs = np.bincount(np.frombuffer(ids, dtype=np.int32), minlength=len(words))
+            self.vocab_ = build_vocab(words, freqs, self.min_freq)
+        word_ids, _ = to_model_ids(ids, words, self.vocab_)
+        del ids
+        seq = wrap_lines(word_ids, lengths, self._bos, self._eos)
+        del word_ids
+        self.train_tokens_ = int(len(seq) - len(lengths))  # words + one </s> per line
+        unigram, tables = count_ngrams(seq, self.order, len(self.vocab_), self._bos)
+        del seq
+        self.discounts_ = None
+        self.discount_fallback_orders_: list[int] = []
+        if self.smoothing in ("kn", "mkn"):
+            self.tables_, self.discounts_, self.discount_fallback_orders_ = kneser_ney(
+                unigram, tables, self._bos, self.vocab_.tokens, self.smoothing == "mkn", self.discounts
+            )
+            self.counts_ = None
+        else:
+            self.counts_ = [unigram] + [t.counts for t in tables]
+            self.keys_ = [t.keys for t in tables]
+            self.tables_ = None
+            self._prepare_counts()
+        return self
+
+    def _prepare_counts(self) -> None:
+        """Context totals c(h•) for count-based scoring: Σ_w c(hw) per context h."""
+        V = len(self.vocab_)
+        sizes = [V] + [len(k) for k in self.keys_]
+        self.context_totals_ = [np.array([self.counts_[0].sum()], dtype=np.float64)]
+        for n in range(2, self.order_ + 1):
+            prefix = self.keys_[n - 2] // V
+            self.context_totals_.append(np.bincount(prefix, weights=self.counts_[n - 1], minlength=sizes[n - 2]))
+
+    @property
+    def order_(self) -> int:
+        return self.tables_.order if self.tables_ is not None else len(self.counts_)
+
+    @property
+    def _bos(self) -> int:
+        return self.vocab_.stoi[BOS]
+
+    @property
+    def _eos(self) -> int:
+        return self.vocab_.stoi[EOS]
+
+    @property
+    def _unk(self) -> int:
+        return self.vocab_.stoi[UNK]
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "vocab_"):
+            raise TextkitError("this NgramLM has not been trained yet; call fit() or load() first")
+
+    # ---- scoring ----------------------------------------------------------------------------------
+    def log10_probs(self, seq: np.ndarray) -> np.ndarray:
+        """log10 p of every predicted token (every position but ``<s>``) of a wrapped id sequence."""
+        self._check_fitted()
+        if self.tables_ is not None:
+            result = self._backoff_log10(seq)
+        else:
+            result = self._count_log10(seq)
+        return result[seq != self._bos]
+
+    def _backoff_log10(self, seq: np.ndarray) -> np.ndarray:
+        """The ARPA rule: p(w|h) = p*(hw) if hw is listed, else bow(h) · p(w|h'), as KenLM does."""
+        t = self.tables_
+        indices = lookup_indices(seq, t.keys, t.vocab_size, self._bos)
+        result = np.zeros(len(seq))
+        done = np.zeros(len(seq), dtype=bool)
+        for n in range(t.order, 0, -1):
+            idx = indices[n - 1]
+            hit = ~done & (idx >= 0)
+            result[hit] += t.log10_prob[n - 1][idx[hit]]
+            done |= hit
+            if n >= 2:  # back off from the context of length n-1 ending one position earlier
+                context = np.empty_like(indices[n - 2])
+                context[0] = -1
+                context[1:] = indices[n - 2][:-1]
+                need = ~done & (context >= 0) & (seq != self._bos)
+                result[need] += t.log10_backoff[n - 2][context[need]]
+        return result
+
+    def _count_log10(self, seq: np.ndarray) -> np.ndarray:
+        """MLE / add-k with the longest context the line allows (seen or not)."""
+        V = len(self.vocab_)
+        indices = lookup_indices(seq, self.keys_, V, self._bos)
+        positions = np.arange(len(seq))
+        line_start = np.maximum.accumulate(np.where(seq == self._bos, positions, 0))
+        context_len = np.minimum(positions - line_start, self.order_ - 1)
+        count = np.zeros(len(seq))
+        total = np.zeros(len(seq))
+        for length in range(self.order_):
+            at = np.flatnonzero((context_len == length) & (seq != self._bos))
+            idx = indices[length][at]
+            count[at[idx >= 0]] = self.counts_[length][idx[idx >= 0]]
+            if length == 0:
+                total[at] = self.context_totals_[0][0]
+            else:
+                ctx = indices[length - 1][at - 1]
+                total[at[ctx >= 0]] = self.context_totals_[length][ctx[ctx >= 0]]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.smoothing == "addk":
+                p = (count + self.k) / (total + self.k * (V - 1))
+            else:
+                p = np.where(total > 0, count / np.where(total > 0, total, 1), 0.0)
+            return np.log10(p)
+
+    def encode_lines(self, lines: Iterable[str]) -> tuple[np.ndarray, int, int, int]:
+        """Tokenize and wrap ``lines``: (sequence, n_lines, n_words, n_unknown_words)."""
+        self._check_fitted()
+        token_lists = self.tokenizer_.tokenize_lines(lines)
+        return self._encode_token_lists(token_lists)
+
+    def _encode_token_lists(self, token_lists: Iterable[Sequence[str]]) -> tuple[np.ndarray, int, int, int]:
+        ids, lengths, words = collect_ids(token_lists)
+        word_ids, unknown = to_model_ids(ids, words, self.vocab_)
+        seq = wrap_lines(word_ids, lengths, self._bos, self._eos)
+        return seq, len(lengths), len(word_ids), int(unknown.sum())
+
+    def score_lines(self, lines: Iterable[str]) -> tuple[float, int, int]:
+        """Total natural-log probability of ``lines``, predicted tokens (words + one ``</s>`` per
+        non-empty line), and unknown words: the input of :func:`textkit.lm.perplexity.perplexity_from_logprob`.
+
+        Raises if the text has no words, or if every word is outside the vocabulary (a perplexity of
+        ``<unk>`` alone means the wrong model or tokenizer).
+        """
+        seq, n_lines, n_words, n_unknown = self.encode_lines(lines)
+        if n_words == 0:
+            raise EmptyCorpusError("the text to score has no tokens (is it empty?)")
+        if n_unknown == n_words:
+            raise TextkitError(
+                f"all {n_words} words of the text are outside the model's vocabulary; "
+                "check that the model and its tokenizer match the text"
+            )
+        total = float(self.log10_probs(seq).sum()) * LN10
+        return total, n_words + n_lines, n_unknown
+
+    def perplexity(self, lines: Iterable[str]):
+        """Perplexity of ``lines`` (a :class:`~textkit.lm.perplexity.PerplexityResult`).
+
+        >>> lm.perplexity(["the cat sat", "a dog"]).perplexity
+        """
+        from textkit.lm import evaluate
+
+        return evaluate(self, lines)
+
+    def score(self, sentence: str | Sequence[str], bos: bool = True, eos: bool = True) -> float:
+        """Total log10 probability of one sentence (a string, tokenized, or a list of tokens).
+
+        With the defaults this equals ``kenlm.Model(arpa).score(sentence)`` for a kn/mkn model.
+        """
+        self._check_fitted()
+        tokens = self.tokenizer_(sentence) if isinstance(sentence, str) else list(sentence)
+        seq, _, _, _ = self._encode_token_lists([tokens])
+        if not bos:
+            seq = seq[1:]  # no line start: the first word has no context
+        log10 = self.log10_probs(seq)
+        return float(log10.sum() if eos else log10[:-1].sum())
+
+    def logprob(self, word: str, context: Sequence[str] = ()) -> float:
+        """log10 p(word | context). Start the context with ``<s>`` for the beginning of a line.
+
+        >>> lm.logprob("cat", ["<s>", "the"])
+        """
+        self._check_fitted()
+        context = list(context)
+        ids = [self.vocab_.stoi.get(w, self._unk) for w in context + [word]]
+        if word == BOS:
+            raise UsageError("<s> is never predicted; it only starts a context")
+        if BOS in context[1:]:
+            raise UsageError("<s> can only be the first word of a context")
+        seq = np.array(ids, dtype=np.int32)
+        return float(self.log10_probs(seq)[-1])
+
+    # ---- generation -------------------------------------------------------------------------------
+    def next_log10_probs(self, context_ids: Sequence[int]) -> np.ndarray:
+        """log10 p(w | context) for every word id w (dense, length V); ``<s>`` gets -inf."""
+        self._check_fitted()
+        V = len(self.vocab_)
+        context = list(context_ids)[-(self.order_ - 1):] if self.order_ > 1 else []
+        if context and self._bos in context[1:]:
+            context = context[context.index(self._bos, 1):]
+        keys = self.tables_.keys if self.tables_ is not None else self.keys_
+        indices = lookup_indices(np.array(context, dtype=np.int32), keys, V, self._bos) if context else []
+        chain = [int(indices[k][-1]) for k in range(len(context)) if len(indices[k]) and indices[k][-1] >= 0]
+        if self.tables_ is not None:
+            dist = self._next_backoff(chain)
+        else:
+            dist = self._next_counts(chain, len(context))
+        dist[self._bos] = -np.inf
+        return dist
+
+    def _next_backoff(self, chain: list[int]) -> np.ndarray:
+        t = self.tables_
+        V = t.vocab_size
+        dist = t.log10_prob[0].copy()
+        for k, ctx in enumerate(chain, 1):  # context of length k, table index ctx
+            dist += t.log10_backoff[k - 1][ctx]
+            lo, hi = np.searchsorted(t.keys[k - 1], [ctx * V, (ctx + 1) * V])
+            dist[t.keys[k - 1][lo:hi] % V] = t.log10_prob[k][lo:hi]
+        return dist
+
+    def _next_counts(self, chain: list[int], context_len: int) -> np.ndarray:
+        V = len(self.vocab_)
+        length = len(chain)
+        counts = np.zeros(V)
+        if length == 0:
+            counts[:] = self.counts_[0]
+            total = self.context_totals_[0][0]
+        elif length == context_len:  # the whole context was seen
+            ctx = chain[-1]
+            lo, hi = np.searchsorted(self.keys_[length - 1], [ctx * V, (ctx + 1) * V])
+            counts[self.keys_[length - 1][lo:hi] % V] = self.counts_[length][lo:hi]
+            total = self.context_totals_[length][ctx]
+        else:
+            total = 0.0
+        with np.errstate(divide="ignore"):
+            if self.smoothing == "addk":
+                return np.log10((counts + self.k) / (total + self.k * (V - 1)))
+            return np.log10(counts / total) if total > 0 else np.full(V, -np.inf)
+
+    def generate(
+        self, prefix: str = "", length: int = 20, temperature: float = 1.0, top_k: int | None = None, seed: int | None = None
+    ) -> str:
+        """Sample up to ``length`` words after ``prefix`` (a line start), stopping at ``</s>``.
+
+        ``temperature`` divides the log-probabilities (< 1 sharper, > 1 flatter); ``top_k`` keeps the
+        k likeliest words; ``<s>`` and ``<unk>`` are never drawn. If a context has no continuation
+        (possible only with mle), its oldest word is dropped until one has.
+
+        >>> lm.generate("the", length=5, seed=0)
+        """
+        self._check_fitted()
+        if length < 0:
+            raise UsageError(f"length must be non-negative, not {length}")
+        if not temperature > 0:
+            raise UsageError(f"temperature must be positive, not {temperature}")
+        if top_k is not None and top_k < 1:
+            raise UsageError(f"top_k must be at least 1, not {top_k}")
+        rng = np.random.default_rng(seed)
+        prefix_tokens = self.tokenizer_(prefix) if prefix else []
+        context = [self._bos] + [self.vocab_.stoi.get(w, self._unk) for w in prefix_tokens]
+        generated: list[str] = []
+        for _ in range(length):
+            word = self._sample(context, temperature, top_k, rng)
+            if word == self._eos:
+                break
+            generated.append(self.vocab_.tokens[word])
+            context.append(word)
+        return self.tokenizer_.decode(prefix_tokens + generated)
+
+    def _sample(self, context: list[int], temperature: float, top_k: int | None, rng: np.random.Generator) -> int:
+        while True:
+            logits = self.next_log10_probs(context) * (LN10 / temperature)
+            logits[self._unk] = -np.inf
+            if np.isfinite(logits).any() or len(context) <= 1:
+                break
+            context = context[1:]
+        if not np.isfinite(logits).any():
+            raise TextkitError("the model gives every word probability zero here; nothing can be generated")
+        if top_k is not None and top_k < len(logits):
+            cutoff = np.partition(logits, -top_k)[-top_k]
+            logits[logits < cutoff] = -np.inf
+        p = np.exp(logits - logits.max())
+        return int(rng.choice(len(p), p=p / p.sum()))
+
+    # ---- files ------------------------------------------------------------------------------------
+    def to_arpa(self, path: PathLike) -> None:
+        """Write the model as an ARPA file (``.gz`` suffix: gzipped). Only kn/mkn models have one."""
+        self._check_fitted()
+        if self.tables_ is None:
+            raise UsageError(
+                f"{self.smoothing} models cannot be written as ARPA: their unseen n-grams are not a back-off; use kn or mkn"
+            )
+        write_arpa(path, self.tables_)
+
+    def save(self, directory: PathLike, gzip: bool = False) -> None:
+        """Write ``directory/config.json``, ``vocab.json`` and ``model.arpa[.gz]`` (kn, mkn, ARPA
+        models) or ``counts.safetensors`` (mle, addk). Each file is written atomically."""
+        self._check_fitted()
+        d = Path(directory)
+        if d.exists() and not d.is_dir():
+            raise UsageError(f"{d} exists and is not a folder")
+        d.mkdir(parents=True, exist_ok=True)
+        if self.tables_ is not None:
+            data_file = "model.arpa.gz" if gzip else "model.arpa"
+            write_arpa(d / data_file, self.tables_)
+        else:
+            data_file = "counts.safetensors"
+            self._save_counts(d / data_file)
+        self.vocab_.save(d / "vocab.json")
+        write_json(d / "config.json", self._config(data_file))
+
+    def _config(self, data_file: str) -> dict:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "kind": KIND,
+            "order": self.order_,
+            "smoothing": self.smoothing,
+            "k": self.k if self.smoothing == "addk" else None,
+            "min_freq": self.min_freq,
+            "discounts": [list(d) for d in self.discounts_] if self.discounts_ else None,
+            "discount_fallback_orders": self.discount_fallback_orders_ or None,
+            "vocab_size": len(self.vocab_),
+            "train_tokens": getattr(self, "train_tokens_", None),
+            "tokenizer": tokenizer_config(self.tokenizer_),
+            "file": data_file,
+            "vocab": "vocab.json",
+            "log_base": 10,
+        }
+
+    def _save_counts(self, path: Path) -> None:
+        from safetensors.numpy import save_file
+
+        from textkit.io import atomic_path
+
+        tensors = {"counts_1": self.counts_[0]}
+        for n in range(2, self.order_ + 1):
+            tensors[f"keys_{n}"] = self.keys_[n - 2]
+            tensors[f"counts_{n}"] = self.counts_[n - 1]
+        with atomic_path(path) as tmp:
+            save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(tmp))
+
+    @classmethod
+    def load(cls, path: PathLike) -> "NgramLM":
+        """Load a folder written by :meth:`save`, or any ARPA file (``.arpa`` / ``.arpa.gz``).
+
+        >>> NgramLM.load("models/wt2-mkn5"); NgramLM.load("lm.arpa.gz")
+        """
+        p = Path(path)
+        if p.is_file():
+            return cls.from_arpa(p)
+        config = read_json(p / "config.json", "model config")
+        if not isinstance(config, dict) or config.get("kind") != KIND:
+            raise ModelFileError(f"{p}: not a textkit n-gram model folder")
+        try:
+            smoothing, data_file = config["smoothing"], config["file"]
+            lm = cls(order=int(config["order"]), smoothing=smoothing, k=config.get("k") or 1.0)
+        except (KeyError, TypeError, ValueError, UsageError) as e:
+            raise ModelFileError(f"{p}/config.json: incomplete or invalid n-gram config ({e})") from None
+        lm.min_freq = config.get("min_freq", 1)
+        lm.train_tokens_ = config.get("train_tokens")
+        lm.discounts_ = [tuple(d) for d in config["discounts"]] if config.get("discounts") else None
+        lm.discount_fallback_orders_ = config.get("discount_fallback_orders") or []
+        lm.tokenizer_ = tokenizer_from_config(config.get("tokenizer"), p)
+        lm.tokenizer = lm.tokenizer_
+        lm.vocab_ = Vocab.load(p / config.get("vocab", "vocab.json"))
+        if data_file.endswith((".arpa", ".arpa.gz")):
+            lm.tables_ = read_arpa(p / data_file)
+            lm.counts_ = None
+            if lm.tables_.tokens != lm.vocab_.tokens or lm.tables_.order != lm.order:
+                raise ModelFileError(f"{p}: {data_file} does not match vocab.json / config.json (mixed-up files?)")
+        else:
+            lm._load_counts(p / data_file)
+        return lm
+
+    @classmethod
+    def from_arpa(cls, path: PathLike, tokenizer="whitespace") -> "NgramLM":
+        """A model from any ARPA file; its text is split with ``tokenizer`` (whitespace: as KenLM)."""
+        from textkit.tokenize import get_tokenizer
+
+        tables = read_arpa(path)
+        lm = cls(order=tables.order, smoothing="kn")
+        lm.smoothing = "arpa"  # estimated elsewhere: we only know it is a back-off model
+        lm.tables_, lm.counts_ = tables, None
+        lm.discounts_, lm.discount_fallback_orders_ = None, []
+        lm.tokenizer_ = get_tokenizer(tokenizer)
+        lm.vocab_ = Vocab(tables.tokens, None, specials=(UNK, BOS, EOS), unk_token=UNK)
+        return lm
+
+    def _load_counts(self, path: Path) -> None:
+        from textkit.io import check_readable
+
+        check_readable(path)
+        try:
+            from safetensors.numpy import load_file
+
+            tensors = load_file(str(path))
+            self.counts_ = [tensors["counts_1"]] + [tensors[f"counts_{n}"] for n in range(2, self.order + 1)]
+            self.keys_ = [tensors[f"keys_{n}"] for n in range(2, self.order + 1)]
+        except Exception as e:  # safetensors raises its own error types for corrupt files
+            raise ModelFileError(f"{path}: not a valid n-gram counts file ({e})") from None
+        if len(self.counts_[0]) != len(self.vocab_):
+            raise ModelFileError(f"{path}: counts do not match vocab.json (mixed-up files?)")
+        self.tables_ = None
+        self._prepare_counts()
+
+    def __repr__(self) -> str:
+        fitted = f", V={len(self.vocab_)}" if hasattr(self, "vocab_") else ""
+        return f"NgramLM(order={self.order}, smoothing={self.smoothing!r}{fitted})"
+
+
+def tokenizer_config(tokenizer) -> dict:
+    """What rebuilds a tokenizer: its spec and the options it was made with."""
+    options = {name: getattr(tokenizer, name) for name in ("lowercase", "mode", "hmm", "user_dict") if hasattr(tokenizer, name)}
+    return {"spec": tokenizer.spec, "options": options}
+
+
+def tokenizer_from_config(config: dict | None, folder: Path):
+    from textkit.tokenize import get_tokenizer
+
+    if config is None:
+        return get_tokenizer("whitespace")
+    try:
+        return get_tokenizer(config["spec"], **config.get("options", {}))
+    except (KeyError, TypeError) as e:
+        raise ModelFileError(f"{folder}/config.json: bad tokenizer entry ({e})") from None

@@ -1,0 +1,173 @@
+"""Kneser-Ney estimation: from n-gram counts to an ARPA-style back-off model.
+
+Interpolated Kneser-Ney (one discount per order) and interpolated *modified* Kneser-Ney (three
+discounts per order, Chen & Goodman 1998), computed the way KenLM's ``lmplz`` does:
+
+* **Adjusted counts.** The top order uses raw counts. A lower-order n-gram uses its continuation
+  count N1+(• w1..wn), the number of distinct words seen before it, except an n-gram that starts
+  with ``<s>``, which nothing can precede: it keeps its raw count.
+* **Discounts** per order from the count-of-counts t_k of the adjusted counts (k = 1..4)::
+
+      Y  = t1 / (t1 + 2 t2)
+      D1 = 1 - 2 Y t2/t1      D2 = 2 - 3 Y t3/t2      D3+ = 3 - 4 Y t4/t3      (KN: D = Y)
+
+  If a t_k is 0 or a discount leaves [0, k], the order falls back to (0.5, 1.0, 1.5) (KN: 0.5),
+  like ``lmplz --discount_fallback``, and a warning is logged.
+* **Probabilities**, with a(hw) the adjusted count, A(h) = Σ_w a(hw), N_k(h) the number of words
+  with a(hw) = k (k = 3 meaning 3 or more)::
+
+      p(w | h)  = (a(hw) - D(a(hw))) / A(h)  +  γ(h) p(w | h')          h' = h without its first word
+      γ(h)      = (D1 N1(h) + D2 N2(h) + D3+ N3+(h)) / A(h)
+      p(w)      = (a(w) - D(a(w))) / A  +  γ / (V - 1)                  V - 1 words besides <s>
+
+  so unigrams are interpolated with the uniform distribution over every word but ``<s>``
+  (``<unk>`` included: an unseen ``<unk>`` gets γ/(V-1)). γ(h) is the ARPA back-off weight of h.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+import numpy as np
+
+from textkit.errors import UsageError
+from textkit.lm.arpa import BackoffTables
+from textkit.lm.counting import NgramTable
+
+logger = logging.getLogger(__name__)
+
+FALLBACK_MODIFIED = (0.5, 1.0, 1.5)
+FALLBACK_PLAIN = 0.5
+Discounts = tuple[float, float, float]
+
+
+def count_of_counts(adjusted: np.ndarray) -> list[int]:
+    """t_1..t_4: how many n-grams have adjusted count exactly 1, 2, 3, 4."""
+    hist = np.bincount(np.minimum(adjusted, 5).astype(np.int64), minlength=6)
+    return [int(x) for x in hist[1:5]]
+
+
+def estimate_discounts(t: Sequence[int], modified: bool) -> Discounts | None:
+    """Discounts (D1, D2, D3+) from count-of-counts ``t`` (Chen & Goodman); None if undefined.
+
+    >>> estimate_discounts([10, 4, 2, 1], modified=True)   # Y = 10/18
+    (0.5555555555555556, 1.1666666666666667, 1.8888888888888888)
+    """
+    t1, t2, t3, t4 = t
+    if t1 == 0 or (modified and (t2 == 0 or t3 == 0 or t4 == 0)):
+        return None
+    y = t1 / (t1 + 2 * t2)
+    if not modified:
+        return (y, y, y) if 0 < y <= 1 else None
+    d = (1 - 2 * y * t2 / t1, 2 - 3 * y * t3 / t2, 3 - 4 * y * t4 / t3)
+    return d if all(0 <= dj <= j for j, dj in enumerate(d, 1)) else None
+
+
+def _discounts_for(n: int, adjusted: np.ndarray, modified: bool, given) -> tuple[Discounts, bool]:
+    """The discounts of order n: given by the user, estimated, or the fallback. Also: fell back?"""
+    if given is not None:
+        d = given[n - 1]
+        return (tuple(float(x) for x in d) if modified else (float(d),) * 3), False  # type: ignore[return-value]
+    d = estimate_discounts(count_of_counts(adjusted), modified)
+    if d is not None:
+        return d, False
+    fallback = FALLBACK_MODIFIED if modified else (FALLBACK_PLAIN,) * 3
+    logger.warning("order %d: too few n-grams to estimate discounts; using %s", n, fallback)
+    return fallback, True  # type: ignore[return-value]
+
+
+def check_discounts(discounts, order: int, modified: bool):
+    """Validate user discounts: KN one number per order, MKN a (D1, D2, D3+) triple per order.
+    A single number or triple is used for every order."""
+    if discounts is None:
+        return None
+    single = isinstance(discounts, (int, float)) if not modified else (
+        len(discounts) == 3 and all(isinstance(x, (int, float)) for x in discounts)
+    )
+    per_order = [discounts] * order if single else list(discounts)
+    if len(per_order) != order:
+        raise UsageError(f"give one discount {'triple ' if modified else ''}per order ({order}), not {len(per_order)}")
+    for d in per_order:
+        triple = tuple(d) if modified else (d, d, d)
+        if len(triple) != 3 or not all(0 <= float(x) <= j for j, x in enumerate(triple, 1)):
+            raise UsageError(f"discount {d} is out of range: D1 in [0,1], D2 in [0,2], D3+ in [0,3]")
+    return per_order
+
+
+def kneser_ney(
+    unigram_counts: np.ndarray,
+    tables: list[NgramTable],
+    bos_id: int,
+    tokens: list[str],
+    modified: bool = True,
+    discounts=None,
+) -> tuple[BackoffTables, list[Discounts], list[int]]:
+    """Estimate an interpolated (modified) Kneser-Ney model from counts.
+
+    Returns the back-off tables (log10), the discounts used per order, and the orders that fell
+    back to default discounts.
+    """
+    order = len(tables) + 1
+    V = len(unigram_counts)
+    adjusted = _adjusted_counts(unigram_counts, tables, bos_id)
+    probs: list[np.ndarray] = []
+    gammas: list[np.ndarray] = []
+    used: list[Discounts] = []
+    fell_back: list[int] = []
+    for n in range(1, order + 1):
+        a = adjusted[n - 1]
+        counted = a if n > 1 else np.delete(a, bos_id)
+        d, fallback = _discounts_for(n, counted, modified, discounts)
+        used.append(d)
+        if fallback:
+            fell_back.append(n)
+        discount = np.select([a == 0, a == 1, a == 2], [0.0, d[0], d[1]], d[2])
+        if n == 1:
+            total = counted.sum()
+            gamma = float(sum(dj * nj for dj, nj in zip(d, _count_classes(counted)))) / total
+            p = (a - discount) / total + gamma / (V - 1)
+            p[bos_id] = 0.0
+        else:
+            prefix = tables[n - 2].keys // V
+            n_contexts = len(probs[-1])
+            total = np.bincount(prefix, weights=a, minlength=n_contexts)
+            mass = sum(dj * np.bincount(prefix, weights=cls, minlength=n_contexts) for dj, cls in zip(d, _class_masks(a)))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gamma_ctx = np.where(total > 0, mass / total, 1.0)  # γ = 1 for a context never extended
+            p = (a - discount) / total[prefix] + gamma_ctx[prefix] * probs[-1][tables[n - 2].suffix]
+            gammas.append(gamma_ctx)
+        probs.append(p)
+    with np.errstate(divide="ignore"):
+        log10_prob = [np.log10(p) for p in probs]
+        log10_backoff = [np.log10(g) for g in gammas]
+    return BackoffTables(tokens, [t.keys for t in tables], log10_prob, log10_backoff), used, fell_back
+
+
+def _count_classes(a: np.ndarray) -> tuple[int, int, int]:
+    return int((a == 1).sum()), int((a == 2).sum()), int((a >= 3).sum())
+
+
+def _class_masks(a: np.ndarray):
+    return (a == 1).astype(np.float64), (a == 2).astype(np.float64), (a >= 3).astype(np.float64)
+
+
+def _adjusted_counts(unigram_counts: np.ndarray, tables: list[NgramTable], bos_id: int) -> list[np.ndarray]:
+    """Raw counts at the top order, continuation counts below (raw for n-grams starting with <s>)."""
+    order = len(tables) + 1
+    V = len(unigram_counts)
+    raw = [unigram_counts] + [t.counts for t in tables]
+    starts_with_bos = [np.arange(V) == bos_id]
+    for t in tables:
+        starts_with_bos.append(starts_with_bos[-1][t.keys // V])
+    adjusted = []
+    for n in range(1, order + 1):
+        if n == order:
+            a = raw[n - 1].copy()
+        else:
+            a = np.bincount(tables[n - 1].suffix, minlength=len(raw[n - 1])).astype(np.int64)
+            a[starts_with_bos[n - 1]] = raw[n - 1][starts_with_bos[n - 1]]
+        if n == 1:
+            a[bos_id] = 0
+        adjusted.append(a)
+    return adjusted
