@@ -12,6 +12,7 @@ import time
 import click
 
 from .common import check_overwrite, emit_json, errors_option, force_option, json_option, log
+from .lm_neural import neural_options, train_neural
 
 WIKITEXT = ("wikitext-2", "wikitext-103")
 MODEL_FAMILIES = ("ngram", "rnn", "lstm", "gru")
@@ -132,11 +133,12 @@ def generate(model, prefix, length, temperature, top_k, seed, as_json):
 @click.option("--smoothing", type=click.Choice(["mkn", "kn", "addk", "mle"]), default="mkn", show_default=True, help="ngram: modified Kneser-Ney, Kneser-Ney, add-k, or maximum likelihood.")
 @click.option("--k", type=float, default=None, help="ngram, addk: the k to add (default 1: Laplace).")
 @click.option("--gzip", "use_gzip", is_flag=True, help="ngram: write model.arpa.gz instead of model.arpa.")
-@click.option("-o", "--output", type=click.Path(), required=True, help="Model folder to write (config.json, vocab.json, model files).")
+@click.option("-o", "--output", type=click.Path(), default=None, help="Model folder to write (config.json, vocab.json, model files).")
 @errors_option
 @force_option
 @json_option
-def train_lm(corpus, family, dataset, raw, data_dir, lang, lowercase, min_freq, vocab_path, order, smoothing, k, use_gzip, output, errors, force, as_json):
+@neural_options
+def train_lm(corpus, family, dataset, raw, data_dir, lang, lowercase, min_freq, vocab_path, order, smoothing, k, use_gzip, output, errors, force, as_json, **neural):
     """Train a language model on CORPUS (a file or named corpus) or a WikiText training split.
 
     \b
@@ -144,8 +146,16 @@ def train_lm(corpus, family, dataset, raw, data_dir, lang, lowercase, min_freq, 
       textkit train-lm --dataset wikitext-2 --data-dir data/wikitext-2 --order 5 -o models/wt2-mkn5
       textkit train-lm corpus.txt --lang en --order 3 --smoothing kn --gzip -o models/kn3
       textkit train-lm en_sample --smoothing addk --k 0.1 -o models/addk --json
+      textkit train-lm --model lstm                  # neural: quick demo on the Wikipedia sample
+      textkit train-lm corpus.txt --model gru --tied --epochs 10 -o models/gru
+      textkit train-lm --model gru -o models/gru --resume --epochs 20
+      torchrun --nproc_per_node 2 -m textkit_cli.main train-lm corpus.txt --model lstm -o models/ddp
     """
     _setup_logging()
+    if family != "ngram":
+        return train_neural(family, corpus, dataset, raw, data_dir, output, force, as_json, lang, lowercase, min_freq, vocab_path, errors, **neural)
+    if output is None:
+        raise click.UsageError("name the model folder with -o/--output")
     if (corpus is None) == (dataset is None):
         raise click.UsageError("give exactly one of CORPUS or --dataset wikitext-2|wikitext-103")
     check_overwrite(output, force)

@@ -10,23 +10,12 @@ from typing import Callable
 
 import click
 
-from .common import check_overwrite, emit_json, log
+from .common import check_overwrite, emit_json
 
 NEURAL_MODELS = ("rnn", "lstm", "gru")
 # the quick demo when no data is named: the bundled Wikipedia sample, 10k words, one epoch
 DEMO = {"corpus": "wiki", "max_vocab": 10000, "epochs": 1}
 DEMO_OUTPUT = "models/lstm-wiki"
-
-NEURAL_EXAMPLES = """
-    \b
-    Neural models (rnn|lstm|gru):
-      textkit train-lm --model lstm                        # quick demo on the Wikipedia sample
-      textkit train-lm corpus.txt --model gru --tied --epochs 10 -o models/gru
-      textkit train-lm --dataset wikitext-2 --model lstm --optimizer adam --lr 2e-3 -o models/wt2-lstm
-      textkit train-lm --model lstm -o models/wt2-lstm --resume --epochs 20   # continue a run
-      torchrun --nproc_per_node 2 -m textkit_cli.main train-lm corpus.txt --model lstm -o models/ddp
-"""
-
 
 def neural_options(f: Callable) -> Callable:
     """The options of ``train-lm`` for neural models (ignored for n-gram models)."""
@@ -66,31 +55,37 @@ def neural_options(f: Callable) -> Callable:
 
 
 def train_neural(model: str, corpus: str | None, dataset: str | None, raw: bool, data_dir: str | None,
-                 output: str | None, force: bool, as_json: bool, tokenizer, min_freq: int = 1, **options) -> None:
-    """Train a recurrent LM from the parsed options, save it in ``output``, print figures and a sample."""
+                 output: str | None, force: bool, as_json: bool, lang: str, lowercase: bool | None,
+                 min_freq: int, vocab_path: str | None, errors: str, **options) -> None:
+    """Train a recurrent LM from the parsed ``train-lm`` options, save it, print figures and a sample."""
     from textkit.lm.train import TrainConfig, load_training_run, train_language_model
+    from textkit.tokenize import get_tokenizer
 
     ctx = click.get_current_context()
+    default = click.core.ParameterSource.DEFAULT
     resume = options.pop("resume")
-    demo = corpus is None and dataset is None and not resume
-    if demo:
+    if vocab_path is not None:
+        raise click.UsageError("--vocab applies to ngram models; neural models build their vocabulary (see --min-freq, --max-vocab)")
+    if corpus is None and dataset is None and not resume:  # the quick demo
         corpus = DEMO["corpus"]
         for name in ("max_vocab", "epochs"):
-            if ctx.get_parameter_source(name) == click.core.ParameterSource.DEFAULT:
+            if ctx.get_parameter_source(name) == default:
                 options[name] = DEMO[name]
+        if ctx.get_parameter_source("lang") == default:
+            lang = "en"
         output = output or DEMO_OUTPUT
     if output is None:
-        raise click.UsageError("name the output folder with -o/--output")
+        raise click.UsageError("name the model folder with -o/--output")
     if resume:
         _, config = load_training_run(output)
         for name in ("epochs", "patience"):  # the only settings a resumed run may change
-            if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT:
+            if ctx.get_parameter_source(name) != default:
                 setattr(config, name, options[name])
         config.progress = not options["no_progress"]
-        data = config.data if corpus is None and dataset is None else _data_spec(corpus, dataset, raw, data_dir)
+        data = config.data if corpus is None and dataset is None else _data_spec(corpus, dataset, raw, data_dir, errors)
     else:
         check_overwrite(output, force)
-        data = _data_spec(corpus, dataset, raw, data_dir)
+        data = _data_spec(corpus, dataset, raw, data_dir, errors)
         config = TrainConfig(
             bptt=options["bptt"], batch_size=options["batch_size"], lr=options["lr"], clip=options["clip"] or None,
             epochs=options["epochs"], optimizer=options["optimizer"], momentum=options["momentum"],
@@ -98,6 +93,7 @@ def train_neural(model: str, corpus: str | None, dataset: str | None, raw: bool,
             step_epochs=options["step_epochs"], weight_decay=options["weight_decay"], sampler=options["sampler"],
             seed=options["seed"], patience=options["patience"], progress=not options["no_progress"], data=data,
         )
+    tokenizer = get_tokenizer(lang, **({} if lowercase is None or lang.startswith("spm:") else {"lowercase": lowercase}))
     train_lines, valid_lines = load_lm_data(data)
     architecture = {k: options[k] for k in ("embed_dim", "hidden_dim", "layers", "dropout", "tied", "impl", "init")}
     architecture["model"] = model
@@ -130,12 +126,14 @@ def _report(lm, result: dict, output: str, as_json: bool) -> None:
     click.echo(f"sample: {sample}")
 
 
-def _data_spec(corpus: str | None, dataset: str | None, raw: bool, data_dir: str | None) -> dict:
+def _data_spec(corpus: str | None, dataset: str | None, raw: bool, data_dir: str | None, errors: str) -> dict:
     if corpus is not None and dataset is not None:
         raise click.UsageError("give either a CORPUS or --dataset, not both")
+    if dataset is None and (raw or data_dir):
+        raise click.UsageError("--raw and --data-dir only apply with --dataset")
     if dataset is not None:
         return {"dataset": dataset, "raw": raw, "data_dir": data_dir}
-    return {"corpus": corpus}
+    return {"corpus": corpus, "errors": errors}
 
 
 def load_lm_data(data: dict) -> tuple[list[str], list[str]]:
@@ -152,7 +150,7 @@ def load_lm_data(data: dict) -> tuple[list[str], list[str]]:
         return split("train"), split("valid")
     if not data.get("corpus"):
         raise click.UsageError("name a CORPUS file or --dataset to train on")
-    return split_lines(list(read_corpus(data["corpus"])))
+    return split_lines(list(read_corpus(data["corpus"], errors=data.get("errors", "strict"))))
 
 
 def _is_main_process() -> bool:

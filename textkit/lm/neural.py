@@ -203,11 +203,11 @@ class NeuralLM(nn.Module):
     @torch.no_grad()
     def generate(self, prefix: str = "", length: int = 50, temperature: float = 1.0,
                  top_k: int | None = None, seed: int | None = None) -> str:
-        """Continue ``prefix`` by ``length`` sampled tokens; returns prefix and continuation as text.
+        """Continue the line ``prefix`` by up to ``length`` sampled tokens, stopping at ``<eos>``.
 
-        ``temperature`` divides the logits (lower: safer text); ``top_k`` samples among the k most
-        likely tokens only. ``<eos>`` becomes a line break; ``<unk>`` and the other specials except
-        ``<eos>`` are never sampled.
+        Returns prefix and continuation as text. ``temperature`` divides the logits (lower: safer
+        text); ``top_k`` samples among the k most likely tokens only; ``<unk>``, ``<pad>`` and
+        ``<bos>`` are never sampled (the n-gram models' convention too).
 
         >>> lm.generate("the history of", length=20, temperature=0.8, top_k=40, seed=0)
         """
@@ -227,7 +227,7 @@ class NeuralLM(nn.Module):
             sampled = self._sample(context, length, temperature, top_k, generator)
         finally:
             self.train(was_training)
-        return self._decode(prefix_tokens + sampled)
+        return self.tokenizer.decode(prefix_tokens + sampled)
 
     def _sample(self, context: list[int], length: int, temperature: float, top_k: int | None, generator) -> list[str]:
         banned = [self.vocab.special_id(s) for s in SPECIALS if s != "<eos>"]
@@ -240,20 +240,11 @@ class NeuralLM(nn.Module):
                 kth = torch.topk(last, top_k).values[-1]
                 last[last < kth] = -math.inf
             next_id = int(torch.multinomial(torch.softmax(last, -1), 1, generator=generator))
+            if next_id == self.vocab.eos_id:
+                break
             out.append(self.vocab.lookup_token(next_id))
             logits, state = self(torch.tensor([[next_id]], device=self.device), state)
         return out
-
-    def _decode(self, tokens: list[str]) -> str:
-        lines, current = [], []
-        for t in tokens:
-            if t == "<eos>":
-                lines.append(self.tokenizer.decode(current))
-                current = []
-            else:
-                current.append(t)
-        lines.append(self.tokenizer.decode(current))
-        return "\n".join(lines)
 
     # ---- files ----------------------------------------------------------------------------------
     def config_dict(self, extra: dict | None = None) -> dict:

@@ -1,0 +1,115 @@
+"""textkit train-lm --model rnn|lstm|gru, then eval-ppl and generate on the result (in-process CLI)."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+
+import pytest
+
+from textkit.lm import evaluate, load_language_model
+from textkit_cli import lm_neural
+from textkit_cli.common import run_guarded
+from textkit_cli.main import cli
+
+LINES = ["the cat sat on the mat", "the dog sat on the log", "a cat saw a dog", "the dog saw the cat"] * 25
+SMALL = ["--embed-dim", 12, "--hidden-dim", 12, "--layers", 1, "--bptt", 6, "--batch-size", 4,
+         "--optimizer", "adam", "--no-progress", "--device", "cpu"]
+
+
+def textkit(*args):
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = run_guarded(cli, [str(a) for a in args])
+    sys.stdout.flush()
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture()
+def corpus(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(LINES) + "\n")
+    return path
+
+
+def test_train_eval_generate(tmp_path, corpus):
+    out = tmp_path / "gru"
+    code, stdout, err = textkit("train-lm", corpus, "--model", "gru", *SMALL, "--epochs", 2, "--tied", "-o", out, "--json")
+    assert code == 0, err
+    figures = json.loads(stdout)
+    assert figures["epochs"] == 2 and figures["tokens_per_sec"] > 0
+    assert figures["valid_perplexity"] < figures["train_perplexity"] * 10
+    assert "valid ppl" in err  # the epoch log goes to stderr
+    config = json.loads((out / "config.json").read_text())
+    assert config["kind"] == "rnn" and config["model"] == "gru" and config["tied"] is True
+    assert (out / "perplexity.png").exists()
+
+    test = tmp_path / "test.txt"
+    test.write_text("the cat sat on the log\na zebra saw the dog\n")
+    code, stdout, err = textkit("eval-ppl", out, "--file", test, "--json")
+    assert code == 0, err
+    result = json.loads(stdout)
+    expected = evaluate(load_language_model(out), ["the cat sat on the log", "a zebra saw the dog"])
+    assert result["perplexity"] == pytest.approx(expected.perplexity)
+    assert result["tokens"] == 6 + 1 + 5 + 1 and result["oov_rate"] == pytest.approx(1 / 13)
+
+    first = textkit("generate", out, "--prefix", "the cat", "--length", 8, "--seed", 4, "--top-k", 3)
+    assert first[0] == 0 and first[1].startswith("the cat")
+    assert textkit("generate", out, "--prefix", "the cat", "--length", 8, "--seed", 4, "--top-k", 3) == first
+
+
+def test_resume_through_the_cli(tmp_path, corpus):
+    out = tmp_path / "lstm"
+    assert textkit("train-lm", corpus, "--model", "lstm", *SMALL, "--epochs", 1, "-o", out)[0] == 0
+    code, stdout, err = textkit("train-lm", "--model", "lstm", "-o", out, "--resume", "--epochs", 2, "--json", "--no-progress")
+    assert code == 0, err
+    figures = json.loads(stdout)
+    assert figures["epochs"] == 2
+    assert err.count("valid ppl") == 1  # only the second epoch was trained
+
+
+def test_demo_without_arguments(tmp_path, corpus, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(lm_neural.DEMO, "corpus", str(corpus))  # the real demo reads the 460k-word sample
+    code, stdout, err = textkit("train-lm", "--model", "lstm", "--embed-dim", 8, "--hidden-dim", 8, "--layers", 1,
+                                "--batch-size", 4, "--bptt", 5, "--no-progress", "--device", "cpu")
+    assert code == 0, err
+    assert "valid perplexity" in stdout and "sample:" in stdout
+    saved = json.loads((tmp_path / lm_neural.DEMO_OUTPUT / "config.json").read_text())
+    assert saved["training"]["epochs"] == lm_neural.DEMO["epochs"] and saved["tokenizer"]["spec"] == "en"
+
+
+def test_bad_input_is_one_line_without_traceback(tmp_path, corpus):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    good = tmp_path / "good"
+    assert textkit("train-lm", corpus, "--model", "rnn", *SMALL, "--epochs", 1, "-o", good)[0] == 0
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    for name in ("config.json", "vocab.json", "checkpoint.safetensors"):
+        (corrupt / name).write_bytes((good / name).read_bytes())
+    (corrupt / "checkpoint.safetensors").write_bytes(b"\x00" * 64)
+    mismatched = tmp_path / "mismatched"
+    mismatched.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        (mismatched / name).write_bytes((good / name).read_bytes())
+    (mismatched / "vocab.json").write_text(json.dumps(
+        {"format": "textkit.vocab", "version": 1, "specials": ["<unk>", "<pad>", "<bos>", "<eos>"], "unk_token": "<unk>",
+         "tokens": ["<unk>", "<pad>", "<bos>", "<eos>", "x"], "freqs": [0, 0, 0, 0, 1]}))
+    cases = [
+        (("train-lm", empty, "--model", "lstm", *SMALL, "-o", tmp_path / "e"), 1, "non-blank lines"),
+        (("train-lm", corpus, "--model", "lstm", *SMALL, "-o", good), 2, "already exists"),
+        (("train-lm", "--model", "lstm", "-o", corrupt, "--resume"), 1, "not a valid safetensors"),
+        (("train-lm", "--model", "lstm", "-o", tmp_path / "none", "--resume"), 1, "no checkpoint.safetensors"),
+        (("eval-ppl", mismatched, "--file", corpus), 1, "does not belong to this model"),
+        (("train-lm", corpus, "--model", "gru", "--vocab", tmp_path / "v.json", "-o", tmp_path / "v"), 2, "--vocab applies to ngram"),
+        (("train-lm", corpus, "--model", "gru", "--optimizer", "lbfgs", "-o", tmp_path / "o"), 2, "--optimizer"),
+        (("train-lm", corpus, "--model", "gru", *SMALL, "--batch-size", 500, "-o", tmp_path / "b"), 1, "too short"),
+    ]
+    for args, expected_code, message in cases:
+        code, stdout, err = textkit(*args)
+        assert code == expected_code, (args, err)
+        assert message in err, (args, err)
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
