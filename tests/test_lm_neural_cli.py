@@ -113,3 +113,21 @@ def test_bad_input_is_one_line_without_traceback(tmp_path, corpus):
         assert code == expected_code, (args, err)
         assert message in err, (args, err)
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_wikitext_from_a_local_copy(tmp_path):
+    data = tmp_path / "wikitext-2"
+    data.mkdir()
+    rows = ["", " = Cats = ", ""] + [f" {line} " for line in LINES]
+    for split in ("train", "valid", "test"):
+        (data / f"wiki.{split}.tokens").write_text("".join(r + "\n" for r in (rows if split == "train" else rows[:12])))
+    out = tmp_path / "wt"
+    code, stdout, err = textkit("train-lm", "--dataset", "wikitext-2", "--data-dir", data, "--model", "lstm", *SMALL,
+                                "--epochs", 1, "-o", out, "--json")
+    assert code == 0, err
+    config = json.loads((out / "config.json").read_text())
+    assert config["training"]["data"] == {"dataset": "wikitext-2", "raw": False, "data_dir": str(data)}
+    code, stdout, err = textkit("eval-ppl", out, "--dataset", "wikitext-2", "--split", "test", "--data-dir", data, "--json")
+    assert code == 0, err
+    # the joining rule drops empty rows and keeps the heading (= Cats =): 10 lines, each ends with <eos>
+    assert json.loads(stdout)["tokens"] == 3 + 1 + sum(len(x.split()) + 1 for x in LINES[:9])
