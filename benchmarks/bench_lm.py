@@ -106,23 +106,34 @@ def shared_eval(model: nn.Module, template: NeuralLM, valid_ids: torch.Tensor) -
 
 # ---- the runs -----------------------------------------------------------------------------------
 def speed(cell, vocab, tok, train_ids, args) -> dict:
+    """tokens/s of each implementation over the same ``speed_batches``-batch slice, in alternating rounds.
+
+    Alternating short rounds (plain, textkit, plain, textkit, ...) and pooling all tokens and seconds
+    keeps load from other processes from favouring one side.
+    """
     n_tokens = args.speed_batches * 20 * 35 + 40
-    ids = train_ids[:n_tokens]
-    valid = train_ids[:200]
-    figures = {"plain": [], "textkit": [], "scratch": []}
-    for repeat in range(args.repeats):
+    ids, valid = train_ids[:n_tokens], train_ids[:200]
+    tokens = {"plain": 0.0, "textkit": 0.0, "scratch": 0.0}
+    seconds = dict.fromkeys(tokens, 0.0)
+    for round_ in range(args.rounds):
         with tempfile.TemporaryDirectory() as tmp:
-            torch.manual_seed(repeat)
+            torch.manual_seed(round_)
             plain = PlainRNNModel(cell, len(vocab), args.dim, args.dim, 2, args.dropout)
-            figures["plain"].append(plain_train_epoch(plain, batchify(ids, 20), 35, 20.0, 0.25, len(vocab))[0])
-            torch.manual_seed(repeat)
-            trainer = textkit_trainer(cell, "torch", vocab, tok, ids, valid, args, 1, tmp)
-            figures["textkit"].append(trainer.fit()["tokens_per_sec"])
-            if repeat < args.scratch_repeats:
-                torch.manual_seed(repeat)
-                trainer = textkit_trainer(cell, "scratch", vocab, tok, ids[: n_tokens // 2], valid, args, 1, tmp)
-                figures["scratch"].append(trainer.fit()["tokens_per_sec"])
-    return {k: statistics.median(v) for k, v in figures.items() if v}
+            start = time.perf_counter()
+            rate, _ = plain_train_epoch(plain, batchify(ids, 20), 35, 20.0, 0.25, len(vocab))
+            seconds["plain"] += time.perf_counter() - start
+            tokens["plain"] += rate * (time.perf_counter() - start)
+            impls = ["torch", "scratch"] if round_ < args.scratch_rounds else ["torch"]
+            for impl in impls:
+                torch.manual_seed(round_)
+                trainer = textkit_trainer(cell, impl, vocab, tok, ids, valid, args, 1, tmp)
+                trainer.fit()
+                name = "textkit" if impl == "torch" else "scratch"
+                tokens[name] += trainer.history[-1]["train_tokens"]
+                seconds[name] += trainer.history[-1]["train_seconds"]
+        print(f"  {cell} round {round_ + 1}/{args.rounds}: " + ", ".join(
+            f"{k} {tokens[k] / seconds[k]:.0f} tok/s" for k in tokens if seconds[k]), file=sys.stderr, flush=True)
+    return {k: tokens[k] / seconds[k] for k in tokens if seconds[k]}
 
 
 def quality(cell, vocab, tok, train_ids, valid_ids, args) -> dict:
@@ -155,16 +166,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None)
     args = parser.parse_args()
     args.dim, args.dropout = 200, 0.2
-    args.speed_batches = 40 if args.quick else 150
-    args.repeats = 3
-    args.scratch_repeats = 1
+    args.speed_batches = 15 if args.quick else 40
+    args.rounds = 4 if args.quick else 8
+    args.scratch_rounds = 1 if args.quick else 2
     args.epochs = args.epochs or (1 if args.quick else 2)
     torch.set_num_threads(args.threads)
 
     tok = get_tokenizer("en")
     train_lines, valid_lines = split_lines(list(read_corpus("wiki")))
     if args.quick:
-        train_lines, valid_lines = train_lines[:2000], valid_lines[:300]
+        train_lines, valid_lines = train_lines[:800], valid_lines[:150]
     train_tokens = list(tok.tokenize_lines(train_lines))
     vocab = build_lm_vocab(train_tokens, max_size=args.max_vocab)
     train_ids, _ = encode_token_lists(train_tokens, vocab)
