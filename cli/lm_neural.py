@@ -15,7 +15,7 @@ from .common import check_overwrite, emit_json
 NEURAL_MODELS = ("rnn", "lstm", "gru")
 # the quick demo when no data is named: the bundled Wikipedia sample, 10k words, one epoch
 DEMO = {"corpus": "wiki", "max_vocab": 10000, "epochs": 1}
-DEMO_OUTPUT = "models/lstm-wiki"
+DEMO_OUTPUT = "models/{model}-wiki"
 
 def neural_options(f: Callable) -> Callable:
     """The options of ``train-lm`` for neural models (ignored for n-gram models)."""
@@ -73,7 +73,7 @@ def train_neural(model: str, corpus: str | None, dataset: str | None, raw: bool,
                 options[name] = DEMO[name]
         if ctx.get_parameter_source("lang") == default:
             lang = "en"
-        output = output or DEMO_OUTPUT
+        output = output or DEMO_OUTPUT.format(model=model)
     if output is None:
         raise click.UsageError("name the model folder with -o/--output")
     if resume:

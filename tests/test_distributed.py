@@ -52,3 +52,55 @@ def test_two_processes_match_one_process(tmp_path):
     assert not [f for f in files if f.endswith(".part")]
     progress = json.loads(load_tensor_metadata(tmp_path / "ddp" / CHECKPOINT)["textkit.trainer"])
     assert progress["world_size"] == 2
+
+
+RESUME_WORKER = """
+import json, sys, torch
+from textkit.lm.distributed import setup_distributed
+from textkit.lm.neural import NeuralLM, build_lm_vocab
+from textkit.lm.train import LMTrainer, TrainConfig, split_lines
+from textkit.tokenize import get_tokenizer
+lines, architecture, config, out = json.loads(open(sys.argv[1]).read())
+dist = setup_distributed("cpu")
+tok = get_tokenizer("whitespace")
+train, valid = split_lines(lines)
+vocab = build_lm_vocab(tok.tokenize_lines(train))
+
+def trainer(folder):
+    torch.manual_seed(config["seed"])
+    model = NeuralLM(vocab, tok, **architecture)
+    torch.manual_seed(config["seed"] + dist.rank)  # each process its own dropout masks
+    ids = [model.encode_lines(x)[0] for x in (train, valid)]
+    return LMTrainer(model, ids[0], ids[1], TrainConfig(**config), out + folder, dist)
+
+reference = trainer("/ref")
+reference.fit()
+
+def stop_on_rank_1(t):  # Ctrl-C seen by one process only: both must stop at the same batch
+    if dist.rank == 1 and (t.epoch, t.batch) == (0, 4):
+        t.request_stop()
+
+try:
+    trainer("/run").fit(on_batch=stop_on_rank_1)
+except KeyboardInterrupt:
+    pass
+resumed = trainer("/run")
+resumed.restore()
+resumed.fit()
+if dist.rank == 0:
+    json.dump([[h["valid_ppl"] for h in t.history] for t in (reference, resumed)], open(out + ".json", "w"))
+"""
+
+
+def test_interrupt_on_one_rank_then_resume_matches(tmp_path):
+    spec = tmp_path / "spec.json"
+    config = {**CONFIG, "epochs": 2}
+    spec.write_text(json.dumps([LINES, {**ARCHITECTURE, "dropout": 0.1}, config, str(tmp_path / "ddp")]))
+    worker = tmp_path / "worker.py"
+    worker.write_text(textwrap.dedent(RESUME_WORKER))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(worker), str(spec)]
+    done = subprocess.run(launch, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    reference, resumed = json.loads((tmp_path / "ddp.json").read_text())
+    assert resumed == reference and len(reference) == 2

@@ -77,7 +77,7 @@ def test_demo_without_arguments(tmp_path, corpus, monkeypatch):
                                 "--batch-size", 4, "--bptt", 5, "--no-progress", "--device", "cpu")
     assert code == 0, err
     assert "valid perplexity" in stdout and "sample:" in stdout
-    saved = json.loads((tmp_path / lm_neural.DEMO_OUTPUT / "config.json").read_text())
+    saved = json.loads((tmp_path / lm_neural.DEMO_OUTPUT.format(model="lstm") / "config.json").read_text())
     assert saved["training"]["epochs"] == lm_neural.DEMO["epochs"] and saved["tokenizer"]["spec"] == "en"
 
 

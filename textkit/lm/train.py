@@ -145,7 +145,7 @@ class LMTrainer:
         if config.batch_size % self.dist.world_size:
             raise UsageError(f"--batch-size {config.batch_size} must be divisible by the {self.dist.world_size} processes")
         if len(valid_ids) < 1:
-            raise UsageError("the validation text has no tokens")
+            raise EmptyCorpusError("the validation text has no tokens")
         self.valid_stream = torch.cat([torch.tensor([model.vocab.eos_id]), valid_ids])
         self.sampler = SAMPLERS[config.sampler](train_ids, config.batch_size, config.bptt, seed=config.seed)
         self.net = model
@@ -250,10 +250,9 @@ class LMTrainer:
         improved = valid.perplexity < self.best_valid
         self.best_valid = min(self.best_valid, valid.perplexity)
         self.bad_epochs = 0 if improved else self.bad_epochs + 1
-        if self.dist.is_main:
-            if improved:  # the model folder always holds the best model so far
-                self.model.save(self.output_dir, {"training": asdict(self.config)})
-            self.save_checkpoint()
+        if improved and self.dist.is_main:  # the model folder always holds the best model so far
+            self.model.save(self.output_dir, {"training": asdict(self.config)})
+        self.save_checkpoint()
         self.dist.barrier()
 
     def evaluate(self, stream: Tensor | None = None):
@@ -297,8 +296,8 @@ class LMTrainer:
         return signal.signal(signal.SIGINT, lambda signum, frame: self.request_stop())
 
     def _interrupted(self) -> None:
+        self.save_checkpoint()
         if self.dist.is_main:
-            self.save_checkpoint()
             self._log(f"interrupted at epoch {self.epoch + 1}, batch {self.batch}: checkpoint saved in "
                       f"{self.output_dir}; continue with --resume")
         self.dist.barrier()
@@ -331,11 +330,15 @@ class LMTrainer:
 
     # ---- checkpoints ----------------------------------------------------------------------------
     def save_checkpoint(self) -> None:
-        """Write everything needed to continue into ``checkpoint.safetensors`` (one atomic file)."""
+        """Write everything needed to continue into ``checkpoint.safetensors`` (one atomic file).
+
+        Every process must call this (the carried state is gathered from all); only rank 0 writes.
+        """
         tensors = {f"model.{k}": v for k, v in self.model.weights().items()}
         optimizer_tensors, optimizer_json = _split_optimizer_state(self.optimizer.state_dict())
         tensors.update({f"optimizer.{k}": v for k, v in optimizer_tensors.items()})
-        tensors["rng.torch"] = torch.get_rng_state()
+        # every process has its own dropout stream: keep one RNG state per rank
+        tensors["rng.torch"] = self.dist.gather_rows(torch.get_rng_state().unsqueeze(0), dim=0)
         if torch.cuda.is_available() and self.dist.device.type == "cuda":
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.dist.device)
         if self.batch and self.state is not None:  # mid-epoch: the carried state is part of the position
@@ -368,7 +371,9 @@ class LMTrainer:
             self.epoch_sampler_state, self.running = progress["epoch_sampler_state"], progress["running"]
             self.history, self.best_valid = progress["history"], progress["best_valid"]
             self.bad_epochs = progress["bad_epochs"]
-            torch.set_rng_state(tensors["rng.torch"])
+            rng_states = tensors["rng.torch"]
+            # clone: set_rng_state misreads a row view that does not start its storage
+            torch.set_rng_state(rng_states[self.dist.rank if self.dist.rank < len(rng_states) else 0].clone())
             if "rng.cuda" in tensors and self.dist.device.type == "cuda":
                 torch.cuda.set_rng_state(tensors["rng.cuda"], self.dist.device)
         except (KeyError, ValueError, TypeError, RuntimeError) as e:
