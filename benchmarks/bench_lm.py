@@ -61,16 +61,16 @@ def repackage_hidden(h):
     return tuple(v.detach() for v in h) if isinstance(h, tuple) else h.detach()
 
 
-def plain_train_epoch(model, data, bptt, lr, clip, vocab_size) -> tuple[float, float]:
-    """One epoch; returns (tokens/s, mean training loss)."""
+def plain_train_epoch(model, data, bptt, lr, clip, vocab_size) -> tuple[list[float], float]:
+    """One epoch; returns (seconds of every batch, mean training loss)."""
     model.train()
     criterion = nn.CrossEntropyLoss()
     batch_size = data.size(1)
     weight = next(model.parameters())
     h = weight.new_zeros(model.encoder.num_layers, batch_size, model.encoder.hidden_size)
     hidden = (h, h.clone()) if isinstance(model.encoder, nn.LSTM) else h
-    total_loss, batches, tokens = 0.0, 0, 0
-    start = time.perf_counter()
+    total_loss, batch_seconds = 0.0, []
+    last = time.perf_counter()
     for i in range(0, data.size(0) - 1 - bptt + 1, bptt):
         x, y = data[i : i + bptt], data[i + 1 : i + 1 + bptt]
         hidden = repackage_hidden(hidden)
@@ -83,9 +83,10 @@ def plain_train_epoch(model, data, bptt, lr, clip, vocab_size) -> tuple[float, f
             for p in model.parameters():
                 p.add_(p.grad, alpha=-lr)
         total_loss += loss.item()
-        batches += 1
-        tokens += y.numel()
-    return tokens / (time.perf_counter() - start), total_loss / max(batches, 1)
+        now = time.perf_counter()
+        batch_seconds.append(now - last)
+        last = now
+    return batch_seconds, total_loss / max(len(batch_seconds), 1)
 
 
 # ---- textkit ------------------------------------------------------------------------------------
@@ -106,34 +107,35 @@ def shared_eval(model: nn.Module, template: NeuralLM, valid_ids: torch.Tensor) -
 
 # ---- the runs -----------------------------------------------------------------------------------
 def speed(cell, vocab, tok, train_ids, args) -> dict:
-    """tokens/s of each implementation over the same ``speed_batches``-batch slice, in alternating rounds.
+    """Per-batch seconds of each implementation on the same slice, in alternating rounds.
 
-    Alternating short rounds (plain, textkit, plain, textkit, ...) and pooling all tokens and seconds
-    keeps load from other processes from favouring one side.
+    Rounds alternate (plain, textkit, plain, textkit, ...) and the figure is tokens per batch over
+    the *median* batch time (first batch of each run dropped as warm-up): on a machine shared with
+    other jobs, bursts of contention hit single batches and the median ignores them.
     """
     n_tokens = args.speed_batches * 20 * 35 + 40
     ids, valid = train_ids[:n_tokens], train_ids[:200]
-    tokens = {"plain": 0.0, "textkit": 0.0, "scratch": 0.0}
-    seconds = dict.fromkeys(tokens, 0.0)
+    batch_seconds = {"plain": [], "textkit": [], "scratch": []}
+
+    def timed_textkit(impl, tmp):
+        stamps = []
+        trainer = textkit_trainer(cell, impl, vocab, tok, ids, valid, args, 1, tmp)
+        trainer.fit(on_batch=lambda t: stamps.append(time.perf_counter()))
+        return [b - a for a, b in zip(stamps, stamps[1:])]
+
     for round_ in range(args.rounds):
         with tempfile.TemporaryDirectory() as tmp:
             torch.manual_seed(round_)
             plain = PlainRNNModel(cell, len(vocab), args.dim, args.dim, 2, args.dropout)
-            start = time.perf_counter()
-            rate, _ = plain_train_epoch(plain, batchify(ids, 20), 35, 20.0, 0.25, len(vocab))
-            seconds["plain"] += time.perf_counter() - start
-            tokens["plain"] += rate * (time.perf_counter() - start)
-            impls = ["torch", "scratch"] if round_ < args.scratch_rounds else ["torch"]
-            for impl in impls:
+            batch_seconds["plain"] += plain_train_epoch(plain, batchify(ids, 20), 35, 20.0, 0.25, len(vocab))[0][1:]
+            torch.manual_seed(round_)
+            batch_seconds["textkit"] += timed_textkit("torch", tmp)
+            if round_ < args.scratch_rounds:
                 torch.manual_seed(round_)
-                trainer = textkit_trainer(cell, impl, vocab, tok, ids, valid, args, 1, tmp)
-                trainer.fit()
-                name = "textkit" if impl == "torch" else "scratch"
-                tokens[name] += trainer.history[-1]["train_tokens"]
-                seconds[name] += trainer.history[-1]["train_seconds"]
+                batch_seconds["scratch"] += timed_textkit("scratch", tmp)
         print(f"  {cell} round {round_ + 1}/{args.rounds}: " + ", ".join(
-            f"{k} {tokens[k] / seconds[k]:.0f} tok/s" for k in tokens if seconds[k]), file=sys.stderr, flush=True)
-    return {k: tokens[k] / seconds[k] for k in tokens if seconds[k]}
+            f"{k} {20 * 35 / statistics.median(v):.0f} tok/s" for k, v in batch_seconds.items() if v), file=sys.stderr, flush=True)
+    return {k: 20 * 35 / statistics.median(v) for k, v in batch_seconds.items() if v}
 
 
 def quality(cell, vocab, tok, train_ids, valid_ids, args) -> dict:
