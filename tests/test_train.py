@@ -179,3 +179,21 @@ def test_train_language_model_end_to_end(tmp_path):
     config.epochs = 3
     _, more = train_language_model(train, valid, tmp_path / "m", None, config, device="cpu", resume=True)
     assert more["epochs"] == 3 and len(more["history"]) == 3
+
+
+def test_ctrl_c_saves_a_checkpoint_then_stops(tmp_path):
+    import os
+    import signal
+
+    trainer = _trainer(tmp_path, epochs=2)
+
+    def press_ctrl_c(t):
+        if (t.epoch, t.batch) == (0, 3):
+            os.kill(os.getpid(), signal.SIGINT)  # the real signal, through the trainer's handler
+
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(on_batch=press_ctrl_c)
+    resumed = _trainer(tmp_path, epochs=2)
+    resumed.restore()
+    assert (resumed.epoch, resumed.batch) == (0, 3)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is given back
