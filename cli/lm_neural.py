@@ -120,7 +120,7 @@ def _report(lm, result: dict, output: str, as_json: bool) -> None:
         emit_json(figures)
         return
     click.echo(f"train perplexity {result['train_ppl']:.2f}, valid perplexity {result['valid_ppl']:.2f} "
-               f"(best {result['best_valid_ppl']:.2f}) after {result['epochs']} epochs, "
+               f"(best {result['best_valid_ppl']:.2f}) after {result['epochs']} epoch{'s' if result['epochs'] != 1 else ''}, "
                f"{result['tokens_per_sec']:.0f} tokens/s")
     click.echo(f"model saved in {output} (plot: {output}/perplexity.png)")
     click.echo(f"sample: {sample}")
