@@ -22,18 +22,20 @@ words score the same in both.
 
 from __future__ import annotations
 
+import gc
 import gzip
 import io
 import logging
+import lzma
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator
 
 import numpy as np
 
 from textkit.errors import ModelFileError
-from textkit.io import PathLike, atomic_write, iter_lines
+from textkit.io import PathLike, atomic_write, open_binary
 from textkit.lm.counting import BOS, EOS, SPECIALS, UNK
 
 logger = logging.getLogger(__name__)
@@ -42,7 +44,6 @@ NEVER = -99.0  # ARPA's log10 "probability zero" (used for <s>)
 MISSING_UNK = -100.0  # what KenLM gives <unk> when a file has none
 _CHUNK = 1 << 20
 _COUNT_LINE = re.compile(r"ngram\s+(\d+)\s*=\s*(\d+)$")
-_SECTION = re.compile(r"\\(\d+)-grams:$")
 
 
 @dataclass
@@ -113,57 +114,74 @@ def _write_text(out: io.TextIOWrapper, tables: BackoffTables) -> None:
 # ---- reading -----------------------------------------------------------------------------------
 def read_arpa(path: PathLike) -> BackoffTables:
     """Read an ARPA file (``.gz`` too). Malformed or truncated files raise ModelFileError."""
-    lines = _Lines(iter_lines(path, errors="strict"))
-    declared = _read_header(path, lines)
-    sections: list[tuple[list[float], list[list[str]], list[float]]] = []
+    # Millions of short-lived strings: the cyclic GC would rescan them over and over for nothing.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _read_arpa(path)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _read_arpa(path: PathLike) -> BackoffTables:
+    text = _read_text(path)
+    # Every marker line: \data\, \N-grams:, \end\ (anything before \data\ is ignored, as SRILM does).
+    markers = _markers(text)
+    start = next((i for i, (_, _, name) in enumerate(markers) if name == "\\data\\"), None)
+    if start is None:
+        raise ModelFileError(f"{path}: not an ARPA language model (no \\data\\ header)")
+    markers = markers[start:] + [(len(text), len(text), None)]
+    declared = _read_header(path, text[markers[0][1] : markers[1][0]])
+    sections = []
     for n in range(1, len(declared) + 1):
-        sections.append(_read_section(path, lines, n, declared[n - 1]))
-    for lineno, line in lines:
-        if line.strip() == "\\end\\":
-            break
-        if line.strip():
-            raise ModelFileError(f"{path}: line {lineno}: expected \\end\\ after the {len(declared)}-grams, found {line[:60]!r}")
-    else:
-        raise ModelFileError(f"{path}: truncated ARPA file (no \\end\\ line)")
+        begin, end, name = markers[n]
+        if name != f"\\{n}-grams:":
+            where = f"found {name}" if name else "the file ends"
+            raise ModelFileError(f"{path}: truncated or malformed ARPA file: expected the \\{n}-grams: section, {where}")
+        first_lineno = text.count("\n", 0, end) + 2
+        sections.append(_read_section(path, text[end : markers[n + 1][0]], n, declared[n - 1], first_lineno))
+    if markers[len(declared) + 1][2] != "\\end\\":
+        raise ModelFileError(f"{path}: truncated ARPA file (no \\end\\ line after the {len(declared)}-grams)")
     return _to_tables(path, sections)
 
 
-class _Lines:
-    """Numbered lines with a one-line push-back (a section may end without a blank line)."""
-
-    def __init__(self, lines: Iterator[str]):
-        self._lines = enumerate(lines, 1)
-        self._pending: tuple[int, str] | None = None
-
-    def __iter__(self) -> "_Lines":
-        return self
-
-    def __next__(self) -> tuple[int, str]:
-        if self._pending is not None:
-            item, self._pending = self._pending, None
-            return item
-        return next(self._lines)
-
-    def push_back(self, item: tuple[int, str]) -> None:
-        self._pending = item
+def _markers(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, name) of every line that starts with a backslash: a handful in any file, so
+    they are found with str.find rather than a regex run over every line."""
+    found = []
+    at = 0 if text.startswith("\\") else text.find("\n\\")
+    while at != -1:
+        begin = at if text[at] == "\\" else at + 1
+        end = text.find("\n", begin)
+        end = len(text) if end == -1 else end
+        found.append((begin, end, text[begin:end].strip()))
+        at = text.find("\n\\", end)
+    return found
 
 
-def _read_header(path: PathLike, lines: "_Lines") -> list[int]:
-    for lineno, line in lines:
-        if line.strip() == "\\data\\":
-            break
-    else:
-        raise ModelFileError(f"{path}: not an ARPA language model (no \\data\\ header)")
+def _read_text(path: PathLike) -> str:
+    """The whole (decompressed) file as text. An ARPA file is parsed in bulk: see _parse_rows."""
+    try:
+        with open_binary(path) as f:
+            data = f.read()
+    except (OSError, EOFError, zlib.error, lzma.LZMAError) as e:
+        raise ModelFileError(f"{path}: read failed: truncated or corrupt file ({e})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ModelFileError(f"{path}: not a UTF-8 text file (byte {e.start}); not an ARPA language model") from None
+
+
+def _read_header(path: PathLike, header: str) -> list[int]:
     declared: dict[int, int] = {}
-    for lineno, line in lines:
+    for line in header.splitlines():
         text = line.strip()
         if not text:
-            if declared:
-                break
             continue
         match = _COUNT_LINE.match(text)
         if not match:
-            raise ModelFileError(f"{path}: line {lineno}: expected 'ngram N=COUNT' in the \\data\\ header, found {text[:60]!r}")
+            raise ModelFileError(f"{path}: expected 'ngram N=COUNT' in the \\data\\ header, found {text[:60]!r}")
         declared[int(match.group(1))] = int(match.group(2))
     order = len(declared)
     if order == 0 or sorted(declared) != list(range(1, order + 1)):
@@ -171,48 +189,72 @@ def _read_header(path: PathLike, lines: "_Lines") -> list[int]:
     return [declared[n] for n in range(1, order + 1)]
 
 
-def _read_section(path: PathLike, lines: "_Lines", n: int, declared: int):
-    for lineno, line in lines:
-        text = line.strip()
-        if not text:
-            continue
-        match = _SECTION.match(text)
-        if not match or int(match.group(1)) != n:
-            raise ModelFileError(f"{path}: line {lineno}: expected \\{n}-grams:, found {text[:60]!r}")
-        break
-    else:
-        raise ModelFileError(f"{path}: truncated ARPA file (the \\{n}-grams: section is missing)")
-    probs: list[float] = []
-    grams: list[list[str]] = []
-    backoffs: list[float] = []
-    for lineno, line in lines:
-        parts = line.split()
-        if not parts:
-            break
-        if parts[0].startswith("\\"):  # the next section or \end\ without a blank line first
-            lines.push_back((lineno, line))
-            break
-        if len(parts) not in (n + 1, n + 2):
-            raise ModelFileError(
-                f"{path}: line {lineno}: expected 'log10prob' and {n} words [and a back-off], found {line[:60]!r} "
-                "(truncated or malformed ARPA file)"
-            )
-        try:
-            probs.append(float(parts[0]))
-            backoffs.append(float(parts[n + 1]) if len(parts) == n + 2 else 0.0)
-        except ValueError:
-            raise ModelFileError(f"{path}: line {lineno}: not a number in {line[:60]!r}") from None
-        grams.append(parts[1 : n + 1])
-        if len(probs) > declared:
-            break
-    if len(probs) != declared:
-        raise ModelFileError(f"{path}: truncated or inconsistent ARPA file: the header declares {declared} {n}-grams, the section has {len(probs)}")
-    return probs, grams, backoffs
+def _read_section(path: PathLike, body: str, n: int, declared: int, first_lineno: int):
+    rows = [line for line in body.split("\n") if line and not line.isspace()]
+    if len(rows) != declared:
+        raise ModelFileError(f"{path}: truncated or inconsistent ARPA file: the header declares {declared} {n}-grams, the section has {len(rows)}")
+    return _parse_rows(path, rows, n, first_lineno)
+
+
+def _parse_rows(path: PathLike, rows: list[str], n: int, first_lineno: int):
+    """log10 probs, an (m, n) array of words, and back-offs (0 where absent) for one section.
+
+    Parsed in bulk (split in C, numbers converted by numpy) because big ARPA files have 10^8 lines.
+    """
+    flat = " ".join(rows).split()  # one list of strings: no per-line lists for the GC to walk
+    for width in (n + 1, n + 2):
+        if len(flat) == len(rows) * width:  # every line has the same fields (the usual case)
+            table = np.array(flat, dtype=object).reshape(len(rows), width)
+            return _parse_table(path, rows, table, np.arange(len(rows)), n, first_lineno)
+    return _parse_mixed(path, rows, n, first_lineno)
+
+
+def _parse_mixed(path: PathLike, rows: list[str], n: int, first_lineno: int):
+    """Sections where some lines have a back-off and others not (or a line is malformed)."""
+    parts = list(map(str.split, rows))
+    n_fields = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+    bad = np.flatnonzero((n_fields != n + 1) & (n_fields != n + 2))
+    if len(bad):
+        i = int(bad[0])
+        raise ModelFileError(
+            f"{path}: line {first_lineno + i}: expected 'log10prob' and {n} words [and a back-off], "
+            f"found {rows[i][:60]!r} (truncated or malformed ARPA file)"
+        )
+    probs = np.zeros(len(rows))
+    backoffs = np.zeros(len(rows))
+    words = np.empty((len(rows), n), dtype=object)
+    for width in (n + 1, n + 2):
+        at = np.flatnonzero(n_fields == width)
+        if len(at):
+            table = np.array([parts[i] for i in at.tolist()], dtype=object).reshape(len(at), width)
+            probs[at], words[at], backoffs[at] = _parse_table(path, rows, table, at, n, first_lineno)
+    return probs, words, backoffs
+
+
+def _parse_table(path: PathLike, rows: list[str], table: np.ndarray, at: np.ndarray, n: int, first_lineno: int):
+    """Numbers and words of rows ``at`` laid out as a (rows, fields) object array."""
+    numbers = [0, n + 1] if table.shape[1] == n + 2 else [0]
+    try:
+        probs = table[:, 0].astype(np.float64)
+        backoffs = table[:, n + 1].astype(np.float64) if table.shape[1] == n + 2 else np.zeros(len(table))
+    except ValueError as e:
+        r = next(r for r, row in enumerate(table[:, numbers].tolist()) if not all(_is_number(x) for x in row))
+        i = int(at[r])
+        raise ModelFileError(f"{path}: line {first_lineno + i}: not a number in {rows[i][:60]!r} ({e})") from None
+    return probs, table[:, 1 : n + 1], backoffs
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
 
 
 def _to_tables(path: PathLike, sections) -> BackoffTables:
-    probs1, grams1, backoffs1 = sections[0]
-    file_words = [g[0] for g in grams1]
+    probs1, words1, backoffs1 = sections[0]
+    file_words = words1[:, 0].tolist()
     for special in (BOS, EOS):
         if special not in file_words:
             raise ModelFileError(f"{path}: the ARPA file has no {special} unigram; it is not a sentence-level language model")
@@ -232,9 +274,10 @@ def _to_tables(path: PathLike, sections) -> BackoffTables:
     prob[stoi[BOS]] = NEVER
     log10_prob, log10_backoff, keys = [prob], [backoff], []
     for n in range(2, order + 1):
-        probs_n, grams_n, backoffs_n = sections[n - 1]
+        probs_n, words_n, backoffs_n = sections[n - 1]
+        flat = words_n.ravel().tolist()
         try:
-            word_ids = np.array([[stoi[w] for w in g] for g in grams_n], dtype=np.int64).reshape(-1, n)
+            word_ids = np.fromiter(map(stoi.__getitem__, flat), dtype=np.int64, count=len(flat)).reshape(-1, n)
         except KeyError as e:
             raise ModelFileError(f"{path}: the {n}-grams use the word {e.args[0]!r}, which has no unigram") from None
         prefix = word_ids[:, 0]
