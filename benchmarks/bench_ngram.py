@@ -188,13 +188,19 @@ def variant_corpus(copies: int) -> list[list[str]]:
 
 
 def _build_child(order: int, copies: int, queue) -> None:
+    import tracemalloc
+
     corpus = variant_corpus(copies)
     n_tokens = sum(map(len, corpus))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     lm, seconds = timed(lambda: NgramLM(order=order, smoothing="mkn").fit(corpus))
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    table_bytes = sum(k.nbytes for k in lm.tables_.keys) + sum(p.nbytes for p in lm.tables_.log10_prob) + sum(b.nbytes for b in lm.tables_.log10_backoff)
-    queue.put((n_tokens, seconds, before / 1024, after / 1024, lm.tables_.counts(), table_bytes / 2**20))
+    del lm
+    tracemalloc.start()  # numpy reports its buffers to tracemalloc: this is the fit's own peak
+    lm = NgramLM(order=order, smoothing="mkn").fit(corpus)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    model = sum(a.nbytes for a in lm.tables_.keys + lm.tables_.log10_prob + lm.tables_.log10_backoff)
+    queue.put((n_tokens, seconds, peak, rss, lm.tables_.counts(), model))
 
 
 def bench_build(copies: int) -> None:
@@ -204,13 +210,15 @@ def bench_build(copies: int) -> None:
         queue = ctx.Queue()
         child = ctx.Process(target=_build_child, args=(order, copies, queue))
         child.start()
-        n_tokens, seconds, before, after, counts, model_mb = queue.get()
+        n_tokens, seconds, peak, rss, counts, model = queue.get()
         child.join()
+        mib = 2**20
         print(
             f"order {order}: {n_tokens / 1e6:.2f}M tokens in {seconds:.2f}s ({n_tokens / seconds / 1e6:.2f} M tokens/s); "
-            f"peak RSS {after:.0f} MiB (corpus as Python lists: {before:.0f} MiB, so fit added {after - before:.0f} MiB = "
-            f"{(after - before) * 2**20 / n_tokens:.0f} bytes/token); n-grams {counts}; model arrays {model_mb:.0f} MiB"
+            f"fit peak {peak / mib:.0f} MiB = {peak / n_tokens:.0f} bytes/token (tracemalloc; the corpus itself not counted); "
+            f"process peak RSS {rss / mib:.0f} MiB with the corpus as Python lists"
         )
+        print(f"         n-grams per order {counts} ({sum(counts) / 1e6:.2f}M); model arrays {model / mib:.0f} MiB = {model / sum(counts):.0f} bytes/n-gram")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -91,11 +91,11 @@ def _write_text(out: io.TextIOWrapper, tables: BackoffTables) -> None:
         out.write(f"ngram {n}={count}\n")
     words = np.array(tables.tokens, dtype=object)
     V = tables.vocab_size
-    word_ids = np.arange(V, dtype=np.int64)[:, None]  # the words of each entry of the current order
+    word_ids = np.arange(V, dtype=np.int32)[:, None]  # the words of each entry of the current order
     for n in range(1, tables.order + 1):
         if n > 1:
             keys = tables.keys[n - 2]
-            word_ids = np.column_stack([word_ids[keys // V], keys % V])
+            word_ids = np.column_stack([word_ids[keys // V], (keys % V).astype(np.int32)])
         prob = np.maximum(np.nan_to_num(tables.log10_prob[n - 1], neginf=NEVER), NEVER)
         backoff = tables.log10_backoff[n - 1] if n < tables.order else None
         out.write(f"\n\\{n}-grams:\n")

@@ -146,11 +146,11 @@ def extension_keys(prev_index: np.ndarray, seq: np.ndarray, bos_id: int, vocab_s
     An n-gram ends at ``p`` when the (n-1)-gram ending at ``p - 1`` is known (index ≥ 0) and ``p``
     is not a line start (else ``p - 1`` belongs to the previous line).
     """
-    context = np.empty_like(prev_index)
-    context[0] = -1
-    context[1:] = prev_index[:-1]
-    positions = np.flatnonzero((context >= 0) & (seq != bos_id))
-    keys = context[positions].astype(np.int64) * vocab_size + seq[positions]
+    positions = np.flatnonzero((prev_index[:-1] >= 0) & (seq[1:] != bos_id))
+    positions += 1
+    keys = prev_index[positions - 1].astype(np.int64)
+    keys *= vocab_size
+    keys += seq[positions]
     return positions, keys
 
 
