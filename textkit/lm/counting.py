@@ -205,13 +205,44 @@ def group_keys(keys: np.ndarray, with_inverse: bool = True) -> tuple[np.ndarray,
     return uniq, order[start_at], inverse, counts
 
 
+def sorted_search(table: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(table, queries)``, about twice as fast for large batches: queries are
+    looked up in sorted order, so consecutive binary searches touch the same cache lines."""
+    if len(queries) < 1024:
+        return np.searchsorted(table, queries)
+    order = np.argsort(queries)
+    found = np.empty(len(queries), dtype=np.int64)
+    found[order] = np.searchsorted(table, queries[order])
+    return found
+
+
+def encode_with_vocab(token_lists: Iterable[Sequence[str]], vocab: Vocab, chunk_lines: int = 50_000) -> tuple[np.ndarray, np.ndarray, int]:
+    """Word ids under a fixed vocabulary (for scoring), line lengths, and the number of unknown words.
+
+    A literal ``<unk>`` is a known word; literal ``<s>``/``</s>`` are unknown (see :func:`to_model_ids`).
+    """
+    stoi = vocab.stoi
+    unk = stoi[UNK]
+    markers = (stoi[BOS], stoi[EOS])
+    parts, lengths, unknown = [], [], 0
+    for chunk in _chunks(token_lists, chunk_lines):
+        flat = list(chain.from_iterable(chunk))
+        ids = np.fromiter(map(stoi.get, flat, repeat(unk, len(flat))), dtype=np.int32, count=len(flat))
+        ids[(ids == markers[0]) | (ids == markers[1])] = unk
+        unknown += int((ids == unk).sum()) - flat.count(UNK)
+        parts.append(ids)
+        lengths.extend(n for n in map(len, chunk) if n)
+    word_ids = np.concatenate(parts) if parts else np.zeros(0, np.int32)
+    return word_ids, np.array(lengths, dtype=np.int64), unknown
+
+
 def lookup_indices(seq: np.ndarray, tables_keys: list[np.ndarray], vocab_size: int, bos_id: int) -> list[np.ndarray]:
     """For each order n (1..len(tables_keys)+1): the table index of the n-gram ending at each
     position of ``seq``, or -1 where it is not in the model (or crosses the line start)."""
     indices = [seq.astype(np.int32)]
     for keys_n in tables_keys:
         positions, keys = extension_keys(indices[-1], seq, bos_id, vocab_size)
-        found_at = np.searchsorted(keys_n, keys)
+        found_at = sorted_search(keys_n, keys)
         found_at_clipped = np.minimum(found_at, max(len(keys_n) - 1, 0))
         hit = (found_at < len(keys_n)) & (keys_n[found_at_clipped] == keys) if len(keys_n) else np.zeros(len(keys), bool)
         index = np.full(len(seq), -1, dtype=np.int32)

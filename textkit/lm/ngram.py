@@ -48,6 +48,7 @@ from textkit.lm.counting import (
     build_vocab,
     collect_ids,
     count_ngrams,
+    encode_with_vocab,
     lookup_indices,
     model_vocab,
     to_model_ids,
@@ -226,10 +227,9 @@ class NgramLM:
         return self._encode_token_lists(token_lists)
 
     def _encode_token_lists(self, token_lists: Iterable[Sequence[str]]) -> tuple[np.ndarray, int, int, int]:
-        ids, lengths, words = collect_ids(token_lists)
-        word_ids, unknown = to_model_ids(ids, words, self.vocab_)
+        word_ids, lengths, n_unknown = encode_with_vocab(token_lists, self.vocab_)
         seq = wrap_lines(word_ids, lengths, self._bos, self._eos)
-        return seq, len(lengths), len(word_ids), int(unknown.sum())
+        return seq, len(lengths), len(word_ids), n_unknown
 
     def score_lines(self, lines: Iterable[str]) -> tuple[float, int, int]:
         """Total natural-log probability of ``lines``, predicted tokens (words + one ``</s>`` per
