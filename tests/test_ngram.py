@@ -350,3 +350,27 @@ def test_bad_input_raises_clear_errors():
         lm.score_lines(["", ""])
     with pytest.raises(TextkitError, match="not been trained"):
         NgramLM(order=2).score("a b")
+
+
+@given(
+    st.lists(st.lists(st.sampled_from("abcdef"), min_size=1, max_size=8), min_size=1, max_size=12),
+    st.integers(1, 4),
+    st.sampled_from(["kn", "mkn", "addk"]),
+    st.lists(st.sampled_from(["a", "b", "f", "zz"]), max_size=4),
+)
+@settings(max_examples=40, deadline=None)
+def test_any_corpus_gives_normalised_consistent_models(lines, order, smoothing, sentence):
+    """Every next-word distribution sums to 1, and scoring a sentence in one vectorised pass equals
+    the chain rule over logprob() calls."""
+    import logging
+
+    logging.getLogger("textkit.lm.smoothing").setLevel(logging.ERROR)  # tiny corpora: fallback discounts
+    lm = NgramLM(order=order, smoothing=smoothing, k=0.5).fit(lines)
+    padded_sentence = ["<s>"] + sentence + ["</s>"]
+    chain = 0.0
+    for i in range(1, len(padded_sentence)):
+        context = padded_sentence[max(0, i - order + 1) : i]
+        dist = 10 ** lm.next_log10_probs([lm.vocab_.stoi.get(w, 0) for w in context])
+        assert dist.sum() == pytest.approx(1.0, abs=1e-9)
+        chain += lm.logprob(padded_sentence[i], context)
+    assert lm.score(sentence) == pytest.approx(chain, abs=1e-9)

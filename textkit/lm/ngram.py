@@ -170,6 +170,8 @@ class NgramLM:
     def log10_probs(self, seq: np.ndarray) -> np.ndarray:
         """log10 p of every predicted token (every position but ``<s>``) of a wrapped id sequence."""
         self._check_fitted()
+        if len(seq) == 0:
+            return np.zeros(0)
         if self.tables_ is not None:
             result = self._backoff_log10(seq)
         else:
@@ -265,9 +267,9 @@ class NgramLM:
         """
         self._check_fitted()
         tokens = self.tokenizer_(sentence) if isinstance(sentence, str) else list(sentence)
-        seq, _, _, _ = self._encode_token_lists([tokens])
-        if not bos:
-            seq = seq[1:]  # no line start: the first word has no context
+        word_ids, _, _ = encode_with_vocab([tokens], self.vocab_)
+        # wrapped by hand: an empty sentence still predicts </s> after <s> (as in KenLM)
+        seq = np.concatenate([[self._bos] if bos else [], word_ids, [self._eos]]).astype(np.int32)
         log10 = self.log10_probs(seq)
         return float(log10.sum() if eos else log10[:-1].sum())
 
