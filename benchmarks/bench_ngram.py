@@ -221,10 +221,55 @@ def bench_build(copies: int) -> None:
         print(f"         n-grams per order {counts} ({sum(counts) / 1e6:.2f}M); model arrays {model / mib:.0f} MiB = {model / sum(counts):.0f} bytes/n-gram")
 
 
+def streamed_corpus(n_tokens: int):
+    """Lazily: the five variants, then the sample shuffled within lines with new seeds, until
+    ``n_tokens`` words. Shuffled lines have far more distinct long n-grams than real text, so this
+    over-estimates the memory a natural corpus of that size needs."""
+    lines = wiki_lines()
+    produced, seed = 0, 0
+    while True:
+        rng = np.random.default_rng(seed)
+        for words in lines:
+            if seed < 5:
+                variant = [words, words[::-1], [x.lower() for x in words], [x.lower() for x in words[::-1]], None][seed]
+            else:
+                variant = None
+            if variant is None:
+                variant = [words[i] for i in rng.permutation(len(words))]
+            yield variant
+            produced += len(variant)
+            if produced >= n_tokens:
+                return
+        seed += 1
+
+
+def _scale_child(order: int, n_tokens: int, queue) -> None:
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    lm, seconds = timed(lambda: NgramLM(order=order, smoothing="mkn").fit(streamed_corpus(n_tokens)))
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    queue.put((lm.train_tokens_, seconds, base, rss, lm.tables_.counts()))
+
+
+def bench_scale(order: int, n_tokens: int) -> None:
+    print(f"\n== Scaling: order-{order} modified KN on {n_tokens / 1e6:.0f}M streamed tokens (peak RSS of a fresh process) ==")
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_scale_child, args=(order, n_tokens, queue))
+    child.start()
+    n, seconds, base, rss, counts = queue.get()
+    child.join()
+    mib = 2**20
+    print(
+        f"{n / 1e6:.1f}M tokens (words + </s>) in {seconds:.1f}s; peak RSS {rss / mib:.0f} MiB "
+        f"(after imports {base / mib:.0f} MiB): {(rss - base) / n:.0f} bytes/token; n-grams {counts} ({sum(counts) / n:.2f} per token)"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="Smaller corpora (about a minute).")
     parser.add_argument("--skip", nargs="*", default=[], choices=["nltk", "kenlm", "build"], help="Parts to leave out.")
+    parser.add_argument("--scale-tokens", type=float, default=0, help="Also build an order-5 model on this many streamed tokens (e.g. 1e7) and report its peak RSS.")
     args = parser.parse_args(argv)
     lines = wiki_lines()
     if "nltk" not in args.skip:
@@ -234,6 +279,8 @@ def main(argv: list[str] | None = None) -> None:
         bench_kenlm(lines, n_train_lines=cut, n_test_lines=len(lines) - cut, order=3 if args.quick else 5)
     if "build" not in args.skip:
         bench_build(copies=1 if args.quick else 5)
+    if args.scale_tokens:
+        bench_scale(5, int(args.scale_tokens))
     sys.stdout.flush()
 
 
