@@ -30,7 +30,6 @@ import lzma
 import re
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 

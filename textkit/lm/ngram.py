@@ -40,7 +40,7 @@ import numpy as np
 
 from textkit.errors import EmptyCorpusError, ModelFileError, TextkitError, UsageError
 from textkit.io import PathLike, read_json, write_json
-from textkit.lm.arpa import BackoffTables, read_arpa, write_arpa
+from textkit.lm.arpa import read_arpa, write_arpa
 from textkit.lm.counting import (
     BOS,
     EOS,
