@@ -82,6 +82,20 @@ def test_counting_invariants(lines, order):
         assert table.counts.sum() == sum(max(0, len(x) + 2 - n + 1) for x in lines)
 
 
+@given(st.lists(st.integers(0, 2**62), min_size=1, max_size=200), st.booleans())
+@settings(max_examples=60, deadline=None)
+def test_group_keys_equals_np_unique(values, small):
+    from textkit.lm.counting import group_keys
+
+    keys = np.array(values, dtype=np.int64) % (1000 if small else 2**62)  # packed sort / argsort path
+    uniq, one_position, inverse, counts = group_keys(keys)
+    ref_uniq, ref_inverse, ref_counts = np.unique(keys, return_inverse=True, return_counts=True)
+    np.testing.assert_array_equal(uniq, ref_uniq)
+    np.testing.assert_array_equal(inverse, ref_inverse.reshape(-1))
+    np.testing.assert_array_equal(counts, ref_counts)
+    np.testing.assert_array_equal(keys[one_position], uniq)
+
+
 # ---- every model is a distribution --------------------------------------------------------------
 @pytest.mark.parametrize("smoothing", ["addk", "kn", "mkn", "mle"])
 @pytest.mark.parametrize("order", [1, 2, 3, 4])

@@ -189,8 +189,7 @@ def group_keys(keys: np.ndarray, with_inverse: bool = True) -> tuple[np.ndarray,
     ``np.unique(return_index=True)`` would sort stably to find *first* positions; any position
     will do here (every occurrence of an n-gram has the same suffix), so a plain sort is enough.
     """
-    order = np.argsort(keys)
-    sorted_keys = keys[order]
+    order, sorted_keys = _sort_with_order(keys)
     starts = np.empty(len(keys), dtype=bool)
     starts[0] = True
     np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=starts[1:])
@@ -203,6 +202,23 @@ def group_keys(keys: np.ndarray, with_inverse: bool = True) -> tuple[np.ndarray,
         inverse[order] = np.cumsum(starts, dtype=np.int32) - 1
     counts = np.diff(np.append(start_at, len(keys))).astype(np.int32)
     return uniq, order[start_at], inverse, counts
+
+
+def _sort_with_order(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(argsort(keys), sorted keys). When key and position fit in 63 bits together, one np.sort of
+    ``key << bits | position`` gives both about twice as fast as np.argsort (vectorised sorting
+    kernels exist for sort, not for argsort); otherwise (WikiText-103-sized input) argsort."""
+    position_bits = max(int(len(keys) - 1).bit_length(), 1)
+    key_bits = int(keys.max()).bit_length() if len(keys) else 0
+    if key_bits + position_bits > 63:
+        order = np.argsort(keys)
+        return order, keys[order]
+    packed = keys << position_bits
+    packed |= np.arange(len(keys), dtype=np.int64)
+    packed.sort()
+    order = packed & ((1 << position_bits) - 1)
+    packed >>= position_bits
+    return order, packed
 
 
 def sorted_search(table: np.ndarray, queries: np.ndarray) -> np.ndarray:
