@@ -67,6 +67,14 @@ class NgramLM:
 
     Configure in the constructor, learn with :meth:`fit` (token lists, one per line), or read one
     with :meth:`load` (a saved folder or any ARPA file). Learned attributes end in ``_``.
+
+    * ``order``: N ≥ 1. ``smoothing``: ``mle``, ``addk``, ``kn`` or ``mkn``; ``k`` for ``addk``.
+    * ``min_freq``: rarer training words become ``<unk>`` (ignored when ``vocab`` is given).
+    * ``vocab``: a :class:`~textkit.vocab.Vocab` to use instead; its own specials are dropped.
+    * ``tokenizer``: how :meth:`score_lines`, :meth:`perplexity` and :meth:`generate` split text
+      (a spec such as ``"en"`` or a Tokenizer); saved with the model.
+    * ``discounts``: fixed Kneser-Ney discounts instead of estimated ones: ``kn`` one number (or
+      one per order), ``mkn`` a (D1, D2, D3+) triple (or one per order).
     """
 
     kind = KIND
