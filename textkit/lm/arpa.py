@@ -17,6 +17,10 @@ back-off weight. ``<s>`` gets log10 probability -99 (it is never predicted). A f
 ``<unk>`` gets one with log10 probability -100, as KenLM does when it loads such a file, so unknown
 words score the same in both.
 
+Reading is streamed: lines come in ~4 MB blocks, each parsed in bulk (one ``split`` per block,
+numbers converted by numpy, words mapped to ids at once), so memory is the model's arrays plus one
+block, whatever the file size.
+
 >>> tables = read_arpa("model.arpa.gz"); write_arpa("copy.arpa", tables)
 """
 
@@ -30,6 +34,7 @@ import lzma
 import re
 import zlib
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
@@ -124,75 +129,144 @@ def read_arpa(path: PathLike) -> BackoffTables:
 
 
 def _read_arpa(path: PathLike) -> BackoffTables:
-    text = _read_text(path)
-    # Every marker line: \data\, \N-grams:, \end\ (anything before \data\ is ignored, as SRILM does).
-    markers = _markers(text)
-    start = next((i for i, (_, _, name) in enumerate(markers) if name == "\\data\\"), None)
-    if start is None:
+    with open_binary(path) as raw, io.TextIOWrapper(raw, encoding="utf-8") as f:
+        lines = _LineBlocks(f, path)
+        declared = _read_header(lines, path)
+        probs1, words1, backoffs1 = _read_section(lines, path, 1, declared[0], stoi=None)
+        tokens, stoi, prob, backoff = _unigram_table(path, words1[:, 0].tolist(), probs1, backoffs1)
+        V, order = len(tokens), len(declared)
+        log10_prob, log10_backoff, keys = [prob], [backoff] if order > 1 else [], []
+        for n in range(2, order + 1):
+            probs, word_ids, backoffs = _read_section(lines, path, n, declared[n - 1], stoi)
+            key, order_by = _sorted_keys(path, word_ids, keys, V, n)
+            del word_ids
+            keys.append(key)
+            log10_prob.append(probs[order_by])
+            if n < order:
+                log10_backoff.append(backoffs[order_by])
+        _expect_end(lines, path, order)
+    return BackoffTables(tokens, keys, log10_prob, log10_backoff)
+
+
+_BLOCK_BYTES = 1 << 22  # lines are read ~4 MB at a time and parsed in bulk (~100 MB of str objects)
+
+
+class _LineBlocks:
+    """The lines of a text file read in large blocks, with a cursor and line numbers, so that a
+    file of 10^8 n-grams is parsed block by block (memory: one block) and mostly in C."""
+
+    def __init__(self, f: io.TextIOWrapper, path: PathLike):
+        self.f, self.path = f, path
+        self.block: list[str] = []
+        self.pos = 0
+        self.block_lineno = 1  # line number of block[0]
+
+    def _ensure(self) -> bool:
+        if self.pos < len(self.block):
+            return True
+        self.block_lineno += len(self.block)
+        try:
+            self.block = self.f.readlines(_BLOCK_BYTES)
+        except UnicodeDecodeError as e:
+            raise ModelFileError(f"{self.path}: not a UTF-8 text file (byte {e.start} of a block); not an ARPA language model") from None
+        except (OSError, EOFError, zlib.error, lzma.LZMAError) as e:
+            raise ModelFileError(f"{self.path}: read failed: truncated or corrupt file ({e})") from None
+        self.pos = 0
+        return bool(self.block)
+
+    @property
+    def lineno(self) -> int:
+        return self.block_lineno + self.pos
+
+    def next_nonblank(self) -> str | None:
+        """The next non-blank line, stripped (None at the end of the file)."""
+        while self._ensure():
+            line = self.block[self.pos]
+            self.pos += 1
+            if line.strip():
+                return line.strip()
+        return None
+
+    def peek_nonblank(self) -> str | None:
+        while self._ensure():
+            if self.block[self.pos].strip():
+                return self.block[self.pos].strip()
+            self.pos += 1
+        return None
+
+    def rows(self) -> Iterator[tuple[int, list[str]]]:
+        """Chunks of consecutive n-gram lines (with their first line number), up to a blank or a
+        backslash line, which is left unread."""
+        while self._ensure():
+            block, start = self.block, self.pos
+            end = start
+            while end < len(block):
+                line = block[end]
+                if not (line[:1] == "-" or line[:1].isdigit()) and (line.isspace() or line.lstrip().startswith("\\")):
+                    break
+                end += 1
+            if end > start:
+                yield self.block_lineno + start, block[start:end]
+            self.pos = end
+            if end < len(block):
+                return
+
+
+def _read_header(lines: _LineBlocks, path: PathLike) -> list[int]:
+    """Skip to \\data\\ (text before it is ignored, as SRILM does) and read the n-gram counts."""
+    while (line := lines.next_nonblank()) is not None and line != "\\data\\":
+        pass
+    if line is None:
         raise ModelFileError(f"{path}: not an ARPA language model (no \\data\\ header)")
-    markers = markers[start:] + [(len(text), len(text), None)]
-    declared = _read_header(path, text[markers[0][1] : markers[1][0]])
-    sections = []
-    for n in range(1, len(declared) + 1):
-        begin, end, name = markers[n]
-        if name != f"\\{n}-grams:":
-            where = f"found {name}" if name else "the file ends"
-            raise ModelFileError(f"{path}: truncated or malformed ARPA file: expected the \\{n}-grams: section, {where}")
-        first_lineno = text.count("\n", 0, end) + 2
-        sections.append(_read_section(path, text[end : markers[n + 1][0]], n, declared[n - 1], first_lineno))
-    if markers[len(declared) + 1][2] != "\\end\\":
-        raise ModelFileError(f"{path}: truncated ARPA file (no \\end\\ line after the {len(declared)}-grams)")
-    return _to_tables(path, sections)
-
-
-def _markers(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, name) of every line that starts with a backslash: a handful in any file, so
-    they are found with str.find rather than a regex run over every line."""
-    found = []
-    at = 0 if text.startswith("\\") else text.find("\n\\")
-    while at != -1:
-        begin = at if text[at] == "\\" else at + 1
-        end = text.find("\n", begin)
-        end = len(text) if end == -1 else end
-        found.append((begin, end, text[begin:end].strip()))
-        at = text.find("\n\\", end)
-    return found
-
-
-def _read_text(path: PathLike) -> str:
-    """The whole (decompressed) file as text. An ARPA file is parsed in bulk: see _parse_rows."""
-    try:
-        with open_binary(path) as f:
-            data = f.read()
-    except (OSError, EOFError, zlib.error, lzma.LZMAError) as e:
-        raise ModelFileError(f"{path}: read failed: truncated or corrupt file ({e})") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ModelFileError(f"{path}: not a UTF-8 text file (byte {e.start}); not an ARPA language model") from None
-
-
-def _read_header(path: PathLike, header: str) -> list[int]:
     declared: dict[int, int] = {}
-    for line in header.splitlines():
-        text = line.strip()
-        if not text:
-            continue
-        match = _COUNT_LINE.match(text)
+    while (line := lines.peek_nonblank()) is not None and not line.startswith("\\"):
+        match = _COUNT_LINE.match(line)
         if not match:
-            raise ModelFileError(f"{path}: expected 'ngram N=COUNT' in the \\data\\ header, found {text[:60]!r}")
+            raise ModelFileError(f"{path}: line {lines.lineno}: expected 'ngram N=COUNT' in the \\data\\ header, found {line[:60]!r}")
         declared[int(match.group(1))] = int(match.group(2))
+        lines.next_nonblank()
     order = len(declared)
     if order == 0 or sorted(declared) != list(range(1, order + 1)):
         raise ModelFileError(f"{path}: the \\data\\ header must declare ngram 1=.. up to the model order")
     return [declared[n] for n in range(1, order + 1)]
 
 
-def _read_section(path: PathLike, body: str, n: int, declared: int, first_lineno: int):
-    rows = [line for line in body.split("\n") if line and not line.isspace()]
-    if len(rows) != declared:
-        raise ModelFileError(f"{path}: truncated or inconsistent ARPA file: the header declares {declared} {n}-grams, the section has {len(rows)}")
-    return _parse_rows(path, rows, n, first_lineno)
+def _read_section(lines: _LineBlocks, path: PathLike, n: int, declared: int, stoi: dict[str, int] | None):
+    """One \\n-grams: section: log10 probs, words (n = 1: an object array) or word ids (int32,
+    n > 1: mapped block by block so no word strings pile up), back-offs."""
+    line = lines.next_nonblank()
+    if line != f"\\{n}-grams:":
+        where = f"found {line[:60]!r}" if line is not None else "the file ends"
+        raise ModelFileError(f"{path}: truncated or malformed ARPA file: expected the \\{n}-grams: section, {where}")
+    probs, words, backoffs, count = [], [], [], 0
+    for first_lineno, rows in lines.rows():
+        count += len(rows)
+        if count > declared:
+            break
+        p, w, b = _parse_rows(path, rows, n, first_lineno)
+        probs.append(p)
+        backoffs.append(b)
+        words.append(w if stoi is None else _word_ids(path, w, stoi, n))
+    if count != declared:
+        has = f"more than {declared}" if count > declared else str(count)
+        raise ModelFileError(f"{path}: truncated or inconsistent ARPA file: the header declares {declared} {n}-grams, the section has {has}")
+    empty = np.zeros((0, n), dtype=object if stoi is None else np.int32)
+    return np.concatenate(probs or [np.zeros(0)]), np.concatenate(words or [empty]), np.concatenate(backoffs or [np.zeros(0)])
+
+
+def _word_ids(path: PathLike, words: np.ndarray, stoi: dict[str, int], n: int) -> np.ndarray:
+    flat = words.ravel().tolist()
+    try:
+        return np.fromiter(map(stoi.__getitem__, flat), dtype=np.int32, count=len(flat)).reshape(-1, n)
+    except KeyError as e:
+        raise ModelFileError(f"{path}: the {n}-grams use the word {e.args[0]!r}, which has no unigram") from None
+
+
+def _expect_end(lines: _LineBlocks, path: PathLike, order: int) -> None:
+    line = lines.next_nonblank()
+    if line != "\\end\\":
+        found = f", found {line[:60]!r}" if line is not None else ""
+        raise ModelFileError(f"{path}: truncated ARPA file (no \\end\\ line after the {order}-grams{found})")
 
 
 def _parse_rows(path: PathLike, rows: list[str], n: int, first_lineno: int):
@@ -251,9 +325,8 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def _to_tables(path: PathLike, sections) -> BackoffTables:
-    probs1, words1, backoffs1 = sections[0]
-    file_words = words1[:, 0].tolist()
+def _unigram_table(path: PathLike, file_words: list[str], probs: np.ndarray, backoffs: np.ndarray):
+    """Vocabulary (``<unk> <s> </s>`` first, then the file's order) and dense unigram arrays."""
     for special in (BOS, EOS):
         if special not in file_words:
             raise ModelFileError(f"{path}: the ARPA file has no {special} unigram; it is not a sentence-level language model")
@@ -263,37 +336,26 @@ def _to_tables(path: PathLike, sections) -> BackoffTables:
         logger.warning("%s has no <unk>; unknown words get log10 probability %s (as in KenLM)", path, MISSING_UNK)
     tokens = list(SPECIALS) + [w for w in file_words if w not in SPECIALS]
     stoi = {w: i for i, w in enumerate(tokens)}
-    V = len(tokens)
-    order = len(sections)
-    prob = np.full(V, MISSING_UNK)
-    backoff = np.zeros(V)
-    ids = np.array([stoi[w] for w in file_words], dtype=np.int64)
-    prob[ids] = probs1
-    backoff[ids] = backoffs1
+    prob = np.full(len(tokens), MISSING_UNK)
+    backoff = np.zeros(len(tokens))
+    ids = np.fromiter(map(stoi.__getitem__, file_words), dtype=np.int64, count=len(file_words))
+    prob[ids] = probs
+    backoff[ids] = backoffs
     prob[stoi[BOS]] = NEVER
-    log10_prob, log10_backoff, keys = [prob], [backoff], []
-    for n in range(2, order + 1):
-        probs_n, words_n, backoffs_n = sections[n - 1]
-        flat = words_n.ravel().tolist()
-        try:
-            word_ids = np.fromiter(map(stoi.__getitem__, flat), dtype=np.int64, count=len(flat)).reshape(-1, n)
-        except KeyError as e:
-            raise ModelFileError(f"{path}: the {n}-grams use the word {e.args[0]!r}, which has no unigram") from None
-        prefix = word_ids[:, 0]
-        for j in range(1, n - 1):  # walk the context w1 .. w(n-1) down the lower-order tables
-            prefix = _find(keys[j - 1], prefix * V + word_ids[:, j], path, n)
-        key = prefix * V + word_ids[:, n - 1]
-        order_by = np.argsort(key, kind="stable")
-        key = key[order_by]
-        if len(key) > 1 and np.any(key[1:] == key[:-1]):
-            raise ModelFileError(f"{path}: an {n}-gram is listed twice")
-        keys.append(key)
-        log10_prob.append(np.asarray(probs_n, dtype=np.float64)[order_by])
-        if n < order:
-            log10_backoff.append(np.asarray(backoffs_n, dtype=np.float64)[order_by])
-    if order == 1:
-        log10_backoff = []
-    return BackoffTables(tokens, keys, log10_prob, log10_backoff)
+    return tokens, stoi, prob, backoff
+
+
+def _sorted_keys(path: PathLike, word_ids: np.ndarray, keys: list[np.ndarray], V: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Integer keys of the order-n entries (sorted) and the permutation that sorts them."""
+    prefix = word_ids[:, 0].astype(np.int64)
+    for j in range(1, n - 1):  # walk the context w1 .. w(n-1) down the lower-order tables
+        prefix = _find(keys[j - 1], prefix * V + word_ids[:, j], path, n)
+    key = prefix * V + word_ids[:, n - 1]
+    order_by = np.argsort(key, kind="stable")
+    key = key[order_by]
+    if len(key) > 1 and np.any(key[1:] == key[:-1]):
+        raise ModelFileError(f"{path}: an {n}-gram is listed twice")
+    return key, order_by
 
 
 def _find(table_keys: np.ndarray, keys: np.ndarray, path: PathLike, n: int) -> np.ndarray:
