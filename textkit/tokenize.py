@@ -15,6 +15,7 @@ import io
 import logging
 import multiprocessing
 import re
+from collections import deque
 from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -27,8 +28,9 @@ LANGS = ("en", "zh", "char", "whitespace", "spm:MODEL")
 # A number with inner separators (3.14, 1,299.99), a word with inner apostrophes or hyphens
 # (don't, state-of-the-art, COVID-19), or any single other non-space character.
 _EN_TOKEN = re.compile(r"\d+(?:[.,]\d+)+|\w+(?:['’\-]\w+)*|[^\w\s]")
-# Stretches of Chinese characters (CJK unified ideographs and extension A) go to jieba.
+# Chinese characters (CJK unified ideographs, extension A and compatibility ideographs).
 _HAN_RUN = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
+_HAN_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 class Tokenizer:
@@ -47,8 +49,8 @@ class Tokenizer:
     ) -> Iterator[list[str]]:
         """Yield one token list per line, lazily and in order.
 
-        With ``workers > 1`` chunks of lines are tokenized in a process pool; memory stays bounded
-        because only a few chunks are in flight at once.
+        With ``workers > 1`` chunks of ``chunk_size`` lines are tokenized in a process pool; memory
+        stays bounded because at most two chunks per worker are in flight at once.
         """
         if workers < 1:
             raise UsageError(f"workers must be at least 1, not {workers}")
@@ -57,11 +59,20 @@ class Tokenizer:
             for line in lines:
                 yield tokenize(line)
             return
-        chunks = _chunked(lines, chunk_size)
+        yield from self._tokenize_in_pool(lines, workers, chunk_size)
+
+    def _tokenize_in_pool(self, lines: Iterable[str], workers: int, chunk_size: int) -> Iterator[list[str]]:
+        # Pool.imap would drain the whole input into its task queue at once (a multi-GB file in
+        # memory), so chunks are submitted by hand: at most 2 per worker are in flight.
         ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        in_flight: deque = deque()
         with ctx.Pool(workers, initializer=_init_worker, initargs=(self,)) as pool:
-            for token_lists in pool.imap(_tokenize_chunk, chunks):
-                yield from token_lists
+            for chunk in _chunked(lines, chunk_size):
+                in_flight.append(pool.apply_async(_tokenize_chunk, (chunk,)))
+                if len(in_flight) >= 2 * workers:
+                    yield from in_flight.popleft().get()
+            while in_flight:
+                yield from in_flight.popleft().get()
 
     def decode(self, tokens: list[str]) -> str:
         """Best-effort inverse of :meth:`tokenize` (exact for char and sentencepiece)."""
@@ -155,7 +166,8 @@ class ChineseTokenizer(Tokenizer):
     ``"search"`` (precise, plus the shorter words inside long ones). ``hmm`` switches jieba's HMM for
     words missing from the dictionary. Stretches without Chinese characters are tokenized by the
     English rules (case kept unless ``lowercase``), so English words and numbers such as ``iPhone``,
-    ``COVID-19`` and ``1,299.99`` come out whole. ``user_dict`` is a jieba user dictionary: one
+    ``COVID-19`` and ``1,299.99`` come out whole, while dictionary words that mix scripts (``T恤``,
+    ``B超``) stay whole in precise and search mode. ``user_dict`` is a jieba user dictionary: one
     ``word [freq] [tag]`` per line, UTF-8 (a BOM and CRLF endings are fine).
 
     >>> ChineseTokenizer()("我在北京使用iPhone 15")
@@ -196,18 +208,42 @@ class ChineseTokenizer(Tokenizer):
 
     def tokenize(self, text: str) -> list[str]:
         seg = self._segmenter()
+        if self.mode == "full":
+            return self._tokenize_full(seg, text)
+        if self.mode == "precise":
+            words = seg.cut(text, HMM=self.hmm)
+        else:
+            words = seg.cut_for_search(text, HMM=self.hmm)
+        # jieba sees the whole line, so dictionary words that mix scripts (T恤, B超, 卡拉OK, or a
+        # user's "iPhone手机") survive; the pieces it cuts from non-Chinese stretches ("COVID", "-",
+        # "19", " ") are glued back together and re-cut by the English rules, which keep words,
+        # numbers such as 1,299.99 and hyphenated names whole and drop whitespace.
+        out: list[str] = []
+        pending: list[str] = []
+        findall, lower = _EN_TOKEN.findall, self.lowercase
+        for w in words:
+            if w.isascii() or not _HAN_CHAR.search(w):
+                pending.append(w)
+                continue
+            if pending:
+                out += findall("".join(pending).lower() if lower else "".join(pending))
+                pending = []
+            out.append(w.lower() if lower else w)
+        if pending:
+            out += findall("".join(pending).lower() if lower else "".join(pending))
+        return out
+
+    def _tokenize_full(self, seg, text: str) -> list[str]:
+        # Full mode lists every dictionary word, overlapping, so there is no single cut to glue;
+        # only the Chinese stretches go to jieba.
         out: list[str] = []
         for i, part in enumerate(_HAN_RUN.split(text)):
             if not part:
                 continue
             if i % 2 == 0:  # no Chinese characters here
                 out.extend(_EN_TOKEN.findall(part.lower() if self.lowercase else part))
-            elif self.mode == "precise":
-                out.extend(seg.lcut(part, HMM=self.hmm))
-            elif self.mode == "full":
-                out.extend(w for w in seg.lcut(part, cut_all=True) if w)
             else:
-                out.extend(seg.lcut_for_search(part, HMM=self.hmm))
+                out.extend(w for w in seg.lcut(part, cut_all=True) if w)
         return out
 
     def decode(self, tokens: list[str]) -> str:
