@@ -95,7 +95,9 @@ class Vocab:
             kept = kept[: max_size - len(specials)]
         tokens = list(specials) + [t for t, _ in kept]
         freqs = [int(counter.get(s, 0)) for s in specials] + [int(c) for _, c in kept]
-        return cls(tokens, freqs, specials, unk_token="<unk>")
+        # Unknown tokens map to <unk> only when it was reserved: a "<unk>" that merely occurs in the
+        # data (WikiText has thousands) is an ordinary token in a vocabulary built without it.
+        return cls(tokens, freqs, specials, unk_token="<unk>" if "<unk>" in specials else None)
 
     # ---- lookups ------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -129,7 +131,7 @@ class Vocab:
 
     def lookup_token(self, index: int) -> str:
         """The token with id ``index``."""
-        if not 0 <= index < len(self.tokens):
+        if isinstance(index, bool) or not hasattr(index, "__index__") or not 0 <= index < len(self.tokens):
             raise TextkitError(f"token id {index} is out of range for a vocabulary of {len(self)} tokens")
         return self.tokens[index]
 
@@ -142,12 +144,17 @@ class Vocab:
 
     def decode(self, ids: Iterable[int]) -> list[str]:
         """Tokens for ``ids``."""
-        tokens = self.tokens
+        if hasattr(ids, "tolist"):  # a tensor or array: plain ints are much faster to index with
+            ids = ids.tolist()
+        ids = list(ids)
+        tokens, size = self.tokens, len(self.tokens)
         try:
-            return [tokens[i] for i in ids]
-        except (IndexError, TypeError):
-            bad = next(i for i in ids if not (isinstance(i, int) or hasattr(i, "__index__")) or not 0 <= i < len(tokens))
-            raise TextkitError(f"token id {bad} is out of range for a vocabulary of {len(self)} tokens") from None
+            if all(0 <= i < size for i in ids):  # a negative id would silently index from the end
+                return [tokens[i] for i in ids]
+        except TypeError:
+            pass
+        bad = next(i for i in ids if not isinstance(i, int) or not 0 <= i < size)
+        raise TextkitError(f"token id {bad!r} is out of range for a vocabulary of {size} tokens")
 
     def freq(self, token: str) -> int:
         """How often ``token`` occurred when the vocabulary was built (0 if unknown)."""
@@ -197,7 +204,11 @@ class Vocab:
             raise ModelFileError(f"{source}: vocabulary format version {data.get('version')} is not supported")
         try:
             tokens, freqs, specials = data["tokens"], data["freqs"], data["specials"]
-            if not all(isinstance(t, str) for t in tokens) or not all(isinstance(c, int) for c in freqs):
+            if not (isinstance(tokens, list) and isinstance(freqs, list) and isinstance(specials, list)):
+                raise TypeError
+            if not all(isinstance(t, str) for t in tokens + specials) or not all(
+                isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in freqs
+            ):
                 raise TypeError
             return cls(tokens, freqs, specials, unk_token=data.get("unk_token"))
         except (KeyError, TypeError):
