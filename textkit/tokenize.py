@@ -196,14 +196,7 @@ class ChineseTokenizer(Tokenizer):
 
     def _segmenter(self):
         if self._jieba is None:
-            import jieba
-
-            jieba.setLogLevel(logging.WARNING)
-            seg = jieba.Tokenizer()
-            seg.initialize()
-            for word, freq, tag in self._user_words:
-                seg.add_word(word, freq, tag)
-            self._jieba = seg
+            self._jieba = _jieba_segmenter(tuple(self._user_words))
         return self._jieba
 
     def tokenize(self, text: str) -> list[str]:
@@ -248,6 +241,24 @@ class ChineseTokenizer(Tokenizer):
 
     def decode(self, tokens: list[str]) -> str:
         return "".join(tokens)
+
+
+_SEGMENTERS: dict[tuple, object] = {}
+
+
+def _jieba_segmenter(user_words: tuple):
+    """One jieba dictionary per process and user dictionary: loading one takes about a second."""
+    seg = _SEGMENTERS.get(user_words)
+    if seg is None:
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict..." chatter on stderr
+        seg = jieba.Tokenizer()
+        seg.initialize()
+        for word, freq, tag in user_words:
+            seg.add_word(word, freq, tag)
+        seg = _SEGMENTERS.setdefault(user_words, seg)
+    return seg
 
 
 def read_user_dict(path: PathLike) -> list[tuple[str, int | None, str | None]]:
