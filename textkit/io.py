@@ -139,6 +139,7 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     if p.is_dir():
         raise InputFileError(f"{p}: is a directory, expected a file to write")
     parent = p.parent if str(p.parent) else Path(".")
+    created = [d for d in (parent, *parent.parents) if not d.exists()]  # to remove again on failure
     try:
         parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part" + "".join(p.suffixes), dir=parent)
@@ -153,6 +154,8 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+            for d in created:  # innermost first; stops at the first folder that is not empty
+                d.rmdir()
         raise
 
 

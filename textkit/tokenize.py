@@ -360,9 +360,14 @@ def train_sentencepiece(
     if first is None:
         raise InputFileError(f"{source if isinstance(source, (str, Path)) else 'input'}: no text to train on")
 
+    failures: list[Exception] = []
+
     def sentences() -> Iterator[str]:
-        yield first
-        yield from nonempty
+        try:
+            yield first
+            yield from nonempty
+        except Exception as e:  # raised inside sentencepiece's C++ loop it would become a RuntimeError
+            failures.append(e)
 
     model = io.BytesIO()
     try:
@@ -376,8 +381,12 @@ def train_sentencepiece(
             **options,
         )
     except RuntimeError as e:
+        if failures:
+            raise failures[0] from None
         # e.g. "Vocabulary size is too high (8000). Please set it to a value <= 1234."
         raise UsageError(f"sentencepiece training failed: {str(e).strip().splitlines()[-1]}") from None
+    if failures:  # the input broke off (bad bytes, a truncated file): no model from half of it
+        raise failures[0]
     prefix = Path(model_prefix)
     model_path = prefix.with_name(prefix.name + ".model")
     with atomic_write(model_path, "wb") as f:
