@@ -215,3 +215,16 @@ def test_tensors_round_trip_and_corrupt_file(tmp_path):
     (tmp_path / "bad.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{garbage")
     with pytest.raises(ModelFileError, match="not a valid safetensors"):
         load_tensors(tmp_path / "bad.safetensors")
+
+
+def test_atomic_write_removes_folders_it_created_on_failure(tmp_path):
+    target = tmp_path / "new" / "deeper" / "out.txt"
+    with pytest.raises(RuntimeError):
+        with atomic_write(target):
+            raise RuntimeError("input turned out to be bad")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(RuntimeError):
+        with atomic_write(tmp_path / "kept" / "out.txt"):
+            raise RuntimeError
+    assert [p.name for p in tmp_path.iterdir()] == ["kept"]  # a folder that was there stays

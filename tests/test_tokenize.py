@@ -362,3 +362,11 @@ def test_call_equals_tokenize_and_repr():
     tok = get_tokenizer("en")
     assert tok("A b") == tok.tokenize("A b")
     assert repr(tok) == "EnglishTokenizer('en')"
+
+
+def test_spm_training_input_error_surfaces_as_itself(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(("a sentence with some words in it\n" * 50).encode() + b"caf\xe9\n")
+    with pytest.raises(InputFileError, match="line 51 is not valid UTF-8"):
+        train_sentencepiece(bad, tmp_path / "m", vocab_size=30)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.txt"]
