@@ -22,6 +22,7 @@ from typing import Iterable, Iterator
 
 from textkit.errors import InputFileError, ModelFileError, UsageError
 from textkit.io import PathLike, atomic_write, check_readable, iter_lines
+from textkit.zh_segment import cut_precise
 
 LANGS = ("en", "zh", "char", "whitespace", "spm:MODEL")
 
@@ -31,6 +32,8 @@ _EN_TOKEN = re.compile(r"\d+(?:[.,]\d+)+|\w+(?:['’\-]\w+)*|[^\w\s]")
 # Chinese characters (CJK unified ideographs, extension A and compatibility ideographs).
 _HAN_RUN = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
 _HAN_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# jieba's re_han_default: the blocks its precise and search modes segment with the dictionary
+_JIEBA_BLOCK = re.compile(r"([\u4E00-\u9FD5a-zA-Z0-9+#&\._%\-]+)")
 
 
 class Tokenizer:
@@ -203,27 +206,43 @@ class ChineseTokenizer(Tokenizer):
         seg = self._segmenter()
         if self.mode == "full":
             return self._tokenize_full(seg, text)
-        if self.mode == "precise":
-            words = seg.cut(text, HMM=self.hmm)
-        else:
-            words = seg.cut_for_search(text, HMM=self.hmm)
-        # jieba sees the whole line, so dictionary words that mix scripts (T恤, B超, 卡拉OK, or a
-        # user's "iPhone手机") survive; the pieces it cuts from non-Chinese stretches ("COVID", "-",
-        # "19", " ") are glued back together and re-cut by the English rules, which keep words,
-        # numbers such as 1,299.99 and hyphenated names whole and drop whitespace.
+        return self._glue(self._cut_precise(seg, text), seg.FREQ if self.mode == "search" else None)
+
+    def _cut_precise(self, seg, text: str) -> Iterator[str]:
+        # jieba's own blocks (Chinese with ASCII letters, digits, - . _ % & # +) go through jieba's
+        # algorithm (textkit.zh_segment, identical output, faster); everything between them, and
+        # blocks without Chinese, is left to the English rules in _glue.
+        for i, part in enumerate(_JIEBA_BLOCK.split(text)):
+            if not part:
+                continue
+            if i % 2 == 0 or part.isascii():
+                yield part
+            else:
+                yield from cut_precise(seg, part, self.hmm)
+
+    def _glue(self, words: Iterable[str], search_freq: dict | None = None) -> list[str]:
+        # jieba keeps dictionary words that mix scripts (T恤, B超, 卡拉OK, a user's "iPhone手机")
+        # whole; the pieces around them without Chinese ("COVID", "-", "19", " ") are glued back
+        # together and re-cut by the English rules, which keep words, numbers such as 1,299.99 and
+        # hyphenated names whole and drop whitespace. Search mode (``search_freq``) puts the
+        # dictionary words of 2 and 3 characters inside a longer Chinese word before it, as
+        # jieba.cut_for_search does.
         out: list[str] = []
         pending: list[str] = []
-        findall, lower = _EN_TOKEN.findall, self.lowercase
+        findall, han, lower = _EN_TOKEN.findall, _HAN_CHAR.search, self.lowercase
         for w in words:
-            if w.isascii() or not _HAN_CHAR.search(w):
+            first = w[0]
+            if "\u4e00" <= first <= "\u9fff" or (not w.isascii() and han(w)):
+                if pending:
+                    out += _english(pending, findall, lower)
+                    pending = []
+                if search_freq is not None and len(w) > 2:
+                    out += [g.lower() if lower else g for g in _search_grams(w, search_freq)]
+                out.append(w.lower() if lower else w)
+            else:
                 pending.append(w)
-                continue
-            if pending:
-                out += findall("".join(pending).lower() if lower else "".join(pending))
-                pending = []
-            out.append(w.lower() if lower else w)
         if pending:
-            out += findall("".join(pending).lower() if lower else "".join(pending))
+            out += _english(pending, findall, lower)
         return out
 
     def _tokenize_full(self, seg, text: str) -> list[str]:
@@ -259,6 +278,21 @@ def _jieba_segmenter(user_words: tuple):
             seg.add_word(word, freq, tag)
         seg = _SEGMENTERS.setdefault(user_words, seg)
     return seg
+
+
+def _search_grams(word: str, freq: dict) -> list[str]:
+    grams = [word[i : i + 2] for i in range(len(word) - 1) if freq.get(word[i : i + 2])]
+    if len(word) > 3:
+        grams += [word[i : i + 3] for i in range(len(word) - 2) if freq.get(word[i : i + 3])]
+    return grams
+
+
+def _english(pieces: list[str], findall, lower: bool) -> list[str]:
+    if len(pieces) == 1 and len(pieces[0]) == 1:  # the common case: one punctuation mark
+        piece = pieces[0]
+        return [] if piece.isspace() else [piece.lower() if lower else piece]
+    text = "".join(pieces)
+    return findall(text.lower() if lower else text)
 
 
 def read_user_dict(path: PathLike) -> list[tuple[str, int | None, str | None]]:
