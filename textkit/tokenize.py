@@ -67,7 +67,10 @@ class Tokenizer:
     def _tokenize_in_pool(self, lines: Iterable[str], workers: int, chunk_size: int) -> Iterator[list[str]]:
         # Pool.imap would drain the whole input into its task queue at once (a multi-GB file in
         # memory), so chunks are submitted by hand: at most 2 per worker are in flight.
-        ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        if method == "fork":
+            self.load()  # forked workers share the loaded dictionary instead of each loading one
+        ctx = multiprocessing.get_context(method)
         in_flight: deque = deque()
         with ctx.Pool(workers, initializer=_init_worker, initargs=(self,)) as pool:
             for chunk in _chunked(lines, chunk_size):
@@ -76,6 +79,9 @@ class Tokenizer:
                     yield from in_flight.popleft().get()
             while in_flight:
                 yield from in_flight.popleft().get()
+
+    def load(self) -> None:
+        """Load heavy state (a dictionary, a model) now rather than at the first text."""
 
     def decode(self, tokens: list[str]) -> str:
         """Best-effort inverse of :meth:`tokenize` (exact for char and sentencepiece)."""
@@ -196,6 +202,9 @@ class ChineseTokenizer(Tokenizer):
         state = self.__dict__.copy()
         state["_jieba"] = None  # the dictionary is rebuilt lazily in the receiving process
         return state
+
+    def load(self) -> None:
+        self._segmenter()
 
     def _segmenter(self):
         if self._jieba is None:
@@ -351,6 +360,9 @@ class SentencePieceTokenizer(Tokenizer):
                 raise ModelFileError(f"{p}: not a sentencepiece model ({e})") from None
             self._sp = sp
         return self._sp
+
+    def load(self) -> None:
+        self._processor()
 
     def tokenize(self, text: str) -> list[str]:
         return self._processor().EncodeAsPieces(text)
