@@ -191,3 +191,31 @@ def test_binary_or_missing_file(tmp_path):
         Vocab.load(path)
     with pytest.raises(TextkitError, match="no such file"):
         Vocab.load(tmp_path / "none.json")
+
+
+def test_build_leaves_the_garbage_collector_as_it_found_it():
+    import gc
+
+    assert gc.isenabled()
+    Vocab.build(SENTENCES)
+    assert gc.isenabled()
+    with pytest.raises(EmptyCorpusError):
+        Vocab.build(SENTENCES, min_freq=99)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        Vocab.build(SENTENCES)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_min_freq_cut_matches_a_filter():
+    counts = Counter({f"w{i}": (i * 7919) % 13 + 1 for i in range(500)})
+    for min_freq in range(1, 15):
+        try:
+            v = Vocab.from_counter(counts, min_freq=min_freq, specials=())
+        except EmptyCorpusError:
+            assert max(counts.values()) < min_freq
+            continue
+        assert set(v.tokens) == {t for t, c in counts.items() if c >= min_freq}
