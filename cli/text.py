@@ -113,6 +113,7 @@ def train_spm(file, vocab_size, model_type, character_coverage, prefix, errors, 
     from textkit.tokenize import train_sentencepiece
 
     check_overwrite(f"{prefix}.model", force)
+    check_overwrite(f"{prefix}.vocab", force)
     path = train_sentencepiece(resolve_corpus(file), prefix, vocab_size=vocab_size, model_type=model_type,
                                character_coverage=character_coverage, errors=errors)
     if as_json:

@@ -178,6 +178,8 @@ def test_train_spm_and_tokenize_with_it(tmp_path, model_type):
     assert pieces.returncode == 0 and "\u2581" in pieces.stdout.decode()
     again = textkit("train-spm", "en_sample", "--vocab-size", "250", "-o", str(prefix))
     one_error_line(again, 2, "already exists")
+    (tmp_path / "models" / f"en_{model_type}.model").unlink()  # a lone .vocab is protected too
+    one_error_line(textkit("train-spm", "en_sample", "--vocab-size", "250", "-o", str(prefix)), 2, ".vocab already exists")
 
 
 # ---- bad input (the list) ---------------------------------------------------------------

@@ -370,3 +370,22 @@ def test_spm_training_input_error_surfaces_as_itself(tmp_path):
     with pytest.raises(InputFileError, match="line 51 is not valid UTF-8"):
         train_sentencepiece(bad, tmp_path / "m", vocab_size=30)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.txt"]
+
+
+def test_tokenizers_work_in_dataloader_workers():
+    torch = pytest.importorskip("torch")
+
+    class Lines(torch.utils.data.Dataset):
+        def __init__(self, lines, tok):
+            self.lines, self.tok = lines, tok
+
+        def __len__(self):
+            return len(self.lines)
+
+        def __getitem__(self, i):
+            return self.tok(self.lines[i])
+
+    lines = list(read_corpus("zh_sample"))[:40]
+    tok = get_tokenizer("zh", mode="search")
+    loader = torch.utils.data.DataLoader(Lines(lines, tok), batch_size=8, num_workers=2, collate_fn=list)
+    assert [t for batch in loader for t in batch] == [tok(line) for line in lines]
