@@ -242,3 +242,8 @@ def test_every_bad_input_gives_one_line_and_leaves_nothing_behind(tmp_path):
             raise AssertionError(f"textkit {' '.join(args)}: {e}") from None
         assert result.stdout == b"", args
         assert sorted(p.name for p in tmp_path.iterdir()) == before, f"{args} left files behind"
+
+
+def test_bare_textkit_prints_help():
+    result = textkit()
+    assert result.returncode == 0 and b"Commands:" in result.stdout and result.stderr == b""

@@ -389,3 +389,39 @@ def test_tokenizers_work_in_dataloader_workers():
     tok = get_tokenizer("zh", mode="search")
     loader = torch.utils.data.DataLoader(Lines(lines, tok), batch_size=8, num_workers=2, collate_fn=list)
     assert [t for batch in loader for t in batch] == [tok(line) for line in lines]
+
+
+
+
+def _covers(tokens, text):
+    return "".join(tokens) == "".join(text.split())
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_MIXED = st.text(
+    alphabet=st.one_of(
+        st.sampled_from(list("我来到北京清华大学恤超卡拉的人们，。！“”、")),
+        st.sampled_from(list("abcXYZ019 -.,'%_#&+\t\n")),
+        st.characters(),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_MIXED, st.sampled_from(["precise", "search"]), st.booleans())
+def test_zh_never_loses_or_invents_text(text, mode, hmm):
+    tokens = get_tokenizer("zh", mode=mode, hmm=hmm)(text)
+    assert all(t and not any(c.isspace() for c in t) for t in tokens)
+    if mode == "precise":
+        assert _covers(tokens, text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60))
+def test_en_never_loses_or_invents_text(text):
+    tokens = EnglishTokenizer(lowercase=False)(text)
+    assert all(t and not any(c.isspace() for c in t) for t in tokens)
+    assert _covers(tokens, text)
