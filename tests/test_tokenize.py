@@ -425,3 +425,9 @@ def test_en_never_loses_or_invents_text(text):
     tokens = EnglishTokenizer(lowercase=False)(text)
     assert all(t and not any(c.isspace() for c in t) for t in tokens)
     assert _covers(tokens, text)
+
+
+def test_zh_rare_ideographs_outside_jiebas_range(zh):
+    # U+3400 (extension A) and U+9FEF are Chinese characters that jieba's blocks do not include
+    assert zh("，\u3400 \u9fef。") == ["，", "\u3400", "\u9fef", "。"]
+    assert zh("ab \u3400cd") == ["ab", "\u3400", "cd"]

@@ -224,8 +224,10 @@ class ChineseTokenizer(Tokenizer):
         for i, part in enumerate(_JIEBA_BLOCK.split(text)):
             if not part:
                 continue
-            if i % 2 == 0 or part.isascii():
+            if part.isascii():
                 yield part
+            elif i % 2 == 0:  # between blocks: as jieba, rare ideographs outside its range go alone
+                yield from (part if _HAN_CHAR.search(part) else (part,))
             else:
                 yield from cut_precise(seg, part, self.hmm)
 
