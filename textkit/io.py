@@ -2,9 +2,10 @@
 
 * :func:`iter_lines` reads text lazily (UTF-8; ``.gz``, ``.bz2`` and ``.xz`` decompressed on the
   fly) and turns every OS or decoding problem into an :class:`~textkit.errors.InputFileError`
-  naming the file and line.
+  naming the file and line; :func:`decode_lines` applies the same rules to a stream (stdin).
 * :func:`atomic_write` writes through a temporary file in the same folder and renames it over the
-  target only when the block succeeds, so no user ever finds a half-written output.
+  target only when the block succeeds, so no user ever finds a half-written output (nor a folder
+  it created for one).
 * :func:`save_tensors` / :func:`load_tensors` store model weights as safetensors next to a JSON
   config: loading never runs code.
 """
