@@ -517,7 +517,7 @@ class NgramLM:
 
 def tokenizer_config(tokenizer) -> dict:
     """What rebuilds a tokenizer: its spec and the options it was made with."""
-    options = {name: getattr(tokenizer, name) for name in ("lowercase", "mode", "hmm", "user_dict") if hasattr(tokenizer, name)}
+    options = {name: getattr(tokenizer, name) for name in ("lowercase", "mode", "hmm", "user_dict", "space_token") if hasattr(tokenizer, name)}
     return {"spec": tokenizer.spec, "options": options}
 
 
