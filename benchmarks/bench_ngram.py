@@ -76,6 +76,16 @@ def timed(fn):
     return value, time.perf_counter() - start
 
 
+CPU = {"nltk": 0.0, "textkit": 0.0}  # CPU seconds per side of the NLTK comparison (the machine is shared)
+
+
+def cpu_timed(side: str, fn):
+    start = time.process_time()
+    value, wall = timed(fn)
+    CPU[side] += time.process_time() - start
+    return value, wall
+
+
 # ---- 1. NLTK -------------------------------------------------------------------------------------
 def bench_nltk(lines: list[list[str]], train_tokens: int, test_lines: int, kn_tokens: int) -> None:
     from nltk.lm import MLE, KneserNeyInterpolated, Laplace
@@ -96,22 +106,24 @@ def bench_nltk(lines: list[list[str]], train_tokens: int, test_lines: int, kn_to
             model.fit(nltk_ngrams(train, order), vocabulary_text=vocab_text)
             return model
 
-        ref, t_nltk_build = timed(build_nltk)
+        CPU.update(nltk=0.0, textkit=0.0)
+        ref, t_nltk_build = cpu_timed("nltk", build_nltk)
         phantom = None
         if smoothing == "addk":  # NLTK's V counts <s>: add one never-seen word to textkit's V
             words = [w for w in ref.vocab if w not in ("<s>", "</s>", "<UNK>")]
             phantom = Vocab(["<unk>", "<s>", "</s>", *words, "<phantom>"], specials=("<unk>", "<s>", "</s>"))
-        lm, t_tk_build = timed(lambda: NgramLM(order=order, smoothing=smoothing, vocab=phantom).fit(train))
+        lm, t_tk_build = cpu_timed("textkit", lambda: NgramLM(order=order, smoothing=smoothing, vocab=phantom).fit(train))
         text = seen_text if smoothing == "mle" else test_text
         grams = test_ngrams([t.split() for t in text], order, ref.vocab)
-        ppl_nltk, t_nltk_score = timed(lambda: ref.perplexity(grams))
-        ppl_tk, t_tk_score = timed(lambda: lm.perplexity(text).perplexity)
-        rows.append((name, t_nltk_build, t_nltk_score, t_tk_build, t_tk_score, ppl_nltk, ppl_tk, len(grams)))
-    print(f"{'model':8} {'nltk build':>11} {'nltk score':>11} {'textkit build':>14} {'textkit score':>14} {'ratio':>8}  perplexity nltk / textkit")
-    for name, nb, ns, tb, ts, pn, pt, n in rows:
+        ppl_nltk, t_nltk_score = cpu_timed("nltk", lambda: ref.perplexity(grams))
+        ppl_tk, t_tk_score = cpu_timed("textkit", lambda: lm.perplexity(text).perplexity)
+        cpu_ratio = CPU["nltk"] / CPU["textkit"]
+        rows.append((name, t_nltk_build, t_nltk_score, t_tk_build, t_tk_score, cpu_ratio, ppl_nltk, ppl_tk, len(grams)))
+    print(f"{'model':8} {'nltk build':>11} {'nltk score':>11} {'textkit build':>14} {'textkit score':>14} {'ratio':>6} {'(cpu)':>6}  perplexity nltk / textkit")
+    for name, nb, ns, tb, ts, cpu_ratio, pn, pt, n in rows:
         ratio = (nb + ns) / (tb + ts)
         same = "equal" if math.isclose(pn, pt, rel_tol=1e-9) else "DIFFERENT"
-        print(f"{name:8} {nb:10.3f}s {ns:10.3f}s {tb:13.3f}s {ts:13.3f}s {ratio:7.0f}x  {pn:.4f} / {pt:.4f} ({same}; {n} tokens)")
+        print(f"{name:8} {nb:10.3f}s {ns:10.3f}s {tb:13.3f}s {ts:13.3f}s {ratio:5.0f}x {cpu_ratio:5.0f}x  {pn:.4f} / {pt:.4f} ({same}; {n} tokens)")
 
     # Kneser-Ney: NLTK is timed on a few hundred tokens; probabilities compared where the
     # conventions agree (fixed discount 0.1 above order 1, none at order 1; contexts not <s> at order 2).
@@ -127,7 +139,7 @@ def bench_nltk(lines: list[list[str]], train_tokens: int, test_lines: int, kn_to
     max_diff = float(np.max(np.abs(np.array(probs_nltk) - np.array(probs_tk))))
     print(
         f"{'KN':8} {t_nltk_build:10.3f}s {nltk_full:10.1f}s* {t_tk_build:13.3f}s {t_tk_score:13.3f}s "
-        f"{nltk_full / (t_tk_build + t_tk_score):7.0f}x  max |p_nltk - p_textkit| = {max_diff:.2e} over {len(grams)} tokens"
+        f"{nltk_full / (t_tk_build + t_tk_score):6.0f}x {'':6}  max |p_nltk - p_textkit| = {max_diff:.2e} over {len(grams)} tokens"
     )
     print(f"  * NLTK KN scoring extrapolated from {len(grams)} tokens ({per_token_nltk * 1e3:.1f} ms/token) to {n_test}")
 
@@ -188,13 +200,19 @@ def variant_corpus(copies: int) -> list[list[str]]:
 
 
 def _build_child(order: int, copies: int, queue) -> None:
+    import tracemalloc
+
     corpus = variant_corpus(copies)
     n_tokens = sum(map(len, corpus))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     lm, seconds = timed(lambda: NgramLM(order=order, smoothing="mkn").fit(corpus))
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    table_bytes = sum(k.nbytes for k in lm.tables_.keys) + sum(p.nbytes for p in lm.tables_.log10_prob) + sum(b.nbytes for b in lm.tables_.log10_backoff)
-    queue.put((n_tokens, seconds, before / 1024, after / 1024, lm.tables_.counts(), table_bytes / 2**20))
+    del lm
+    tracemalloc.start()  # numpy reports its buffers to tracemalloc: this is the fit's own peak
+    lm = NgramLM(order=order, smoothing="mkn").fit(corpus)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    model = sum(a.nbytes for a in lm.tables_.keys + lm.tables_.log10_prob + lm.tables_.log10_backoff)
+    queue.put((n_tokens, seconds, peak, rss, lm.tables_.counts(), model))
 
 
 def bench_build(copies: int) -> None:
@@ -204,27 +222,77 @@ def bench_build(copies: int) -> None:
         queue = ctx.Queue()
         child = ctx.Process(target=_build_child, args=(order, copies, queue))
         child.start()
-        n_tokens, seconds, before, after, counts, model_mb = queue.get()
+        n_tokens, seconds, peak, rss, counts, model = queue.get()
         child.join()
+        mib = 2**20
         print(
             f"order {order}: {n_tokens / 1e6:.2f}M tokens in {seconds:.2f}s ({n_tokens / seconds / 1e6:.2f} M tokens/s); "
-            f"peak RSS {after:.0f} MiB (corpus as Python lists: {before:.0f} MiB, so fit added {after - before:.0f} MiB = "
-            f"{(after - before) * 2**20 / n_tokens:.0f} bytes/token); n-grams {counts}; model arrays {model_mb:.0f} MiB"
+            f"fit peak {peak / mib:.0f} MiB = {peak / n_tokens:.0f} bytes/token (tracemalloc; the corpus itself not counted); "
+            f"process peak RSS {rss / mib:.0f} MiB with the corpus as Python lists"
         )
+        print(f"         n-grams per order {counts} ({sum(counts) / 1e6:.2f}M); model arrays {model / mib:.0f} MiB = {model / sum(counts):.0f} bytes/n-gram")
+
+
+def streamed_corpus(n_tokens: int):
+    """Lazily: the five variants, then the sample shuffled within lines with new seeds, until
+    ``n_tokens`` words. Shuffled lines have far more distinct long n-grams than real text, so this
+    over-estimates the memory a natural corpus of that size needs."""
+    lines = wiki_lines()
+    produced, seed = 0, 0
+    while True:
+        rng = np.random.default_rng(seed)
+        for words in lines:
+            if seed < 5:
+                variant = [words, words[::-1], [x.lower() for x in words], [x.lower() for x in words[::-1]], None][seed]
+            else:
+                variant = None
+            if variant is None:
+                variant = [words[i] for i in rng.permutation(len(words))]
+            yield variant
+            produced += len(variant)
+            if produced >= n_tokens:
+                return
+        seed += 1
+
+
+def _scale_child(order: int, n_tokens: int, queue) -> None:
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    lm, seconds = timed(lambda: NgramLM(order=order, smoothing="mkn").fit(streamed_corpus(n_tokens)))
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    queue.put((lm.train_tokens_, seconds, base, rss, lm.tables_.counts()))
+
+
+def bench_scale(order: int, n_tokens: int) -> None:
+    print(f"\n== Scaling: order-{order} modified KN on {n_tokens / 1e6:.0f}M streamed tokens (peak RSS of a fresh process) ==")
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_scale_child, args=(order, n_tokens, queue))
+    child.start()
+    n, seconds, base, rss, counts = queue.get()
+    child.join()
+    mib = 2**20
+    print(
+        f"{n / 1e6:.1f}M tokens (words + </s>) in {seconds:.1f}s; peak RSS {rss / mib:.0f} MiB "
+        f"(after imports {base / mib:.0f} MiB): {(rss - base) / n:.0f} bytes/token; n-grams {counts} ({sum(counts) / n:.2f} per token)"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="Smaller corpora (about a minute).")
     parser.add_argument("--skip", nargs="*", default=[], choices=["nltk", "kenlm", "build"], help="Parts to leave out.")
+    parser.add_argument("--scale-tokens", type=float, default=0, help="Also build an order-5 model on this many streamed tokens (e.g. 1e7) and report its peak RSS.")
     args = parser.parse_args(argv)
     lines = wiki_lines()
     if "nltk" not in args.skip:
         bench_nltk(lines, train_tokens=30_000 if args.quick else 100_000, test_lines=100 if args.quick else 400, kn_tokens=100 if args.quick else 300)
     if "kenlm" not in args.skip:
-        bench_kenlm(lines, n_train_lines=5_000 if args.quick else 15_000, n_test_lines=2_000 if args.quick else 5_000, order=5)
+        cut = len(lines) * 4 // 5  # the sample has ~9k long lines: train on 80%, score the rest
+        bench_kenlm(lines, n_train_lines=cut, n_test_lines=len(lines) - cut, order=3 if args.quick else 5)
     if "build" not in args.skip:
         bench_build(copies=1 if args.quick else 5)
+    if args.scale_tokens:
+        bench_scale(5, int(args.scale_tokens))
     sys.stdout.flush()
 
 

@@ -25,6 +25,9 @@ def run_guarded(command: click.Command, argv: list[str] | None = None) -> int:
         click.echo("textkit: aborted", err=True)
         return 130
     except click.UsageError as e:
+        if type(e).__name__ == "NoArgsIsHelpError" and e.ctx is not None:  # bare `textkit` (click >= 8.2)
+            click.echo(e.ctx.get_help())
+            return 0
         hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
         click.echo(f"textkit: error: {e.format_message()}{hint}", err=True)
         return e.exit_code

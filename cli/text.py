@@ -36,12 +36,12 @@ def tokenize(file, lang, lowercase, zh_mode, hmm, user_dict, output, workers, er
       textkit tokenize text.txt --lang spm:models/en_bpe.model
     """
     from textkit.corpora import read_corpus
-    from textkit.io import atomic_write
+    from textkit.io import atomic_write, decode_lines
 
     check_overwrite(output, force)
     tok = make_tokenizer(lang, lowercase, zh_mode, hmm, user_dict)
     if file is None or file == "-":
-        lines = (line.rstrip("\r\n") for line in _stdin_lines(errors))
+        lines = decode_lines(sys.stdin.buffer, "<stdin>", errors)
     else:
         lines = read_corpus(file, errors=errors)
     token_lists = tok.tokenize_lines(lines, workers=workers)
@@ -54,12 +54,6 @@ def tokenize(file, lang, lowercase, zh_mode, hmm, user_dict, output, workers, er
         for tokens in token_lists:
             write(" ".join(tokens) + "\n")
         sys.stdout.flush()
-
-
-def _stdin_lines(errors: str):
-    import io
-
-    return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors=errors)
 
 
 @click.command("build-vocab")
@@ -119,6 +113,7 @@ def train_spm(file, vocab_size, model_type, character_coverage, prefix, errors, 
     from textkit.tokenize import train_sentencepiece
 
     check_overwrite(f"{prefix}.model", force)
+    check_overwrite(f"{prefix}.vocab", force)
     path = train_sentencepiece(resolve_corpus(file), prefix, vocab_size=vocab_size, model_type=model_type,
                                character_coverage=character_coverage, errors=errors)
     if as_json:

@@ -131,6 +131,22 @@ def test_write_read_round_trip_keeps_the_tables(tmp_path):
     assert (tmp_path / "b.arpa").read_text() == (tmp_path / "a.arpa").read_text()
 
 
+@pytest.mark.parametrize("block_bytes", [1, 50, 333])
+def test_reading_in_small_blocks_gives_the_same_tables(tmp_path, monkeypatch, block_bytes):
+    from textkit.lm import arpa
+
+    lm = NgramLM(order=3, smoothing="mkn").fit([line.split() for line in TRAIN])
+    lm.to_arpa(tmp_path / "a.arpa")
+    whole = read_arpa(tmp_path / "a.arpa")
+    monkeypatch.setattr(arpa, "_BLOCK_BYTES", block_bytes)  # section ends fall on every block position
+    blocks = read_arpa(tmp_path / "a.arpa")
+    assert blocks.tokens == whole.tokens
+    for a, b in zip(blocks.keys + blocks.log10_prob + blocks.log10_backoff, whole.keys + whole.log10_prob + whole.log10_backoff):
+        np.testing.assert_array_equal(a, b)
+    (tmp_path / "hand.arpa").write_text(HAND_ARPA)
+    assert NgramLM.load(tmp_path / "hand.arpa").score("b a b") == pytest.approx(HAND_SCORES["b a b"])
+
+
 @given(st.lists(st.lists(st.sampled_from("abcde"), min_size=1, max_size=6), min_size=1, max_size=10), st.integers(2, 4))
 @settings(max_examples=25, deadline=None)
 def test_round_trip_scores_match_for_any_corpus(lines, order):

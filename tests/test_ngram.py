@@ -82,6 +82,20 @@ def test_counting_invariants(lines, order):
         assert table.counts.sum() == sum(max(0, len(x) + 2 - n + 1) for x in lines)
 
 
+@given(st.lists(st.integers(0, 2**62), min_size=1, max_size=200), st.booleans())
+@settings(max_examples=60, deadline=None)
+def test_group_keys_equals_np_unique(values, small):
+    from textkit.lm.counting import group_keys
+
+    keys = np.array(values, dtype=np.int64) % (1000 if small else 2**62)  # packed sort / argsort path
+    uniq, one_position, inverse, counts = group_keys(keys)
+    ref_uniq, ref_inverse, ref_counts = np.unique(keys, return_inverse=True, return_counts=True)
+    np.testing.assert_array_equal(uniq, ref_uniq)
+    np.testing.assert_array_equal(inverse, ref_inverse.reshape(-1))
+    np.testing.assert_array_equal(counts, ref_counts)
+    np.testing.assert_array_equal(keys[one_position], uniq)
+
+
 # ---- every model is a distribution --------------------------------------------------------------
 @pytest.mark.parametrize("smoothing", ["addk", "kn", "mkn", "mle"])
 @pytest.mark.parametrize("order", [1, 2, 3, 4])
@@ -350,3 +364,27 @@ def test_bad_input_raises_clear_errors():
         lm.score_lines(["", ""])
     with pytest.raises(TextkitError, match="not been trained"):
         NgramLM(order=2).score("a b")
+
+
+@given(
+    st.lists(st.lists(st.sampled_from("abcdef"), min_size=1, max_size=8), min_size=1, max_size=12),
+    st.integers(1, 4),
+    st.sampled_from(["kn", "mkn", "addk"]),
+    st.lists(st.sampled_from(["a", "b", "f", "zz"]), max_size=4),
+)
+@settings(max_examples=40, deadline=None)
+def test_any_corpus_gives_normalised_consistent_models(lines, order, smoothing, sentence):
+    """Every next-word distribution sums to 1, and scoring a sentence in one vectorised pass equals
+    the chain rule over logprob() calls."""
+    import logging
+
+    logging.getLogger("textkit.lm.smoothing").setLevel(logging.ERROR)  # tiny corpora: fallback discounts
+    lm = NgramLM(order=order, smoothing=smoothing, k=0.5).fit(lines)
+    padded_sentence = ["<s>"] + sentence + ["</s>"]
+    chain = 0.0
+    for i in range(1, len(padded_sentence)):
+        context = padded_sentence[max(0, i - order + 1) : i]
+        dist = 10 ** lm.next_log10_probs([lm.vocab_.stoi.get(w, 0) for w in context])
+        assert dist.sum() == pytest.approx(1.0, abs=1e-9)
+        chain += lm.logprob(padded_sentence[i], context)
+    assert lm.score(sentence) == pytest.approx(chain, abs=1e-9)

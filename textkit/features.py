@@ -16,6 +16,7 @@ from typing import Sequence
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.utils.validation import check_is_fitted
 
 from textkit.errors import UsageError
 from textkit.tokenize import Tokenizer, get_tokenizer
@@ -113,10 +114,9 @@ class BagOfWords(TransformerMixin, BaseEstimator):
         return X
 
     def transform(self, texts):
-        from sklearn.utils.validation import check_is_fitted
-
         check_is_fitted(self, "vectorizer_")
         return self.vectorizer_.transform(texts)
 
     def get_feature_names_out(self, input_features=None):
+        check_is_fitted(self, "vectorizer_")
         return self.vectorizer_.get_feature_names_out()

@@ -2,9 +2,10 @@
 
 * :func:`iter_lines` reads text lazily (UTF-8; ``.gz``, ``.bz2`` and ``.xz`` decompressed on the
   fly) and turns every OS or decoding problem into an :class:`~textkit.errors.InputFileError`
-  naming the file and line.
+  naming the file and line; :func:`decode_lines` applies the same rules to a stream (stdin).
 * :func:`atomic_write` writes through a temporary file in the same folder and renames it over the
-  target only when the block succeeds, so no user ever finds a half-written output.
+  target only when the block succeeds, so no user ever finds a half-written output (nor a folder
+  it created for one).
 * :func:`save_tensors` / :func:`load_tensors` store model weights as safetensors next to a JSON
   config: loading never runs code.
 """
@@ -19,7 +20,7 @@ import lzma
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any, Iterable, Iterator
 
 from textkit.errors import InputFileError, ModelFileError, UsageError
 
@@ -59,29 +60,46 @@ def iter_lines(path: PathLike, errors: str = "strict", keepends: bool = False) -
 
     >>> for line in iter_lines("corpora/en_sample.txt"): ...
     """
-    if errors not in ERROR_POLICIES:
-        raise UsageError(f"errors must be one of {', '.join(ERROR_POLICIES)}, not {errors!r}")
+    check_error_policy(errors)
     p = Path(path)
     with open_binary(p) as f:
-        lineno = 0
-        try:
-            for lineno, raw in enumerate(f, 1):
-                try:
-                    line = raw.decode("utf-8", errors)
-                except UnicodeDecodeError as e:
-                    raise InputFileError(
-                        f"{p}: line {lineno} is not valid UTF-8 (byte {e.start}); "
-                        "pass --errors replace to substitute bad bytes"
-                    ) from None
-                if lineno == 1 and line.startswith("\ufeff"):
-                    line = line[1:]
-                if not keepends:
-                    line = line.rstrip("\r\n")
-                yield line
-        except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
-            if isinstance(e, InputFileError):
-                raise
-            raise InputFileError(f"{p}: read failed after line {lineno} ({e})") from None
+        yield from decode_lines(f, str(p), errors, keepends)
+
+
+def decode_lines(raw_lines: Iterable[bytes], name: str, errors: str = "strict", keepends: bool = False) -> Iterator[str]:
+    """Decode an iterable of byte lines (an open binary file, ``sys.stdin.buffer``) as UTF-8.
+
+    The rules of :func:`iter_lines`; ``name`` ("<stdin>", a path) is what error messages call it.
+
+    >>> list(decode_lines([b"\\xef\\xbb\\xbfhi\\r\\n"], "<bytes>"))
+    ['hi']
+    """
+    check_error_policy(errors)
+    lineno = 0
+    try:
+        for lineno, raw in enumerate(raw_lines, 1):
+            try:
+                line = raw.decode("utf-8", errors)
+            except UnicodeDecodeError as e:
+                raise InputFileError(
+                    f"{name}: line {lineno} is not valid UTF-8 (byte {e.start}); "
+                    "pass --errors replace to substitute bad bytes"
+                ) from None
+            if lineno == 1 and line.startswith("\ufeff"):
+                line = line[1:]
+            if not keepends:
+                line = line.rstrip("\r\n")
+            yield line
+    except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
+        if isinstance(e, InputFileError):
+            raise
+        raise InputFileError(f"{name}: read failed after line {lineno} ({e})") from None
+
+
+def check_error_policy(errors: str) -> None:
+    """Reject an ``errors`` value other than strict, replace or ignore."""
+    if errors not in ERROR_POLICIES:
+        raise UsageError(f"errors must be one of {', '.join(ERROR_POLICIES)}, not {errors!r}")
 
 
 def read_text(path: PathLike, errors: str = "strict") -> str:
@@ -96,43 +114,67 @@ def atomic_write(path: PathLike, mode: str = "w", encoding: str | None = "utf-8"
     >>> with atomic_write("out.txt") as f:
     ...     f.write("all or nothing\\n")
     """
-    p = Path(path)
-    if p.is_dir():
-        raise InputFileError(f"{p}: is a directory, expected a file to write")
-    parent = p.parent if str(p.parent) else Path(".")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=parent)
-    except OSError as e:
-        raise InputFileError(f"{p}: cannot write ({e.strerror or e})") from None
     binary = "b" in mode
-    try:
-        with os.fdopen(fd, mode, **({} if binary else {"encoding": encoding, "newline": "\n"})) as f:
+    with atomic_path(path) as tmp:
+        try:
+            f = open(tmp, mode, **({} if binary else {"encoding": encoding, "newline": "\n"}))
+        except OSError as e:
+            raise InputFileError(f"{path}: cannot write ({e.strerror or e})") from None
+        with f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 @contextlib.contextmanager
 def atomic_path(path: PathLike) -> Iterator[Path]:
-    """Like :func:`atomic_write` for libraries that want a file name: yields a temporary path."""
+    """Like :func:`atomic_write` for libraries that want a file name: yields a temporary path.
+
+    The file appears at ``path`` only if the block succeeds, with the permissions a new file gets
+    (the umask), or those of the file it replaces.
+
+    >>> with atomic_path("model.safetensors") as tmp:
+    ...     save_file(tensors, str(tmp))
+    """
     p = Path(path)
+    if p.is_dir():
+        raise InputFileError(f"{p}: is a directory, expected a file to write")
     parent = p.parent if str(p.parent) else Path(".")
-    parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part" + "".join(p.suffixes), dir=parent)
-    os.close(fd)
+    created = [d for d in (parent, *parent.parents) if not d.exists()]  # to remove again on failure
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part" + "".join(p.suffixes), dir=parent)
+        os.close(fd)
+    except OSError as e:
+        raise InputFileError(f"{p}: cannot write ({e.strerror or e})") from None
     try:
         yield Path(tmp)
+        # mkstemp creates the file private (0600); give the output the mode a plain open() would.
+        os.chmod(tmp, _mode_for(p))
         os.replace(tmp, p)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+            for d in created:  # innermost first; stops at the first folder that is not empty
+                d.rmdir()
         raise
+
+
+def _mode_for(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        return 0o666 & ~_UMASK
+
+
+def _read_umask() -> int:
+    # os.umask can only be read by setting it; do that once, at import, not while threads write files.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+_UMASK = _read_umask()
 
 
 def write_json(path: PathLike, obj: Any) -> None:
@@ -146,10 +188,12 @@ def read_json(path: PathLike, what: str = "JSON file") -> Any:
     """Read a JSON file; a missing or malformed one raises a ModelFileError naming ``what``."""
     p = check_readable(path)
     try:
-        with open(p, encoding="utf-8") as f:
+        with open(p, encoding="utf-8-sig") as f:  # -sig: a file saved by an editor that adds a BOM
             return json.load(f)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ModelFileError(f"{p}: not a valid {what} ({e})") from None
+    except OSError as e:
+        raise InputFileError(f"{p}: cannot read ({e.strerror or e})") from None
 
 
 def save_tensors(path: PathLike, tensors: dict, metadata: dict[str, str] | None = None) -> None:

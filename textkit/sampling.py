@@ -42,7 +42,8 @@ class _Partition:
         if len(self) == 0:
             raise EmptyCorpusError(
                 f"a sequence of {len(self.ids)} tokens is too short for one minibatch of "
-                f"batch_size={batch_size} x num_steps={num_steps}; use a longer text or smaller sizes"
+                f"batch_size={batch_size} x num_steps={num_steps} (it needs at least {self.min_tokens()} "
+                "tokens, counting the random offset and the shifted targets); use a longer text or smaller sizes"
             )
 
     def state_dict(self) -> dict:
@@ -63,6 +64,10 @@ class _Partition:
 class RandomPartition(_Partition):
     """See :func:`random_partition`."""
 
+    def min_tokens(self) -> int:
+        """The shortest sequence that gives one minibatch at every offset."""
+        return self.batch_size * self.num_steps + self.num_steps
+
     def __len__(self) -> int:
         # Count with the largest offset (num_steps - 1) so that every epoch has the same length.
         usable = len(self.ids) - (self.num_steps - 1) - 1
@@ -81,6 +86,10 @@ class RandomPartition(_Partition):
 
 class SequentialPartition(_Partition):
     """See :func:`sequential_partition`."""
+
+    def min_tokens(self) -> int:
+        """The shortest sequence that gives one minibatch at every offset (0..num_steps, as in d2l)."""
+        return self.batch_size * self.num_steps + self.num_steps + 1
 
     def __len__(self) -> int:
         row_len = (len(self.ids) - self.num_steps - 1) // self.batch_size  # with the largest offset

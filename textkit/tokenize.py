@@ -15,20 +15,25 @@ import io
 import logging
 import multiprocessing
 import re
+from collections import deque
 from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from textkit.errors import InputFileError, ModelFileError, UsageError
 from textkit.io import PathLike, atomic_write, check_readable, iter_lines
+from textkit.zh_segment import cut_precise
 
 LANGS = ("en", "zh", "char", "whitespace", "spm:MODEL")
 
 # A number with inner separators (3.14, 1,299.99), a word with inner apostrophes or hyphens
 # (don't, state-of-the-art, COVID-19), or any single other non-space character.
 _EN_TOKEN = re.compile(r"\d+(?:[.,]\d+)+|\w+(?:['’\-]\w+)*|[^\w\s]")
-# Stretches of Chinese characters (CJK unified ideographs and extension A) go to jieba.
+# Chinese characters (CJK unified ideographs, extension A and compatibility ideographs).
 _HAN_RUN = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
+_HAN_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# jieba's re_han_default: the blocks its precise and search modes segment with the dictionary
+_JIEBA_BLOCK = re.compile(r"([\u4E00-\u9FD5a-zA-Z0-9+#&\._%\-]+)")
 
 
 class Tokenizer:
@@ -47,8 +52,8 @@ class Tokenizer:
     ) -> Iterator[list[str]]:
         """Yield one token list per line, lazily and in order.
 
-        With ``workers > 1`` chunks of lines are tokenized in a process pool; memory stays bounded
-        because only a few chunks are in flight at once.
+        With ``workers > 1`` chunks of ``chunk_size`` lines are tokenized in a process pool; memory
+        stays bounded because at most two chunks per worker are in flight at once.
         """
         if workers < 1:
             raise UsageError(f"workers must be at least 1, not {workers}")
@@ -57,11 +62,26 @@ class Tokenizer:
             for line in lines:
                 yield tokenize(line)
             return
-        chunks = _chunked(lines, chunk_size)
-        ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        yield from self._tokenize_in_pool(lines, workers, chunk_size)
+
+    def _tokenize_in_pool(self, lines: Iterable[str], workers: int, chunk_size: int) -> Iterator[list[str]]:
+        # Pool.imap would drain the whole input into its task queue at once (a multi-GB file in
+        # memory), so chunks are submitted by hand: at most 2 per worker are in flight.
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        if method == "fork":
+            self.load()  # forked workers share the loaded dictionary instead of each loading one
+        ctx = multiprocessing.get_context(method)
+        in_flight: deque = deque()
         with ctx.Pool(workers, initializer=_init_worker, initargs=(self,)) as pool:
-            for token_lists in pool.imap(_tokenize_chunk, chunks):
-                yield from token_lists
+            for chunk in _chunked(lines, chunk_size):
+                in_flight.append(pool.apply_async(_tokenize_chunk, (chunk,)))
+                if len(in_flight) >= 2 * workers:
+                    yield from in_flight.popleft().get()
+            while in_flight:
+                yield from in_flight.popleft().get()
+
+    def load(self) -> None:
+        """Load heavy state (a dictionary, a model) now rather than at the first text."""
 
     def decode(self, tokens: list[str]) -> str:
         """Best-effort inverse of :meth:`tokenize` (exact for char and sentencepiece)."""
@@ -155,7 +175,8 @@ class ChineseTokenizer(Tokenizer):
     ``"search"`` (precise, plus the shorter words inside long ones). ``hmm`` switches jieba's HMM for
     words missing from the dictionary. Stretches without Chinese characters are tokenized by the
     English rules (case kept unless ``lowercase``), so English words and numbers such as ``iPhone``,
-    ``COVID-19`` and ``1,299.99`` come out whole. ``user_dict`` is a jieba user dictionary: one
+    ``COVID-19`` and ``1,299.99`` come out whole, while dictionary words that mix scripts (``T恤``,
+    ``B超``) stay whole in precise and search mode. ``user_dict`` is a jieba user dictionary: one
     ``word [freq] [tag]`` per line, UTF-8 (a BOM and CRLF endings are fine).
 
     >>> ChineseTokenizer()("我在北京使用iPhone 15")
@@ -182,36 +203,107 @@ class ChineseTokenizer(Tokenizer):
         state["_jieba"] = None  # the dictionary is rebuilt lazily in the receiving process
         return state
 
+    def load(self) -> None:
+        self._segmenter()
+
     def _segmenter(self):
         if self._jieba is None:
-            import jieba
-
-            jieba.setLogLevel(logging.WARNING)
-            seg = jieba.Tokenizer()
-            seg.initialize()
-            for word, freq, tag in self._user_words:
-                seg.add_word(word, freq, tag)
-            self._jieba = seg
+            self._jieba = _jieba_segmenter(tuple(self._user_words))
         return self._jieba
 
     def tokenize(self, text: str) -> list[str]:
         seg = self._segmenter()
+        if self.mode == "full":
+            return self._tokenize_full(seg, text)
+        return self._glue(self._cut_precise(seg, text), seg.FREQ if self.mode == "search" else None)
+
+    def _cut_precise(self, seg, text: str) -> Iterator[str]:
+        # jieba's own blocks (Chinese with ASCII letters, digits, - . _ % & # +) go through jieba's
+        # algorithm (textkit.zh_segment, identical output, faster); everything between them, and
+        # blocks without Chinese, is left to the English rules in _glue.
+        for i, part in enumerate(_JIEBA_BLOCK.split(text)):
+            if not part:
+                continue
+            if part.isascii():
+                yield part
+            elif i % 2 == 0:  # between blocks: as jieba, rare ideographs outside its range go alone
+                yield from (part if _HAN_CHAR.search(part) else (part,))
+            else:
+                yield from cut_precise(seg, part, self.hmm)
+
+    def _glue(self, words: Iterable[str], search_freq: dict | None = None) -> list[str]:
+        # jieba keeps dictionary words that mix scripts (T恤, B超, 卡拉OK, a user's "iPhone手机")
+        # whole; the pieces around them without Chinese ("COVID", "-", "19", " ") are glued back
+        # together and re-cut by the English rules, which keep words, numbers such as 1,299.99 and
+        # hyphenated names whole and drop whitespace. Search mode (``search_freq``) puts the
+        # dictionary words of 2 and 3 characters inside a longer Chinese word before it, as
+        # jieba.cut_for_search does.
+        out: list[str] = []
+        pending: list[str] = []
+        findall, han, lower = _EN_TOKEN.findall, _HAN_CHAR.search, self.lowercase
+        for w in words:
+            first = w[0]
+            if "\u4e00" <= first <= "\u9fff" or (not w.isascii() and han(w)):
+                if pending:
+                    out += _english(pending, findall, lower)
+                    pending = []
+                if search_freq is not None and len(w) > 2:
+                    out += [g.lower() if lower else g for g in _search_grams(w, search_freq)]
+                out.append(w.lower() if lower else w)
+            else:
+                pending.append(w)
+        if pending:
+            out += _english(pending, findall, lower)
+        return out
+
+    def _tokenize_full(self, seg, text: str) -> list[str]:
+        # Full mode lists every dictionary word, overlapping, so there is no single cut to glue;
+        # only the Chinese stretches go to jieba.
         out: list[str] = []
         for i, part in enumerate(_HAN_RUN.split(text)):
             if not part:
                 continue
             if i % 2 == 0:  # no Chinese characters here
                 out.extend(_EN_TOKEN.findall(part.lower() if self.lowercase else part))
-            elif self.mode == "precise":
-                out.extend(seg.lcut(part, HMM=self.hmm))
-            elif self.mode == "full":
-                out.extend(w for w in seg.lcut(part, cut_all=True) if w)
             else:
-                out.extend(seg.lcut_for_search(part, HMM=self.hmm))
+                out.extend(w for w in seg.lcut(part, cut_all=True) if w)
         return out
 
     def decode(self, tokens: list[str]) -> str:
         return "".join(tokens)
+
+
+_SEGMENTERS: dict[tuple, object] = {}
+
+
+def _jieba_segmenter(user_words: tuple):
+    """One jieba dictionary per process and user dictionary: loading one takes about a second."""
+    seg = _SEGMENTERS.get(user_words)
+    if seg is None:
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict..." chatter on stderr
+        seg = jieba.Tokenizer()
+        seg.initialize()
+        for word, freq, tag in user_words:
+            seg.add_word(word, freq, tag)
+        seg = _SEGMENTERS.setdefault(user_words, seg)
+    return seg
+
+
+def _search_grams(word: str, freq: dict) -> list[str]:
+    grams = [word[i : i + 2] for i in range(len(word) - 1) if freq.get(word[i : i + 2])]
+    if len(word) > 3:
+        grams += [word[i : i + 3] for i in range(len(word) - 2) if freq.get(word[i : i + 3])]
+    return grams
+
+
+def _english(pieces: list[str], findall, lower: bool) -> list[str]:
+    if len(pieces) == 1 and len(pieces[0]) == 1:  # the common case: one punctuation mark
+        piece = pieces[0]
+        return [] if piece.isspace() else [piece.lower() if lower else piece]
+    text = "".join(pieces)
+    return findall(text.lower() if lower else text)
 
 
 def read_user_dict(path: PathLike) -> list[tuple[str, int | None, str | None]]:
@@ -271,6 +363,9 @@ class SentencePieceTokenizer(Tokenizer):
             self._sp = sp
         return self._sp
 
+    def load(self) -> None:
+        self._processor()
+
     def tokenize(self, text: str) -> list[str]:
         return self._processor().EncodeAsPieces(text)
 
@@ -313,9 +408,14 @@ def train_sentencepiece(
     if first is None:
         raise InputFileError(f"{source if isinstance(source, (str, Path)) else 'input'}: no text to train on")
 
+    failures: list[Exception] = []
+
     def sentences() -> Iterator[str]:
-        yield first
-        yield from nonempty
+        try:
+            yield first
+            yield from nonempty
+        except Exception as e:  # raised inside sentencepiece's C++ loop it would become a RuntimeError
+            failures.append(e)
 
     model = io.BytesIO()
     try:
@@ -329,8 +429,12 @@ def train_sentencepiece(
             **options,
         )
     except RuntimeError as e:
+        if failures:
+            raise failures[0] from None
         # e.g. "Vocabulary size is too high (8000). Please set it to a value <= 1234."
         raise UsageError(f"sentencepiece training failed: {str(e).strip().splitlines()[-1]}") from None
+    if failures:  # the input broke off (bad bytes, a truncated file): no model from half of it
+        raise failures[0]
     prefix = Path(model_prefix)
     model_path = prefix.with_name(prefix.name + ".model")
     with atomic_write(model_path, "wb") as f:

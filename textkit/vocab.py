@@ -13,8 +13,12 @@ saved vocabulary can rebuild subsampling or negative-sampling tables.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+from bisect import bisect_right
 from collections import Counter
 from itertools import chain
+from operator import itemgetter
 from typing import Iterable, Iterator, Mapping, Sequence
 
 from textkit.errors import EmptyCorpusError, ModelFileError, TextkitError, UnknownWordError, UsageError
@@ -23,6 +27,24 @@ from textkit.io import PathLike, read_json, write_json
 DEFAULT_SPECIALS = ("<unk>", "<pad>", "<bos>", "<eos>")
 FORMAT = "textkit.vocab"
 VERSION = 1
+
+
+def _negated_count(token_count: tuple[str, int]) -> int:
+    return -token_count[1]
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    # Sorting the counts allocates one tuple per distinct token and no reference cycles; left on,
+    # the cyclic collector walks the caller's whole corpus (lists of lists) again and again
+    # meanwhile, which costs more than the sort itself. Counting allocates nothing it tracks.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class Vocab:
@@ -40,7 +62,7 @@ class Vocab:
         self.specials = tuple(specials)
         if len(self.freqs) != len(self.tokens):
             raise ModelFileError("vocabulary has a different number of tokens and frequencies")
-        self.stoi = {t: i for i, t in enumerate(self.tokens)}
+        self.stoi = dict(zip(self.tokens, range(len(self.tokens))))
         if len(self.stoi) != len(self.tokens):
             dup = next(t for t in self.tokens if self.tokens.count(t) > 1)
             raise ModelFileError(f"vocabulary lists token {dup!r} twice")
@@ -74,6 +96,11 @@ class Vocab:
         specials: Sequence[str] = DEFAULT_SPECIALS,
     ) -> "Vocab":
         """Build from token counts; ties in frequency keep the mapping's insertion order."""
+        with _gc_paused():
+            return cls._from_counter(counter, min_freq, max_size, specials)
+
+    @classmethod
+    def _from_counter(cls, counter: Mapping[str, int], min_freq: int, max_size: int | None, specials: Sequence[str]) -> "Vocab":
         if min_freq < 1:
             raise UsageError(f"min_freq must be at least 1, not {min_freq}")
         specials = tuple(specials)
@@ -83,19 +110,24 @@ class Vocab:
             raise UsageError(f"max_size {max_size} is smaller than the {len(specials)} special tokens")
         if not counter:
             raise EmptyCorpusError("the corpus has no tokens")
-        special_set = set(specials)
-        kept = [(t, c) for t, c in counter.items() if c >= min_freq and t not in special_set]
-        if not kept:
+        # Sort first, filter after: the sort is stable (ties keep first-occurrence order, also with
+        # reverse=True) and min_freq becomes one binary search on the sorted counts.
+        items = sorted(counter.items(), key=itemgetter(1), reverse=True)
+        if any(s in counter for s in specials):
+            items = [tc for tc in items if tc[0] not in specials]
+        frequent = bisect_right(items, -min_freq, key=_negated_count) if min_freq > 1 else len(items)
+        if frequent == 0:
             best = max(counter.values())
             raise EmptyCorpusError(
                 f"no token occurs at least {min_freq} times (the most frequent occurs {best} times); lower min_freq"
             )
-        kept.sort(key=lambda tc: -tc[1])  # stable: ties keep first-occurrence order
-        if max_size is not None:
-            kept = kept[: max_size - len(specials)]
-        tokens = list(specials) + [t for t, _ in kept]
-        freqs = [int(counter.get(s, 0)) for s in specials] + [int(c) for _, c in kept]
-        return cls(tokens, freqs, specials, unk_token="<unk>")
+        kept = frequent if max_size is None else min(frequent, max_size - len(specials))
+        tokens, freqs = map(list, zip(*items[:kept])) if kept > 0 else ([], [])
+        tokens = [*specials, *tokens]
+        freqs = [*(int(counter.get(s, 0)) for s in specials), *map(int, freqs)]
+        # Unknown tokens map to <unk> only when it was reserved: a "<unk>" that merely occurs in the
+        # data (WikiText has thousands) is an ordinary token in a vocabulary built without it.
+        return cls(tokens, freqs, specials, unk_token="<unk>" if "<unk>" in specials else None)
 
     # ---- lookups ------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -129,7 +161,7 @@ class Vocab:
 
     def lookup_token(self, index: int) -> str:
         """The token with id ``index``."""
-        if not 0 <= index < len(self.tokens):
+        if isinstance(index, bool) or not hasattr(index, "__index__") or not 0 <= index < len(self.tokens):
             raise TextkitError(f"token id {index} is out of range for a vocabulary of {len(self)} tokens")
         return self.tokens[index]
 
@@ -142,12 +174,17 @@ class Vocab:
 
     def decode(self, ids: Iterable[int]) -> list[str]:
         """Tokens for ``ids``."""
-        tokens = self.tokens
+        if hasattr(ids, "tolist"):  # a tensor or array: plain ints are much faster to index with
+            ids = ids.tolist()
+        ids = list(ids)
+        tokens, size = self.tokens, len(self.tokens)
         try:
-            return [tokens[i] for i in ids]
-        except (IndexError, TypeError):
-            bad = next(i for i in ids if not (isinstance(i, int) or hasattr(i, "__index__")) or not 0 <= i < len(tokens))
-            raise TextkitError(f"token id {bad} is out of range for a vocabulary of {len(self)} tokens") from None
+            if all(0 <= i < size for i in ids):  # a negative id would silently index from the end
+                return [tokens[i] for i in ids]
+        except TypeError:
+            pass
+        bad = next(i for i in ids if not isinstance(i, int) or not 0 <= i < size)
+        raise TextkitError(f"token id {bad!r} is out of range for a vocabulary of {size} tokens")
 
     def freq(self, token: str) -> int:
         """How often ``token`` occurred when the vocabulary was built (0 if unknown)."""
@@ -197,7 +234,11 @@ class Vocab:
             raise ModelFileError(f"{source}: vocabulary format version {data.get('version')} is not supported")
         try:
             tokens, freqs, specials = data["tokens"], data["freqs"], data["specials"]
-            if not all(isinstance(t, str) for t in tokens) or not all(isinstance(c, int) for c in freqs):
+            if not (isinstance(tokens, list) and isinstance(freqs, list) and isinstance(specials, list)):
+                raise TypeError
+            if not all(isinstance(t, str) for t in tokens + specials) or not all(
+                isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in freqs
+            ):
                 raise TypeError
             return cls(tokens, freqs, specials, unk_token=data.get("unk_token"))
         except (KeyError, TypeError):

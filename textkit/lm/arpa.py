@@ -17,23 +17,29 @@ back-off weight. ``<s>`` gets log10 probability -99 (it is never predicted). A f
 ``<unk>`` gets one with log10 probability -100, as KenLM does when it loads such a file, so unknown
 words score the same in both.
 
+Reading is streamed: lines come in ~4 MB blocks, each parsed in bulk (one ``split`` per block,
+numbers converted by numpy, words mapped to ids at once), so memory is the model's arrays plus one
+block, whatever the file size.
+
 >>> tables = read_arpa("model.arpa.gz"); write_arpa("copy.arpa", tables)
 """
 
 from __future__ import annotations
 
+import gc
 import gzip
 import io
 import logging
+import lzma
 import re
+import zlib
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Iterator
+from typing import Iterator
 
 import numpy as np
 
 from textkit.errors import ModelFileError
-from textkit.io import PathLike, atomic_write, iter_lines
+from textkit.io import PathLike, atomic_write, open_binary
 from textkit.lm.counting import BOS, EOS, SPECIALS, UNK
 
 logger = logging.getLogger(__name__)
@@ -42,7 +48,6 @@ NEVER = -99.0  # ARPA's log10 "probability zero" (used for <s>)
 MISSING_UNK = -100.0  # what KenLM gives <unk> when a file has none
 _CHUNK = 1 << 20
 _COUNT_LINE = re.compile(r"ngram\s+(\d+)\s*=\s*(\d+)$")
-_SECTION = re.compile(r"\\(\d+)-grams:$")
 
 
 @dataclass
@@ -90,11 +95,11 @@ def _write_text(out: io.TextIOWrapper, tables: BackoffTables) -> None:
         out.write(f"ngram {n}={count}\n")
     words = np.array(tables.tokens, dtype=object)
     V = tables.vocab_size
-    word_ids = np.arange(V, dtype=np.int64)[:, None]  # the words of each entry of the current order
+    word_ids = np.arange(V, dtype=np.int32)[:, None]  # the words of each entry of the current order
     for n in range(1, tables.order + 1):
         if n > 1:
             keys = tables.keys[n - 2]
-            word_ids = np.column_stack([word_ids[keys // V], keys % V])
+            word_ids = np.column_stack([word_ids[keys // V], (keys % V).astype(np.int32)])
         prob = np.maximum(np.nan_to_num(tables.log10_prob[n - 1], neginf=NEVER), NEVER)
         backoff = tables.log10_backoff[n - 1] if n < tables.order else None
         out.write(f"\n\\{n}-grams:\n")
@@ -113,106 +118,215 @@ def _write_text(out: io.TextIOWrapper, tables: BackoffTables) -> None:
 # ---- reading -----------------------------------------------------------------------------------
 def read_arpa(path: PathLike) -> BackoffTables:
     """Read an ARPA file (``.gz`` too). Malformed or truncated files raise ModelFileError."""
-    lines = _Lines(iter_lines(path, errors="strict"))
-    declared = _read_header(path, lines)
-    sections: list[tuple[list[float], list[list[str]], list[float]]] = []
-    for n in range(1, len(declared) + 1):
-        sections.append(_read_section(path, lines, n, declared[n - 1]))
-    for lineno, line in lines:
-        if line.strip() == "\\end\\":
-            break
-        if line.strip():
-            raise ModelFileError(f"{path}: line {lineno}: expected \\end\\ after the {len(declared)}-grams, found {line[:60]!r}")
-    else:
-        raise ModelFileError(f"{path}: truncated ARPA file (no \\end\\ line)")
-    return _to_tables(path, sections)
+    # Millions of short-lived strings: the cyclic GC would rescan them over and over for nothing.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _read_arpa(path)
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
-class _Lines:
-    """Numbered lines with a one-line push-back (a section may end without a blank line)."""
+def _read_arpa(path: PathLike) -> BackoffTables:
+    with open_binary(path) as raw, io.TextIOWrapper(raw, encoding="utf-8") as f:
+        lines = _LineBlocks(f, path)
+        declared = _read_header(lines, path)
+        probs1, words1, backoffs1 = _read_section(lines, path, 1, declared[0], stoi=None)
+        tokens, stoi, prob, backoff = _unigram_table(path, words1[:, 0].tolist(), probs1, backoffs1)
+        V, order = len(tokens), len(declared)
+        log10_prob, log10_backoff, keys = [prob], [backoff] if order > 1 else [], []
+        for n in range(2, order + 1):
+            probs, word_ids, backoffs = _read_section(lines, path, n, declared[n - 1], stoi)
+            key, order_by = _sorted_keys(path, word_ids, keys, V, n)
+            del word_ids
+            keys.append(key)
+            log10_prob.append(probs[order_by])
+            if n < order:
+                log10_backoff.append(backoffs[order_by])
+        _expect_end(lines, path, order)
+    return BackoffTables(tokens, keys, log10_prob, log10_backoff)
 
-    def __init__(self, lines: Iterator[str]):
-        self._lines = enumerate(lines, 1)
-        self._pending: tuple[int, str] | None = None
 
-    def __iter__(self) -> "_Lines":
-        return self
-
-    def __next__(self) -> tuple[int, str]:
-        if self._pending is not None:
-            item, self._pending = self._pending, None
-            return item
-        return next(self._lines)
-
-    def push_back(self, item: tuple[int, str]) -> None:
-        self._pending = item
+_BLOCK_BYTES = 1 << 22  # lines are read ~4 MB at a time and parsed in bulk (~100 MB of str objects)
 
 
-def _read_header(path: PathLike, lines: "_Lines") -> list[int]:
-    for lineno, line in lines:
-        if line.strip() == "\\data\\":
-            break
-    else:
+class _LineBlocks:
+    """The lines of a text file read in large blocks, with a cursor and line numbers, so that a
+    file of 10^8 n-grams is parsed block by block (memory: one block) and mostly in C."""
+
+    def __init__(self, f: io.TextIOWrapper, path: PathLike):
+        self.f, self.path = f, path
+        self.block: list[str] = []
+        self.pos = 0
+        self.block_lineno = 1  # line number of block[0]
+
+    def _ensure(self) -> bool:
+        if self.pos < len(self.block):
+            return True
+        self.block_lineno += len(self.block)
+        try:
+            self.block = self.f.readlines(_BLOCK_BYTES)
+        except UnicodeDecodeError as e:
+            raise ModelFileError(f"{self.path}: not a UTF-8 text file (byte {e.start} of a block); not an ARPA language model") from None
+        except (OSError, EOFError, zlib.error, lzma.LZMAError) as e:
+            raise ModelFileError(f"{self.path}: read failed: truncated or corrupt file ({e})") from None
+        self.pos = 0
+        return bool(self.block)
+
+    @property
+    def lineno(self) -> int:
+        return self.block_lineno + self.pos
+
+    def next_nonblank(self) -> str | None:
+        """The next non-blank line, stripped (None at the end of the file)."""
+        while self._ensure():
+            line = self.block[self.pos]
+            self.pos += 1
+            if line.strip():
+                return line.strip()
+        return None
+
+    def peek_nonblank(self) -> str | None:
+        while self._ensure():
+            if self.block[self.pos].strip():
+                return self.block[self.pos].strip()
+            self.pos += 1
+        return None
+
+    def rows(self) -> Iterator[tuple[int, list[str]]]:
+        """Chunks of consecutive n-gram lines (with their first line number), up to a blank or a
+        backslash line, which is left unread."""
+        while self._ensure():
+            block, start = self.block, self.pos
+            end = start
+            while end < len(block):
+                line = block[end]
+                if not (line[:1] == "-" or line[:1].isdigit()) and (line.isspace() or line.lstrip().startswith("\\")):
+                    break
+                end += 1
+            if end > start:
+                yield self.block_lineno + start, block[start:end]
+            self.pos = end
+            if end < len(block):
+                return
+
+
+def _read_header(lines: _LineBlocks, path: PathLike) -> list[int]:
+    """Skip to \\data\\ (text before it is ignored, as SRILM does) and read the n-gram counts."""
+    while (line := lines.next_nonblank()) is not None and line != "\\data\\":
+        pass
+    if line is None:
         raise ModelFileError(f"{path}: not an ARPA language model (no \\data\\ header)")
     declared: dict[int, int] = {}
-    for lineno, line in lines:
-        text = line.strip()
-        if not text:
-            if declared:
-                break
-            continue
-        match = _COUNT_LINE.match(text)
+    while (line := lines.peek_nonblank()) is not None and not line.startswith("\\"):
+        match = _COUNT_LINE.match(line)
         if not match:
-            raise ModelFileError(f"{path}: line {lineno}: expected 'ngram N=COUNT' in the \\data\\ header, found {text[:60]!r}")
+            raise ModelFileError(f"{path}: line {lines.lineno}: expected 'ngram N=COUNT' in the \\data\\ header, found {line[:60]!r}")
         declared[int(match.group(1))] = int(match.group(2))
+        lines.next_nonblank()
     order = len(declared)
     if order == 0 or sorted(declared) != list(range(1, order + 1)):
         raise ModelFileError(f"{path}: the \\data\\ header must declare ngram 1=.. up to the model order")
     return [declared[n] for n in range(1, order + 1)]
 
 
-def _read_section(path: PathLike, lines: "_Lines", n: int, declared: int):
-    for lineno, line in lines:
-        text = line.strip()
-        if not text:
-            continue
-        match = _SECTION.match(text)
-        if not match or int(match.group(1)) != n:
-            raise ModelFileError(f"{path}: line {lineno}: expected \\{n}-grams:, found {text[:60]!r}")
-        break
-    else:
-        raise ModelFileError(f"{path}: truncated ARPA file (the \\{n}-grams: section is missing)")
-    probs: list[float] = []
-    grams: list[list[str]] = []
-    backoffs: list[float] = []
-    for lineno, line in lines:
-        parts = line.split()
-        if not parts:
+def _read_section(lines: _LineBlocks, path: PathLike, n: int, declared: int, stoi: dict[str, int] | None):
+    """One \\n-grams: section: log10 probs, words (n = 1: an object array) or word ids (int32,
+    n > 1: mapped block by block so no word strings pile up), back-offs."""
+    line = lines.next_nonblank()
+    if line != f"\\{n}-grams:":
+        where = f"found {line[:60]!r}" if line is not None else "the file ends"
+        raise ModelFileError(f"{path}: truncated or malformed ARPA file: expected the \\{n}-grams: section, {where}")
+    probs, words, backoffs, count = [], [], [], 0
+    for first_lineno, rows in lines.rows():
+        count += len(rows)
+        if count > declared:
             break
-        if parts[0].startswith("\\"):  # the next section or \end\ without a blank line first
-            lines.push_back((lineno, line))
-            break
-        if len(parts) not in (n + 1, n + 2):
-            raise ModelFileError(
-                f"{path}: line {lineno}: expected 'log10prob' and {n} words [and a back-off], found {line[:60]!r} "
-                "(truncated or malformed ARPA file)"
-            )
-        try:
-            probs.append(float(parts[0]))
-            backoffs.append(float(parts[n + 1]) if len(parts) == n + 2 else 0.0)
-        except ValueError:
-            raise ModelFileError(f"{path}: line {lineno}: not a number in {line[:60]!r}") from None
-        grams.append(parts[1 : n + 1])
-        if len(probs) > declared:
-            break
-    if len(probs) != declared:
-        raise ModelFileError(f"{path}: truncated or inconsistent ARPA file: the header declares {declared} {n}-grams, the section has {len(probs)}")
-    return probs, grams, backoffs
+        p, w, b = _parse_rows(path, rows, n, first_lineno)
+        probs.append(p)
+        backoffs.append(b)
+        words.append(w if stoi is None else _word_ids(path, w, stoi, n))
+    if count != declared:
+        has = f"more than {declared}" if count > declared else str(count)
+        raise ModelFileError(f"{path}: truncated or inconsistent ARPA file: the header declares {declared} {n}-grams, the section has {has}")
+    empty = np.zeros((0, n), dtype=object if stoi is None else np.int32)
+    return np.concatenate(probs or [np.zeros(0)]), np.concatenate(words or [empty]), np.concatenate(backoffs or [np.zeros(0)])
 
 
-def _to_tables(path: PathLike, sections) -> BackoffTables:
-    probs1, grams1, backoffs1 = sections[0]
-    file_words = [g[0] for g in grams1]
+def _word_ids(path: PathLike, words: np.ndarray, stoi: dict[str, int], n: int) -> np.ndarray:
+    flat = words.ravel().tolist()
+    try:
+        return np.fromiter(map(stoi.__getitem__, flat), dtype=np.int32, count=len(flat)).reshape(-1, n)
+    except KeyError as e:
+        raise ModelFileError(f"{path}: the {n}-grams use the word {e.args[0]!r}, which has no unigram") from None
+
+
+def _expect_end(lines: _LineBlocks, path: PathLike, order: int) -> None:
+    line = lines.next_nonblank()
+    if line != "\\end\\":
+        found = f", found {line[:60]!r}" if line is not None else ""
+        raise ModelFileError(f"{path}: truncated ARPA file (no \\end\\ line after the {order}-grams{found})")
+
+
+def _parse_rows(path: PathLike, rows: list[str], n: int, first_lineno: int):
+    """log10 probs, an (m, n) array of words, and back-offs (0 where absent) for one section.
+
+    Parsed in bulk (split in C, numbers converted by numpy) because big ARPA files have 10^8 lines.
+    """
+    flat = " ".join(rows).split()  # one list of strings: no per-line lists for the GC to walk
+    for width in (n + 1, n + 2):
+        if len(flat) == len(rows) * width:  # every line has the same fields (the usual case)
+            table = np.array(flat, dtype=object).reshape(len(rows), width)
+            return _parse_table(path, rows, table, np.arange(len(rows)), n, first_lineno)
+    return _parse_mixed(path, rows, n, first_lineno)
+
+
+def _parse_mixed(path: PathLike, rows: list[str], n: int, first_lineno: int):
+    """Sections where some lines have a back-off and others not (or a line is malformed)."""
+    parts = list(map(str.split, rows))
+    n_fields = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+    bad = np.flatnonzero((n_fields != n + 1) & (n_fields != n + 2))
+    if len(bad):
+        i = int(bad[0])
+        raise ModelFileError(
+            f"{path}: line {first_lineno + i}: expected 'log10prob' and {n} words [and a back-off], "
+            f"found {rows[i][:60]!r} (truncated or malformed ARPA file)"
+        )
+    probs = np.zeros(len(rows))
+    backoffs = np.zeros(len(rows))
+    words = np.empty((len(rows), n), dtype=object)
+    for width in (n + 1, n + 2):
+        at = np.flatnonzero(n_fields == width)
+        if len(at):
+            table = np.array([parts[i] for i in at.tolist()], dtype=object).reshape(len(at), width)
+            probs[at], words[at], backoffs[at] = _parse_table(path, rows, table, at, n, first_lineno)
+    return probs, words, backoffs
+
+
+def _parse_table(path: PathLike, rows: list[str], table: np.ndarray, at: np.ndarray, n: int, first_lineno: int):
+    """Numbers and words of rows ``at`` laid out as a (rows, fields) object array."""
+    numbers = [0, n + 1] if table.shape[1] == n + 2 else [0]
+    try:
+        probs = table[:, 0].astype(np.float64)
+        backoffs = table[:, n + 1].astype(np.float64) if table.shape[1] == n + 2 else np.zeros(len(table))
+    except ValueError as e:
+        r = next(r for r, row in enumerate(table[:, numbers].tolist()) if not all(_is_number(x) for x in row))
+        i = int(at[r])
+        raise ModelFileError(f"{path}: line {first_lineno + i}: not a number in {rows[i][:60]!r} ({e})") from None
+    return probs, table[:, 1 : n + 1], backoffs
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _unigram_table(path: PathLike, file_words: list[str], probs: np.ndarray, backoffs: np.ndarray):
+    """Vocabulary (``<unk> <s> </s>`` first, then the file's order) and dense unigram arrays."""
     for special in (BOS, EOS):
         if special not in file_words:
             raise ModelFileError(f"{path}: the ARPA file has no {special} unigram; it is not a sentence-level language model")
@@ -222,36 +336,26 @@ def _to_tables(path: PathLike, sections) -> BackoffTables:
         logger.warning("%s has no <unk>; unknown words get log10 probability %s (as in KenLM)", path, MISSING_UNK)
     tokens = list(SPECIALS) + [w for w in file_words if w not in SPECIALS]
     stoi = {w: i for i, w in enumerate(tokens)}
-    V = len(tokens)
-    order = len(sections)
-    prob = np.full(V, MISSING_UNK)
-    backoff = np.zeros(V)
-    ids = np.array([stoi[w] for w in file_words], dtype=np.int64)
-    prob[ids] = probs1
-    backoff[ids] = backoffs1
+    prob = np.full(len(tokens), MISSING_UNK)
+    backoff = np.zeros(len(tokens))
+    ids = np.fromiter(map(stoi.__getitem__, file_words), dtype=np.int64, count=len(file_words))
+    prob[ids] = probs
+    backoff[ids] = backoffs
     prob[stoi[BOS]] = NEVER
-    log10_prob, log10_backoff, keys = [prob], [backoff], []
-    for n in range(2, order + 1):
-        probs_n, grams_n, backoffs_n = sections[n - 1]
-        try:
-            word_ids = np.array([[stoi[w] for w in g] for g in grams_n], dtype=np.int64).reshape(-1, n)
-        except KeyError as e:
-            raise ModelFileError(f"{path}: the {n}-grams use the word {e.args[0]!r}, which has no unigram") from None
-        prefix = word_ids[:, 0]
-        for j in range(1, n - 1):  # walk the context w1 .. w(n-1) down the lower-order tables
-            prefix = _find(keys[j - 1], prefix * V + word_ids[:, j], path, n)
-        key = prefix * V + word_ids[:, n - 1]
-        order_by = np.argsort(key, kind="stable")
-        key = key[order_by]
-        if len(key) > 1 and np.any(key[1:] == key[:-1]):
-            raise ModelFileError(f"{path}: an {n}-gram is listed twice")
-        keys.append(key)
-        log10_prob.append(np.asarray(probs_n, dtype=np.float64)[order_by])
-        if n < order:
-            log10_backoff.append(np.asarray(backoffs_n, dtype=np.float64)[order_by])
-    if order == 1:
-        log10_backoff = []
-    return BackoffTables(tokens, keys, log10_prob, log10_backoff)
+    return tokens, stoi, prob, backoff
+
+
+def _sorted_keys(path: PathLike, word_ids: np.ndarray, keys: list[np.ndarray], V: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Integer keys of the order-n entries (sorted) and the permutation that sorts them."""
+    prefix = word_ids[:, 0].astype(np.int64)
+    for j in range(1, n - 1):  # walk the context w1 .. w(n-1) down the lower-order tables
+        prefix = _find(keys[j - 1], prefix * V + word_ids[:, j], path, n)
+    key = prefix * V + word_ids[:, n - 1]
+    order_by = np.argsort(key, kind="stable")
+    key = key[order_by]
+    if len(key) > 1 and np.any(key[1:] == key[:-1]):
+        raise ModelFileError(f"{path}: an {n}-gram is listed twice")
+    return key, order_by
 
 
 def _find(table_keys: np.ndarray, keys: np.ndarray, path: PathLike, n: int) -> np.ndarray:

@@ -146,11 +146,11 @@ def extension_keys(prev_index: np.ndarray, seq: np.ndarray, bos_id: int, vocab_s
     An n-gram ends at ``p`` when the (n-1)-gram ending at ``p - 1`` is known (index ≥ 0) and ``p``
     is not a line start (else ``p - 1`` belongs to the previous line).
     """
-    context = np.empty_like(prev_index)
-    context[0] = -1
-    context[1:] = prev_index[:-1]
-    positions = np.flatnonzero((context >= 0) & (seq != bos_id))
-    keys = context[positions].astype(np.int64) * vocab_size + seq[positions]
+    positions = np.flatnonzero((prev_index[:-1] >= 0) & (seq[1:] != bos_id))
+    positions += 1
+    keys = prev_index[positions - 1].astype(np.int64)
+    keys *= vocab_size
+    keys += seq[positions]
     return positions, keys
 
 
@@ -189,8 +189,7 @@ def group_keys(keys: np.ndarray, with_inverse: bool = True) -> tuple[np.ndarray,
     ``np.unique(return_index=True)`` would sort stably to find *first* positions; any position
     will do here (every occurrence of an n-gram has the same suffix), so a plain sort is enough.
     """
-    order = np.argsort(keys)
-    sorted_keys = keys[order]
+    order, sorted_keys = _sort_with_order(keys)
     starts = np.empty(len(keys), dtype=bool)
     starts[0] = True
     np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=starts[1:])
@@ -205,13 +204,61 @@ def group_keys(keys: np.ndarray, with_inverse: bool = True) -> tuple[np.ndarray,
     return uniq, order[start_at], inverse, counts
 
 
+def _sort_with_order(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(argsort(keys), sorted keys). When key and position fit in 63 bits together, one np.sort of
+    ``key << bits | position`` gives both about twice as fast as np.argsort (vectorised sorting
+    kernels exist for sort, not for argsort); otherwise (WikiText-103-sized input) argsort."""
+    position_bits = max(int(len(keys) - 1).bit_length(), 1)
+    key_bits = int(keys.max()).bit_length() if len(keys) else 0
+    if key_bits + position_bits > 63:
+        order = np.argsort(keys)
+        return order, keys[order]
+    packed = keys << position_bits
+    packed |= np.arange(len(keys), dtype=np.int64)
+    packed.sort()
+    order = packed & ((1 << position_bits) - 1)
+    packed >>= position_bits
+    return order, packed
+
+
+def sorted_search(table: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(table, queries)``, about twice as fast for large batches: queries are
+    looked up in sorted order, so consecutive binary searches touch the same cache lines."""
+    if len(queries) < 1024:
+        return np.searchsorted(table, queries)
+    order = np.argsort(queries)
+    found = np.empty(len(queries), dtype=np.int64)
+    found[order] = np.searchsorted(table, queries[order])
+    return found
+
+
+def encode_with_vocab(token_lists: Iterable[Sequence[str]], vocab: Vocab, chunk_lines: int = 50_000) -> tuple[np.ndarray, np.ndarray, int]:
+    """Word ids under a fixed vocabulary (for scoring), line lengths, and the number of unknown words.
+
+    A literal ``<unk>`` is a known word; literal ``<s>``/``</s>`` are unknown (see :func:`to_model_ids`).
+    """
+    stoi = vocab.stoi
+    unk = stoi[UNK]
+    markers = (stoi[BOS], stoi[EOS])
+    parts, lengths, unknown = [], [], 0
+    for chunk in _chunks(token_lists, chunk_lines):
+        flat = list(chain.from_iterable(chunk))
+        ids = np.fromiter(map(stoi.get, flat, repeat(unk, len(flat))), dtype=np.int32, count=len(flat))
+        ids[(ids == markers[0]) | (ids == markers[1])] = unk
+        unknown += int((ids == unk).sum()) - flat.count(UNK)
+        parts.append(ids)
+        lengths.extend(n for n in map(len, chunk) if n)
+    word_ids = np.concatenate(parts) if parts else np.zeros(0, np.int32)
+    return word_ids, np.array(lengths, dtype=np.int64), unknown
+
+
 def lookup_indices(seq: np.ndarray, tables_keys: list[np.ndarray], vocab_size: int, bos_id: int) -> list[np.ndarray]:
     """For each order n (1..len(tables_keys)+1): the table index of the n-gram ending at each
     position of ``seq``, or -1 where it is not in the model (or crosses the line start)."""
     indices = [seq.astype(np.int32)]
     for keys_n in tables_keys:
         positions, keys = extension_keys(indices[-1], seq, bos_id, vocab_size)
-        found_at = np.searchsorted(keys_n, keys)
+        found_at = sorted_search(keys_n, keys)
         found_at_clipped = np.minimum(found_at, max(len(keys_n) - 1, 0))
         hit = (found_at < len(keys_n)) & (keys_n[found_at_clipped] == keys) if len(keys_n) else np.zeros(len(keys), bool)
         index = np.full(len(seq), -1, dtype=np.int32)

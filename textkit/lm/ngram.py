@@ -40,7 +40,7 @@ import numpy as np
 
 from textkit.errors import EmptyCorpusError, ModelFileError, TextkitError, UsageError
 from textkit.io import PathLike, read_json, write_json
-from textkit.lm.arpa import BackoffTables, read_arpa, write_arpa
+from textkit.lm.arpa import read_arpa, write_arpa
 from textkit.lm.counting import (
     BOS,
     EOS,
@@ -48,6 +48,7 @@ from textkit.lm.counting import (
     build_vocab,
     collect_ids,
     count_ngrams,
+    encode_with_vocab,
     lookup_indices,
     model_vocab,
     to_model_ids,
@@ -66,6 +67,14 @@ class NgramLM:
 
     Configure in the constructor, learn with :meth:`fit` (token lists, one per line), or read one
     with :meth:`load` (a saved folder or any ARPA file). Learned attributes end in ``_``.
+
+    * ``order``: N ≥ 1. ``smoothing``: ``mle``, ``addk``, ``kn`` or ``mkn``; ``k`` for ``addk``.
+    * ``min_freq``: rarer training words become ``<unk>`` (ignored when ``vocab`` is given).
+    * ``vocab``: a :class:`~textkit.vocab.Vocab` to use instead; its own specials are dropped.
+    * ``tokenizer``: how :meth:`score_lines`, :meth:`perplexity` and :meth:`generate` split text
+      (a spec such as ``"en"`` or a Tokenizer); saved with the model.
+    * ``discounts``: fixed Kneser-Ney discounts instead of estimated ones: ``kn`` one number (or
+      one per order), ``mkn`` a (D1, D2, D3+) triple (or one per order).
     """
 
     kind = KIND
@@ -169,6 +178,8 @@ class NgramLM:
     def log10_probs(self, seq: np.ndarray) -> np.ndarray:
         """log10 p of every predicted token (every position but ``<s>``) of a wrapped id sequence."""
         self._check_fitted()
+        if len(seq) == 0:
+            return np.zeros(0)
         if self.tables_ is not None:
             result = self._backoff_log10(seq)
         else:
@@ -226,10 +237,9 @@ class NgramLM:
         return self._encode_token_lists(token_lists)
 
     def _encode_token_lists(self, token_lists: Iterable[Sequence[str]]) -> tuple[np.ndarray, int, int, int]:
-        ids, lengths, words = collect_ids(token_lists)
-        word_ids, unknown = to_model_ids(ids, words, self.vocab_)
+        word_ids, lengths, n_unknown = encode_with_vocab(token_lists, self.vocab_)
         seq = wrap_lines(word_ids, lengths, self._bos, self._eos)
-        return seq, len(lengths), len(word_ids), int(unknown.sum())
+        return seq, len(lengths), len(word_ids), n_unknown
 
     def score_lines(self, lines: Iterable[str]) -> tuple[float, int, int]:
         """Total natural-log probability of ``lines``, predicted tokens (words + one ``</s>`` per
@@ -265,9 +275,9 @@ class NgramLM:
         """
         self._check_fitted()
         tokens = self.tokenizer_(sentence) if isinstance(sentence, str) else list(sentence)
-        seq, _, _, _ = self._encode_token_lists([tokens])
-        if not bos:
-            seq = seq[1:]  # no line start: the first word has no context
+        word_ids, _, _ = encode_with_vocab([tokens], self.vocab_)
+        # wrapped by hand: an empty sentence still predicts </s> after <s> (as in KenLM)
+        seq = np.concatenate([[self._bos] if bos else [], word_ids, [self._eos]]).astype(np.int32)
         log10 = self.log10_probs(seq)
         return float(log10.sum() if eos else log10[:-1].sum())
 
@@ -507,7 +517,7 @@ class NgramLM:
 
 def tokenizer_config(tokenizer) -> dict:
     """What rebuilds a tokenizer: its spec and the options it was made with."""
-    options = {name: getattr(tokenizer, name) for name in ("lowercase", "mode", "hmm", "user_dict") if hasattr(tokenizer, name)}
+    options = {name: getattr(tokenizer, name) for name in ("lowercase", "mode", "hmm", "user_dict", "space_token") if hasattr(tokenizer, name)}
     return {"spec": tokenizer.spec, "options": options}
 
 

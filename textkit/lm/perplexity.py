@@ -3,7 +3,9 @@
 A model scores a text as a sum of natural-log probabilities of every *predicted* token: each word and
 each end-of-line marker (``</s>`` for n-gram models, ``<eos>`` for neural ones); the start marker is
 context only and never predicted. Words outside the model's vocabulary are scored as ``<unk>`` and
-counted (KenLM's "including OOVs" figure); ``oov_rate`` says how many there were.
+counted (KenLM's "including OOVs" figure); ``oov_rate`` says how many there were. A line with no
+tokens predicts nothing (no end marker either): it is skipped, as in WikiText's joining rule
+(:mod:`textkit.datasets.wikitext`).
 
     perplexity          = exp(-sum(ln p) / tokens)
     cross_entropy_bits  = -sum(log2 p) / tokens

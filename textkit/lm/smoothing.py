@@ -106,68 +106,79 @@ def kneser_ney(
     """Estimate an interpolated (modified) Kneser-Ney model from counts.
 
     Returns the back-off tables (log10), the discounts used per order, and the orders that fell
-    back to default discounts.
+    back to default discounts. Memory: one order at a time; each table's counts and suffixes are
+    released (set to None) once they are used, so the peak stays near the size of the model.
     """
     order = len(tables) + 1
     V = len(unigram_counts)
-    adjusted = _adjusted_counts(unigram_counts, tables, bos_id)
-    probs: list[np.ndarray] = []
-    gammas: list[np.ndarray] = []
+    log10_prob: list[np.ndarray] = []
+    log10_backoff: list[np.ndarray] = []
     used: list[Discounts] = []
     fell_back: list[int] = []
+    lower = None  # linear probabilities of order n-1
+    starts_with_bos = np.arange(V) == bos_id
     for n in range(1, order + 1):
-        a = adjusted[n - 1]
+        table = tables[n - 2] if n > 1 else None
+        prefix = table.keys // V if table is not None else None
+        if table is not None:
+            starts_with_bos = starts_with_bos[prefix]
+        raw = unigram_counts if table is None else table.counts
+        a = _adjusted(raw, tables[n - 1] if n < order else None, starts_with_bos)
+        if n == 1:
+            a[bos_id] = 0
         counted = a if n > 1 else np.delete(a, bos_id)
         d, fallback = _discounts_for(n, counted, modified, discounts)
         used.append(d)
         if fallback:
             fell_back.append(n)
-        discount = np.select([a == 0, a == 1, a == 2], [0.0, d[0], d[1]], d[2])
+        p = a.astype(np.float64)
+        p -= np.array([0.0, *d])[np.minimum(a, 3)]  # D(a): 0 for a=0, D1, D2, D3+
         if n == 1:
             total = counted.sum()
-            gamma = float(sum(dj * nj for dj, nj in zip(d, _count_classes(counted)))) / total
-            p = (a - discount) / total + gamma / (V - 1)
+            gamma = sum(dj * nj for dj, nj in zip(d, _count_classes(counted))) / total
+            p /= total
+            p += gamma / (V - 1)
             p[bos_id] = 0.0
         else:
-            prefix = tables[n - 2].keys // V
-            n_contexts = len(probs[-1])
-            total = np.bincount(prefix, weights=a, minlength=n_contexts)
-            mass = sum(dj * np.bincount(prefix, weights=cls, minlength=n_contexts) for dj, cls in zip(d, _class_masks(a)))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                gamma_ctx = np.where(total > 0, mass / total, 1.0)  # γ = 1 for a context never extended
-            p = (a - discount) / total[prefix] + gamma_ctx[prefix] * probs[-1][tables[n - 2].suffix]
-            gammas.append(gamma_ctx)
-        probs.append(p)
-    with np.errstate(divide="ignore"):
-        log10_prob = [np.log10(p) for p in probs]
-        log10_backoff = [np.log10(g) for g in gammas]
+            gamma_ctx = _gammas(prefix, a, d, len(lower))
+            p /= np.bincount(prefix, weights=a, minlength=len(lower))[prefix]
+            backed_off = gamma_ctx[prefix]
+            backed_off *= lower[table.suffix]
+            p += backed_off
+            del backed_off
+            table.counts = table.suffix = None  # used up: free them before the next order
+            log10_backoff.append(_log10(gamma_ctx))
+            log10_prob.append(_log10(lower))
+        del a, counted, prefix
+        lower = p
+    log10_prob.append(_log10(lower))
     return BackoffTables(tokens, [t.keys for t in tables], log10_prob, log10_backoff), used, fell_back
+
+
+def _adjusted(raw: np.ndarray, higher: NgramTable | None, starts_with_bos: np.ndarray) -> np.ndarray:
+    """Adjusted counts of one order: raw at the top (``higher`` None), else continuation counts,
+    except raw counts for n-grams that start with <s>."""
+    if higher is None:
+        return raw.astype(np.int64)
+    a = np.bincount(higher.suffix, minlength=len(raw)).astype(np.int64)
+    a[starts_with_bos] = raw[starts_with_bos]
+    return a
+
+
+def _gammas(prefix: np.ndarray, a: np.ndarray, d: Discounts, n_contexts: int) -> np.ndarray:
+    """γ(h) = (D1 N1(h) + D2 N2(h) + D3+ N3+(h)) / A(h) per context; 1 for a context never extended."""
+    mass = d[0] * np.bincount(prefix[a == 1], minlength=n_contexts)
+    mass += d[1] * np.bincount(prefix[a == 2], minlength=n_contexts)
+    mass += d[2] * np.bincount(prefix[a >= 3], minlength=n_contexts)
+    total = np.bincount(prefix, weights=a, minlength=n_contexts)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total > 0, mass / total, 1.0)
+
+
+def _log10(x: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return np.log10(x, out=x)
 
 
 def _count_classes(a: np.ndarray) -> tuple[int, int, int]:
     return int((a == 1).sum()), int((a == 2).sum()), int((a >= 3).sum())
-
-
-def _class_masks(a: np.ndarray):
-    return (a == 1).astype(np.float64), (a == 2).astype(np.float64), (a >= 3).astype(np.float64)
-
-
-def _adjusted_counts(unigram_counts: np.ndarray, tables: list[NgramTable], bos_id: int) -> list[np.ndarray]:
-    """Raw counts at the top order, continuation counts below (raw for n-grams starting with <s>)."""
-    order = len(tables) + 1
-    V = len(unigram_counts)
-    raw = [unigram_counts] + [t.counts for t in tables]
-    starts_with_bos = [np.arange(V) == bos_id]
-    for t in tables:
-        starts_with_bos.append(starts_with_bos[-1][t.keys // V])
-    adjusted = []
-    for n in range(1, order + 1):
-        if n == order:
-            a = raw[n - 1].copy()
-        else:
-            a = np.bincount(tables[n - 1].suffix, minlength=len(raw[n - 1])).astype(np.int64)
-            a[starts_with_bos[n - 1]] = raw[n - 1][starts_with_bos[n - 1]]
-        if n == 1:
-            a[bos_id] = 0
-        adjusted.append(a)
-    return adjusted
