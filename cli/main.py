@@ -19,6 +19,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "tokenize": ("text", "tokenize", "Tokenize a file or stdin, one line of space-joined tokens per input line."),
     "build-vocab": ("text", "build_vocab", "Build a vocabulary (JSON) from a corpus."),
     "train-spm": ("text", "train_spm", "Train a sentencepiece subword model (BPE or unigram)."),
+    # text classification
+    "train-clf": ("classify", "train_clf", "Train a text classifier (bow, fasttext, rnn, lstm, gru)."),
+    "eval-clf": ("classify", "eval_clf", "Score a classifier: accuracy, macro-F1, per-class figures, confusion matrix."),
+    "predict": ("classify", "predict", "Label texts (arguments or stdin) with a trained classifier."),
 }
 
 
