@@ -85,6 +85,17 @@ class TextClassifier:
         raise NotImplementedError
 
 
+def validation_scores(proba: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Accuracy and mean log-loss of predicted ``proba`` on validation labels ``y`` (-1: unseen label).
+
+    Early stopping follows the loss: on small validation sets accuracy plateaus for whole epochs
+    while the loss still says whether the model is improving.
+    """
+    seen = y >= 0
+    picked = proba[np.flatnonzero(seen), y[seen]] if seen.any() else np.ones(1)
+    return {"valid_accuracy": float(np.mean(proba.argmax(1) == y)), "valid_loss": float(-np.mean(np.log(np.maximum(picked, 1e-12))))}
+
+
 def check_texts(texts: Sequence[str], n_labels: int | None = None) -> list[str]:
     """Texts as a list of strings, with a clear error for empty input or a length mismatch."""
     if isinstance(texts, str):

@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from textkit.classify.base import TextClassifier
+from textkit.classify.base import TextClassifier, validation_scores
 from textkit.errors import EmptyCorpusError, UsageError
 from textkit.tokenize import get_tokenizer
 
@@ -38,8 +38,8 @@ class FastTextClassifier(TextClassifier):
     * ``ngrams`` — longest word n-gram (fastText's ``-wordNgrams``); ``buckets`` — hash rows for them
     * ``min_freq`` / ``max_vocab`` — word vocabulary limits (fastText's ``-minCount``)
     * ``epochs``, ``lr`` — SGD schedule; ``weight_decay`` — L2 shrinkage of touched rows per step
-    * ``patience`` — with a validation set, stop after this many epochs without improvement (the
-      best epoch's weights are kept)
+    * ``patience`` — with a validation set, stop after this many epochs without a lower validation
+      loss (the best epoch's weights are kept)
     * ``threads`` — Hogwild threads (``None``: all cores); ``seed`` — initialisation and order
     """
 
@@ -147,7 +147,7 @@ class FastTextClassifier(TextClassifier):
             valid = (self._encode(validation[0]), validation[1])
         n_threads = max(1, min(self.threads or os.cpu_count() or 1, len(texts)))
         n = len(texts)
-        best, best_weights, since_best = -1.0, None, 0
+        best, best_weights, since_best = np.inf, None, 0
         self.history_ = []
         bar = tqdm(range(self.epochs), desc="fasttext", unit="epoch", disable=not self.progress, leave=False)
         for epoch in bar:
@@ -164,9 +164,9 @@ class FastTextClassifier(TextClassifier):
             _run_threads(run, n_threads)
             record = {"epoch": epoch + 1, "train_loss": sum(losses) / n}
             if valid is not None:
-                record["valid_accuracy"] = float(np.mean(self._proba_encoded(*valid[0]).argmax(1) == valid[1]))
-                if record["valid_accuracy"] > best:
-                    best, since_best = record["valid_accuracy"], 0
+                record.update(validation_scores(self._proba_encoded(*valid[0]), valid[1]))
+                if record["valid_loss"] < best:
+                    best, since_best = record["valid_loss"], 0
                     best_weights = (self.w_in_.copy(), self.w_out_.copy())
                 else:
                     since_best += 1

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from textkit.classify.base import TextClassifier
+from textkit.classify.base import TextClassifier, validation_scores
 from textkit.errors import EmptyCorpusError, UsageError
 from textkit.tokenize import get_tokenizer
 from textkit.vocab import Vocab
@@ -60,7 +60,7 @@ class RecurrentClassifier(TextClassifier):
     * ``cell`` — ``rnn``, ``lstm`` or ``gru``; ``layers``; ``bidirectional``; ``pooling`` — ``max`` or ``mean``
     * ``embed_dim``, ``hidden_dim``, ``dropout``; ``min_freq``, ``max_vocab`` — vocabulary limits
     * ``max_len`` — tokens kept per text (the start); ``epochs``, ``lr``, ``batch_size``, ``weight_decay``
-    * ``patience`` — epochs without validation improvement before stopping
+    * ``patience`` — epochs without a lower validation loss before stopping (best weights kept)
     * ``vectors`` — word2vec text/binary file to initialise embeddings (its dimension wins over
       ``embed_dim``); ``freeze_vectors`` — keep them fixed
     * ``device`` — ``cpu``, ``cuda``...; ``seed``
@@ -176,7 +176,7 @@ class RecurrentClassifier(TextClassifier):
         optimizer = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
         valid_ids = self._ids(validation[0]) if validation is not None else None
         rng = np.random.default_rng(self.seed)
-        best, best_state, since_best = -1.0, None, 0
+        best, best_state, since_best = np.inf, None, 0
         self.history_ = []
         for epoch in range(self.epochs):
             self.module_.train()
@@ -194,10 +194,9 @@ class RecurrentClassifier(TextClassifier):
                 total += loss.item() * len(batch)
             record = {"epoch": epoch + 1, "train_loss": total / len(ids)}
             if valid_ids is not None:
-                predicted = self._proba_ids(valid_ids).argmax(1)
-                record["valid_accuracy"] = float(np.mean(predicted == validation[1]))
-                if record["valid_accuracy"] > best:
-                    best, since_best = record["valid_accuracy"], 0
+                record.update(validation_scores(self._proba_ids(valid_ids), validation[1]))
+                if record["valid_loss"] < best:
+                    best, since_best = record["valid_loss"], 0
                     best_state = copy.deepcopy(self.module_.state_dict())
                 else:
                     since_best += 1
