@@ -15,6 +15,7 @@ cached) by a warm-up fit first, as a fair comparison with a precompiled C++ peer
 
     python benchmarks/bench_clf.py            # full run (a few minutes on 2 busy cores)
     python benchmarks/bench_clf.py --epochs 50 --skip-linear   # stress the fastText kernels only
+    python benchmarks/bench_clf.py --replicate 10 --skip-linear # 80k training pieces, 1.6M tokens
     python benchmarks/bench_clf.py --quick    # smaller caps, one repeat
     python benchmarks/bench_clf.py --json
 """
@@ -185,6 +186,7 @@ def main() -> None:
     ap.add_argument("--C", type=float, default=10.0, help="inverse L2 strength of both logistic regressions")
     ap.add_argument("--repeats", type=int, default=3, help="fits per fastText implementation (median time)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--replicate", type=int, default=1, help="repeat the training pieces K times (timing at scale; accuracy then flatters)")
     ap.add_argument("--skip-linear", action="store_true", help="run only the two fastText implementations")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = ap.parse_args()
@@ -193,6 +195,8 @@ def main() -> None:
 
     data = build_dataset(args.chunk, args.cap, args.seed)
     train, test = train_validation_split(data, args.test_fraction, seed=args.seed)
+    if args.replicate > 1:
+        train = LabelledTexts(train.texts * args.replicate, train.labels * args.replicate)
     counts = {label: data.labels.count(label) for label in sorted(set(data.labels))}
     print(f"data: {len(train)} train / {len(test)} test pieces of {args.chunk} tokens; classes {counts}", file=sys.stderr)
 

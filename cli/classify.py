@@ -13,7 +13,7 @@ MODELS = ("bow", "fasttext", "rnn", "lstm", "gru")
 MODEL_OPTIONS = {
     "epochs": "epochs", "lr": "lr", "batch_size": "batch_size", "embed_dim": "embed_dim", "hidden_dim": "hidden_dim",
     "ngrams": "ngrams", "min_freq": "min_freq", "max_vocab": "max_vocab", "dropout": "dropout", "weight_decay": "weight_decay",
-    "penalty": "penalty", "pooling": "pooling", "layers": "layers", "buckets": "buckets", "threads": "threads",
+    "penalty": "penalty", "features": "features", "pooling": "pooling", "layers": "layers", "buckets": "buckets", "threads": "threads",
     "max_len": "max_len", "vectors": "vectors", "freeze_vectors": "freeze_vectors", "patience": "patience", "device": "device",
 }
 
@@ -54,6 +54,7 @@ def _load_split(dataset, split, data_dir, text_field, label_field, revision, err
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), help="Dropout on embeddings and pooled states (rnn; default 0.3).")
 @click.option("--weight-decay", type=click.FloatRange(min=0), help="L2 weight decay (bow: per-example regularisation, C = 1/(wd*n)).")
 @click.option("--penalty", type=click.Choice(["l1", "l2"]), help="Logistic-regression penalty (bow; default l2).")
+@click.option("--features", type=click.Choice(["tfidf", "nb"]), help="bow features: TF-IDF, or NB-weighted indicators (NBSVM-style; two classes).")
 @click.option("--pooling", type=click.Choice(["max", "mean"]), help="Pooling over time (rnn; default max).")
 @click.option("--layers", type=click.IntRange(min=1), help="Stacked recurrent layers (rnn; default 1).")
 @click.option("--buckets", type=click.IntRange(min=1), help="Hash rows for word n-grams (fasttext; default 2000000).")
@@ -75,7 +76,7 @@ def train_clf(dataset, data_dir, text_field, label_field, revision, errors, kind
 
     \b
     Examples:
-      textkit train-clf --dataset imdb --data-dir ~/data --model bow --ngrams 3 -o models/imdb_bow
+      textkit train-clf --dataset imdb --data-dir ~/data --model bow --features nb --ngrams 3 -o models/imdb_nb
       textkit train-clf --dataset sogou_news --data-dir ~/data/sogou_news_csv --model fasttext --lang whitespace --epochs 5 -o models/sogou_ft
       textkit train-clf --dataset reviews.csv --text-field title,body --label-field stars --model lstm --epochs 3 -o models/reviews_lstm
       textkit train-clf --dataset small.jsonl --model bow --folds 5 --json

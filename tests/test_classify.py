@@ -135,6 +135,22 @@ def test_bow_penalties(penalty):
     assert evaluate(model, *TEST)["accuracy"] >= 0.8
 
 
+def test_nb_features_on_two_classes_and_round_trip(tmp_path):
+    texts, labels = planted(150, seed=7)
+    two = [(t, y) for t, y in zip(texts, labels) if y != "mid"]
+    model = make_classifier("bow", features="nb").fit([t for t, _ in two], [y for _, y in two])
+    test = [(t, y) for t, y in zip(*TEST) if y != "mid"]
+    assert evaluate(model, [t for t, _ in test], [y for _, y in test])["accuracy"] >= 0.9
+    assert model.nb_ratio_[model.features_.vocabulary_["wonderful"]] > 0 > model.nb_ratio_[model.features_.vocabulary_["dreadful"]]
+    model.save(tmp_path)
+    np.testing.assert_allclose(load_classifier(tmp_path).predict_proba(TEST[0]), model.predict_proba(TEST[0]))
+
+
+def test_nb_features_refuse_three_classes():
+    with pytest.raises(UsageError, match="two classes"):
+        make_classifier("bow", features="nb").fit(*TRAIN)
+
+
 def test_l1_gives_sparser_coefficients_than_l2():
     l1 = make_classifier("bow", penalty="l1", C=1.0).fit(*TRAIN)
     l2 = make_classifier("bow", penalty="l2", C=1.0).fit(*TRAIN)
