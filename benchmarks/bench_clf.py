@@ -171,6 +171,14 @@ def run_textkit_bow(train, test, args):
     return model.predict(test.texts), seconds
 
 
+def run_textkit_rnn(train, test, args):
+    from textkit.classify.rnn import RecurrentClassifier
+
+    fit = lambda: RecurrentClassifier(cell=args.rnn, lang="whitespace", embed_dim=64, hidden_dim=64, epochs=args.rnn_epochs, seed=args.seed, progress=False).fit(train.texts, train.labels)  # noqa: E731
+    model, seconds = timed(fit, 1)
+    return model.predict(test.texts), seconds
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="cap 600 pieces per class, one repeat")
@@ -187,6 +195,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="fits per fastText implementation (median time)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--replicate", type=int, default=1, help="repeat the training pieces K times (timing at scale; accuracy then flatters)")
+    ap.add_argument("--rnn", choices=["rnn", "lstm", "gru"], help="also train this textkit recurrent model (no peer; accuracy counts as textkit's)")
+    ap.add_argument("--rnn-epochs", type=int, default=4)
     ap.add_argument("--skip-linear", action="store_true", help="run only the two fastText implementations")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = ap.parse_args()
@@ -205,6 +215,8 @@ def main() -> None:
     runs = [("fastText package", run_fasttext_package), ("textkit fasttext", run_textkit_fasttext)]
     if not args.skip_linear:
         runs += [("sklearn tfidf+LR", run_sklearn), ("textkit bow", run_textkit_bow)]
+    if args.rnn:
+        runs.append((f"textkit {args.rnn}", run_textkit_rnn))
     for name, run in runs:
         predicted, seconds = run(train, test, args)
         results[name] = {"accuracy": float(np.mean(np.array(predicted) == gold)), "train_seconds": seconds}

@@ -177,7 +177,7 @@ def load_classifier(directory: PathLike, device: str = "cpu") -> TextClassifier:
         model = classifier_class(kind)(**config["params"])
         model.labels_ = [str(x) for x in config["labels"]]
         tensors = load_tensors(d / WEIGHTS)
-        if device != "cpu" and hasattr(model, "device"):
+        if hasattr(model, "device"):  # where it runs now, not where it was trained
             model.device = device
         model._restore(tensors, config)
     except ModelFileError:

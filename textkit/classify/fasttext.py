@@ -112,7 +112,7 @@ class FastTextClassifier(TextClassifier):
             types, offsets, type_word, type_hash, self.word_index_[EOS], eos_hash, len(self.words_), self.ngrams, self.buckets
         )
 
-    def _build_vocab(self, types: np.ndarray, type_strings: list[str], n_docs: int) -> None:
+    def _build_vocab(self, types: np.ndarray, type_strings: list[str]) -> None:
         counts = np.bincount(types, minlength=len(type_strings))
         kept = [(type_strings[i], int(c)) for i, c in enumerate(counts) if c >= self.min_freq]
         kept.sort(key=lambda wc: -wc[1])  # stable: ties keep first occurrence, so the order is deterministic
@@ -134,7 +134,7 @@ class FastTextClassifier(TextClassifier):
         types, offsets, type_strings = self._tokenize(texts)
         if not len(types):
             raise EmptyCorpusError("the training texts hold no tokens")
-        self._build_vocab(types, type_strings, len(texts))
+        self._build_vocab(types, type_strings)
         features, feature_offsets = self._features(types, offsets, type_strings)
         rng = np.random.default_rng(self.seed)
         n_words, dim = len(self.words_), self.embed_dim
