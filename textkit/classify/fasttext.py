@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
+from array import array
 from typing import Sequence
 
 import numpy as np
@@ -90,7 +91,7 @@ class FastTextClassifier(TextClassifier):
         """Flatten the documents into type ids (``types``, ``offsets``) and the list of distinct types."""
         tokenize = get_tokenizer(self.lang).tokenize
         index: dict[str, int] = {}
-        types: list[int] = []
+        types = array("i")  # 4 bytes a token: a Python list would cost ~36 on corpora of 10^8 tokens
         offsets = np.empty(len(texts) + 1, dtype=np.int64)
         offsets[0] = 0
         for d, text in enumerate(texts):
@@ -100,7 +101,7 @@ class FastTextClassifier(TextClassifier):
                     i = index[token] = len(index)
                 types.append(i)
             offsets[d + 1] = len(types)
-        return np.asarray(types, dtype=np.int64), offsets, list(index)
+        return np.frombuffer(types, dtype=np.int32) if types else np.zeros(0, dtype=np.int32), offsets, list(index)
 
     def _features(self, types: np.ndarray, offsets: np.ndarray, type_strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
         from textkit.classify import fasttext_kernel as kernel

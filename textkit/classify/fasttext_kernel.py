@@ -50,7 +50,7 @@ def build_features(types, offsets, type_word, type_hash, eos_word, eos_hash, n_w
             if length >= n:
                 n_grams += length - n + 1
         counts[d + 1] = counts[d] + known + n_grams
-    features = np.empty(counts[n_docs], dtype=np.int64)
+    features = np.empty(counts[n_docs], dtype=np.int32)  # row ids < 2**31; halves the memory of int64
     bucket_count = np.uint64(buckets)
     for d in range(n_docs):
         pos = counts[d]
@@ -68,7 +68,7 @@ def build_features(types, offsets, type_word, type_hash, eos_word, eos_hash, n_w
             for j in range(i + 1, min(i + ngrams, length)):
                 hj = type_hash[types[start + j]] if start + j < stop else eos_hash
                 h = h * _NGRAM_PRIME + hj  # wraps modulo 2**64, like fastText's uint64 arithmetic
-                features[pos] = n_words + np.int64(h % bucket_count)
+                features[pos] = n_words + np.int32(h % bucket_count)
                 pos += 1
     return features, counts
 
