@@ -144,7 +144,23 @@ def test_hub_split_is_normalised_to_text_and_label_names():
     features = datasets.Features({"title": datasets.Value("string"), "content": datasets.Value("string"), "label": datasets.ClassLabel(names=["negative", "positive"])})
     ds = datasets.Dataset.from_dict({"title": ["Meh", ""], "content": ["not good", "great"], "label": [0, 1]}, features=features)
     data = dc.hub_to_labelled(ds, spec)
-    assert data.texts == ["Meh not good", "great"] and data.labels == ["negative", "positive"]
+    assert data.texts == ["Meh not good", "great"]
+    assert data.labels == ["1", "2"]  # the numbering of the release's CSV files
+
+
+def test_hub_imdb_keeps_class_names_like_aclimdb():
+    import datasets
+
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["neg", "pos"])})
+    ds = datasets.Dataset.from_dict({"text": ["bad", "good"], "label": [0, 1]}, features=features)
+    assert dc.hub_to_labelled(ds, HUB_DATASETS["imdb"]).labels == ["neg", "pos"]
+
+
+def test_data_dir_with_a_file_is_a_usage_error(tmp_path):
+    p = tmp_path / "r.txt"
+    p.write_text("__label__a x\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="--data-dir applies"):
+        load_classification_splits(str(p), data_dir=tmp_path)
 
 
 def test_hub_copy_without_expected_columns():

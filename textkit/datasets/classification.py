@@ -132,6 +132,8 @@ def load_classification_splits(
         if data_dir is not None:
             return {s: _read_release(spec, Path(data_dir).expanduser(), s, errors) for s in splits}
         return {s: _read_hub(dataset, spec, s, revision) for s in splits}
+    if data_dir is not None:
+        raise UsageError(f"--data-dir applies to the named datasets ({', '.join(HUB_DATASETS)}), not to a file")
     path = Path(dataset).expanduser()
     if not path.exists():
         raise UsageError(f"{dataset}: neither a file nor a named dataset ({', '.join(HUB_DATASETS)})")
@@ -330,7 +332,8 @@ def _read_hub(name: str, spec: HubDataset, split: str, revision: str | None) -> 
 def hub_to_labelled(ds, spec: HubDataset) -> LabelledTexts:
     """Normalise a hub split (anything with ``column_names``/``features`` and columns) to text + label.
 
-    Integer labels with class names (``ClassLabel``) become those names, others their decimal string.
+    Labels match the offline release: IMDB's class names (``neg``/``pos``), and the 1..K numbering
+    of the Zhang et al. CSV files for Sogou news and Amazon (``ClassLabel`` index + 1).
     """
     missing = [c for c in (*spec.text_columns, spec.label_column) if c not in ds.column_names]
     if missing:
@@ -338,7 +341,13 @@ def hub_to_labelled(ds, spec: HubDataset) -> LabelledTexts:
     names = getattr(ds.features[spec.label_column], "names", None)
     columns = [ds[c] for c in spec.text_columns]
     texts = [" ".join(str(part).strip() for part in parts if part and str(part).strip()) for parts in zip(*columns)]
-    labels = [names[y] if names else str(y) for y in ds[spec.label_column]]
+    values = ds[spec.label_column]
+    if names and spec.layout == "zhang_csv":
+        # The release numbers classes 1..K; keeping that numbering lets a model trained on the hub
+        # copy be scored on the CSV files and the other way round.
+        labels = [str(y + 1) for y in values]
+    else:
+        labels = [names[y] if names else str(y) for y in values]
     out = LabelledTexts(texts, labels)
     _check_labelled(out, spec.repo)
     return out
