@@ -174,7 +174,7 @@ def run_textkit_bow(train, test, args):
 def run_textkit_rnn(train, test, args):
     from textkit.classify.rnn import RecurrentClassifier
 
-    fit = lambda: RecurrentClassifier(cell=args.rnn, lang="whitespace", embed_dim=64, hidden_dim=64, epochs=args.rnn_epochs, seed=args.seed, progress=False).fit(train.texts, train.labels)  # noqa: E731
+    fit = lambda: RecurrentClassifier(cell=args.rnn, lang="whitespace", embed_dim=64, hidden_dim=64, epochs=args.rnn_epochs, threads=1, seed=args.seed, progress=False).fit(train.texts, train.labels)  # noqa: E731
     model, seconds = timed(fit, 1)
     return model.predict(test.texts), seconds
 

@@ -58,7 +58,7 @@ def _load_split(dataset, split, data_dir, text_field, label_field, revision, err
 @click.option("--pooling", type=click.Choice(["max", "mean"]), help="Pooling over time (rnn; default max).")
 @click.option("--layers", type=click.IntRange(min=1), help="Stacked recurrent layers (rnn; default 1).")
 @click.option("--buckets", type=click.IntRange(min=1), help="Hash rows for word n-grams (fasttext; default 2000000).")
-@click.option("--threads", type=click.IntRange(min=1), help="Hogwild training threads (fasttext; default all cores).")
+@click.option("--threads", type=click.IntRange(min=1), help="CPU threads: Hogwild trainers (fasttext; default all cores) or torch threads (rnn).")
 @click.option("--max-len", type=click.IntRange(min=1), help="Tokens kept per text (rnn; default 400).")
 @click.option("--vectors", type=click.Path(dir_okay=False), help="word2vec text/binary vectors to start the embeddings from (rnn).")
 @click.option("--freeze-vectors/--tune-vectors", default=None, help="Keep --vectors fixed, or fine-tune them (default).")

@@ -15,9 +15,9 @@ from textkit.errors import EmptyCorpusError, ModelFileError, UsageError
 SMALL = {
     "bow": {},
     "fasttext": dict(epochs=10, lr=0.5, buckets=1000, threads=2, progress=False),
-    "rnn": dict(epochs=5, lr=0.02, embed_dim=12, hidden_dim=12, batch_size=16, progress=False),
-    "lstm": dict(epochs=5, lr=0.02, embed_dim=12, hidden_dim=12, batch_size=16, pooling="mean", progress=False),
-    "gru": dict(epochs=5, lr=0.02, embed_dim=12, hidden_dim=12, batch_size=16, progress=False),
+    "rnn": dict(epochs=5, lr=0.02, embed_dim=12, hidden_dim=12, batch_size=16, threads=1, progress=False),
+    "lstm": dict(epochs=5, lr=0.02, embed_dim=12, hidden_dim=12, batch_size=16, pooling="mean", threads=1, progress=False),
+    "gru": dict(epochs=5, lr=0.02, embed_dim=12, hidden_dim=12, batch_size=16, threads=1, progress=False),
 }
 TRAIN = planted(180, seed=0)
 TEST = planted(60, seed=1)

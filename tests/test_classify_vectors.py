@@ -54,7 +54,7 @@ def test_rnn_starts_from_vectors_frozen_or_tuned(tmp_path, keyed_vectors, freeze
     path = tmp_path / "v.txt"
     keyed_vectors.save_word2vec_format(str(path))
     texts, labels = planted(40, seed=5)
-    model = make_classifier("gru", vectors=str(path), freeze_vectors=freeze, hidden_dim=4, epochs=1, progress=False).fit(texts, labels)
+    model = make_classifier("gru", vectors=str(path), freeze_vectors=freeze, hidden_dim=4, epochs=1, threads=1, progress=False).fit(texts, labels)
     row = model.vocab_["film"]
     assert model.module_.embedding.weight.shape[1] == 4  # the vectors' dimension wins
     same = torch.allclose(model.module_.embedding.weight[row], torch.tensor(keyed_vectors["film"]))
@@ -65,4 +65,4 @@ def test_vectors_sharing_no_word(tmp_path):
     p = tmp_path / "v.txt"
     p.write_text("1 2\nzzz 0.1 0.2\n", encoding="utf-8")
     with pytest.raises(EmptyCorpusError, match="none of the training words"):
-        make_classifier("rnn", vectors=str(p), epochs=1, progress=False).fit(*planted(20, seed=6))
+        make_classifier("rnn", vectors=str(p), epochs=1, threads=1, progress=False).fit(*planted(20, seed=6))

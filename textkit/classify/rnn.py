@@ -11,8 +11,9 @@ word2vec vectors (``vectors=PATH``), frozen or fine-tuned.
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -63,7 +64,9 @@ class RecurrentClassifier(TextClassifier):
     * ``patience`` — epochs without a lower validation loss before stopping (best weights kept)
     * ``vectors`` — word2vec text/binary file to initialise embeddings (its dimension wins over
       ``embed_dim``); ``freeze_vectors`` — keep them fixed
-    * ``device`` — ``cpu``, ``cuda``...; ``seed``
+    * ``device`` — ``cpu``, ``cuda``...; ``threads`` — torch CPU threads while training and
+      predicting (``None``: torch's setting; small recurrent batches often run fastest on 1, and
+      on a busy machine extra threads can make them many times slower); ``seed``
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class RecurrentClassifier(TextClassifier):
         vectors: str | None = None,
         freeze_vectors: bool = False,
         device: str = "cpu",
+        threads: int | None = None,
         seed: int = 0,
         progress: bool = True,
     ):
@@ -109,6 +113,7 @@ class RecurrentClassifier(TextClassifier):
         self.vectors = vectors
         self.freeze_vectors = freeze_vectors
         self.device = device
+        self.threads = threads
         self.seed = seed
         self.progress = progress
 
@@ -150,6 +155,10 @@ class RecurrentClassifier(TextClassifier):
         return [self.vocab_.encode(tokenize(t)[: self.max_len]) or [unk] for t in texts]
 
     def _fit(self, texts, y, validation) -> None:
+        with torch_threads(self.threads):
+            self._train(texts, y, validation)
+
+    def _train(self, texts, y, validation) -> None:
         from tqdm import tqdm
 
         self._check()
@@ -229,7 +238,8 @@ class RecurrentClassifier(TextClassifier):
         return np.concatenate(out) if out else np.zeros((0, len(self.labels_)), dtype=np.float32)
 
     def predict_proba(self, texts) -> np.ndarray:
-        return self._proba_ids(self._ids(list(texts)))
+        with torch_threads(self.threads):
+            return self._proba_ids(self._ids(list(texts)))
 
     def _state(self) -> tuple[dict, dict]:
         return dict(self.module_.state_dict()), {"vocab": self.vocab_.to_dict(), "embed_dim": self.embed_dim_}
@@ -240,6 +250,22 @@ class RecurrentClassifier(TextClassifier):
         self.module_ = self._module(self.embed_dim_)
         self.module_.load_state_dict(tensors)
         self.module_.to(self._device()).eval()
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run a block with ``n`` torch intra-op threads, then restore the previous setting."""
+    if n is None:
+        yield
+        return
+    if n < 1:
+        raise UsageError(f"threads must be at least 1, not {n}")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _pad(seqs: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
