@@ -503,3 +503,42 @@ def evaluate_word_pairs(kv: KeyedVectors, pairs: PathLike = "ws353", restrict_vo
     spearman = stats.spearmanr(gold, model)
     pearson = stats.pearsonr(gold, model)
     return PairResult(float(spearman[0]), float(spearman[1]), float(pearson[0]), float(pearson[1]), len(gold), oov)
+
+
+# ---- plotting ---------------------------------------------------------------------------------
+def plot_embeddings(kv: KeyedVectors, words: Sequence[str], path: PathLike, method: str = "pca", seed: int = 0) -> Path:
+    """Draw ``words`` on a 2-D map (PCA or t-SNE of their vectors) with labels; write ``path``.
+
+    >>> plot_embeddings(kv, ["king", "queen", "man", "woman"], "emb.png")  # doctest: +SKIP
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    from textkit.io import atomic_path
+
+    words = list(dict.fromkeys(words))
+    if len(words) < 2:
+        raise UsageError("plotting needs at least two words")
+    points = np.vstack([kv.get_vector(w, norm=True) for w in words])
+    if method == "pca":
+        xy = PCA(n_components=2, random_state=seed).fit_transform(points)
+    elif method == "tsne":
+        xy = TSNE(n_components=2, perplexity=min(30.0, (len(words) - 1) / 3), init="pca", random_state=seed).fit_transform(points)
+    else:
+        raise UsageError(f"plot method must be pca or tsne, not {method!r}")
+    fig, ax = plt.subplots(figsize=(10, 8))
+    ax.scatter(xy[:, 0], xy[:, 1], s=8, alpha=0.6)
+    for (x, y), word in zip(xy, words):
+        ax.annotate(word, (x, y), fontsize=8, xytext=(2, 2), textcoords="offset points")
+    ax.set_title(f"{len(words)} words, {method.upper()}")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png", dpi=120)
+    plt.close(fig)
+    return Path(path)

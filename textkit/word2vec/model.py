@@ -10,7 +10,10 @@ compiled kernel (:mod:`textkit.word2vec.kernels`) without the GIL. Parameter nam
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -44,6 +47,31 @@ class LineCorpus:
             tokens = line.split()
             for i in range(0, len(tokens), MAX_SENTENCE_WORDS):
                 yield tokens[i : i + MAX_SENTENCE_WORDS]
+
+
+@contextlib.contextmanager
+def pretokenized(source: PathLike, tokenizer, errors: str = "strict") -> Iterator[LineCorpus]:
+    """Tokenize a corpus once into a temporary file and yield it as a :class:`LineCorpus`.
+
+    Training reads the corpus 1 + epochs times; this pays for tokenization (slow for Chinese) once,
+    and keeps memory flat. The temporary file is removed afterwards.
+
+    >>> with pretokenized("wiki", get_tokenizer("en")) as corpus:  # doctest: +SKIP
+    ...     model = Word2Vec(corpus)
+    """
+    from textkit.corpora import TokenizedCorpus, cache_dir
+
+    folder = cache_dir() / "tmp"
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="w2v-tokens-", suffix=".txt", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            for tokens in TokenizedCorpus(source, tokenizer, errors=errors):
+                out.write(" ".join(tokens) + "\n")
+        yield LineCorpus(name)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
 
 
 @dataclass
