@@ -10,6 +10,7 @@ compiled kernel (:mod:`textkit.word2vec.kernels`) without the GIL. Parameter nam
 
 from __future__ import annotations
 
+import collections.abc
 import contextlib
 import os
 import queue
@@ -279,9 +280,13 @@ def _chunks(corpus, lookup, batch_words: int) -> Iterator[tuple[np.ndarray, np.n
     for sentence in corpus:
         if isinstance(sentence, str):
             raise UsageError("sentences must be lists of tokens, got a string; split it first (e.g. line.split())")
-        for i in range(0, len(sentence), MAX_SENTENCE_WORDS):
-            ids.extend(map(lookup, sentence[i : i + MAX_SENTENCE_WORDS], repeat(-1)))
+        if len(sentence) <= MAX_SENTENCE_WORDS:
+            ids.extend(map(lookup, sentence, repeat(-1)))
             ends.append(len(ids))
+        else:
+            for i in range(0, len(sentence), MAX_SENTENCE_WORDS):
+                ids.extend(map(lookup, sentence[i : i + MAX_SENTENCE_WORDS], repeat(-1)))
+                ends.append(len(ids))
         if len(ids) >= batch_words:
             yield np.array(ids, dtype=np.int32), np.array(ends, dtype=np.int64), len(ids)
             ids, ends = [], []
@@ -290,7 +295,7 @@ def _chunks(corpus, lookup, batch_words: int) -> Iterator[tuple[np.ndarray, np.n
 
 
 def _check_reiterable(corpus) -> None:
-    if iter(corpus) is corpus:
+    if isinstance(corpus, collections.abc.Iterator):
         raise UsageError(
             "the corpus is a one-shot iterator (e.g. a generator); word2vec reads it once per epoch, "
             "so pass a list, a LineCorpus/TokenizedCorpus, or corpus_file"

@@ -83,4 +83,4 @@ def reference_step(
         for (r, _), g in zip(units, rows.grad):
             new[r] -= (alpha * g).numpy().astype(np.float32)
         new_outputs.append(new)
-    return new_syn0, new_outputs[0], new_outputs[1], float(loss)
+    return new_syn0, new_outputs[0], new_outputs[1], float(loss.detach())
