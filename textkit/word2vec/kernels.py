@@ -83,10 +83,10 @@ def logistic_step(l1, out, row, label, alpha, neu1e, sig_table, loss_table, comp
     inside = -TABLE_RANGE < f < TABLE_RANGE
     sig = _interpolate(sig_table, f) if inside else 1.0 / (1.0 + math.exp(-f))
     g = np.float32((label - sig) * alpha)
-    for k in range(size):
-        neu1e[k] += g * out[row, k]
-    for k in range(size):
-        out[row, k] += g * l1[k]
+    for k in range(size):  # one pass: the input's step uses the output row from before its update
+        o = out[row, k]
+        neu1e[k] += g * o
+        out[row, k] = o + g * l1[k]
     if not compute_loss:
         return 0.0
     z = f if label > 0.5 else -f  # loss = -log σ(z) = log(1 + e^-z)

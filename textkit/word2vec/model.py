@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from itertools import repeat
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -275,23 +275,28 @@ class Word2Vec:
 
 def _chunks(corpus, lookup, batch_words: int) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
     """Yield ``(ids, sentence_ends, raw_words)`` chunks of about ``batch_words`` words."""
-    ids: list[int] = []
-    ends: list[int] = []
+    pieces: list[Sequence[str]] = []
+    n_words = 0
     for sentence in corpus:
         if isinstance(sentence, str):
             raise UsageError("sentences must be lists of tokens, got a string; split it first (e.g. line.split())")
         if len(sentence) <= MAX_SENTENCE_WORDS:
-            ids.extend(map(lookup, sentence, repeat(-1)))
-            ends.append(len(ids))
+            pieces.append(sentence)
         else:
-            for i in range(0, len(sentence), MAX_SENTENCE_WORDS):
-                ids.extend(map(lookup, sentence[i : i + MAX_SENTENCE_WORDS], repeat(-1)))
-                ends.append(len(ids))
-        if len(ids) >= batch_words:
-            yield np.array(ids, dtype=np.int32), np.array(ends, dtype=np.int64), len(ids)
-            ids, ends = [], []
-    if ids:
-        yield np.array(ids, dtype=np.int32), np.array(ends, dtype=np.int64), len(ids)
+            pieces.extend(sentence[i : i + MAX_SENTENCE_WORDS] for i in range(0, len(sentence), MAX_SENTENCE_WORDS))
+        n_words += len(sentence)
+        if n_words >= batch_words:
+            yield _encode(pieces, lookup, n_words)
+            pieces, n_words = [], 0
+    if n_words:
+        yield _encode(pieces, lookup, n_words)
+
+
+def _encode(pieces: list[Sequence[str]], lookup, n_words: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Vocabulary ids of all words (-1 when unknown) and where each sentence ends."""
+    ids = np.fromiter(map(lookup, chain.from_iterable(pieces), repeat(-1)), dtype=np.int32, count=n_words)
+    ends = np.cumsum(np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces)))
+    return ids, ends, n_words
 
 
 def _check_reiterable(corpus) -> None:
