@@ -1,8 +1,9 @@
 """Word2Vec: skip-gram and CBOW with negative sampling and/or hierarchical softmax.
 
-The corpus streams: one pass counts words, then each epoch reads it again, cuts it into chunks of
-about ``batch_words`` words (as vocabulary ids) and hands them to ``workers`` threads that run the
-compiled kernel (:mod:`textkit.word2vec.kernels`) without the GIL. Parameter names follow gensim.
+The corpus streams: one pass counts words; the first epoch reads it again and cuts it into chunks
+of about ``batch_words`` vocabulary ids (spooled to a temporary file that later epochs replay) and
+hands them to ``workers`` threads that run the compiled kernel (:mod:`textkit.word2vec.kernels`)
+without the GIL. Parameter names follow gensim.
 
 >>> model = Word2Vec([["the", "cat", "sat"], ["the", "dog", "sat"]] * 50, vector_size=16, min_count=1)
 >>> model.wv.most_similar("cat", topn=2)  # doctest: +SKIP
@@ -54,8 +55,8 @@ class LineCorpus:
 def pretokenized(source: PathLike, tokenizer, errors: str = "strict") -> Iterator[LineCorpus]:
     """Tokenize a corpus once into a temporary file and yield it as a :class:`LineCorpus`.
 
-    Training reads the corpus 1 + epochs times; this pays for tokenization (slow for Chinese) once,
-    and keeps memory flat. The temporary file is removed afterwards.
+    Training reads the corpus twice (count, first epoch); this pays for tokenization (slow for
+    Chinese) once, and keeps memory flat. The temporary file is removed afterwards.
 
     >>> with pretokenized("wiki", get_tokenizer("en")) as corpus:  # doctest: +SKIP
     ...     model = Word2Vec(corpus)
@@ -95,9 +96,10 @@ class TrainingReport:
 class Word2Vec:
     """Train word vectors; the result is ``model.wv``, a :class:`~textkit.embeddings.KeyedVectors`.
 
-    ``sentences`` is a re-iterable of token lists (it is read once per epoch plus once for the
-    vocabulary, never held whole) and ``corpus_file`` a text file of whitespace-separated tokens.
-    Given either, the model trains at once; otherwise call :meth:`build_vocab` and :meth:`train`.
+    ``sentences`` is a re-iterable of token lists and ``corpus_file`` a text file of
+    whitespace-separated tokens. Neither is held in memory: one pass counts words, the first epoch
+    reads the corpus again and spools its vocabulary ids to a temporary file (4 bytes a word) that
+    later epochs replay. Given either, the model trains at once; otherwise call :meth:`build_vocab` and :meth:`train`.
     ``sg=1`` is skip-gram (default CBOW); ``hs=1`` adds hierarchical softmax; ``negative=K`` uses K
     negative samples (0 turns it off). ``workers=1`` with a fixed ``seed`` is reproducible.
 
@@ -235,19 +237,28 @@ class Word2Vec:
         return self.report
 
     def _produce_jobs(self, corpus, jobs: queue.Queue, total_words: int, stats: "_Stats") -> None:
-        """Cut each epoch into chunks of ids, each with its slice of the learning-rate schedule."""
+        """Cut each epoch into chunks of ids, each with its slice of the learning-rate schedule.
+
+        The first epoch reads the corpus and looks words up; it also spools the ids to a temporary
+        file (4 bytes a word) that later epochs replay, so they cost no Python work per word and
+        memory stays flat whatever the corpus size.
+        """
         lookup = self.wv.key_to_index.get
         done = 0  # raw words queued so far, all epochs: drives the linear learning-rate decay
         job_index = 0
-        for epoch in range(self.epochs):
-            for ids, ends, n_words in _chunks(corpus, lookup, self.batch_words):
-                if stats.error is not None:
-                    return
-                alpha_start = self._alpha_at(done / max(total_words, 1))
-                done += n_words
-                alpha_end = self._alpha_at(done / max(total_words, 1))
-                jobs.put((epoch, ids, ends, n_words, alpha_start, alpha_end, self.seed * 1_000_003 + job_index))
-                job_index += 1
+        with _IdSpool() as spool:
+            for epoch in range(self.epochs):
+                chunks = _chunks(corpus, lookup, self.batch_words) if epoch == 0 else spool.replay()
+                for ids, ends, n_words in chunks:
+                    if stats.error is not None:
+                        return
+                    if epoch == 0 and self.epochs > 1:
+                        spool.append(ids, ends, n_words)
+                    alpha_start = self._alpha_at(done / max(total_words, 1))
+                    done += n_words
+                    alpha_end = self._alpha_at(done / max(total_words, 1))
+                    jobs.put((epoch, ids, ends, n_words, alpha_start, alpha_end, self.seed * 1_000_003 + job_index))
+                    job_index += 1
 
     def _alpha_at(self, progress: float) -> float:
         return self.alpha - (self.alpha - self.min_alpha) * min(progress, 1.0)
@@ -299,10 +310,35 @@ def _encode(pieces: list[Sequence[str]], lookup, n_words: int) -> tuple[np.ndarr
     return ids, ends, n_words
 
 
+class _IdSpool:
+    """Chunks of vocabulary ids written to a temporary file once and read back every later epoch."""
+
+    def __enter__(self) -> "_IdSpool":
+        self._file = tempfile.TemporaryFile(prefix="textkit-w2v-ids-")
+        self._index: list[tuple[int, int, int, int]] = []  # (offset, n_ids, n_sentences, raw words)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._file.close()
+
+    def append(self, ids: np.ndarray, ends: np.ndarray, n_words: int) -> None:
+        self._file.seek(0, os.SEEK_END)
+        self._index.append((self._file.tell(), len(ids), len(ends), n_words))
+        self._file.write(ids.tobytes())
+        self._file.write(ends.tobytes())
+
+    def replay(self) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+        for offset, n_ids, n_sentences, n_words in self._index:
+            self._file.seek(offset)
+            ids = np.frombuffer(bytearray(self._file.read(4 * n_ids)), dtype=np.int32)  # writable: one kernel type
+            ends = np.frombuffer(bytearray(self._file.read(8 * n_sentences)), dtype=np.int64)
+            yield ids, ends, n_words
+
+
 def _check_reiterable(corpus) -> None:
     if isinstance(corpus, collections.abc.Iterator):
         raise UsageError(
-            "the corpus is a one-shot iterator (e.g. a generator); word2vec reads it once per epoch, "
+            "the corpus is a one-shot iterator (e.g. a generator); word2vec reads it more than once, "
             "so pass a list, a LineCorpus/TokenizedCorpus, or corpus_file"
         )
 
