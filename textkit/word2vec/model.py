@@ -191,9 +191,9 @@ class Word2Vec:
         self._syn1neg = np.zeros((n_out if self.negative else 1, self.vector_size), dtype=np.float32)
 
     def _initial_vectors(self, n: int) -> np.ndarray:
-        """Uniform in ±0.5/vector_size, like word2vec: small, so early updates dominate."""
+        """Uniform in ±1/vector_size (gensim 4; the C tool uses ±0.5): small, so updates dominate."""
         rng = np.random.default_rng(self.seed)
-        return ((rng.random((n, self.vector_size), dtype=np.float32) - 0.5) / self.vector_size).astype(np.float32)
+        return ((rng.random((n, self.vector_size), dtype=np.float32) * 2 - 1) / self.vector_size).astype(np.float32)
 
     # ---- training ---------------------------------------------------------------------------
     def train(self, corpus: Iterable[Sequence[str]] | None = None, corpus_file: PathLike | None = None) -> TrainingReport:
