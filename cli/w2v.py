@@ -18,7 +18,7 @@ from .common import (
 )
 
 DEFAULT_OUTPUT = "models/w2v.bin"
-SHOWCASE_WORDS = ("king", "france", "war", "music", "water", "computer", "january")
+SHOWCASE_WORDS = ("france", "january", "two", "war", "water", "university")  # clear on the wiki sample
 
 
 @click.command("train-w2v")
@@ -46,8 +46,9 @@ def train_w2v(corpus, output, sg, hs, negative, dim, window, min_count, max_voca
               epochs, workers, seed, lang, lowercase, zh_mode, hmm, user_dict, errors, force, as_json):
     """Train word2vec on CORPUS (a text file or a named corpus; default: the Wikipedia sample).
 
-    The corpus streams from disk: it is tokenized once into a temporary file, counted, then read
-    once per epoch. Loss per epoch and words/s are reported; a progress bar shows on a terminal.
+    The corpus streams from disk: it is tokenized once into a temporary file, counted, and trained
+    on (later epochs replay word ids spooled to disk). Loss per epoch and words/s are reported; a
+    progress bar shows on a terminal.
 
     \b
     Examples:

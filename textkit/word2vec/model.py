@@ -20,7 +20,6 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from itertools import chain, repeat
-from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
