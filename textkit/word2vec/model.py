@@ -101,6 +101,9 @@ class Word2Vec:
     later epochs replay. Given either, the model trains at once; otherwise call :meth:`build_vocab` and :meth:`train`.
     ``sg=1`` is skip-gram (default CBOW); ``hs=1`` adds hierarchical softmax; ``negative=K`` uses K
     negative samples (0 turns it off). ``workers=1`` with a fixed ``seed`` is reproducible.
+    ``compute_loss`` (on by default, unlike gensim; it costs a few percent) fills
+    ``report.epoch_loss``: the sum of ``-log σ`` over every positive and negative unit of an epoch.
+    ``progress=None`` draws a tqdm bar on stderr only when it is a terminal.
 
     >>> model = Word2Vec(corpus_file="corpus.txt", vector_size=100, sg=1, epochs=5)  # doctest: +SKIP
     >>> model.wv.most_similar("king")  # doctest: +SKIP
