@@ -19,6 +19,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "tokenize": ("text", "tokenize", "Tokenize a file or stdin, one line of space-joined tokens per input line."),
     "build-vocab": ("text", "build_vocab", "Build a vocabulary (JSON) from a corpus."),
     "train-spm": ("text", "train_spm", "Train a sentencepiece subword model (BPE or unigram)."),
+    # word vectors
+    "train-w2v": ("w2v", "train_w2v", "Train word2vec (skip-gram or CBOW) on a corpus."),
+    "eval-w2v": ("w2v", "eval_w2v", "Evaluate word vectors on analogies and word-pair similarity."),
+    "similar": ("w2v", "similar", "Nearest words to a word (or a sum of words) in word vectors."),
+    "analogy": ("w2v", "analogy", "Solve 'A is to B as C is to ?' with word vectors."),
+    "plot-embeddings": ("w2v", "plot_embeddings", "Plot word vectors in 2-D (PCA or t-SNE)."),
     # text classification
     "train-clf": ("classify", "train_clf", "Train a text classifier (bow, fasttext, rnn, lstm, gru)."),
     "eval-clf": ("classify", "eval_clf", "Score a classifier: accuracy, macro-F1, per-class figures, confusion matrix."),

@@ -1,4 +1,4 @@
-"""word2vec vector files (gensim writes them, as the format oracle) and RNN initialisation from them."""
+"""Recurrent classifiers initialised from word vectors (gensim writes the word2vec files)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import torch
 
 from clf_planted import planted
 from textkit.classify import make_classifier
-from textkit.classify.vectors import read_word2vec
-from textkit.errors import EmptyCorpusError, ModelFileError
+from textkit.errors import EmptyCorpusError
 
 
 @pytest.fixture
@@ -22,37 +21,10 @@ def keyed_vectors():
     return kv
 
 
-@pytest.mark.parametrize("binary", [False, True])
-def test_reads_gensim_written_files(tmp_path, keyed_vectors, binary):
+@pytest.mark.parametrize("freeze, binary", [(True, False), (False, True)])
+def test_rnn_starts_from_vectors_frozen_or_tuned(tmp_path, keyed_vectors, freeze, binary):
     path = tmp_path / ("v.bin" if binary else "v.txt")
     keyed_vectors.save_word2vec_format(str(path), binary=binary)
-    dim, vectors = read_word2vec(path)
-    assert dim == 4 and set(vectors) == set(keyed_vectors.index_to_key)
-    for word in vectors:
-        np.testing.assert_allclose(vectors[word], keyed_vectors[word], rtol=1e-6)
-    dim, some = read_word2vec(path, wanted={"film", "nope"})
-    assert list(some) == ["film"]
-
-
-def test_bad_header_is_a_model_file_error(tmp_path):
-    p = tmp_path / "v.txt"
-    p.write_text("hello world\n", encoding="utf-8")
-    with pytest.raises(ModelFileError, match="COUNT DIM"):
-        read_word2vec(p)
-
-
-def test_truncated_binary(tmp_path, keyed_vectors):
-    p = tmp_path / "v.bin"
-    keyed_vectors.save_word2vec_format(str(p), binary=True)
-    p.write_bytes(p.read_bytes()[:-10])
-    with pytest.raises(ModelFileError, match="truncated"):
-        read_word2vec(p)
-
-
-@pytest.mark.parametrize("freeze", [True, False])
-def test_rnn_starts_from_vectors_frozen_or_tuned(tmp_path, keyed_vectors, freeze):
-    path = tmp_path / "v.txt"
-    keyed_vectors.save_word2vec_format(str(path))
     texts, labels = planted(40, seed=5)
     model = make_classifier("gru", vectors=str(path), freeze_vectors=freeze, hidden_dim=4, epochs=1, threads=1, progress=False).fit(texts, labels)
     row = model.vocab_["film"]

@@ -62,7 +62,8 @@ class RecurrentClassifier(TextClassifier):
     * ``embed_dim``, ``hidden_dim``, ``dropout``; ``min_freq``, ``max_vocab`` — vocabulary limits
     * ``max_len`` — tokens kept per text (the start); ``epochs``, ``lr``, ``batch_size``, ``weight_decay``
     * ``patience`` — epochs without a lower validation loss before stopping (best weights kept)
-    * ``vectors`` — word2vec text/binary file to initialise embeddings (its dimension wins over
+    * ``vectors`` — word vectors to initialise embeddings: word2vec text/binary or textkit's native
+      format, read by :func:`textkit.embeddings.load_vectors` (their dimension wins over
       ``embed_dim``); ``freeze_vectors`` — keep them fixed
     * ``device`` — ``cpu``, ``cuda``...; ``threads`` — torch CPU threads while training and
       predicting (``None``: torch's setting; small recurrent batches often run fastest on 1, and
@@ -218,14 +219,16 @@ class RecurrentClassifier(TextClassifier):
             self.module_.load_state_dict(best_state)
         self.module_.eval()
 
-    def _pretrained(self) -> tuple[int, tuple[list[int], np.ndarray] | None]:
-        from textkit.classify.vectors import read_word2vec
+    def _pretrained(self) -> tuple[int, tuple[list[int], np.ndarray]]:
+        """(dimension, (vocabulary rows, their vectors)) from the ``vectors`` file (textkit.embeddings)."""
+        from textkit.embeddings import load_vectors
 
-        dim, found = read_word2vec(self.vectors, wanted=set(self.vocab_.tokens))
-        if not found:
+        kv = load_vectors(self.vectors)
+        rows = [i for i, word in enumerate(self.vocab_.tokens) if word in kv]
+        if not rows:
             raise EmptyCorpusError(f"{self.vectors}: none of the training words has a vector (wrong language or tokenizer?)")
-        rows = [self.vocab_[w] for w in found]
-        return dim, (rows, np.stack(list(found.values())))
+        matrix = np.stack([kv[self.vocab_.tokens[i]] for i in rows]).astype(np.float32)
+        return kv.vector_size, (rows, matrix)
 
     def _proba_ids(self, ids: list[list[int]]) -> np.ndarray:
         device = next(self.module_.parameters()).device
