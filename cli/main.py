@@ -23,6 +23,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train-lm": ("lm", "train_lm", "Train a language model (n-gram: MLE, add-k, Kneser-Ney, modified KN)."),
     "eval-ppl": ("lm", "eval_ppl", "Perplexity of any saved language model on a file or WikiText."),
     "generate": ("lm", "generate", "Sample text from any saved language model."),
+    # word vectors
+    "train-w2v": ("w2v", "train_w2v", "Train word2vec (skip-gram or CBOW) on a corpus."),
+    "eval-w2v": ("w2v", "eval_w2v", "Evaluate word vectors on analogies and word-pair similarity."),
+    "similar": ("w2v", "similar", "Nearest words to a word (or a sum of words) in word vectors."),
+    "analogy": ("w2v", "analogy", "Solve 'A is to B as C is to ?' with word vectors."),
+    "plot-embeddings": ("w2v", "plot_embeddings", "Plot word vectors in 2-D (PCA or t-SNE)."),
+    # text classification
+    "train-clf": ("classify", "train_clf", "Train a text classifier (bow, fasttext, rnn, lstm, gru)."),
+    "eval-clf": ("classify", "eval_clf", "Score a classifier: accuracy, macro-F1, per-class figures, confusion matrix."),
+    "predict": ("classify", "predict", "Label texts (arguments or stdin) with a trained classifier."),
 }
 
 
