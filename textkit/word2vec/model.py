@@ -259,7 +259,7 @@ class Word2Vec:
                     alpha_start = self._alpha_at(done / max(total_words, 1))
                     done += n_words
                     alpha_end = self._alpha_at(done / max(total_words, 1))
-                    jobs.put((epoch, ids, ends, n_words, alpha_start, alpha_end, self.seed * 1_000_003 + job_index))
+                    jobs.put((epoch, ids, ends, n_words, alpha_start, alpha_end, (self.seed * 1_000_003 + job_index) % 2**63))
                     job_index += 1
 
     def _alpha_at(self, progress: float) -> float:
