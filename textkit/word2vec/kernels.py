@@ -60,7 +60,7 @@ def sigmoid_tables():
     return sig.astype(np.float32), np.log1p(np.exp(-xs)).astype(np.float32)
 
 
-@njit(nogil=True, fastmath=True, cache=True, inline="always")
+@njit(nogil=True, fastmath=True, cache=True, error_model="numpy", inline="always")
 def _interpolate(table, x):
     pos = (x + TABLE_RANGE) * (TABLE_SIZE / (2 * TABLE_RANGE))
     i = min(int(pos), TABLE_SIZE - 1)
@@ -68,7 +68,7 @@ def _interpolate(table, x):
     return table[i] + frac * (table[i + 1] - table[i])
 
 
-@njit(nogil=True, fastmath=True, cache=True, inline="always")
+@njit(nogil=True, fastmath=True, cache=True, error_model="numpy", inline="always")
 def logistic_step(l1, out, row, label, alpha, neu1e, sig_table, loss_table, compute_loss):
     """One binary logistic unit: ``σ(l1·out[row])`` should be ``label``.
 
@@ -95,7 +95,7 @@ def logistic_step(l1, out, row, label, alpha, neu1e, sig_table, loss_table, comp
     return math.log1p(math.exp(-z)) if z > 0 else -z + math.log1p(math.exp(z))
 
 
-@njit(nogil=True, fastmath=True, cache=True, inline="always")
+@njit(nogil=True, fastmath=True, cache=True, error_model="numpy", inline="always")
 def _output_layer(l1, target, syn1, syn1neg, codes, points, lengths, neg_accept, neg_alias, negatives,
                   hs, negative, alpha, neu1e, state, sig_table, loss_table, compute_loss):
     """All output units for one (input vector, target word) example; returns (loss, state)."""
@@ -119,7 +119,7 @@ def _output_layer(l1, target, syn1, syn1neg, codes, points, lengths, neg_accept,
     return loss, state
 
 
-@njit(nogil=True, fastmath=True, cache=True)
+@njit(nogil=True, fastmath=True, cache=True, error_model="numpy")
 def sg_pair(syn0, syn1, syn1neg, context, target, codes, points, lengths, neg_accept, neg_alias, negatives,
             hs, negative, alpha, neu1e, compute_loss):
     """Skip-gram example: the context word's input vector predicts ``target``. Returns the loss.
@@ -135,7 +135,7 @@ def sg_pair(syn0, syn1, syn1neg, context, target, codes, points, lengths, neg_ac
     return loss
 
 
-@njit(nogil=True, fastmath=True, cache=True)
+@njit(nogil=True, fastmath=True, cache=True, error_model="numpy")
 def cbow_center(syn0, syn1, syn1neg, context_words, target, codes, points, lengths, neg_accept, neg_alias, negatives,
                 hs, negative, alpha, neu1, neu1e, compute_loss):
     """CBOW example: the mean of the context vectors predicts ``target``. Returns the loss.
@@ -160,7 +160,7 @@ def cbow_center(syn0, syn1, syn1neg, context_words, target, codes, points, lengt
     return loss
 
 
-@njit(nogil=True, fastmath=True, cache=True)
+@njit(nogil=True, fastmath=True, cache=True, error_model="numpy")
 def train_chunk(syn0, syn1, syn1neg, words, sentence_ends, keep_prob, neg_accept, neg_alias, codes, points, lengths,
                 sg, hs, negative, window, alpha_start, alpha_end, seed, compute_loss):
     """Train on one chunk: ``words`` (vocabulary ids, -1 for unknown words, which are dropped)
@@ -209,7 +209,8 @@ def train_chunk(syn0, syn1, syn1neg, words, sentence_ends, keep_prob, neg_accept
                 for j in range(lo, hi):
                     if j == i:
                         continue
-                    neu1e[:] = 0.0
+                    for k in range(size):
+                        neu1e[k] = 0.0
                     l1 = syn0[kept[j]]
                     part, state = _output_layer(l1, target, syn1, syn1neg, codes, points, lengths, neg_accept, neg_alias,
                                                 no_negatives, hs, negative, alpha, neu1e, state, sig_table, loss_table, compute_loss)

@@ -98,7 +98,8 @@ class Word2Vec:
     ``sentences`` is a re-iterable of token lists and ``corpus_file`` a text file of
     whitespace-separated tokens. Neither is held in memory: one pass counts words, the first epoch
     reads the corpus again and spools its vocabulary ids to a temporary file (4 bytes a word) that
-    later epochs replay. Given either, the model trains at once; otherwise call :meth:`build_vocab` and :meth:`train`.
+    later epochs replay. Given either, the model trains at once; otherwise call
+    :meth:`build_vocab` and :meth:`train`.
     ``sg=1`` is skip-gram (default CBOW); ``hs=1`` adds hierarchical softmax; ``negative=K`` uses K
     negative samples (0 turns it off). ``workers=1`` with a fixed ``seed`` is reproducible.
     ``compute_loss`` (on by default, unlike gensim; it costs a few percent) fills
@@ -183,17 +184,27 @@ class Word2Vec:
         self.corpus_total_words = total
         self.wv = KeyedVectors(words, self._initial_vectors(len(words)), counts=freq)
         self._keep_prob = keep_probabilities(freq, self.sample)
-        self._neg_accept, self._neg_alias = negative_sampler(freq, self.ns_exponent) if self.negative else (np.ones(1, np.float32), np.zeros(1, np.int32))
-        if self.hs and len(words) > 1:
-            self._codes, self._points, self._lengths = huffman_tree(freq)
+        self._set_up_output_layers(freq)
+
+    def _set_up_output_layers(self, freq: np.ndarray) -> None:
+        """Negative-sampling tables and ``syn1neg``; Huffman paths and ``syn1`` (zeros, as word2vec).
+
+        A disabled method gets 1-row placeholders so the kernel always sees arrays of one type.
+        """
+        n = len(freq)
+        if self.negative:
+            self._neg_accept, self._neg_alias = negative_sampler(freq, self.ns_exponent)
         else:
-            self._codes, self._points, self._lengths = np.zeros((1, 1), np.int8), np.zeros((1, 1), np.int32), np.zeros(len(words), np.int32)
-        n_out = len(words)
-        self._syn1 = np.zeros((n_out if self.hs else 1, self.vector_size), dtype=np.float32)
-        self._syn1neg = np.zeros((n_out if self.negative else 1, self.vector_size), dtype=np.float32)
+            self._neg_accept, self._neg_alias = np.ones(1, np.float32), np.zeros(1, np.int32)
+        if self.hs and n > 1:
+            self._codes, self._points, self._lengths = huffman_tree(freq)
+        else:  # a one-word vocabulary has nothing to tell apart
+            self._codes, self._points, self._lengths = np.zeros((1, 1), np.int8), np.zeros((1, 1), np.int32), np.zeros(n, np.int32)
+        self._syn1 = np.zeros((n if self.hs else 1, self.vector_size), dtype=np.float32)
+        self._syn1neg = np.zeros((n if self.negative else 1, self.vector_size), dtype=np.float32)
 
     def _initial_vectors(self, n: int) -> np.ndarray:
-        """Uniform in ±1/vector_size (gensim 4; the C tool uses ±0.5): small, so updates dominate."""
+        """Uniform in ±1/vector_size (gensim 4; the C tool ±0.5/vector_size): small, so updates dominate."""
         rng = np.random.default_rng(self.seed)
         return ((rng.random((n, self.vector_size), dtype=np.float32) * 2 - 1) / self.vector_size).astype(np.float32)
 
@@ -259,7 +270,7 @@ class Word2Vec:
                     alpha_start = self._alpha_at(done / max(total_words, 1))
                     done += n_words
                     alpha_end = self._alpha_at(done / max(total_words, 1))
-                    jobs.put((epoch, ids, ends, n_words, alpha_start, alpha_end, self.seed * 1_000_003 + job_index))
+                    jobs.put((epoch, ids, ends, n_words, alpha_start, alpha_end, (self.seed * 1_000_003 + job_index) % 2**63))
                     job_index += 1
 
     def _alpha_at(self, progress: float) -> float:
