@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "build-vocab": ("text", "build_vocab", "Build a vocabulary (JSON) from a corpus."),
     "train-spm": ("text", "train_spm", "Train a sentencepiece subword model (BPE or unigram)."),
     # language models
-    "train-lm": ("lm", "train_lm", "Train a language model (n-gram: MLE, add-k, Kneser-Ney, modified KN)."),
+    "train-lm": ("lm", "train_lm", "Train a language model: n-gram (MLE, add-k, KN, modified KN) or RNN/LSTM/GRU."),
     "eval-ppl": ("lm", "eval_ppl", "Perplexity of any saved language model on a file or WikiText."),
     "generate": ("lm", "generate", "Sample text from any saved language model."),
     # word vectors
@@ -54,7 +54,7 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100, "terminal_width": 100})
 @click.version_option(package_name="textkit")
 def cli() -> None:
     """textkit: word embeddings and sequence models in one pipeline.
