@@ -20,9 +20,19 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "build-vocab": ("text", "build_vocab", "Build a vocabulary (JSON) from a corpus."),
     "train-spm": ("text", "train_spm", "Train a sentencepiece subword model (BPE or unigram)."),
     # language models
-    "train-lm": ("lm", "train_lm", "Train a language model (n-gram: MLE, add-k, Kneser-Ney, modified KN)."),
+    "train-lm": ("lm", "train_lm", "Train a language model: n-gram (MLE, add-k, KN, modified KN) or RNN/LSTM/GRU."),
     "eval-ppl": ("lm", "eval_ppl", "Perplexity of any saved language model on a file or WikiText."),
     "generate": ("lm", "generate", "Sample text from any saved language model."),
+    # word vectors
+    "train-w2v": ("w2v", "train_w2v", "Train word2vec (skip-gram or CBOW) on a corpus."),
+    "eval-w2v": ("w2v", "eval_w2v", "Evaluate word vectors on analogies and word-pair similarity."),
+    "similar": ("w2v", "similar", "Nearest words to a word (or a sum of words) in word vectors."),
+    "analogy": ("w2v", "analogy", "Solve 'A is to B as C is to ?' with word vectors."),
+    "plot-embeddings": ("w2v", "plot_embeddings", "Plot word vectors in 2-D (PCA or t-SNE)."),
+    # text classification
+    "train-clf": ("classify", "train_clf", "Train a text classifier (bow, fasttext, rnn, lstm, gru)."),
+    "eval-clf": ("classify", "eval_clf", "Score a classifier: accuracy, macro-F1, per-class figures, confusion matrix."),
+    "predict": ("classify", "predict", "Label texts (arguments or stdin) with a trained classifier."),
 }
 
 
@@ -44,7 +54,7 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100, "terminal_width": 100})
 @click.version_option(package_name="textkit")
 def cli() -> None:
     """textkit: word embeddings and sequence models in one pipeline.

@@ -197,20 +197,31 @@ def read_json(path: PathLike, what: str = "JSON file") -> Any:
 
 
 def save_tensors(path: PathLike, tensors: dict, metadata: dict[str, str] | None = None) -> None:
-    """Write a dict of torch tensors as safetensors, atomically."""
+    """Write a dict of torch tensors (or of numpy arrays) as safetensors, atomically."""
+    import numpy as np
+
+    if all(isinstance(v, np.ndarray) for v in tensors.values()):
+        from safetensors.numpy import save_file as save_numpy  # no torch import for numpy-only models
+
+        with atomic_path(path) as tmp:
+            save_numpy({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(tmp), metadata)
+        return
     from safetensors.torch import save_file
 
     with atomic_path(path) as tmp:
         save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata)
 
 
-def load_tensors(path: PathLike, device: str = "cpu") -> dict:
-    """Read a safetensors file into torch tensors; a corrupt file raises ModelFileError."""
-    from safetensors.torch import load_file
-
+def load_tensors(path: PathLike, device: str = "cpu", framework: str = "pt") -> dict:
+    """Read a safetensors file into torch tensors (``framework="np"``: numpy arrays); a corrupt
+    file raises ModelFileError."""
+    if framework == "np":
+        from safetensors.numpy import load_file as load_numpy
+    else:
+        from safetensors.torch import load_file
     p = check_readable(path)
     try:
-        return load_file(str(p), device=device)
+        return load_numpy(str(p)) if framework == "np" else load_file(str(p), device=device)
     except Exception as e:  # safetensors raises its own SafetensorError / OSError / ValueError
         raise ModelFileError(f"{p}: not a valid safetensors file ({e})") from None
 

@@ -1,0 +1,196 @@
+"""Classifier commands: train-clf, eval-clf, predict."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .common import check_overwrite, emit_json, errors_option, force_option, json_option, lang_option, log
+
+MODELS = ("bow", "fasttext", "rnn", "lstm", "gru")
+# CLI option -> model parameter, for options whose default comes from the model (None = not given).
+MODEL_OPTIONS = {
+    "epochs": "epochs", "lr": "lr", "batch_size": "batch_size", "embed_dim": "embed_dim", "hidden_dim": "hidden_dim",
+    "ngrams": "ngrams", "min_freq": "min_freq", "max_vocab": "max_vocab", "dropout": "dropout", "weight_decay": "weight_decay",
+    "penalty": "penalty", "features": "features", "pooling": "pooling", "layers": "layers", "buckets": "buckets", "threads": "threads",
+    "max_len": "max_len", "vectors": "vectors", "freeze_vectors": "freeze_vectors", "patience": "patience", "device": "device",
+}
+
+
+def dataset_options(f):
+    """--dataset and the options that say where its data is."""
+    options = [
+        click.option("--dataset", required=True, metavar="imdb|sogou_news|amazon_polarity|amazon_full|FILE", help="Named dataset (hub or --data-dir) or a labelled file (.csv/.tsv/.jsonl, or fastText __label__ lines)."),
+        click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the dataset's original release (aclImdb/, or train.csv + test.csv) instead of the hub."),
+        click.option("--text-field", help="Column/field with the text in a CSV/TSV/JSONL file (default: text; comma-join several)."),
+        click.option("--label-field", help="Column/field with the label in a CSV/TSV/JSONL file (default: label)."),
+        click.option("--revision", help="Hub revision to load instead of the pinned one."),
+        errors_option,
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _load_split(dataset, split, data_dir, text_field, label_field, revision, errors):
+    from textkit.datasets.classification import load_classification_splits
+
+    return load_classification_splits(dataset, data_dir=data_dir, text_field=text_field, label_field=label_field, revision=revision, splits=[split], errors=errors)[split]
+
+
+@click.command("train-clf")
+@dataset_options
+@click.option("--model", "kind", type=click.Choice(MODELS), required=True, help="Classifier to train.")
+@lang_option()
+@click.option("--epochs", type=click.IntRange(min=1), help="Passes over the training data (fasttext 5, rnn 5).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Learning rate (fasttext 0.1 SGD, rnn 0.002 Adam).")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Examples per step (rnn; default 32).")
+@click.option("--embed-dim", type=click.IntRange(min=1), help="Embedding size (fasttext 10, rnn 100).")
+@click.option("--hidden-dim", type=click.IntRange(min=1), help="Recurrent state size per direction (rnn; default 128).")
+@click.option("--ngrams", type=click.IntRange(min=1), help="Longest word n-gram (bow, fasttext; default 2).")
+@click.option("--min-freq", type=click.IntRange(min=1), help="Drop words (bow: n-grams in documents) rarer than this.")
+@click.option("--max-vocab", type=click.IntRange(min=1), help="Keep at most this many words / n-grams.")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), help="Dropout on embeddings and pooled states (rnn; default 0.3).")
+@click.option("--weight-decay", type=click.FloatRange(min=0), help="L2 weight decay (bow: per-example regularisation, C = 1/(wd*n)).")
+@click.option("--penalty", type=click.Choice(["l1", "l2"]), help="Logistic-regression penalty (bow; default l2).")
+@click.option("--features", type=click.Choice(["tfidf", "nb"]), help="bow features: TF-IDF, or NB-weighted indicators (NBSVM-style; two classes).")
+@click.option("--pooling", type=click.Choice(["max", "mean"]), help="Pooling over time (rnn; default max).")
+@click.option("--layers", type=click.IntRange(min=1), help="Stacked recurrent layers (rnn; default 1).")
+@click.option("--buckets", type=click.IntRange(min=1), help="Hash rows for word n-grams (fasttext; default 2000000).")
+@click.option("--threads", type=click.IntRange(min=1), help="CPU threads: Hogwild trainers (fasttext; default all cores) or torch threads (rnn).")
+@click.option("--max-len", type=click.IntRange(min=1), help="Tokens kept per text (rnn; default 400).")
+@click.option("--vectors", type=click.Path(dir_okay=False), help="word2vec text/binary vectors to start the embeddings from (rnn).")
+@click.option("--freeze-vectors/--tune-vectors", default=None, help="Keep --vectors fixed, or fine-tune them (default).")
+@click.option("--patience", type=click.IntRange(min=1), help="Epochs without validation gain before stopping (default 2).")
+@click.option("--valid-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.1, show_default=True, help="Share of train held out for early stopping and reported (0: none).")
+@click.option("--limit", type=click.IntRange(min=1), help="Use only the first N training examples (quick runs on big datasets).")
+@click.option("--folds", type=click.IntRange(min=2), help="Report K-fold cross-validation instead of one split (saves a model only with -o).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for splits, initialisation and order.")
+@click.option("--device", help="torch device for rnn models (cpu, cuda, cuda:1...).")
+@click.option("-o", "--output", type=click.Path(), help="Model folder to write (config.json + weights.safetensors).")
+@force_option
+@json_option
+def train_clf(dataset, data_dir, text_field, label_field, revision, errors, kind, lang, valid_fraction, limit, folds, seed, output, force, as_json, **options):
+    """Train a text classifier on the train split of --dataset and save it to -o.
+
+    \b
+    Examples:
+      textkit train-clf --dataset imdb --data-dir ~/data --model bow --features nb --ngrams 3 -o models/imdb_nb
+      textkit train-clf --dataset sogou_news --data-dir ~/data/sogou_news_csv --model fasttext --lang whitespace --epochs 5 -o models/sogou_ft
+      textkit train-clf --dataset reviews.csv --text-field title,body --label-field stars --model lstm --epochs 3 -o models/reviews_lstm
+      textkit train-clf --dataset small.jsonl --model bow --folds 5 --json
+    """
+    from textkit.classify import cross_validate, train_classifier
+    from textkit.classify.base import classifier_class
+    import inspect
+
+    if output is None and folds is None:
+        raise click.UsageError("give -o MODEL_DIR to save the model (or --folds K to cross-validate only)")
+    check_overwrite(output, force)
+    accepted = set(inspect.signature(classifier_class(kind).__init__).parameters)
+    params = {"lang": lang}
+    for option, value in options.items():
+        if value is None:
+            continue
+        name = MODEL_OPTIONS[option]
+        if name not in accepted:
+            raise click.UsageError(f"--{option.replace('_', '-')} does not apply to --model {kind}")
+        params[name] = value
+    data = _load_split(dataset, "train", data_dir, text_field, label_field, revision, errors)
+    if limit is not None:
+        data = data.subset(range(min(limit, len(data))))
+    log(f"train-clf: {kind} on {dataset} ({len(data)} examples, {len(set(data.labels))} classes)")
+    result = {"model": kind, "dataset": dataset, "n": len(data)}
+    if folds is not None:
+        result["cross_validation"] = cross_validate(kind, data, folds=folds, seed=seed, **params)
+    if output is not None:
+        model, info = train_classifier(kind, data, validation_fraction=valid_fraction, seed=seed, **params)
+        model.save(output)
+        from textkit.io import write_json
+
+        write_json(f"{output}/training.json", {"dataset": dataset, "data_dir": data_dir, "seed": seed, **info})
+        result.update(output=output, **info)
+    if as_json:
+        emit_json(result)
+        return
+    if folds is not None:
+        cv = result["cross_validation"]
+        click.echo(f"{folds}-fold cross-validation: accuracy {cv['accuracy_mean']:.4f} ± {cv['accuracy_std']:.4f}, macro-F1 {cv['macro_f1_mean']:.4f} ± {cv['macro_f1_std']:.4f}")
+    if output is not None:
+        line = f"saved {output}: {result['n_train']} training examples, {result['train_seconds']:.1f} s"
+        if "validation" in result:
+            v = result["validation"]
+            line += f"; validation accuracy {v['accuracy']:.4f}, macro-F1 {v['macro_f1']:.4f} (n {v['n']})"
+        click.echo(line)
+
+
+@click.command("eval-clf")
+@click.argument("model_dir", type=click.Path())
+@dataset_options
+@click.option("--split", type=click.Choice(["train", "test"]), default="test", show_default=True, help="Split of a named dataset (a file is one split).")
+@click.option("--confusion-png", type=click.Path(dir_okay=False), help="Also draw the confusion matrix into this PNG.")
+@click.option("--device", default="cpu", show_default=True, help="torch device for rnn models.")
+@force_option
+@json_option
+def eval_clf(model_dir, dataset, data_dir, text_field, label_field, revision, errors, split, confusion_png, device, force, as_json):
+    """Score a trained classifier: accuracy, macro-F1, per-class precision/recall, confusion matrix.
+
+    \b
+    Examples:
+      textkit eval-clf models/imdb_bow --dataset imdb --data-dir ~/data --split test
+      textkit eval-clf models/reviews_lstm --dataset reviews_test.csv --text-field title,body --label-field stars --json
+      textkit eval-clf models/sogou_ft --dataset sogou_news --data-dir ~/data/sogou_news_csv --confusion-png sogou.png
+    """
+    from textkit.classify import evaluate, format_report, load_classifier, plot_confusion
+
+    check_overwrite(confusion_png, force)
+    model = load_classifier(model_dir, device=device)
+    data = _load_split(dataset, split, data_dir, text_field, label_field, revision, errors)
+    report = evaluate(model, data.texts, data.labels)
+    if report["unseen_labels"]:
+        log(f"eval-clf: {len(report['unseen_labels'])} label(s) absent from training count as errors: {', '.join(report['unseen_labels'])}")
+    if confusion_png:
+        plot_confusion(report, confusion_png, title=f"{model.kind} on {dataset}")
+    if as_json:
+        emit_json({"model": model_dir, "dataset": dataset, "split": split, **report})
+    else:
+        click.echo(format_report(report))
+
+
+@click.command("predict")
+@click.argument("model_dir", type=click.Path())
+@click.argument("texts", nargs=-1)
+@click.option("--top-k", type=click.IntRange(min=1), default=1, show_default=True, help="Labels to print per text, most probable first.")
+@click.option("--device", default="cpu", show_default=True, help="torch device for rnn models.")
+@errors_option
+@json_option
+def predict(model_dir, texts, top_k, device, errors, as_json):
+    """Label TEXTS (or each line of stdin) with a trained classifier, with probabilities.
+
+    \b
+    Examples:
+      textkit predict models/imdb_bow "A tedious, overlong film." "Wonderful acting!"
+      cat reviews.txt | textkit predict models/imdb_bow --top-k 2
+      textkit predict models/sogou_ft --json "zhong1guo2 zu2qiu2 dui4"
+    """
+    import io
+
+    import numpy as np
+
+    from textkit.classify import load_classifier
+
+    model = load_classifier(model_dir, device=device)
+    if not texts:
+        texts = tuple(line.rstrip("\r\n") for line in io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors=errors))
+    proba = model.predict_proba(list(texts))
+    k = min(top_k, len(model.labels_))
+    rows = []
+    for text, p in zip(texts, proba):
+        best = np.argsort(-p, kind="stable")[:k]
+        rows.append({"text": text, "labels": [model.labels_[i] for i in best], "probabilities": [float(p[i]) for i in best]})
+    if as_json:
+        emit_json({"model": model_dir, "predictions": rows})
+        return
+    for row in rows:
+        click.echo("\t".join(f"{label}\t{prob:.4f}" for label, prob in zip(row["labels"], row["probabilities"])))

@@ -1,0 +1,234 @@
+"""Word-vector commands: train-w2v, eval-w2v, similar, analogy, plot-embeddings."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from .common import (
+    check_overwrite,
+    emit_json,
+    errors_option,
+    force_option,
+    json_option,
+    log,
+    make_tokenizer,
+    tokenizer_options,
+)
+
+DEFAULT_OUTPUT = "models/w2v.bin"
+SHOWCASE_WORDS = ("france", "january", "two", "war", "water", "university")  # clear on the wiki sample
+
+
+@click.command("train-w2v")
+@click.argument("corpus", required=False)
+@click.option("-o", "--output", default=DEFAULT_OUTPUT, show_default=True,
+              help="Vectors to write: .bin (word2vec binary), .txt/.vec (text), .safetensors or a folder (native, keeps counts).")
+@click.option("--sg/--cbow", default=False, show_default=True, help="Skip-gram or CBOW (mean of the context).")
+@click.option("--hs", is_flag=True, help="Hierarchical softmax (Huffman tree); combine with --negative 0 to use it alone.")
+@click.option("--negative", type=click.IntRange(min=0), default=5, show_default=True, help="Negative samples per example (0: off).")
+@click.option("--dim", type=click.IntRange(min=1), default=100, show_default=True, help="Vector size.")
+@click.option("--window", type=click.IntRange(min=1), default=5, show_default=True, help="Largest context window (each word draws a smaller one at random).")
+@click.option("--min-count", type=click.IntRange(min=1), default=5, show_default=True, help="Ignore words rarer than this.")
+@click.option("--max-vocab-size", type=click.IntRange(min=1), default=None, help="Bound on distinct words held while counting.")
+@click.option("--sample", type=click.FloatRange(min=0), default=1e-3, show_default=True, help="Subsampling threshold for frequent words (0: off).")
+@click.option("--alpha", type=click.FloatRange(min=0, min_open=True), default=0.025, show_default=True, help="Initial learning rate.")
+@click.option("--min-alpha", type=click.FloatRange(min=0), default=0.0001, show_default=True, help="Final learning rate (linear decay over all epochs).")
+@click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=min(os.cpu_count() or 1, 4), show_default=True, help="Training threads (1 + --seed: reproducible).")
+@click.option("--seed", type=int, default=1, show_default=True)
+@tokenizer_options
+@errors_option
+@force_option
+@json_option
+def train_w2v(corpus, output, sg, hs, negative, dim, window, min_count, max_vocab_size, sample, alpha, min_alpha,
+              epochs, workers, seed, lang, lowercase, zh_mode, hmm, user_dict, errors, force, as_json):
+    """Train word2vec on CORPUS (a text file or a named corpus; default: the Wikipedia sample).
+
+    The corpus streams from disk: it is tokenized once into a temporary file, counted, and trained
+    on (later epochs replay word ids spooled to disk). Loss per epoch and words/s are reported; a
+    progress bar shows on a terminal.
+
+    \b
+    Examples:
+      textkit train-w2v                                   # Wikipedia sample → models/w2v.bin
+      textkit train-w2v corpus.txt --sg -o models/sg.txt --epochs 10
+      textkit train-w2v zh.txt --lang zh --min-count 2 -o models/zh.safetensors
+      textkit train-w2v corpus.txt --hs --negative 0 --workers 1 --seed 7 --json
+    """
+    from textkit.embeddings import save_vectors
+    from textkit.word2vec import Word2Vec
+    from textkit.word2vec.model import pretokenized
+
+    _check_vector_output(output, force)
+    tokenizer = make_tokenizer(lang, lowercase, zh_mode, hmm, user_dict)
+    source = corpus if corpus is not None else "wiki"
+    model = Word2Vec(vector_size=dim, window=window, min_count=min_count, max_vocab_size=max_vocab_size, sample=sample,
+                     alpha=alpha, min_alpha=min_alpha, sg=int(sg), hs=int(hs), negative=negative, epochs=epochs,
+                     workers=workers, seed=seed)
+    with pretokenized(source, tokenizer, errors=errors) as sentences:
+        model.build_vocab(sentences)
+        if not as_json:
+            log(f"vocabulary: {len(model.wv)} words (min_count {min_count}) from {model.corpus_total_words} words")
+        report = model.train(sentences)
+    written = save_vectors(model.wv, output)
+    summary = {"vocab_size": len(model.wv), "output": str(written), **report.to_dict(),
+               "settings": {"sg": int(sg), "hs": int(hs), "negative": negative, "vector_size": dim, "window": window,
+                            "min_count": min_count, "sample": sample, "alpha": alpha, "min_alpha": min_alpha,
+                            "epochs": epochs, "workers": workers, "seed": seed, "corpus": source}}
+    if as_json:
+        emit_json(summary)
+        return
+    log(f"trained {report.words} words in {report.train_seconds:.1f}s ({report.words_per_sec:,.0f} words/s); "
+        f"loss per example by epoch: {', '.join(f'{x:.3f}' for x in report.epoch_mean_loss)}")
+    log(f"wrote {written}")
+    if corpus is None:
+        _show_neighbours(model.wv)
+
+
+def _check_vector_output(output: str, force: bool) -> None:
+    """Refuse to replace existing vectors (both files of a native pair) without --force."""
+    from pathlib import Path
+
+    from textkit.embeddings import native_paths
+
+    p = Path(output)
+    targets = native_paths(p) if p.suffix in ("", ".safetensors") or p.is_dir() else (p,)
+    for path in targets:
+        check_overwrite(str(path), force)
+
+
+def _show_neighbours(kv, words=SHOWCASE_WORDS, topn: int = 6) -> None:
+    """A few nearest-neighbour lists, so a first run shows that the vectors mean something."""
+    for word in [w for w in words if w in kv][:5]:
+        neighbours = ", ".join(w for w, _ in kv.most_similar(word, topn=topn))
+        click.echo(f"{word}: {neighbours}")
+
+
+def _load(path: str):
+    from textkit.embeddings import load_vectors
+
+    return load_vectors(path)
+
+
+@click.command("eval-w2v")
+@click.argument("vectors")
+@click.option("--analogies", default=None, metavar="google|PATH", help="Analogy questions (questions-words.txt format).")
+@click.option("--similarity", default=None, metavar="ws353,simlex|PATH",
+              help="Comma-separated word-pair sets (word1<TAB>word2<TAB>score).")
+@click.option("--restrict-vocab", type=click.IntRange(min=1), default=300_000, show_default=True,
+              help="Only the most frequent N words take part (gensim's default).")
+@click.option("--case-sensitive", is_flag=True, help="Match words with their case (default: case-insensitive, as gensim).")
+@json_option
+def eval_w2v(vectors, analogies, similarity, restrict_vocab, case_sensitive, as_json):
+    """Evaluate VECTORS on word analogies and word-pair similarity (default: google, ws353, simlex).
+
+    \b
+    Examples:
+      textkit eval-w2v models/w2v.bin
+      textkit eval-w2v models/w2v.bin --analogies google --similarity ws353,simlex --json
+      textkit eval-w2v vectors.txt --similarity my_pairs.tsv
+    """
+    kv = _load(vectors)
+    if analogies is None and similarity is None:
+        analogies, similarity = "google", "ws353,simlex"
+    result: dict = {"vectors": vectors, "vocab_size": len(kv)}
+    if analogies:
+        r = kv.evaluate_word_analogies(analogies, restrict_vocab=restrict_vocab, case_insensitive=not case_sensitive)
+        result["analogies"] = {"set": analogies, **r.to_dict()}
+    if similarity:
+        result["similarity"] = {}
+        for name in [s.strip() for s in similarity.split(",") if s.strip()]:
+            r = kv.evaluate_word_pairs(name, restrict_vocab=restrict_vocab, case_insensitive=not case_sensitive)
+            result["similarity"][name] = r.to_dict()
+    if as_json:
+        emit_json(result)
+        return
+    if "analogies" in result:
+        a = result["analogies"]
+        click.echo(f"analogies ({analogies}): accuracy {a['accuracy']:.4f} on {a['covered']}/{a['total']} questions covered")
+        for s in a["sections"]:
+            click.echo(f"  {s['section']:<28} {s['accuracy']:.4f}  ({s['correct']}/{s['covered']})")
+    for name, r in result.get("similarity", {}).items():
+        click.echo(f"similarity ({name}): spearman {r['spearman']:.4f}  pearson {r['pearson']:.4f}  "
+                   f"pairs {r['pairs']}  oov {100 * r['oov_ratio']:.1f}%")
+
+
+@click.command("similar")
+@click.argument("vectors")
+@click.argument("words", nargs=-1, required=True)
+@click.option("--minus", multiple=True, help="Subtract this word's direction (repeatable).")
+@click.option("--topn", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--restrict-vocab", type=click.IntRange(min=1), default=None, help="Search only the N most frequent words.")
+@json_option
+def similar(vectors, words, minus, topn, restrict_vocab, as_json):
+    """Nearest words (cosine) to WORDS in VECTORS.
+
+    \b
+    Examples:
+      textkit similar models/w2v.bin france
+      textkit similar models/w2v.bin king woman --minus man --topn 5 --json
+    """
+    kv = _load(vectors)
+    neighbours = kv.most_similar(positive=list(words), negative=list(minus), topn=topn, restrict_vocab=restrict_vocab)
+    if as_json:
+        emit_json({"words": list(words), "minus": list(minus), "similar": [{"word": w, "cosine": s} for w, s in neighbours]})
+        return
+    for w, s in neighbours:
+        click.echo(f"{w}\t{s:.4f}")
+
+
+@click.command("analogy")
+@click.argument("vectors")
+@click.argument("a")
+@click.argument("b")
+@click.argument("c")
+@click.option("--method", type=click.Choice(["3cosadd", "3cosmul"]), default="3cosadd", show_default=True)
+@click.option("--topn", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--restrict-vocab", type=click.IntRange(min=1), default=None, help="Answer only from the N most frequent words.")
+@json_option
+def analogy(vectors, a, b, c, method, topn, restrict_vocab, as_json):
+    """A is to B as C is to ?  (e.g. man king woman → queen).
+
+    \b
+    Examples:
+      textkit analogy models/w2v.bin man king woman
+      textkit analogy models/w2v.bin paris france berlin --method 3cosmul --json
+    """
+    kv = _load(vectors)
+    answers = kv.analogy(a, b, c, method=method, topn=topn, restrict_vocab=restrict_vocab)
+    if as_json:
+        emit_json({"a": a, "b": b, "c": c, "method": method, "answers": [{"word": w, "score": s} for w, s in answers]})
+        return
+    for w, s in answers:
+        click.echo(f"{w}\t{s:.4f}")
+
+
+@click.command("plot-embeddings")
+@click.argument("vectors")
+@click.option("--words", default=None, help="Comma-separated words to plot (default: the --top most frequent).")
+@click.option("--top", type=click.IntRange(min=2), default=100, show_default=True)
+@click.option("--method", type=click.Choice(["pca", "tsne"]), default="pca", show_default=True)
+@click.option("-o", "--output", default="embeddings.png", show_default=True, type=click.Path(dir_okay=False), help="Image to write (.png, .pdf, .svg).")
+@click.option("--seed", type=int, default=0, show_default=True, help="t-SNE seed.")
+@force_option
+@json_option
+def plot_embeddings(vectors, words, top, method, output, seed, force, as_json):
+    """A 2-D map (PCA or t-SNE) of word vectors, with labels.
+
+    \b
+    Examples:
+      textkit plot-embeddings models/w2v.bin -o emb.png
+      textkit plot-embeddings models/w2v.bin --words king,queen,man,woman,paris,france --method tsne -o emb.png
+    """
+    from textkit.embeddings import plot_embeddings as plot
+
+    check_overwrite(output, force)
+    kv = _load(vectors)
+    chosen = [w.strip() for w in words.split(",") if w.strip()] if words else kv.index_to_key[:top]
+    plot(kv, chosen, output, method=method, seed=seed)
+    if as_json:
+        emit_json({"output": output, "words": len(chosen), "method": method})
+    else:
+        log(f"wrote {output} ({len(chosen)} words, {method})")

@@ -1,0 +1,185 @@
+"""Every classifier end to end on planted-signal data; the shared interface, checkpoints and errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from clf_planted import planted
+from textkit.classify import classification_report, cross_validate, evaluate, load_classifier, make_classifier, train_classifier
+from textkit.datasets.classification import LabelledTexts
+from textkit.errors import EmptyCorpusError, ModelFileError, UsageError
+
+SMALL = {
+    "bow": {},
+    "fasttext": dict(epochs=10, lr=0.5, buckets=1000, threads=2, progress=False),
+    "rnn": dict(epochs=5, lr=0.02, embed_dim=12, hidden_dim=12, batch_size=16, threads=1, progress=False),
+    "lstm": dict(epochs=5, lr=0.02, embed_dim=12, hidden_dim=12, batch_size=16, pooling="mean", threads=1, progress=False),
+    "gru": dict(epochs=5, lr=0.02, embed_dim=12, hidden_dim=12, batch_size=16, threads=1, progress=False),
+}
+TRAIN = planted(180, seed=0)
+TEST = planted(60, seed=1)
+
+
+@pytest.fixture(scope="module", params=sorted(SMALL))
+def trained(request, tmp_path_factory):
+    kind = request.param
+    model = make_classifier(kind, **SMALL[kind]).fit(*TRAIN)
+    folder = tmp_path_factory.mktemp(kind)
+    model.save(folder)
+    return kind, model, folder
+
+
+def test_learns_the_planted_signal(trained):
+    kind, model, _ = trained
+    accuracy = evaluate(model, *TEST)["accuracy"]
+    assert accuracy >= 0.8, f"{kind}: accuracy {accuracy} on planted data (chance 0.33)"
+
+
+def test_probabilities_are_distributions_in_label_order(trained):
+    _, model, _ = trained
+    proba = model.predict_proba(TEST[0][:10])
+    assert proba.shape == (10, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert model.labels_ == ["mid", "neg", "pos"]
+    assert model.predict(TEST[0][:10]) == [model.labels_[i] for i in proba.argmax(1)]
+
+
+def test_checkpoint_round_trip_gives_the_same_probabilities(trained):
+    kind, model, folder = trained
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "weights.safetensors"]
+    assert json.loads((folder / "config.json").read_text())["kind"] == kind
+    loaded = load_classifier(folder)
+    np.testing.assert_allclose(loaded.predict_proba(TEST[0]), model.predict_proba(TEST[0]), atol=1e-6)
+
+
+def test_unknown_words_and_empty_text_still_get_a_prediction(trained):
+    _, model, _ = trained
+    assert len(model.predict(["zzzz qqqq", ""])) == 2
+
+
+def test_single_class_is_refused():
+    with pytest.raises(UsageError, match="single class"):
+        make_classifier("bow").fit(["a b", "c d"], ["x", "x"])
+
+
+def test_no_examples_is_refused():
+    with pytest.raises(EmptyCorpusError):
+        make_classifier("fasttext", progress=False).fit([], [])
+
+
+def test_texts_and_labels_must_match():
+    with pytest.raises(UsageError, match="2 texts but 1 labels"):
+        make_classifier("bow").fit(["a", "b"], ["x"])
+
+
+def test_min_freq_that_removes_everything():
+    with pytest.raises(EmptyCorpusError, match="--min-freq"):
+        make_classifier("fasttext", min_freq=50, progress=False).fit(["a b", "c d"], ["x", "y"])
+
+
+def test_unknown_model_and_option():
+    with pytest.raises(UsageError, match="unknown model"):
+        make_classifier("svm")
+    with pytest.raises(UsageError, match="no option"):
+        make_classifier("bow", hidden_dim=3)
+
+
+def test_integer_labels_sort_numerically():
+    model = make_classifier("bow").fit(["a", "b", "c"] * 4, ["10", "2", "1"] * 4)
+    assert model.labels_ == ["1", "2", "10"]
+
+
+def test_unseen_test_labels_count_as_errors():
+    model = make_classifier("bow").fit(*TRAIN)
+    texts = TEST[0][:6]
+    gold = TEST[1][:5] + ["brand-new"]
+    report = evaluate(model, texts, gold)
+    assert report["unseen_labels"] == ["brand-new"]
+    assert report["labels"][-1] == "brand-new"
+    assert report["per_class"]["brand-new"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert report["accuracy"] <= 5 / 6
+
+
+def test_report_matches_scikit_learn():
+    from sklearn.metrics import accuracy_score, f1_score
+
+    gold = ["a", "b", "b", "c", "a", "c"]
+    pred = ["a", "b", "c", "c", "b", "c"]
+    report = classification_report(gold, pred, ["a", "b", "c"])
+    assert report["accuracy"] == pytest.approx(accuracy_score(gold, pred))
+    assert report["macro_f1"] == pytest.approx(f1_score(gold, pred, average="macro"))
+    assert report["confusion"] == [[1, 1, 0], [0, 1, 1], [0, 0, 2]]
+    assert report["n"] == 6
+
+
+def test_validation_drives_early_stopping_and_is_reported():
+    data = LabelledTexts(*planted(120, seed=2))
+    model, info = train_classifier("fasttext", data, validation_fraction=0.25, seed=0, epochs=6, lr=0.5, buckets=500, progress=False)
+    assert info["n_train"] == 90 and info["n_validation"] == 30
+    assert 1 <= len(info["history"]) <= 6 and "valid_accuracy" in info["history"][0]
+    assert info["validation"]["n"] == 30
+
+
+def test_cross_validation_reports_every_fold():
+    data = LabelledTexts(*planted(60, seed=3))
+    cv = cross_validate("bow", data, folds=3)
+    assert len(cv["accuracy"]) == 3 and cv["accuracy_mean"] > 0.6
+
+
+@pytest.mark.parametrize("penalty", ["l1", "l2"])
+def test_bow_penalties(penalty):
+    model = make_classifier("bow", penalty=penalty, C=5.0).fit(*TRAIN)
+    assert evaluate(model, *TEST)["accuracy"] >= 0.8
+
+
+def test_nb_features_on_two_classes_and_round_trip(tmp_path):
+    texts, labels = planted(150, seed=7)
+    two = [(t, y) for t, y in zip(texts, labels) if y != "mid"]
+    model = make_classifier("bow", features="nb").fit([t for t, _ in two], [y for _, y in two])
+    test = [(t, y) for t, y in zip(*TEST) if y != "mid"]
+    assert evaluate(model, [t for t, _ in test], [y for _, y in test])["accuracy"] >= 0.9
+    assert model.nb_ratio_[model.features_.vocabulary_["wonderful"]] > 0 > model.nb_ratio_[model.features_.vocabulary_["dreadful"]]
+    model.save(tmp_path)
+    np.testing.assert_allclose(load_classifier(tmp_path).predict_proba(TEST[0]), model.predict_proba(TEST[0]))
+
+
+def test_nb_features_refuse_three_classes():
+    with pytest.raises(UsageError, match="two classes"):
+        make_classifier("bow", features="nb").fit(*TRAIN)
+
+
+def test_l1_gives_sparser_coefficients_than_l2():
+    l1 = make_classifier("bow", penalty="l1", C=1.0).fit(*TRAIN)
+    l2 = make_classifier("bow", penalty="l2", C=1.0).fit(*TRAIN)
+    assert np.count_nonzero(l1.regression_.coef_) < np.count_nonzero(l2.regression_.coef_)
+
+
+def test_load_refuses_missing_foreign_and_corrupt_folders(tmp_path):
+    with pytest.raises(ModelFileError, match="no such model folder"):
+        load_classifier(tmp_path / "absent")
+    (tmp_path / "config.json").write_text('{"format": "something.else"}', encoding="utf-8")
+    with pytest.raises(ModelFileError, match="not a textkit classifier"):
+        load_classifier(tmp_path)
+    model = make_classifier("bow").fit(*TRAIN)
+    model.save(tmp_path)
+    (tmp_path / "weights.safetensors").write_bytes(b"garbage")
+    with pytest.raises(ModelFileError, match="safetensors"):
+        load_classifier(tmp_path)
+
+
+def test_mismatched_weights_are_a_model_file_error(tmp_path):
+    a = make_classifier("fasttext", buckets=100, progress=False).fit(*TRAIN)
+    a.save(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["params"]["embed_dim"] = 7
+    (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    with pytest.raises(ModelFileError, match="do not match"):
+        load_classifier(tmp_path)
+
+
+def test_save_before_fit():
+    with pytest.raises(UsageError, match="before fit"):
+        make_classifier("bow").save("/tmp/never")

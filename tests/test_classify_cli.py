@@ -1,0 +1,123 @@
+"""train-clf / eval-clf / predict through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from clf_planted import planted
+from textkit_cli.main import cli, main
+
+
+@pytest.fixture
+def files(tmp_path):
+    train, test = planted(150, seed=0), planted(40, seed=1)
+    paths = {}
+    for name, (texts, labels) in (("train", train), ("test", test)):
+        p = tmp_path / f"{name}.jsonl"
+        p.write_text("".join(json.dumps({"review": t, "stars": y}) + "\n" for t, y in zip(texts, labels)), encoding="utf-8")
+        paths[name] = p
+    return tmp_path, paths
+
+
+def run(args, input=None):
+    return CliRunner().invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
+
+
+def test_train_eval_predict_round_trip(files):
+    root, paths = files
+    model = root / "m"
+    result = run(["train-clf", "--dataset", paths["train"], "--text-field", "review", "--label-field", "stars",
+                  "--model", "fasttext", "--epochs", "10", "--lr", "0.5", "--buckets", "1000", "-o", model, "--json"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert info["n_train"] == 135 and info["n_validation"] == 15 and (model / "training.json").exists()
+
+    png = root / "cm.png"
+    result = run(["eval-clf", model, "--dataset", paths["test"], "--text-field", "review", "--label-field", "stars", "--json", "--confusion-png", png])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert {"accuracy", "macro_f1", "n", "per_class", "confusion"} <= set(report)
+    assert report["n"] == 40 and report["accuracy"] >= 0.8
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    text_report = run(["eval-clf", model, "--dataset", paths["test"], "--text-field", "review", "--label-field", "stars"]).stdout
+    assert "confusion matrix" in text_report and "macro-F1" in text_report
+
+    result = run(["predict", model, "a wonderful film", "a dreadful film", "--top-k", "2", "--json"])
+    rows = json.loads(result.stdout)["predictions"]
+    assert [r["labels"][0] for r in rows] == ["pos", "neg"] and len(rows[0]["probabilities"]) == 2
+
+    result = run(["predict", model], input="superb acting\ntedious plot\n")
+    lines = result.stdout.splitlines()
+    assert [line.split("\t")[0] for line in lines] == ["pos", "neg"]
+
+
+def test_cross_validation_only(files):
+    _, paths = files
+    result = run(["train-clf", "--dataset", paths["train"], "--text-field", "review", "--label-field", "stars", "--model", "bow", "--folds", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    cv = json.loads(result.stdout)["cross_validation"]
+    assert len(cv["accuracy"]) == 3 and cv["accuracy_mean"] > 0.7
+
+
+def test_named_dataset_from_release_layout(tmp_path):
+    texts, labels = planted(60, seed=2)
+    data = tmp_path / "amazon"
+    data.mkdir()
+    for split in ("train", "test"):
+        (data / f"{split}.csv").write_text(
+            "".join(f'"{1 if y == "neg" else 2}","title","{t}"\n' for t, y in zip(texts, labels) if y != "mid"), encoding="utf-8"
+        )
+    model = tmp_path / "m"
+    assert run(["train-clf", "--dataset", "amazon_polarity", "--data-dir", data, "--model", "bow", "-o", model]).exit_code == 0
+    result = run(["eval-clf", model, "--dataset", "amazon_polarity", "--data-dir", data, "--split", "test", "--json"])
+    assert json.loads(result.stdout)["accuracy"] > 0.9
+
+
+def cli_exit(args, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([str(a) for a in args])
+    return e.value.code, capsys.readouterr().err
+
+
+def test_refuses_to_overwrite_without_force(files, capsys):
+    root, paths = files
+    (root / "m").mkdir()
+    args = ["train-clf", "--dataset", paths["train"], "--text-field", "review", "--label-field", "stars", "--model", "bow", "-o", root / "m"]
+    code, err = cli_exit(args, capsys)
+    assert code == 2 and "--force" in err
+    code, _ = cli_exit(args + ["--force"], capsys)
+    assert code == 0
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["train-clf", "--dataset", "{train}", "--model", "bow", "-o", "{root}/x"], 1, "no field 'text'"),
+        (["train-clf", "--dataset", "{root}/missing.csv", "--model", "bow", "-o", "{root}/x"], 2, "neither a file nor a named dataset"),
+        (["train-clf", "--dataset", "{train}", "--text-field", "review", "--label-field", "stars", "--model", "bow", "--epochs", "3", "-o", "{root}/x"], 2, "--epochs does not apply to --model bow"),
+        (["train-clf", "--dataset", "{train}", "--text-field", "review", "--label-field", "stars", "--model", "bow"], 2, "-o MODEL_DIR"),
+        (["eval-clf", "{root}/nomodel", "--dataset", "{train}"], 1, "no such model folder"),
+        (["predict", "{root}/nomodel", "x"], 1, "no such model folder"),
+    ],
+)
+def test_errors_are_one_line(files, capsys, args, code, message):
+    root, paths = files
+    args = [a.format(root=root, train=paths["train"]) for a in args]
+    got, err = cli_exit(args, capsys)
+    assert got == code and message in err
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_single_class_and_empty_files(tmp_path, capsys):
+    one = tmp_path / "one.csv"
+    one.write_text("text,label\na b,x\nc d,x\n", encoding="utf-8")
+    code, err = cli_exit(["train-clf", "--dataset", one, "--model", "bow", "-o", tmp_path / "m", "--valid-fraction", "0"], capsys)
+    assert code == 2 and "single class" in err
+    empty = tmp_path / "empty.tsv"
+    empty.write_text("", encoding="utf-8")
+    code, err = cli_exit(["train-clf", "--dataset", empty, "--model", "fasttext", "-o", tmp_path / "m"], capsys)
+    assert code == 1 and "empty" in err

@@ -1,0 +1,119 @@
+"""CLI: train-w2v, eval-w2v, similar, analogy, plot-embeddings — results, JSON, and clean errors."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from textkit.embeddings import KeyedVectors, load_vectors
+from textkit_cli.main import cli
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def guarded(capsys, *args: str) -> tuple[int, str]:
+    """Run through main's error handling (what a user sees): exit code and stderr.
+
+    run_guarded lets no anticipated error escape, so an exception here fails the test."""
+    from textkit_cli.common import run_guarded
+
+    capsys.readouterr()
+    code = run_guarded(cli, list(args))
+    return code, capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    rng = random.Random(0)
+    groups = [[f"{t}{i}" for i in range(5)] for t in ("red", "cat", "car")]
+    path = tmp_path_factory.mktemp("cli") / "corpus.txt"
+    lines = [" ".join(rng.choice(g) for _ in range(8)) for g in (rng.choice(groups) for _ in range(400))]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def vectors(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("vec") / "v.bin"
+    code, stdout, _ = run("train-w2v", str(corpus), "-o", str(out), "--dim", "12", "--min-count", "1", "--sample", "0",
+                          "--epochs", "8", "--workers", "1", "--seed", "2", "--sg", "--lang", "whitespace", "--json")
+    assert code == 0
+    return out, json.loads(stdout)
+
+
+def test_train_w2v_json_reports_the_run(vectors):
+    path, report = vectors
+    assert report["vocab_size"] == 15 and report["words"] == 8 * 3200
+    assert report["words_per_sec"] > 0 and report["train_seconds"] > 0
+    assert len(report["epoch_loss"]) == 8 and report["epoch_mean_loss"][-1] < report["epoch_mean_loss"][0]
+    kv = load_vectors(path)
+    assert len(kv) == 15 and kv.vector_size == 12
+
+
+def test_train_w2v_native_output_is_reproducible(corpus, tmp_path):
+    args = ["--dim", "8", "--min-count", "1", "--epochs", "2", "--workers", "1", "--lang", "whitespace"]
+    for name in ("a.safetensors", "b.safetensors"):
+        assert run("train-w2v", str(corpus), "-o", str(tmp_path / name), *args)[0] == 0
+    a, b = KeyedVectors.load(tmp_path / "a.safetensors"), KeyedVectors.load(tmp_path / "b.safetensors")
+    np.testing.assert_array_equal(a.vectors, b.vectors)
+    assert a.counts is not None and a.counts.sum() == 3200
+
+
+def test_similar_analogy_and_eval(vectors, tmp_path):
+    path, _ = vectors
+    code, stdout, _ = run("similar", str(path), "cat1", "--topn", "4", "--json")
+    neighbours = [x["word"] for x in json.loads(stdout)["similar"]]
+    assert code == 0 and all(w.startswith("cat") for w in neighbours)
+    code, stdout, _ = run("analogy", str(path), "red0", "red1", "car0", "--json")
+    assert code == 0 and len(json.loads(stdout)["answers"]) == 5
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("cat0\tcat1\t9\ncat0\tred1\t1\nred2\tred3\t8\ncar1\tred0\t2\n")
+    code, stdout, _ = run("eval-w2v", str(path), "--similarity", str(pairs), "--json")
+    result = json.loads(stdout)["similarity"][str(pairs)]
+    assert code == 0 and result["pairs"] == 4 and result["spearman"] > 0.5
+    code, stdout, _ = run("eval-w2v", str(path), "--analogies", "google", "--json")
+    assert code == 0 and json.loads(stdout)["analogies"]["total"] > 19000
+
+
+def test_plot_embeddings_writes_an_image(vectors, tmp_path):
+    path, _ = vectors
+    out = tmp_path / "emb.png"
+    code, _, _ = run("plot-embeddings", str(path), "--top", "15", "-o", str(out))
+    assert code == 0 and out.read_bytes()[:4] == b"\x89PNG"
+    code, _, _ = run("plot-embeddings", str(path), "--words", "cat0,cat1,red0,car2,car3,red4", "--method", "tsne", "-o", str(out), "--force")
+    assert code == 0
+
+
+@pytest.mark.parametrize("args,code,message", [
+    (["similar", "{vec}", "kitten"], 1, "'kitten' is not in the vocabulary"),
+    (["similar", "{vec}", "cat"], 1, "close words: cat"),
+    (["train-w2v", "{dir}/missing.txt", "-o", "{dir}/x.bin"], 1, "no such file"),
+    (["train-w2v", "{dir}/empty.txt", "-o", "{dir}/x.bin"], 1, "no words"),
+    (["train-w2v", "{corpus}", "--min-count", "1000", "-o", "{dir}/x.bin"], 1, "min_count=1000"),
+    (["train-w2v", "{corpus}", "-o", "{vec}"], 2, "already exists; pass --force"),
+    (["train-w2v", "{corpus}", "--negative", "0", "-o", "{dir}/y.bin"], 2, "hierarchical softmax"),
+    (["eval-w2v", "{dir}/corrupt.txt"], 1, "not a word2vec file"),
+    (["eval-w2v", "{vec}", "--similarity", "nope"], 1, "named evaluation sets"),
+])
+def test_errors_are_one_line_without_traceback(vectors, corpus, tmp_path, capsys, args, code, message):
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "corrupt.txt").write_text("this is not\na vectors file\n")
+    fill = {"vec": str(vectors[0]), "dir": str(tmp_path), "corpus": str(corpus)}
+    got_code, stderr = guarded(capsys, *[a.format(**fill) for a in args])
+    assert got_code == code
+    assert message in stderr and "Traceback" not in stderr
+    assert stderr.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_train_w2v_without_corpus_uses_wiki_and_shows_neighbours(tmp_path):
+    code, stdout, stderr = run("train-w2v", "-o", str(tmp_path / "w.txt"), "--epochs", "1", "--sg")
+    assert code == 0 and "vocabulary:" in stderr
+    assert len([line for line in stdout.splitlines() if ":" in line]) >= 3  # "word: neighbours, ..."

@@ -1,0 +1,219 @@
+"""word2vec: the compiled updates against autograd, the tables, training behaviour, bad input."""
+
+from __future__ import annotations
+
+import heapq
+import random
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from textkit.errors import EmptyCorpusError, UsageError
+from textkit.word2vec import LineCorpus, Word2Vec, kernels
+from textkit.word2vec.reference import reference_step
+from textkit.word2vec.tables import count_words, huffman_tree, keep_probabilities, negative_sampler
+
+V, D = 9, 7
+COUNTS = np.array([50, 30, 20, 12, 9, 7, 4, 3, 2])
+
+
+def _weights(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    syn0 = rng.normal(0, 0.5, (V, D)).astype(np.float32)
+    syn1 = rng.normal(0, 0.5, (V, D)).astype(np.float32)
+    syn1neg = rng.normal(0, 0.5, (V, D)).astype(np.float32)
+    return syn0, syn1, syn1neg
+
+
+# ---- the fast path computes the reference updates ------------------------------------------
+@pytest.mark.parametrize("sg", [1, 0], ids=["skipgram", "cbow"])
+@pytest.mark.parametrize("hs,negatives", [(0, [5, 1, 7]), (1, None), (1, [2, 8]), (0, [4, 3, 3])],
+                         ids=["ns", "hs", "hs+ns", "ns-skip-target"])
+def test_kernel_updates_match_autograd(sg, hs, negatives):
+    syn0, syn1, syn1neg = _weights()
+    codes, points, lengths = huffman_tree(COUNTS)
+    accept, alias = negative_sampler(COUNTS)
+    target, alpha = 3, 0.05
+    context = [6] if sg else [6, 0, 2, 6]  # CBOW: a repeated context word gets the step twice
+    # the last case draws the target itself as a negative: word2vec skips it
+    neg = np.array(negatives if negatives is not None else [], dtype=np.int32)
+    n_neg = len(neg)
+    fast = [m.copy() for m in (syn0, syn1, syn1neg)]
+    neu1, neu1e = np.zeros(D, np.float32), np.zeros(D, np.float32)
+    if sg:
+        loss = kernels.sg_pair(*fast, context[0], target, codes, points, lengths, accept, alias, neg,
+                               hs, n_neg, alpha, neu1e, True)
+    else:
+        loss = kernels.cbow_center(*fast, np.array(context, np.int32), target, codes, points, lengths, accept, alias,
+                                   neg, hs, n_neg, alpha, neu1, neu1e, True)
+    path = slice(0, lengths[target])
+    ref = reference_step(syn0, syn1, syn1neg, context, target, alpha,
+                         negatives=negatives, codes=codes[target, path] if hs else (),
+                         points=points[target, path] if hs else ())
+    for got, want in zip(fast, ref[:3]):
+        np.testing.assert_allclose(got, want, atol=2e-6)
+    assert loss == pytest.approx(ref[3], rel=1e-4)
+    assert not np.allclose(fast[0], syn0)  # the step did something
+
+
+def test_loss_tables_are_accurate():
+    sig, loss = kernels.sigmoid_tables()
+    xs = np.linspace(-kernels.TABLE_RANGE, kernels.TABLE_RANGE, len(sig))
+    np.testing.assert_allclose(sig, 1 / (1 + np.exp(-xs)), atol=1e-7)
+    np.testing.assert_allclose(loss, np.log1p(np.exp(-xs)), rtol=1e-6)
+
+
+# ---- tables ---------------------------------------------------------------------------------
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 1000), min_size=2, max_size=60))
+def test_huffman_codes_are_optimal_prefix_codes(counts):
+    codes, points, lengths = huffman_tree(counts)
+    words = ["".join(map(str, codes[w, : lengths[w]])) for w in range(len(counts))]
+    for a in words:  # prefix-free
+        assert sum(b.startswith(a) for b in words) == 1
+    assert points.max() <= len(counts) - 2 and points.min() >= 0
+    heap = list(counts)  # optimal total cost = sum of the merged weights
+    heapq.heapify(heap)
+    best = 0
+    while len(heap) > 1:
+        merged = heapq.heappop(heap) + heapq.heappop(heap)
+        best += merged
+        heapq.heappush(heap, merged)
+    assert int(np.dot(lengths, counts)) == best
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 10_000), min_size=1, max_size=50))
+def test_alias_tables_give_the_unigram_power_distribution(counts):
+    accept, alias = negative_sampler(np.array(counts))
+    n = len(counts)
+    prob = accept.astype(np.float64) / n
+    np.add.at(prob, alias, (1 - accept.astype(np.float64)) / n)
+    want = np.array(counts, dtype=np.float64) ** 0.75
+    np.testing.assert_allclose(prob, want / want.sum(), atol=1e-6)
+
+
+def test_keep_probabilities_match_gensim():
+    from gensim.models import Word2Vec as GensimWord2Vec
+
+    rng = random.Random(0)
+    words = [f"w{i}" for i in range(40)]
+    sentences = [[rng.choice(words[: rng.randint(1, 40)]) for _ in range(30)] for _ in range(200)]
+    g = GensimWord2Vec(min_count=1, sample=1e-2)
+    g.build_vocab(sentences)
+    counts = np.array([g.wv.get_vecattr(w, "count") for w in g.wv.index_to_key])
+    keep = keep_probabilities(counts, 1e-2)
+    gensim_keep = np.array([g.wv.get_vecattr(w, "sample_int") for w in g.wv.index_to_key]) / 2**32
+    np.testing.assert_allclose(keep, gensim_keep, rtol=1e-6, atol=1e-9)
+    assert keep.min() < 1  # the frequent words are subsampled
+
+
+def test_count_words_prunes_like_word2vec():
+    sentences = [["a"] * 5 + ["b"] * 2 + [f"rare{i}" for i in range(10)]]
+    counts, total = count_words(sentences, max_vocab_size=5)
+    assert total == 17 and counts == {"a": 5, "b": 2}
+
+
+# ---- training ---------------------------------------------------------------------------------
+def planted_corpus(n_sentences: int = 600, seed: int = 0) -> tuple[list[list[str]], list[list[str]]]:
+    """Four topics of six words; a sentence uses words of one topic only."""
+    rng = random.Random(seed)
+    groups = [[f"{topic}{i}" for i in range(6)] for topic in ("fruit", "metal", "bird", "tool")]
+    sentences = [[rng.choice(g) for _ in range(rng.randint(6, 10))] for g in (rng.choice(groups) for _ in range(n_sentences))]
+    return sentences, groups
+
+
+@pytest.mark.parametrize("sg,hs,negative", [(1, 0, 5), (0, 0, 5), (1, 1, 0), (0, 1, 0)],
+                         ids=["sg-ns", "cbow-ns", "sg-hs", "cbow-hs"])
+def test_planted_topics_are_nearest_neighbours(sg, hs, negative):
+    sentences, groups = planted_corpus()
+    model = Word2Vec(sentences, vector_size=16, window=3, min_count=1, sample=0, sg=sg, hs=hs, negative=negative,
+                     epochs=10, workers=2, seed=3, progress=False)
+    hits = 0
+    for group in groups:
+        for word in group:
+            neighbours = {w for w, _ in model.wv.most_similar(word, topn=5)}
+            hits += len(neighbours & set(group))
+    assert hits / (24 * 5) >= 0.9
+    loss = model.report.epoch_mean_loss
+    assert len(loss) == 10
+    if hs:  # a full softmax can do no better than the entropy of "another word of my topic": log 6
+        assert loss[-1] == pytest.approx(np.log(6), abs=0.1)
+    else:
+        assert loss[-1] < loss[0]
+
+
+def test_one_worker_with_a_seed_is_reproducible():
+    sentences, _ = planted_corpus(200)
+    runs = [Word2Vec(sentences, vector_size=8, min_count=1, workers=1, seed=s, epochs=2, progress=False) for s in (5, 5, 6)]
+    np.testing.assert_array_equal(runs[0].wv.vectors, runs[1].wv.vectors)
+    assert runs[0].report.epoch_loss == runs[1].report.epoch_loss
+    assert not np.array_equal(runs[0].wv.vectors, runs[2].wv.vectors)
+
+
+def test_streams_the_corpus_twice(tmp_path):
+    sentences, _ = planted_corpus(100)
+
+    class CountingCorpus:
+        passes = 0
+
+        def __iter__(self):
+            CountingCorpus.passes += 1
+            return iter(sentences)
+
+    a = Word2Vec(CountingCorpus(), vector_size=8, min_count=1, epochs=3, workers=1, progress=False)
+    assert CountingCorpus.passes == 2  # count words, then the first epoch (later ones replay its ids from disk)
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(" ".join(s) for s in sentences) + "\n", encoding="utf-8")
+    b = Word2Vec(corpus_file=path, vector_size=8, min_count=1, epochs=3, workers=1, progress=False)
+    assert a.wv.index_to_key == b.wv.index_to_key
+    np.testing.assert_array_equal(a.wv.vectors, b.wv.vectors)  # same words, same seed, same vectors
+    assert a.report.words == 3 * sum(map(len, sentences))
+
+
+def test_learning_rate_decays_linearly_to_min_alpha():
+    model = Word2Vec(alpha=0.05, min_alpha=0.001)
+    assert model._alpha_at(0) == 0.05
+    assert model._alpha_at(0.5) == pytest.approx(0.0255)
+    assert model._alpha_at(1) == pytest.approx(0.001)
+
+
+def test_max_vocab_size_and_min_count_shape_the_vocabulary():
+    sentences = [["a"] * 10 + ["b"] * 5 + ["c"] * 2 + ["d"]]
+    model = Word2Vec(sentences, vector_size=4, min_count=2, epochs=1, workers=1, progress=False)
+    assert model.wv.index_to_key == ["a", "b", "c"]
+    assert model.wv.counts.tolist() == [10, 5, 2]
+
+
+# ---- bad input ----------------------------------------------------------------------------------
+def test_empty_corpus_is_a_clear_error(tmp_path):
+    with pytest.raises(EmptyCorpusError, match="no words"):
+        Word2Vec([[], []], progress=False)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    with pytest.raises(EmptyCorpusError):
+        Word2Vec(corpus_file=empty, progress=False)
+
+
+def test_every_word_below_min_count_is_a_clear_error():
+    with pytest.raises(EmptyCorpusError, match="min_count=5.*lower min_count"):
+        Word2Vec([["a", "b", "a"]], min_count=5, progress=False)
+
+
+@pytest.mark.parametrize("corpus,kwargs,message", [
+    ((s for s in [["a"]]), {}, "one-shot iterator"),
+    (["a b c"], {}, "lists of tokens"),
+    ([["a"]], {"hs": 0, "negative": 0}, "hierarchical softmax"),
+    ([["a"]], {"window": 0}, "window"),
+])
+def test_bad_arguments_are_usage_errors(corpus, kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        Word2Vec(corpus, min_count=1, progress=False, **kwargs)
+
+
+def test_line_corpus_splits_very_long_lines(tmp_path):
+    path = tmp_path / "long.txt"
+    path.write_text(" ".join(["w"] * 25_000) + "\n")
+    assert [len(s) for s in LineCorpus(path)] == [10_000, 10_000, 5_000]

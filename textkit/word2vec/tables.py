@@ -1,0 +1,151 @@
+"""Vocabulary-derived tables word2vec trains with.
+
+* :func:`count_words` — one streaming pass over the corpus (with word2vec's pruning when the
+  vocabulary outgrows ``max_vocab_size``);
+* :func:`keep_probabilities` — subsampling of frequent words (the word2vec formula, as gensim);
+* :func:`negative_sampler` — the unigram distribution raised to 3/4, as alias tables;
+* :func:`huffman_tree` — binary codes and inner-node paths for hierarchical softmax.
+
+>>> counts, total = count_words([["a", "b", "a"], ["a"]])
+>>> counts, total
+(Counter({'a': 3, 'b': 1}), 4)
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from typing import Iterable, Sequence
+
+import numpy as np
+from numba import njit
+
+from textkit.errors import UsageError
+
+
+def count_words(sentences: Iterable[Sequence[str]], max_vocab_size: int | None = None) -> tuple[Counter, int]:
+    """Count words in one pass; return ``(counts, raw_word_total)``.
+
+    When more than ``max_vocab_size`` distinct words are held, the rarest are dropped (count below
+    2, then below 3, ...), as the C tool's ReduceVocab does, so memory stays bounded.
+    """
+    counts: Counter = Counter()
+    total = 0
+    min_reduce = 2
+    for sentence in sentences:
+        if isinstance(sentence, str):
+            raise UsageError("sentences must be lists of tokens, got a string; split it first (e.g. line.split())")
+        counts.update(sentence)
+        total += len(sentence)
+        if max_vocab_size is not None and len(counts) > max_vocab_size:
+            for word in [w for w, c in counts.items() if c < min_reduce]:
+                del counts[word]
+            min_reduce += 1
+    return counts, total
+
+
+def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:
+    """Probability of keeping each occurrence of a word (word2vec's subsampling of frequent words).
+
+    With ``t = sample * total``, a word seen ``c`` times is kept with probability
+    ``(sqrt(c / t) + 1) * t / c``, capped at 1. ``sample=0`` keeps everything.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    total = counts.sum()
+    if sample < 0:
+        raise UsageError(f"sample must be >= 0, not {sample}")
+    threshold = total if sample == 0 else (sample * total if sample < 1 else sample * (3 + np.sqrt(5)) / 2)
+    keep = (np.sqrt(counts / threshold) + 1) * (threshold / counts)
+    return np.minimum(keep, 1.0).astype(np.float32)
+
+
+def negative_sampler(counts: np.ndarray, exponent: float = 0.75) -> tuple[np.ndarray, np.ndarray]:
+    """Walker's alias tables for drawing words with probability ``counts**exponent / Z``.
+
+    Returns ``(accept, alias)``: draw a slot ``i`` uniformly, keep ``i`` with probability
+    ``accept[i]``, else take ``alias[i]``. Exact, O(1) per draw, and only two arrays the size of
+    the vocabulary, so draws stay in cache (a 10^8-slot table like the C tool's does not).
+
+    >>> accept, alias = negative_sampler(np.array([3, 1]), exponent=1.0)
+    >>> accept.tolist(), alias.tolist()
+    ([1.0, 0.5], [0, 0])
+    """
+    weights = np.asarray(counts, dtype=np.float64) ** exponent
+    if len(weights) == 0 or not np.all(weights > 0):
+        raise UsageError("negative sampling needs a non-empty vocabulary with positive counts")
+    return _vose_alias(weights * (len(weights) / weights.sum()))
+
+
+@njit(cache=True)
+def _vose_alias(scaled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n = scaled.shape[0]
+    accept = np.ones(n, dtype=np.float32)
+    alias = np.arange(n).astype(np.int32)
+    small = np.empty(n, dtype=np.int64)
+    large = np.empty(n, dtype=np.int64)
+    n_small = n_large = 0
+    for i in range(n):
+        if scaled[i] < 1.0:
+            small[n_small] = i
+            n_small += 1
+        else:
+            large[n_large] = i
+            n_large += 1
+    while n_small > 0 and n_large > 0:
+        n_small -= 1
+        s = small[n_small]
+        l = large[n_large - 1]
+        accept[s] = scaled[s]
+        alias[s] = l
+        scaled[l] = scaled[l] + scaled[s] - 1.0  # the large slot gives away what fills the small one
+        if scaled[l] < 1.0:
+            n_large -= 1
+            small[n_small] = l
+            n_small += 1
+    return accept, alias
+
+
+def huffman_tree(counts: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Huffman codes over the vocabulary for hierarchical softmax.
+
+    Returns ``(codes, points, lengths)``: word ``w`` has the path ``points[w, :lengths[w]]`` of
+    inner-node rows (root first; rows index the ``len(counts) - 1`` inner nodes) and the branch
+    taken at each, ``codes[w, :lengths[w]]`` (0 or 1). Frequent words get short codes.
+
+    >>> codes, points, lengths = huffman_tree([5, 3, 1, 1])
+    >>> lengths.tolist()
+    [1, 2, 3, 3]
+    """
+    n = len(counts)
+    if n < 2:
+        raise UsageError("hierarchical softmax needs at least 2 words in the vocabulary")
+    heap = [(int(c), i) for i, c in enumerate(counts)]
+    heapq.heapify(heap)
+    parent = np.zeros(2 * n - 1, dtype=np.int64)
+    branch = np.zeros(2 * n - 1, dtype=np.int8)
+    next_node = n
+    while len(heap) > 1:
+        c1, a = heapq.heappop(heap)
+        c2, b = heapq.heappop(heap)
+        parent[a], branch[a] = next_node, 0
+        parent[b], branch[b] = next_node, 1
+        heapq.heappush(heap, (c1 + c2, next_node))
+        next_node += 1
+    root = 2 * n - 2
+    paths = []
+    for w in range(n):
+        code, point, node = [], [], w
+        while node != root:
+            code.append(branch[node])
+            point.append(parent[node] - n)
+            node = parent[node]
+        paths.append((code[::-1], point[::-1]))
+    depth = max(len(c) for c, _ in paths)
+    codes = np.zeros((n, depth), dtype=np.int8)
+    points = np.zeros((n, depth), dtype=np.int32)
+    lengths = np.zeros(n, dtype=np.int32)
+    for w, (code, point) in enumerate(paths):
+        lengths[w] = len(code)
+        codes[w, : len(code)] = code
+        points[w, : len(point)] = point
+    return codes, points, lengths
