@@ -168,6 +168,7 @@ def main() -> None:
     parser.add_argument("--cells", default="lstm,gru")
     parser.add_argument("--max-vocab", type=int, default=10000, help="vocabulary cap (the softmax dominates otherwise)")
     parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--speed-only", action="store_true", help="skip the quality runs")
     args = parser.parse_args()
     args.dim, args.dropout = 200, 0.2
     args.speed_batches = 15 if args.quick else 40
@@ -192,7 +193,7 @@ def main() -> None:
         s = speed(cell, vocab, tok, train_ids, args)
         print(f"{cell:5} {s['plain']:12.0f} {s['textkit']:14.0f} {s['textkit'] / s['plain']:6.3f} "
               f"{s['scratch']:14.0f} {s['scratch'] / s['plain']:13.3f}", flush=True)
-    for cell in args.cells.split(","):
+    for cell in args.cells.split(",") if not args.speed_only else []:
         q = quality(cell, vocab, tok, train_ids, valid_ids, args)
         print(f"{cell}: valid ppl after {args.epochs} epoch(s): plain {q['plain_valid_ppl']:.2f}, "
               f"textkit {q['textkit_valid_ppl']:.2f} (ratio {q['textkit_valid_ppl'] / q['plain_valid_ppl']:.3f}; "
