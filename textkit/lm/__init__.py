@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from textkit.errors import ModelFileError
+from textkit.errors import ModelFileError, UsageError
 from textkit.io import PathLike, read_json
 
 # kind in config.json -> (module, class)
@@ -43,6 +43,16 @@ def load_language_model(path: PathLike):
     if kind not in MODEL_KINDS:
         raise ModelFileError(f"{config_path}: unknown model kind {kind!r}")
     return _model_class(kind).load(p if p.is_dir() else p.parent)
+
+
+def check_generation_options(length: int, temperature: float, top_k: int | None) -> None:
+    """Validate ``generate`` arguments the same way for every model family."""
+    if length < 0:
+        raise UsageError(f"length must be non-negative, not {length}")
+    if not temperature > 0:
+        raise UsageError(f"temperature must be positive, not {temperature}")
+    if top_k is not None and top_k < 1:
+        raise UsageError(f"top_k must be at least 1, not {top_k}")
 
 
 def _model_class(kind: str):

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from textkit.errors import EmptyCorpusError, ModelFileError, UsageError
 from textkit.io import PathLike, load_tensors, read_json, save_tensors, write_json
+from textkit.lm import check_generation_options
 from textkit.lm.rnn import GATES, make_recurrent_layer
 from textkit.tokenize import Tokenizer, get_tokenizer
 from textkit.vocab import Vocab
@@ -211,12 +212,7 @@ class NeuralLM(nn.Module):
 
         >>> lm.generate("the history of", length=20, temperature=0.8, top_k=40, seed=0)
         """
-        if length < 0:
-            raise UsageError(f"length must be non-negative, got {length}")
-        if not temperature > 0:
-            raise UsageError(f"temperature must be positive, got {temperature}")
-        if top_k is not None and top_k < 1:
-            raise UsageError(f"top_k must be at least 1, got {top_k}")
+        check_generation_options(length, temperature, top_k)
         generator = torch.Generator(device="cpu")
         generator.manual_seed(seed if seed is not None else torch.seed())
         was_training = self.training

@@ -40,6 +40,7 @@ import numpy as np
 
 from textkit.errors import EmptyCorpusError, ModelFileError, TextkitError, UsageError
 from textkit.io import PathLike, read_json, write_json
+from textkit.lm import check_generation_options
 from textkit.lm.arpa import read_arpa, write_arpa
 from textkit.lm.counting import (
     BOS,
@@ -355,12 +356,7 @@ class NgramLM:
         >>> lm.generate("the", length=5, seed=0)
         """
         self._check_fitted()
-        if length < 0:
-            raise UsageError(f"length must be non-negative, not {length}")
-        if not temperature > 0:
-            raise UsageError(f"temperature must be positive, not {temperature}")
-        if top_k is not None and top_k < 1:
-            raise UsageError(f"top_k must be at least 1, not {top_k}")
+        check_generation_options(length, temperature, top_k)
         rng = np.random.default_rng(seed)
         prefix_tokens = self.tokenizer_(prefix) if prefix else []
         context = [self._bos] + [self.vocab_.stoi.get(w, self._unk) for w in prefix_tokens]
