@@ -173,7 +173,7 @@ def test_add_k_differs_from_nltk_only_by_counting_s_in_the_vocabulary(order, k):
     lm = NgramLM(order=order, smoothing="addk", k=k).fit(tokens(TRAIN))
     V = len(lm.vocab_)
     assert len(ref.vocab) == V  # words + <s> + </s> + <UNK>
-    log_ours, log_theirs = 0.0, 0.0
+    log_ours = 0.0
     for w, ctx in predicted_positions(order):
         w_n, ctx_n = nltk_word(ref, w), tuple(nltk_word(ref, c) for c in ctx)
         counts = ref.counts[len(ctx_n) + 1][ctx_n] if ctx_n else ref.counts.unigrams
