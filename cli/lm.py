@@ -11,7 +11,7 @@ import time
 
 import click
 
-from .common import check_overwrite, emit_json, errors_option, force_option, json_option, log
+from .common import check_overwrite, emit_json, errors_option, force_option, json_option, log, make_tokenizer
 from .lm_neural import neural_options, train_neural
 
 WIKITEXT = ("wikitext-2", "wikitext-103")
@@ -125,7 +125,7 @@ def generate(model, prefix, length, temperature, top_k, seed, as_json):
 @click.argument("corpus", required=False)
 @click.option("--model", "family", type=click.Choice(MODEL_FAMILIES), default="ngram", show_default=True, help="Model family.")
 @dataset_options
-@click.option("--lang", default="whitespace", show_default=True, metavar="whitespace|en|zh|char|spm:MODEL", help="Tokenizer (WikiText is already tokenized: whitespace).")
+@click.option("--lang", default=None, metavar="en|whitespace|zh|char|spm:MODEL", help="Tokenizer (default: whitespace for --dataset, whose text is already tokenized; en otherwise).")
 @click.option("--lowercase/--keep-case", default=None, help="Lowercase tokens (default: on for en, off otherwise).")
 @click.option("--min-freq", type=click.IntRange(min=1), default=1, show_default=True, help="Words rarer than this become <unk>.")
 @click.option("--vocab", "vocab_path", type=click.Path(dir_okay=False), default=None, help="Use this vocabulary (JSON from build-vocab) instead; other words become <unk>.")
@@ -152,6 +152,8 @@ def train_lm(corpus, family, dataset, raw, data_dir, lang, lowercase, min_freq, 
       torchrun --nproc_per_node 2 -m textkit_cli.main train-lm corpus.txt --model lstm -o models/ddp
     """
     _setup_logging()
+    if lang is None:
+        lang = "whitespace" if dataset is not None else "en"
     if family != "ngram":
         return train_neural(family, corpus, dataset, raw, data_dir, output, force, as_json, lang, lowercase, min_freq, vocab_path, errors, **neural)
     if output is None:
@@ -159,23 +161,14 @@ def train_lm(corpus, family, dataset, raw, data_dir, lang, lowercase, min_freq, 
     if (corpus is None) == (dataset is None):
         raise click.UsageError("give exactly one of CORPUS or --dataset wikitext-2|wikitext-103")
     check_overwrite(output, force)
-    tokenizer = _make_tokenizer(lang, lowercase)
+    tokenizer = make_tokenizer(lang, lowercase)
     lines, source = _text_lines(corpus, dataset, raw, data_dir, "train", errors)
-    if family == "ngram":
-        summary = _train_ngram(lines, tokenizer, min_freq, vocab_path, order, smoothing, k, use_gzip, output)
-    else:
-        raise click.UsageError(f"--model {family} is not available in this build; only --model ngram is")
+    summary = _train_ngram(lines, tokenizer, min_freq, vocab_path, order, smoothing, k, use_gzip, output)
     summary = {"output": output, "source": source, **summary}
     if as_json:
         emit_json(summary)
     else:
         log(f"wrote {output}: {summary['model']}, {summary['vocab_size']} words, {summary['train_tokens']} training tokens, {summary['seconds']:.1f}s")
-
-
-def _make_tokenizer(lang: str, lowercase: bool | None):
-    from textkit.tokenize import get_tokenizer
-
-    return get_tokenizer(lang, **({} if lowercase is None or lang.startswith("spm:") else {"lowercase": lowercase}))
 
 
 def _train_ngram(lines, tokenizer, min_freq, vocab_path, order, smoothing, k, use_gzip, output) -> dict:

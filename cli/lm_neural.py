@@ -10,7 +10,7 @@ from typing import Callable
 
 import click
 
-from .common import check_overwrite, emit_json
+from .common import check_overwrite, emit_json, make_tokenizer
 
 NEURAL_MODELS = ("rnn", "lstm", "gru")
 # the quick demo when no data is named: the bundled Wikipedia sample, 10k words, one epoch
@@ -59,7 +59,6 @@ def train_neural(model: str, corpus: str | None, dataset: str | None, raw: bool,
                  min_freq: int, vocab_path: str | None, errors: str, **options) -> None:
     """Train a recurrent LM from the parsed ``train-lm`` options, save it, print figures and a sample."""
     from textkit.lm.train import TrainConfig, load_training_run, train_language_model
-    from textkit.tokenize import get_tokenizer
 
     ctx = click.get_current_context()
     default = click.core.ParameterSource.DEFAULT
@@ -71,8 +70,6 @@ def train_neural(model: str, corpus: str | None, dataset: str | None, raw: bool,
         for name in ("max_vocab", "epochs"):
             if ctx.get_parameter_source(name) == default:
                 options[name] = DEMO[name]
-        if ctx.get_parameter_source("lang") == default:
-            lang = "en"
         output = output or DEMO_OUTPUT.format(model=model)
     if output is None:
         raise click.UsageError("name the model folder with -o/--output")
@@ -93,7 +90,7 @@ def train_neural(model: str, corpus: str | None, dataset: str | None, raw: bool,
             step_epochs=options["step_epochs"], weight_decay=options["weight_decay"], sampler=options["sampler"],
             seed=options["seed"], patience=options["patience"], progress=not options["no_progress"], data=data,
         )
-    tokenizer = get_tokenizer(lang, **({} if lowercase is None or lang.startswith("spm:") else {"lowercase": lowercase}))
+    tokenizer = make_tokenizer(lang, lowercase)
     train_lines, valid_lines = load_lm_data(data)
     architecture = {k: options[k] for k in ("embed_dim", "hidden_dim", "layers", "dropout", "tied", "impl", "init")}
     architecture["model"] = model
