@@ -109,3 +109,24 @@ def test_offline_hub_gives_dataset_unavailable_without_network(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.stdout.startswith("unavailable:") and "--data-dir" in out.stdout, out.stderr
+
+
+def test_unreachable_hub_fails_fast_in_offline_mode(monkeypatch):
+    from textkit.datasets import hub
+
+    seen = {}
+
+    def fake_load_dataset(*args, **kwargs):
+        seen["offline"] = os.environ.get("HF_HUB_OFFLINE")
+        raise FileNotFoundError("no cached copy")
+
+    import datasets
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.delenv("HF_DATASETS_OFFLINE")
+    monkeypatch.setattr(hub, "hub_reachable", lambda timeout=3.0: False)
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    with pytest.raises(DatasetUnavailableError, match="unreachable and no cached copy.*--data-dir"):
+        load_wikitext("wikitext-2", "test")
+    assert seen["offline"] == "1"  # a cached copy would still have been used
+    assert "HF_HUB_OFFLINE" not in os.environ  # and the user's environment is restored

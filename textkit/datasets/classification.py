@@ -27,6 +27,7 @@ from typing import Iterator, Sequence
 
 from textkit.errors import DatasetUnavailableError, InputFileError, UsageError
 from textkit.io import PathLike, check_readable, iter_lines
+from textkit.datasets.hub import load_hub_dataset
 
 
 @dataclass
@@ -316,16 +317,10 @@ def _check_labelled(data: LabelledTexts, source: PathLike) -> None:
 
 
 def _read_hub(name: str, spec: HubDataset, split: str, revision: str | None) -> LabelledTexts:
-    try:
-        import datasets
-
-        ds = datasets.load_dataset(spec.repo, revision=revision or spec.revision, split=split)
-    except Exception as e:  # the hub client raises many kinds: ConnectionError, OSError, HfHubHTTPError...
-        reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        raise DatasetUnavailableError(
-            f"cannot load {name} ({spec.repo}) from the Hugging Face hub ({reason}); download the original release "
-            f"and pass --data-dir DIR, where DIR holds {RELEASE_HINT[spec.layout]}"
-        ) from None
+    ds = load_hub_dataset(
+        spec.repo, None, split, revision or spec.revision, f"{name} ({spec.repo})",
+        f"download the original release and pass --data-dir DIR, where DIR holds {RELEASE_HINT[spec.layout]}",
+    )
     return hub_to_labelled(ds, spec)
 
 

@@ -36,6 +36,7 @@ from typing import Iterable, Iterator
 
 from textkit.errors import DatasetUnavailableError, UsageError
 from textkit.io import PathLike, iter_lines
+from textkit.datasets.hub import load_hub_dataset
 
 HUB_DATASET = "Salesforce/wikitext"
 HUB_REVISION = "b08601e04326c79dfdd32d625aee71d232d685c3"
@@ -106,12 +107,6 @@ def _hub_rows(name: str, split: str, raw: bool) -> Iterator[str]:
         f"download the original {name} release and pass --data-dir DIR (a folder with "
         f"wiki.train.{'raw' if raw else 'tokens'}, wiki.valid.., wiki.test..)"
     )
-    try:
-        import datasets
-
-        revision = os.environ.get("TEXTKIT_WIKITEXT_REVISION", HUB_REVISION)
-        data = datasets.load_dataset(HUB_DATASET, config, split=SPLITS[split], revision=revision)
-    except Exception as e:  # offline, hub down, revision gone: every failure has the same remedy
-        reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
-        raise DatasetUnavailableError(f"cannot load {HUB_DATASET} ({config}) from the Hugging Face hub ({reason}); {advice}") from None
+    revision = os.environ.get("TEXTKIT_WIKITEXT_REVISION", HUB_REVISION)
+    data = load_hub_dataset(HUB_DATASET, config, SPLITS[split], revision, f"{HUB_DATASET} ({config})", advice)
     return (row["text"] for row in data)
