@@ -21,7 +21,7 @@ and no n-gram ends at ``<s>`` (the start marker is context, never predicted).
 from __future__ import annotations
 
 from array import array
-from itertools import chain, islice, repeat
+from itertools import chain, count, islice, repeat
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
@@ -54,19 +54,30 @@ def collect_ids(token_lists: Iterable[Sequence[str]], chunk_lines: int = 50_000)
     """One streaming pass: provisional ids in first-occurrence order, line lengths, and the words.
 
     Empty lines are skipped. Memory is 4 bytes per token (a compact ``array``), not a list of
-    strings; lines are handled in chunks so that dictionary work runs in C (``map``), not per token
-    in Python bytecode.
+    strings. Each chunk of lines costs one dictionary operation per token, run in C:
+    ``index.setdefault(word, position)`` returns the id of a word seen in an earlier chunk, or the
+    chunk position of the word's first occurrence here; numpy turns those positions into new ids.
     """
     index: dict[str, int] = {}
+    words: list[str] = []
     ids = array("i")
     lengths = array("q")
+    offset = 0  # tokens before this chunk: every id of an earlier word is below it
     for chunk in _chunks(token_lists, chunk_lines):
         flat = list(chain.from_iterable(chunk))
-        for word in dict.fromkeys(flat):  # the chunk's distinct words, in order of appearance
-            index.setdefault(word, len(index))
-        ids.extend(map(index.__getitem__, flat))
-        lengths.extend(n for n in map(len, chunk) if n)
-    return ids, lengths, list(index)
+        found = np.fromiter(map(index.setdefault, flat, count(offset)), dtype=np.int64, count=len(flat))
+        firsts = np.flatnonzero(found == np.arange(offset, offset + len(flat)))
+        new_words = list(map(flat.__getitem__, firsts.tolist()))
+        new_id = np.zeros(len(flat), dtype=np.int64)
+        new_id[firsts] = np.arange(len(words), len(words) + len(firsts))
+        is_new = found >= offset
+        found[is_new] = new_id[found[is_new] - offset]
+        index.update(zip(new_words, count(len(words))))  # positions become ids for later chunks
+        words.extend(new_words)
+        ids.frombytes(found.astype(np.int32).tobytes())
+        lengths.extend(filter(None, map(len, chunk)))
+        offset += len(flat)
+    return ids, lengths, words
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
