@@ -94,7 +94,7 @@ def build_vocab(words: list[str], counts: np.ndarray, min_freq: int = 1) -> Voca
     keep = counts >= min_freq
     special_freqs = []
     for special in SPECIALS:  # a literal <unk> in the text (WikiText has them) keeps its count
-        at = words.index(special) if special in words else -1  # C-speed scans
+        at = _find(words, special)
         special_freqs.append(int(counts[at]) if at >= 0 else 0)
         if at >= 0:
             keep[at] = False
@@ -106,13 +106,24 @@ def build_vocab(words: list[str], counts: np.ndarray, min_freq: int = 1) -> Voca
     return Vocab(tokens, special_freqs + counts[kept].tolist(), SPECIALS, unk_token=UNK)
 
 
+def _find(words: list[str], word: str) -> int:
+    """Position of ``word`` in ``words`` (one C-speed scan), or -1."""
+    try:
+        return words.index(word)
+    except ValueError:
+        return -1
+
+
 def model_vocab(vocab: Vocab) -> Vocab:
     """A user's Vocab turned into an n-gram vocabulary: our three specials first, its words after.
 
     Its own specials (``<pad>``, ``<bos>``, ``<eos>``...) are dropped: they are not words of the text.
     """
-    words = [t for t in vocab.tokens if t not in vocab.specials and t not in SPECIALS]
-    freqs = [vocab.freq(t) for t in words]
+    n = len(vocab.specials)  # a Vocab lists its specials first
+    words, freqs = vocab.tokens[n:], vocab.freqs[n:]
+    ours = [i - n for i in map(vocab.stoi.get, SPECIALS) if i is not None and i >= n]
+    for i in sorted(ours, reverse=True):  # our markers listed as plain words: ours come first anyway
+        del words[i], freqs[i]
     return Vocab(list(SPECIALS) + words, [0, 0, 0] + freqs, SPECIALS, unk_token=UNK)
 
 
@@ -128,8 +139,9 @@ def to_model_ids(ids: array, words: list[str], vocab: Vocab) -> tuple[np.ndarray
     for marker in (BOS, EOS):
         remap[remap == vocab.stoi[marker]] = unk
     known = remap != unk
-    if UNK in words:  # C-speed scan; the literal <unk> is a known word
-        known[words.index(UNK)] = True
+    at = _find(words, UNK)
+    if at >= 0:  # the literal <unk> is a known word
+        known[at] = True
     raw = np.frombuffer(ids, dtype=np.int32) if len(ids) else np.zeros(0, np.int32)
     return remap[raw], ~known[raw]
 
