@@ -55,6 +55,7 @@ from textkit.lm.counting import (
     wrap_lines,
 )
 from textkit.lm.smoothing import check_discounts, kneser_ney
+from textkit.tokenize import get_tokenizer
 from textkit.vocab import Vocab
 
 SMOOTHINGS = ("mle", "addk", "kn", "mkn")
@@ -113,8 +114,6 @@ class NgramLM:
 
         >>> NgramLM(order=2, smoothing="kn").fit([["a", "b"], ["b", "a"]])
         """
-        from textkit.tokenize import get_tokenizer
-
         self.tokenizer_ = get_tokenizer(self.tokenizer)
         ids, lengths, words = collect_ids(token_lists)
         if len(ids) == 0:
@@ -482,8 +481,6 @@ class NgramLM:
     @classmethod
     def from_arpa(cls, path: PathLike, tokenizer="whitespace") -> "NgramLM":
         """A model from any ARPA file; its text is split with ``tokenizer`` (whitespace: as KenLM)."""
-        from textkit.tokenize import get_tokenizer
-
         tables = read_arpa(path)
         lm = cls(order=tables.order, smoothing="kn")
         lm.smoothing = "arpa"  # estimated elsewhere: we only know it is a back-off model
@@ -522,8 +519,6 @@ def tokenizer_config(tokenizer) -> dict:
 
 
 def tokenizer_from_config(config: dict | None, folder: Path):
-    from textkit.tokenize import get_tokenizer
-
     if config is None:
         return get_tokenizer("whitespace")
     try:
