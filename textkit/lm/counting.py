@@ -56,28 +56,29 @@ def collect_ids(token_lists: Iterable[Sequence[str]], chunk_lines: int = 50_000)
     Empty lines are skipped. Memory is 4 bytes per token (a compact ``array``), not a list of
     strings. Each chunk of lines costs one dictionary operation per token, run in C:
     ``index.setdefault(word, position)`` returns the id of a word seen in an earlier chunk, or the
-    chunk position of the word's first occurrence here; numpy turns those positions into new ids.
+    chunk position of the word's first occurrence here; the words new in this chunk are then the
+    last keys of ``index``, and numpy turns their positions into ids.
     """
     index: dict[str, int] = {}
-    words: list[str] = []
+    known = 0  # words with their id as value in index; the rest have a position
     ids = array("i")
     lengths = array("q")
     offset = 0  # tokens before this chunk: every id of an earlier word is below it
     for chunk in _chunks(token_lists, chunk_lines):
+        # the previous chunk's new words get their ids only now: the last chunk's never need them
+        index.update(zip(list(islice(index, known, None)), count(known)))
+        known = len(index)
         flat = list(chain.from_iterable(chunk))
         found = np.fromiter(map(index.setdefault, flat, count(offset)), dtype=np.int64, count=len(flat))
-        firsts = np.flatnonzero(found == np.arange(offset, offset + len(flat)))
-        new_words = list(map(flat.__getitem__, firsts.tolist()))
-        new_id = np.zeros(len(flat), dtype=np.int64)
-        new_id[firsts] = np.arange(len(words), len(words) + len(firsts))
+        first_at = np.fromiter(islice(index.values(), known, None), dtype=np.int64, count=len(index) - known)
+        new_id = np.empty(len(flat), dtype=np.int64)  # id of the word first seen at each position
+        new_id[first_at - offset] = np.arange(known, len(index))
         is_new = found >= offset
         found[is_new] = new_id[found[is_new] - offset]
-        index.update(zip(new_words, count(len(words))))  # positions become ids for later chunks
-        words.extend(new_words)
         ids.frombytes(found.astype(np.int32).tobytes())
         lengths.extend(filter(None, map(len, chunk)))
         offset += len(flat)
-    return ids, lengths, words
+    return ids, lengths, list(index)
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
