@@ -87,9 +87,13 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def build_vocab(words: list[str], counts: np.ndarray, min_freq: int = 1) -> Vocab:
+def build_vocab(words: list[str], counts: np.ndarray, min_freq: int = 1) -> tuple[Vocab, np.ndarray]:
     """The model vocabulary: ``<unk> <s> </s>`` first, then words seen ``min_freq`` times or more,
-    most frequent first, ties in order of first appearance (as :meth:`Vocab.from_counter`)."""
+    most frequent first, ties in order of first appearance (as :meth:`Vocab.from_counter`).
+
+    Also returns each word's id in it, as :func:`vocab_ids` would (``<unk>`` for rare words and
+    for literal markers), known here from the sort without a dictionary lookup per word.
+    """
     if min_freq < 1:
         raise UsageError(f"min_freq must be at least 1, not {min_freq}")
     keep = counts >= min_freq
@@ -104,7 +108,10 @@ def build_vocab(words: list[str], counts: np.ndarray, min_freq: int = 1) -> Voca
     kept = np.flatnonzero(keep)
     kept = kept[np.argsort(-counts[kept], kind="stable")]
     tokens = list(SPECIALS) + list(map(words.__getitem__, kept.tolist()))
-    return Vocab(tokens, special_freqs + counts[kept].tolist(), SPECIALS, unk_token=UNK)
+    vocab = Vocab(tokens, special_freqs + counts[kept].tolist(), SPECIALS, unk_token=UNK)
+    ids = np.full(len(words), SPECIALS.index(UNK), dtype=np.int32)
+    ids[kept] = np.arange(len(SPECIALS), len(tokens), dtype=np.int32)
+    return vocab, ids
 
 
 def _find(words: list[str], word: str) -> int:
@@ -128,23 +135,18 @@ def model_vocab(vocab: Vocab) -> Vocab:
     return Vocab(list(SPECIALS) + words, [0, 0, 0] + freqs, SPECIALS, unk_token=UNK)
 
 
-def to_model_ids(ids: array, words: list[str], vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
-    """Map provisional ids to vocabulary ids; return the ids and a per-word "was unknown" mask.
+def vocab_ids(words: list[str], vocab: Vocab) -> np.ndarray:
+    """The id of each of ``words`` in ``vocab``, ``<unk>`` for the words it lacks.
 
     A literal ``<s>`` or ``</s>`` in the text is treated as an unknown word: the markers belong to
     the model (KenLM refuses them in training text for the same reason). A literal ``<unk>`` (as in
-    WikiText) is the vocabulary's own ``<unk>`` and not counted as unknown.
+    WikiText) is the vocabulary's own ``<unk>``.
     """
     unk = vocab.stoi[UNK]
-    remap = np.fromiter(map(vocab.stoi.get, words, repeat(unk, len(words))), dtype=np.int32, count=len(words))
+    ids = np.fromiter(map(vocab.stoi.get, words, repeat(unk, len(words))), dtype=np.int32, count=len(words))
     for marker in (BOS, EOS):
-        remap[remap == vocab.stoi[marker]] = unk
-    known = remap != unk
-    at = _find(words, UNK)
-    if at >= 0:  # the literal <unk> is a known word
-        known[at] = True
-    raw = np.frombuffer(ids, dtype=np.int32) if len(ids) else np.zeros(0, np.int32)
-    return remap[raw], ~known[raw]
+        ids[ids == vocab.stoi[marker]] = unk
+    return ids
 
 
 def wrap_lines(word_ids: np.ndarray, lengths: Sequence[int], bos_id: int, eos_id: int) -> np.ndarray:
@@ -273,7 +275,7 @@ def sorted_search(table: np.ndarray, queries: np.ndarray) -> np.ndarray:
 def encode_with_vocab(token_lists: Iterable[Sequence[str]], vocab: Vocab, chunk_lines: int = 50_000) -> tuple[np.ndarray, np.ndarray, int]:
     """Word ids under a fixed vocabulary (for scoring), line lengths, and the number of unknown words.
 
-    A literal ``<unk>`` is a known word; literal ``<s>``/``</s>`` are unknown (see :func:`to_model_ids`).
+    A literal ``<unk>`` is a known word; literal ``<s>``/``</s>`` are unknown (see :func:`vocab_ids`).
     """
     stoi = vocab.stoi
     unk = stoi[UNK]

@@ -51,7 +51,7 @@ from textkit.lm.counting import (
     encode_with_vocab,
     lookup_indices,
     model_vocab,
-    to_model_ids,
+    vocab_ids,
     wrap_lines,
 )
 from textkit.lm.smoothing import check_discounts, kneser_ney
@@ -118,12 +118,14 @@ class NgramLM:
         ids, lengths, words = collect_ids(token_lists)
         if len(ids) == 0:
             raise EmptyCorpusError("the training corpus has no tokens (is it empty?)")
+        ids = np.frombuffer(ids, dtype=np.int32)
         if self.vocab is not None:
             self.vocab_ = model_vocab(self.vocab)
+            model_ids = vocab_ids(words, self.vocab_)
         else:
-            freqs = np.bincount(np.frombuffer(ids, dtype=np.int32), minlength=len(words))
-            self.vocab_ = build_vocab(words, freqs, self.min_freq)
-        word_ids, _ = to_model_ids(ids, words, self.vocab_)
+            freqs = np.bincount(ids, minlength=len(words))
+            self.vocab_, model_ids = build_vocab(words, freqs, self.min_freq)
+        word_ids = model_ids[ids]
         del ids
         seq = wrap_lines(word_ids, lengths, self._bos, self._eos)
         del word_ids
