@@ -68,16 +68,16 @@ def collect_ids(token_lists: Iterable[Sequence[str]], chunk_lines: int = 50_000)
         # the previous chunk's new words get their ids only now: the last chunk's never need them
         index.update(zip(list(islice(index, known, None)), count(known)))
         known = len(index)
-        flat = list(chain.from_iterable(chunk))
-        found = np.fromiter(map(index.setdefault, flat, count(offset)), dtype=np.int64, count=len(flat))
+        n_tokens = sum(map(len, chunk))
+        found = np.fromiter(map(index.setdefault, chain.from_iterable(chunk), count(offset)), dtype=np.int64, count=n_tokens)
         first_at = np.fromiter(islice(index.values(), known, None), dtype=np.int64, count=len(index) - known)
-        new_id = np.empty(len(flat), dtype=np.int64)  # id of the word first seen at each position
+        new_id = np.empty(n_tokens, dtype=np.int64)  # id of the word first seen at each position
         new_id[first_at - offset] = np.arange(known, len(index))
         is_new = found >= offset
         found[is_new] = new_id[found[is_new] - offset]
         ids.frombytes(found.astype(np.int32).tobytes())
         lengths.extend(filter(None, map(len, chunk)))
-        offset += len(flat)
+        offset += n_tokens
     return ids, lengths, list(index)
 
 
