@@ -282,12 +282,13 @@ def encode_with_vocab(token_lists: Iterable[Sequence[str]], vocab: Vocab, chunk_
     markers = (stoi[BOS], stoi[EOS])
     parts, lengths, unknown = [], [], 0
     for chunk in _chunks(token_lists, chunk_lines):
-        flat = list(chain.from_iterable(chunk))
-        ids = np.fromiter(map(stoi.get, flat, repeat(unk, len(flat))), dtype=np.int32, count=len(flat))
-        ids[(ids == markers[0]) | (ids == markers[1])] = unk
-        unknown += int((ids == unk).sum()) - flat.count(UNK)
+        n_tokens = sum(map(len, chunk))
+        ids = np.fromiter(map(stoi.get, chain.from_iterable(chunk), repeat(-1)), dtype=np.int32, count=n_tokens)
+        is_unknown = (ids < 0) | (ids == markers[0]) | (ids == markers[1])
+        ids[is_unknown] = unk
+        unknown += int(is_unknown.sum())
         parts.append(ids)
-        lengths.extend(n for n in map(len, chunk) if n)
+        lengths.extend(filter(None, map(len, chunk)))
     word_ids = np.concatenate(parts) if parts else np.zeros(0, np.int32)
     return word_ids, np.array(lengths, dtype=np.int64), unknown
 
