@@ -231,18 +231,23 @@ def group_keys(keys: np.ndarray, with_inverse: bool = True) -> tuple[np.ndarray,
 
 
 def _sort_with_order(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(argsort(keys), sorted keys), by whichever of two methods is faster for these keys.
+    """(argsort(keys), sorted keys), by whichever method is fastest for these keys.
 
-    Keys of at most 32 bits, or too wide to share 63 bits with their position: a least-significant
-    digit radix sort, one numpy stable argsort per 16-bit digit (numpy sorts 16-bit integers by
-    radix, in linear time); on 100k keys two such passes take half the time of one np.sort.
-    Otherwise one np.sort of ``key << bits | position`` gives both, faster than radix passes or
-    np.argsort for millions of keys (vectorised sorting kernels exist for sort, not for argsort).
+    Keys of at most 32 bits (a vocabulary of a few tens of thousands of words, or tables of that
+    size): a least-significant-digit radix sort, two numpy stable argsorts of 16-bit digits
+    (numpy sorts 16-bit integers by radix, in linear time); on 100k keys that takes half the time
+    of one np.sort. Wider keys: when key and position fit in 63 bits together, one np.sort of
+    ``key << bits | position`` gives both, about twice as fast as np.argsort (vectorised sorting
+    kernels exist for sort, not for argsort); otherwise (WikiText-103-sized input) argsort, whose
+    extra memory is smaller than radix passes would need.
     """
     position_bits = max(int(len(keys) - 1).bit_length(), 1)
     key_bits = int(keys.max()).bit_length() if len(keys) else 0
-    if key_bits <= 32 or key_bits + position_bits > 63:
+    if key_bits <= 32:
         return _radix_sort_with_order(keys, key_bits)
+    if key_bits + position_bits > 63:
+        order = np.argsort(keys)
+        return order, keys[order]
     packed = keys << position_bits
     packed |= np.arange(len(keys), dtype=np.int64)
     packed.sort()
