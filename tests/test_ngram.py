@@ -82,12 +82,12 @@ def test_counting_invariants(lines, order):
         assert table.counts.sum() == sum(max(0, len(x) + 2 - n + 1) for x in lines)
 
 
-@given(st.lists(st.integers(0, 2**62), min_size=1, max_size=200), st.booleans())
-@settings(max_examples=60, deadline=None)
-def test_group_keys_equals_np_unique(values, small):
+@given(st.lists(st.integers(0, 2**62), min_size=1, max_size=200), st.sampled_from([1000, 2**32, 2**40, 2**62]))
+@settings(max_examples=80, deadline=None)
+def test_group_keys_equals_np_unique(values, modulus):
     from textkit.lm.counting import group_keys
 
-    keys = np.array(values, dtype=np.int64) % (1000 if small else 2**62)  # packed sort / argsort path
+    keys = np.array(values, dtype=np.int64) % modulus  # radix / packed sort / argsort path
     uniq, one_position, inverse, counts = group_keys(keys)
     ref_uniq, ref_inverse, ref_counts = np.unique(keys, return_inverse=True, return_counts=True)
     np.testing.assert_array_equal(uniq, ref_uniq)
@@ -95,6 +95,29 @@ def test_group_keys_equals_np_unique(values, small):
     np.testing.assert_array_equal(counts, ref_counts)
     np.testing.assert_array_equal(keys[one_position], uniq)
 
+
+
+@given(st.integers(1, 4000), st.integers(1, 3000), st.sampled_from([2**10, 2**30, 2**40]), st.integers(0, 2**32 - 1))
+@settings(max_examples=30, deadline=None)
+def test_sorted_search_equals_np_searchsorted(n_queries, n_table, high, seed):
+    from textkit.lm.counting import sorted_search
+
+    rng = np.random.default_rng(seed)  # batches over 1024 queries take the radix-ordered path
+    table = np.unique(rng.integers(0, high, n_table))
+    queries = rng.integers(0, high + 10, n_queries)
+    np.testing.assert_array_equal(sorted_search(table, queries), np.searchsorted(table, queries))
+
+
+@given(st.lists(st.lists(st.sampled_from("abcdefgh"), max_size=6), max_size=30), st.integers(1, 7))
+@settings(max_examples=60, deadline=None)
+def test_collect_ids_first_occurrence_ids_across_chunks(lines, chunk_lines):
+    from textkit.lm.counting import collect_ids
+
+    ids, lengths, words = collect_ids(lines, chunk_lines=chunk_lines)
+    flat = [w for line in lines for w in line]
+    assert words == list(dict.fromkeys(flat))
+    assert list(ids) == [words.index(w) for w in flat]
+    assert list(lengths) == [len(line) for line in lines if line]
 
 # ---- every model is a distribution --------------------------------------------------------------
 @pytest.mark.parametrize("smoothing", ["addk", "kn", "mkn", "mle"])

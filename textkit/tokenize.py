@@ -22,7 +22,6 @@ from typing import Iterable, Iterator
 
 from textkit.errors import InputFileError, ModelFileError, UsageError
 from textkit.io import PathLike, atomic_write, check_readable, iter_lines
-from textkit.zh_segment import cut_precise
 
 LANGS = ("en", "zh", "char", "whitespace", "spm:MODEL")
 
@@ -221,6 +220,8 @@ class ChineseTokenizer(Tokenizer):
         # jieba's own blocks (Chinese with ASCII letters, digits, - . _ % & # +) go through jieba's
         # algorithm (textkit.zh_segment, identical output, faster); everything between them, and
         # blocks without Chinese, is left to the English rules in _glue.
+        from textkit.zh_segment import cut_precise  # here: it imports jieba, which only zh needs
+
         for i, part in enumerate(_JIEBA_BLOCK.split(text)):
             if not part:
                 continue

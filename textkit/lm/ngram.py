@@ -52,10 +52,11 @@ from textkit.lm.counting import (
     encode_with_vocab,
     lookup_indices,
     model_vocab,
-    to_model_ids,
+    vocab_ids,
     wrap_lines,
 )
 from textkit.lm.smoothing import check_discounts, kneser_ney
+from textkit.tokenize import get_tokenizer
 from textkit.vocab import Vocab
 
 SMOOTHINGS = ("mle", "addk", "kn", "mkn")
@@ -114,18 +115,18 @@ class NgramLM:
 
         >>> NgramLM(order=2, smoothing="kn").fit([["a", "b"], ["b", "a"]])
         """
-        from textkit.tokenize import get_tokenizer
-
         self.tokenizer_ = get_tokenizer(self.tokenizer)
         ids, lengths, words = collect_ids(token_lists)
         if len(ids) == 0:
             raise EmptyCorpusError("the training corpus has no tokens (is it empty?)")
+        ids = np.frombuffer(ids, dtype=np.int32)
         if self.vocab is not None:
             self.vocab_ = model_vocab(self.vocab)
+            model_ids = vocab_ids(words, self.vocab_)
         else:
-            freqs = np.bincount(np.frombuffer(ids, dtype=np.int32), minlength=len(words))
-            self.vocab_ = build_vocab(words, freqs, self.min_freq)
-        word_ids, _ = to_model_ids(ids, words, self.vocab_)
+            freqs = np.bincount(ids, minlength=len(words))
+            self.vocab_, model_ids = build_vocab(words, freqs, self.min_freq)
+        word_ids = model_ids[ids]
         del ids
         seq = wrap_lines(word_ids, lengths, self._bos, self._eos)
         del word_ids
@@ -478,8 +479,6 @@ class NgramLM:
     @classmethod
     def from_arpa(cls, path: PathLike, tokenizer="whitespace") -> "NgramLM":
         """A model from any ARPA file; its text is split with ``tokenizer`` (whitespace: as KenLM)."""
-        from textkit.tokenize import get_tokenizer
-
         tables = read_arpa(path)
         lm = cls(order=tables.order, smoothing="kn")
         lm.smoothing = "arpa"  # estimated elsewhere: we only know it is a back-off model
@@ -518,8 +517,6 @@ def tokenizer_config(tokenizer) -> dict:
 
 
 def tokenizer_from_config(config: dict | None, folder: Path):
-    from textkit.tokenize import get_tokenizer
-
     if config is None:
         return get_tokenizer("whitespace")
     try:
