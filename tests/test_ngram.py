@@ -82,30 +82,42 @@ def test_counting_invariants(lines, order):
         assert table.counts.sum() == sum(max(0, len(x) + 2 - n + 1) for x in lines)
 
 
-@given(st.lists(st.integers(0, 2**62), min_size=1, max_size=200), st.sampled_from([1000, 2**32, 2**40, 2**62]))
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=300), st.sampled_from([1000, 2**11, 2**32, 2**40, 2**64]), st.booleans())
 @settings(max_examples=80, deadline=None)
-def test_group_keys_equals_np_unique(values, modulus):
-    from textkit.lm.counting import group_keys
+def test_radix_sort_equals_stable_argsort(values, modulus, narrow):
+    from textkit.lm.counting import radix_sort
 
-    keys = np.array(values, dtype=np.int64) % modulus  # radix / packed sort / argsort path
-    uniq, one_position, inverse, counts = group_keys(keys)
-    ref_uniq, ref_inverse, ref_counts = np.unique(keys, return_inverse=True, return_counts=True)
-    np.testing.assert_array_equal(uniq, ref_uniq)
-    np.testing.assert_array_equal(inverse, ref_inverse.reshape(-1))
-    np.testing.assert_array_equal(counts, ref_counts)
-    np.testing.assert_array_equal(keys[one_position], uniq)
+    keys = np.array([v % modulus for v in values], dtype=np.uint64)
+    if narrow and modulus <= 2**32:
+        keys = keys.astype(np.uint32)
+    before = keys.copy()
+    payload = np.arange(len(keys), dtype=np.int32) * 7
+    sorted_keys, sorted_payload = radix_sort(keys, payload)
+    order = np.argsort(keys, kind="stable")  # ties keep their order
+    np.testing.assert_array_equal(sorted_keys, keys[order])
+    np.testing.assert_array_equal(sorted_payload, payload[order])
+    np.testing.assert_array_equal(keys, before)  # the input is left alone unless overwrite=True
 
 
+@given(st.integers(1, 3000), st.integers(0, 3000), st.sampled_from([50, 2**20]), st.integers(0, 2**32 - 1))
+@settings(max_examples=40, deadline=None)
+def test_lookup_order_finds_each_ngram_in_the_table(n_positions, n_table, vocab_size, seed):
+    from textkit.lm.counting import lookup_order
 
-@given(st.integers(1, 4000), st.integers(1, 3000), st.sampled_from([2**10, 2**30, 2**40]), st.integers(0, 2**32 - 1))
-@settings(max_examples=30, deadline=None)
-def test_sorted_search_equals_np_searchsorted(n_queries, n_table, high, seed):
-    from textkit.lm.counting import sorted_search
-
-    rng = np.random.default_rng(seed)  # batches over 1024 queries take the radix-ordered path
-    table = np.unique(rng.integers(0, high, n_table))
-    queries = rng.integers(0, high + 10, n_queries)
-    np.testing.assert_array_equal(sorted_search(table, queries), np.searchsorted(table, queries))
+    # batches over 1024 n-grams are looked up in key order (radix sort + galloping search)
+    rng = np.random.default_rng(seed)
+    seq = rng.integers(0, vocab_size, n_positions).astype(np.int32)
+    seq[rng.random(n_positions) < 0.05] = 1  # <s>
+    prev_index = np.where(rng.random(n_positions) < 0.2, -1, rng.integers(0, 5000, n_positions)).astype(np.int32)
+    keys = [int(prev_index[p - 1]) * vocab_size + int(seq[p]) for p in range(1, n_positions) if prev_index[p - 1] >= 0 and seq[p] != 1]
+    pool = np.array(keys + list(rng.integers(0, 5000 * vocab_size, n_table)), dtype=np.int64)
+    table = np.unique(rng.choice(pool, size=min(n_table, len(pool)), replace=False)) if len(pool) else np.zeros(0, np.int64)
+    where = {int(k): i for i, k in enumerate(table)}
+    expected = np.full(n_positions, -1)
+    for p in range(1, n_positions):
+        if prev_index[p - 1] >= 0 and seq[p] != 1:
+            expected[p] = where.get(int(prev_index[p - 1]) * vocab_size + int(seq[p]), -1)
+    np.testing.assert_array_equal(lookup_order(prev_index, seq, 1, vocab_size, table), expected)
 
 
 @given(st.lists(st.lists(st.sampled_from("abcdefgh"), max_size=6), max_size=30), st.integers(1, 7))
@@ -113,8 +125,13 @@ def test_sorted_search_equals_np_searchsorted(n_queries, n_table, high, seed):
 def test_collect_ids_first_occurrence_ids_across_chunks(lines, chunk_lines):
     from textkit.lm.counting import collect_ids
 
-    ids, lengths, words = collect_ids(lines, chunk_lines=chunk_lines)
     flat = [w for line in lines for w in line]
+    if not flat:
+        with pytest.raises(EmptyCorpusError):
+            collect_ids(lines, chunk_lines=chunk_lines)
+        return
+    ids, lengths, table = collect_ids(lines, chunk_lines=chunk_lines)
+    words = table.words()
     assert words == list(dict.fromkeys(flat))
     assert list(ids) == [words.index(w) for w in flat]
     assert list(lengths) == [len(line) for line in lines if line]

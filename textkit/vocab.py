@@ -19,7 +19,7 @@ from bisect import bisect_right
 from collections import Counter
 from itertools import chain
 from operator import itemgetter
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from textkit.errors import EmptyCorpusError, ModelFileError, TextkitError, UnknownWordError, UsageError
 from textkit.io import PathLike, read_json, write_json
@@ -57,12 +57,13 @@ class Vocab:
         specials: Sequence[str] = (),
         unk_token: str | None = "<unk>",
     ):
-        self.tokens = list(tokens)
-        self.freqs = list(freqs) if freqs is not None else [0] * len(self.tokens)
+        self._tokens: list[str] | Callable[[], list[str]] = list(tokens)
+        self._freqs: list[int] | Callable[[], list[int]] = list(freqs) if freqs is not None else [0] * len(self._tokens)
+        self._size = len(self._tokens)
         self.specials = tuple(specials)
-        if len(self.freqs) != len(self.tokens):
+        if len(self._freqs) != self._size:
             raise ModelFileError("vocabulary has a different number of tokens and frequencies")
-        self.stoi = dict(zip(self.tokens, range(len(self.tokens))))
+        self._stoi: dict[str, int] | None = dict(zip(self.tokens, range(len(self.tokens))))
         if len(self.stoi) != len(self.tokens):
             dup = next(t for t in self.tokens if self.tokens.count(t) > 1)
             raise ModelFileError(f"vocabulary lists token {dup!r} twice")
@@ -70,6 +71,50 @@ class Vocab:
             raise ModelFileError("vocabulary must start with its special tokens")
         self.unk_token = unk_token if unk_token in self.stoi else None
         self._unk_id = self.stoi[self.unk_token] if self.unk_token is not None else None
+
+    @classmethod
+    def _from_distinct(
+        cls,
+        tokens: list[str] | Callable[[], list[str]],
+        freqs: list[int] | Callable[[], list[int]],
+        specials: tuple[str, ...],
+        unk_token: str,
+        size: int | None = None,
+    ) -> "Vocab":
+        """For callers that know the tokens are distinct, start with ``specials`` and include
+        ``unk_token`` among them: nothing is checked, and :attr:`stoi` is built on first use.
+
+        ``tokens`` and ``freqs`` may be functions that make the lists when first needed (then
+        ``size`` says how many tokens there are): an n-gram model hashes its words in compiled
+        code, and training and scoring never need them as Python strings.
+        """
+        vocab = cls.__new__(cls)
+        vocab._tokens, vocab._freqs, vocab.specials = tokens, freqs, tuple(specials)
+        vocab._size = size if size is not None else len(tokens)
+        vocab._stoi = None
+        vocab.unk_token, vocab._unk_id = unk_token, vocab.specials.index(unk_token)
+        return vocab
+
+    @property
+    def tokens(self) -> list[str]:
+        """All tokens, by id."""
+        if callable(self._tokens):
+            self._tokens = self._tokens()
+        return self._tokens
+
+    @property
+    def freqs(self) -> list[int]:
+        """Each token's frequency, by id."""
+        if callable(self._freqs):
+            self._freqs = self._freqs()
+        return self._freqs
+
+    @property
+    def stoi(self) -> dict[str, int]:
+        """token → id."""
+        if self._stoi is None:
+            self._stoi = dict(zip(self.tokens, range(len(self.tokens))))
+        return self._stoi
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
@@ -131,7 +176,7 @@ class Vocab:
 
     # ---- lookups ------------------------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self.tokens)
+        return self._size
 
     def __contains__(self, token: object) -> bool:
         return token in self.stoi

@@ -46,17 +46,21 @@ from textkit.lm.counting import (
     BOS,
     EOS,
     UNK,
+    WordIndex,
     build_vocab,
     collect_ids,
+    context_totals,
     count_ngrams,
-    encode_with_vocab,
+    gather_counts,
     lookup_indices,
     model_vocab,
+    special_id,
     vocab_ids,
     wrap_lines,
 )
 from textkit.lm.smoothing import check_discounts, kneser_ney
-from textkit.tokenize import get_tokenizer
+from textkit.interning import StringTable
+from textkit.tokenize import WhitespaceTokenizer, get_tokenizer
 from textkit.vocab import Vocab
 
 SMOOTHINGS = ("mle", "addk", "kn", "mkn")
@@ -116,17 +120,17 @@ class NgramLM:
         >>> NgramLM(order=2, smoothing="kn").fit([["a", "b"], ["b", "a"]])
         """
         self.tokenizer_ = get_tokenizer(self.tokenizer)
-        ids, lengths, words = collect_ids(token_lists)
-        if len(ids) == 0:
-            raise EmptyCorpusError("the training corpus has no tokens (is it empty?)")
-        ids = np.frombuffer(ids, dtype=np.int32)
-        if self.vocab is not None:
+        if self.vocab is not None:  # words are looked up in the vocabulary's table, -1 if absent
             self.vocab_ = model_vocab(self.vocab)
-            model_ids = vocab_ids(words, self.vocab_)
-        else:
-            freqs = np.bincount(ids, minlength=len(words))
-            self.vocab_, model_ids = build_vocab(words, freqs, self.min_freq)
-        word_ids = model_ids[ids]
+            table = StringTable(self.vocab_.tokens)
+            ids, lengths, _ = collect_ids(token_lists, table)
+            model_ids = vocab_ids(table, self.vocab_, vocab_table=table)
+        else:  # words get ids in order of appearance, then vocabulary ids
+            ids, lengths, table = collect_ids(token_lists)
+            self.vocab_, model_ids = build_vocab(table, np.bincount(ids, minlength=len(table)), self.min_freq)
+        self._index = WordIndex.for_ids(table, model_ids, self.vocab_)  # scoring reuses the table
+        self._index_vocab = self.vocab_
+        word_ids = self._index.model_ids[ids]  # its last entry, <unk>, for id -1
         del ids
         seq = wrap_lines(word_ids, lengths, self._bos, self._eos)
         del word_ids
@@ -153,8 +157,7 @@ class NgramLM:
         sizes = [V] + [len(k) for k in self.keys_]
         self.context_totals_ = [np.array([self.counts_[0].sum()], dtype=np.float64)]
         for n in range(2, self.order_ + 1):
-            prefix = self.keys_[n - 2] // V
-            self.context_totals_.append(np.bincount(prefix, weights=self.counts_[n - 1], minlength=sizes[n - 2]))
+            self.context_totals_.append(context_totals(self.keys_[n - 2], self.counts_[n - 1], V, sizes[n - 2]))
 
     @property
     def order_(self) -> int:
@@ -162,15 +165,15 @@ class NgramLM:
 
     @property
     def _bos(self) -> int:
-        return self.vocab_.stoi[BOS]
+        return special_id(self.vocab_, BOS)
 
     @property
     def _eos(self) -> int:
-        return self.vocab_.stoi[EOS]
+        return special_id(self.vocab_, EOS)
 
     @property
     def _unk(self) -> int:
-        return self.vocab_.stoi[UNK]
+        return special_id(self.vocab_, UNK)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "vocab_"):
@@ -211,20 +214,11 @@ class NgramLM:
         """MLE / add-k with the longest context the line allows (seen or not)."""
         V = len(self.vocab_)
         indices = lookup_indices(seq, self.keys_, V, self._bos)
-        positions = np.arange(len(seq))
-        line_start = np.maximum.accumulate(np.where(seq == self._bos, positions, 0))
-        context_len = np.minimum(positions - line_start, self.order_ - 1)
         count = np.zeros(len(seq))
         total = np.zeros(len(seq))
         for length in range(self.order_):
-            at = np.flatnonzero((context_len == length) & (seq != self._bos))
-            idx = indices[length][at]
-            count[at[idx >= 0]] = self.counts_[length][idx[idx >= 0]]
-            if length == 0:
-                total[at] = self.context_totals_[0][0]
-            else:
-                ctx = indices[length - 1][at - 1]
-                total[at[ctx >= 0]] = self.context_totals_[length][ctx[ctx >= 0]]
+            context = indices[length - 1] if length else indices[0]
+            gather_counts(seq, self._bos, length, self.order_ - 1, indices[length], context, self.counts_[length], self.context_totals_[length], count, total)
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.smoothing == "addk":
                 p = (count + self.k) / (total + self.k * (V - 1))
@@ -235,13 +229,20 @@ class NgramLM:
     def encode_lines(self, lines: Iterable[str]) -> tuple[np.ndarray, int, int, int]:
         """Tokenize and wrap ``lines``: (sequence, n_lines, n_words, n_unknown_words)."""
         self._check_fitted()
-        token_lists = self.tokenizer_.tokenize_lines(lines)
-        return self._encode_token_lists(token_lists)
-
-    def _encode_token_lists(self, token_lists: Iterable[Sequence[str]]) -> tuple[np.ndarray, int, int, int]:
-        word_ids, lengths, n_unknown = encode_with_vocab(token_lists, self.vocab_)
+        tok = self.tokenizer_
+        if type(tok) is WhitespaceTokenizer and not tok.lowercase:  # split in compiled code
+            word_ids, lengths, n_unknown = self._word_index().encode(lines, split_lines=True)
+        else:
+            word_ids, lengths, n_unknown = self._word_index().encode(tok.tokenize_lines(lines))
         seq = wrap_lines(word_ids, lengths, self._bos, self._eos)
         return seq, len(lengths), len(word_ids), n_unknown
+
+    def _word_index(self) -> WordIndex:
+        """Strings to this model's ids (built from the vocabulary after :meth:`load`)."""
+        if getattr(self, "_index_vocab", None) is not self.vocab_:
+            self._index = WordIndex.from_vocab(self.vocab_)
+            self._index_vocab = self.vocab_
+        return self._index
 
     def score_lines(self, lines: Iterable[str]) -> tuple[float, int, int]:
         """Total natural-log probability of ``lines``, predicted tokens (words + one ``</s>`` per
@@ -277,7 +278,7 @@ class NgramLM:
         """
         self._check_fitted()
         tokens = self.tokenizer_(sentence) if isinstance(sentence, str) else list(sentence)
-        word_ids, _, _ = encode_with_vocab([tokens], self.vocab_)
+        word_ids, _, _ = self._word_index().encode([tokens])
         # wrapped by hand: an empty sentence still predicts </s> after <s> (as in KenLM)
         seq = np.concatenate([[self._bos] if bos else [], word_ids, [self._eos]]).astype(np.int32)
         log10 = self.log10_probs(seq)
