@@ -4,6 +4,10 @@ Three parts, all on gensim's English Wikipedia sample (``textkit.corpora`` name 
 
 1. **NLTK** (``nltk.lm``), order 3, trained on the first 100k tokens, scored on held-out lines.
    Both libraries count the same n-grams (one ``<s>``, as KenLM; NLTK is fed textkit's n-grams).
+   Training input: NLTK gets the lines already split into token lists (building its n-gram tuples
+   is timed), textkit gets the text lines and splits them itself (``fit_lines``, timed). Scoring:
+   both start from the text lines. After an untimed warm-up, each side runs three times and its
+   fastest run counts.
    MLE and Laplace must give equal perplexity; for Laplace textkit gets one phantom vocabulary entry
    standing in for NLTK's ``<s>``, which NLTK (unlike textkit) lets the model predict. NLTK's
    Kneser-Ney scores one word by looping over every stored n-gram, so it is timed on a few hundred
@@ -99,14 +103,15 @@ def bench_nltk(lines: list[list[str]], train_tokens: int, test_lines: int, kn_to
     n_test = sum(len(w) + 1 for w in test)
     print(f"\n== NLTK vs textkit: order {order}, {n_train} training tokens, {n_test} test tokens ==")
     vocab_text = [w for line in train for w in line] + ["<s>", "</s>"]
-    seen_text = [" ".join(w) for w in train[: len(test)]]  # MLE needs text without unseen events
+    train_text = [" ".join(w) for w in train]  # textkit reads the lines and splits them itself
+    seen_text = train_text[: len(test)]  # MLE needs text without unseen events
     # Warm-up, untimed: a tiny model on each side. textkit's first call in a process starts
     # numba's runtime and loads the compiled kernels from its cache (about 0.2 s, once per process,
     # like an import); NLTK has nothing to load. Then each side is timed REPEATS times and its
     # fastest run kept: single runs of a few milliseconds are at the mercy of this shared machine.
     for cls, smoothing in [(MLE, "mle"), (Laplace, "addk")]:
         cls(order).fit(nltk_ngrams(train[:2], order), vocabulary_text=vocab_text[:50])
-        NgramLM(order=order, smoothing=smoothing).fit(train[:2]).perplexity(seen_text[:2])
+        NgramLM(order=order, smoothing=smoothing).fit_lines(train_text[:2]).perplexity(seen_text[:2])
     rows = []
     for name, nltk_cls, smoothing in [("MLE", MLE, "mle"), ("Laplace", Laplace, "addk")]:
         def build_nltk():
@@ -124,7 +129,7 @@ def bench_nltk(lines: list[list[str]], train_tokens: int, test_lines: int, kn_to
         for _ in range(REPEATS):
             CPU.update(nltk=0.0, textkit=0.0)
             ref, t_nltk_build = cpu_timed("nltk", build_nltk)
-            lm, t_tk_build = cpu_timed("textkit", lambda: NgramLM(order=order, smoothing=smoothing, vocab=phantom).fit(train))
+            lm, t_tk_build = cpu_timed("textkit", lambda: NgramLM(order=order, smoothing=smoothing, vocab=phantom).fit_lines(train_text))
             # Both sides score from the same text lines: NLTK's preparation of its n-gram tuples (splitting,
             # <UNK> mapping, padding) is part of its scoring, as textkit's tokenizing and id lookup are.
             grams = None
@@ -149,7 +154,7 @@ def bench_nltk(lines: list[list[str]], train_tokens: int, test_lines: int, kn_to
     # Kneser-Ney: NLTK is timed on a few hundred tokens; probabilities compared where the
     # conventions agree (fixed discount 0.1 above order 1, none at order 1; contexts not <s> at order 2).
     ref, t_nltk_build = timed(lambda: _fit(KneserNeyInterpolated(order, discount=0.1), train, order, vocab_text))
-    lm, t_tk_build = timed(lambda: NgramLM(order=order, smoothing="kn", discounts=[0.0, 0.1, 0.1]).fit(train))
+    lm, t_tk_build = timed(lambda: NgramLM(order=order, smoothing="kn", discounts=[0.0, 0.1, 0.1]).fit_lines(train_text))
     grams = [g for g in test_ngrams(test, order, ref.vocab) if g[0] != "<s>" or len(g) == order][:kn_tokens]
     probs_nltk, t_nltk_score = timed(lambda: [ref.score(g[-1], g[:-1]) for g in grams])
     unk = {"<UNK>": "<unk>"}

@@ -183,7 +183,7 @@ def _train_ngram(lines, tokenizer, min_freq, vocab_path, order, smoothing, k, us
     vocab = Vocab.load(vocab_path) if vocab_path else None
     start = time.perf_counter()
     lm = NgramLM(order=order, smoothing=smoothing, k=1.0 if k is None else k, min_freq=min_freq, vocab=vocab, tokenizer=tokenizer)
-    lm.fit(tokenizer.tokenize_lines(lines))
+    lm.fit_lines(lines)
     lm.save(output, gzip=use_gzip)
     ngrams = [len(p) for p in lm.tables_.log10_prob] if lm.tables_ is not None else [int((lm.counts_[0] > 0).sum())] + [len(c) for c in lm.counts_[1:]]
     return {

@@ -117,7 +117,7 @@ def test_lookup_order_finds_each_ngram_in_the_table(n_positions, n_table, vocab_
     for p in range(1, n_positions):
         if prev_index[p - 1] >= 0 and seq[p] != 1:
             expected[p] = where.get(int(prev_index[p - 1]) * vocab_size + int(seq[p]), -1)
-    np.testing.assert_array_equal(lookup_order(prev_index, seq, 1, vocab_size, table), expected)
+    np.testing.assert_array_equal(lookup_order(prev_index, 5000, seq, 1, vocab_size, table), expected)
 
 
 @given(st.lists(st.lists(st.sampled_from("abcdefgh"), max_size=6), max_size=30), st.integers(1, 7))
@@ -135,6 +135,26 @@ def test_collect_ids_first_occurrence_ids_across_chunks(lines, chunk_lines):
     assert words == list(dict.fromkeys(flat))
     assert list(ids) == [words.index(w) for w in flat]
     assert list(lengths) == [len(line) for line in lines if line]
+    text_ids, text_lengths, text_table = collect_ids([" ".join(line) for line in lines], split_lines=True, chunk_lines=chunk_lines)
+    np.testing.assert_array_equal(text_ids, ids)
+    np.testing.assert_array_equal(text_lengths, lengths)
+
+
+@pytest.mark.parametrize("tokenizer", ["whitespace", "en"])
+@pytest.mark.parametrize("vocab", [False, True])
+def test_fit_lines_equals_fit_on_tokenized_lines(tokenizer, vocab):
+    from textkit.tokenize import get_tokenizer
+
+    lines = TRAIN + ["", "  spaced\tout\u3000words  ", "The CAT, sat."]
+    given = Vocab.build(tokens(TRAIN[:2]), specials=("<unk>",)) if vocab else None
+    tok = get_tokenizer(tokenizer)
+    by_lines = NgramLM(order=3, smoothing="mkn", vocab=given, tokenizer=tokenizer).fit_lines(iter(lines))
+    by_tokens = NgramLM(order=3, smoothing="mkn", vocab=given, tokenizer=tokenizer).fit(tok.tokenize_lines(lines))
+    assert by_lines.vocab_.tokens == by_tokens.vocab_.tokens and by_lines.train_tokens_ == by_tokens.train_tokens_
+    for a, b in zip(by_lines.tables_.log10_prob, by_tokens.tables_.log10_prob):
+        np.testing.assert_array_equal(a, b)
+    assert by_lines.perplexity(TEST).perplexity == by_tokens.perplexity(TEST).perplexity
+
 
 # ---- every model is a distribution --------------------------------------------------------------
 @pytest.mark.parametrize("smoothing", ["addk", "kn", "mkn", "mle"])

@@ -24,16 +24,21 @@ from typing import Sequence
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 _NO_SEPARATOR = -1
 
-# The hash: bytes are packed eight at a time into a 64-bit word (a shift and an or per byte, so the
-# scan for the token's end costs little more than reading it), each full word is folded in with a
-# multiply, and the end is mixed with the length (the finaliser of MurmurHash3).
+# Tokens are read eight bytes at a time as little-endian 64-bit words (SWAR): one load finds the
+# separator or the first byte that may end a token, and each full word is folded into the hash
+# with a multiply; the last, partial word is mixed with the length by MurmurHash3's finaliser.
+# A word's "head" is its first (up to) eight bytes as such an integer.
 _K = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xFF51AFD7ED558CCD)
 _M2 = np.uint64(0xC4CEB9FE1A85EC53)
-_S8, _S33 = np.uint64(8), np.uint64(33)
+_S33 = np.uint64(33)
+_ONES = np.uint64(0x0101010101010101)
+_HIGHS = np.uint64(0x8080808080808080)
+_BELOW_33 = np.uint64(0x2121212121212121)  # for flagging bytes below 0x21 (all ASCII whitespace)
 
 # Byte classes for splitting lines: 0 inside a token, 1 ASCII whitespace (str.isspace(): 9-13 and
 # 28-32), 2 the lead byte of a multi-byte character that may be whitespace, 3 the line separator.
@@ -42,7 +47,61 @@ _BYTE_CLASS[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = 1
 _BYTE_CLASS[[0xC2, 0xE1, 0xE2, 0xE3]] = 2
 
 
-@njit(nogil=True, cache=True, inline="always")
+@njit(nogil=True, cache=True)
+def _load8(words, buf, i, n):
+    """``buf[i:i + 8]`` as a little-endian uint64, zero past ``n``; ``words`` is ``buf`` viewed as
+    uint64 (its whole words)."""
+    q = i >> 3
+    if q + 1 < len(words):  # two aligned loads (the second shifted by 64 - r in two steps: r may be 0)
+        r = np.uint64((i & 7) << 3)
+        return (words[q] >> r) | ((words[q + 1] << (np.uint64(63) - r)) << np.uint64(1))
+    return _load_tail(buf, i, n)
+
+
+@njit(nogil=True, cache=True)
+def _load_tail(buf, i, n):
+    v = np.uint64(0)
+    for k in range(min(8, n - i)):
+        v |= np.uint64(buf[i + k]) << np.uint64(8 * k)
+    return v
+
+
+@njit(nogil=True, cache=True)
+def _hash_span(words, buf, start, end, n):
+    """(hash, head) of ``buf[start:end]``."""
+    h = np.uint64(0)
+    head = np.uint64(0)
+    i = start
+    while end - i >= 8:
+        v = _load8(words, buf, i, n)
+        if i == start:
+            head = v
+        h = (h ^ v) * _K
+        i += 8
+    last = np.uint64(0)
+    if i < end:
+        last = _load8(words, buf, i, n) & ((np.uint64(1) << np.uint64(8 * (end - i))) - np.uint64(1))
+    if end - start < 8:
+        head = last
+    return _finish(h, last, end - start), head
+
+
+@njit(nogil=True, cache=True)
+def _next_separator(words, buf, i, n, sep):
+    """Position of the first ``sep`` byte at or after ``i`` (``n`` if none)."""
+    if sep < 0:
+        return n
+    pattern = _ONES * np.uint64(sep)
+    while i < n:
+        x = _load8(words, buf, i, n) ^ pattern
+        found = (x - _ONES) & ~x & _HIGHS  # the lowest flagged byte is the first equal to sep
+        if found:
+            return min(i + (np.int64(trailing_zeros(found)) >> 3), n)
+        i += 8
+    return n
+
+
+@njit(nogil=True, cache=True)
 def _finish(h, word, length):
     h = (h ^ word) * _K ^ np.uint64(length)
     h = (h ^ (h >> _S33)) * _M1
@@ -85,14 +144,14 @@ def _rehash(slots, records, n_words):
         slots[slot] = word
 
 
-@njit(nogil=True, cache=True, inline="always")
+@njit(nogil=True, cache=True)
 def _has_room(slots, records, store, counters, length):
     """Whether one more word of ``length`` bytes fits (load factor of ``slots`` at most 1/2)."""
     n_words = counters[0]
     return n_words < len(records) and counters[1] + length <= len(store) and 2 * (n_words + 1) <= len(slots)
 
 
-@njit(nogil=True, cache=True, inline="always")
+@njit(nogil=True, cache=True)
 def _find(buf, start, end, h, head, slots, records, store):
     """(slot, id) of ``buf[start:end]``, whose hash is ``h`` and first (up to) eight bytes
     ``head``: id -1 and the free slot if absent. A word's record holds its hash, head, length and
@@ -136,42 +195,28 @@ def _insert(buf, start, end, h, head, slot, slots, records, store, counters):
 
 
 @njit(nogil=True, cache=True)
-def _scan_separated(buf, sep, at, ids, token, insert, slots, records, store, counters):
+def _scan_separated(buf, words, sep, at, ids, token, insert, slots, records, store, counters):
     """Ids (into ``ids[token:]``) of the tokens of ``buf[at:]``, joined by the byte ``sep`` (which
-    none of them contains). Returns where it stopped, (byte, token): before the end of ``buf``
-    when an insertion needs bigger arrays (the caller grows them and calls again from there)."""
+    none of them contains; -1: ``buf`` is one token). Returns where it stopped, (byte, token):
+    before the end of ``buf`` when an insertion needs bigger arrays (the caller grows them and
+    calls again from there)."""
     n = len(buf)
     start = at
-    h = np.uint64(0)
-    word = np.uint64(0)
-    head = np.uint64(0)
-    for i in range(at, n + 1):
-        if i < n and buf[i] != sep:
-            word = (word << _S8) | np.uint64(buf[i])
-            if (i - start) & 7 == 7:
-                if i - start == 7:
-                    head = word
-                h = (h ^ word) * _K
-                word = np.uint64(0)
-            continue
-        length = i - start
-        if length < 8:
-            head = word
-        h = _finish(h, word, length)
-        slot, found = _find(buf, start, i, h, head, slots, records, store)
+    while start <= n:
+        end = _next_separator(words, buf, start, n, sep)
+        h, head = _hash_span(words, buf, start, end, n)
+        slot, found = _find(buf, start, end, h, head, slots, records, store)
         if found < 0 and insert:
-            if not _has_room(slots, records, store, counters, length):
+            if not _has_room(slots, records, store, counters, end - start):
                 return start, token
-            found = _insert(buf, start, i, h, head, slot, slots, records, store, counters)
+            found = _insert(buf, start, end, h, head, slot, slots, records, store, counters)
         ids[token] = found
         token += 1
-        start = i + 1
-        h = np.uint64(0)
-        word = np.uint64(0)
+        start = end + 1
     return n + 1, token
 
 
-@njit(nogil=True, cache=True, inline="always")
+@njit(nogil=True, cache=True)
 def _ends_token(buf, i, n, byte_class):
     """Whether ``buf[i]`` ends a token: the separator or the start of a whitespace character."""
     c = byte_class[buf[i]]
@@ -179,7 +224,7 @@ def _ends_token(buf, i, n, byte_class):
 
 
 @njit(nogil=True, cache=True)
-def _scan_lines(buf, sep, at, ids, token, lengths, line, insert, slots, records, store, counters):
+def _scan_lines(buf, words, sep, at, ids, token, lengths, line, insert, slots, records, store, counters):
     """Ids of the whitespace-separated tokens of ``buf[at:]``, lines joined by the byte ``sep``,
     and the number of tokens of each line (into ``lengths``). Returns where it stopped, (byte,
     token, line), as :func:`_scan_separated`."""
@@ -203,31 +248,28 @@ def _scan_lines(buf, sep, at, ids, token, lengths, line, insert, slots, records,
                 i += width
                 continue
         start = i
-        h = np.uint64(0)
-        word = np.uint64(0)
-        head = np.uint64(0)
-        while True:
-            word = (word << _S8) | np.uint64(buf[i])
-            if (i - start) & 7 == 7:
-                if i - start == 7:
-                    head = word
-                h = (h ^ word) * _K
-                word = np.uint64(0)
-            i += 1
+        i += 1
+        while i < n:  # eight bytes at a time to the first that is < 0x21 or >= 0x80, then check it
+            v = _load8(words, buf, i, n)
+            candidates = ((v - _BELOW_33) & ~v & _HIGHS) | (v & _HIGHS)
+            if candidates == 0:
+                i += 8
+                continue
+            i += np.int64(trailing_zeros(candidates)) >> 3
             if i >= n or _ends_token(buf, i, n, byte_class):
                 break
-        length = i - start
-        if length < 8:
-            head = word
-        h = _finish(h, word, length)
-        slot, found = _find(buf, start, i, h, head, slots, records, store)
+            i += 1
+        end = min(i, n)
+        h, head = _hash_span(words, buf, start, end, n)
+        slot, found = _find(buf, start, end, h, head, slots, records, store)
         if found < 0 and insert:
-            if not _has_room(slots, records, store, counters, length):
+            if not _has_room(slots, records, store, counters, end - start):
                 return start, token, line
-            found = _insert(buf, start, i, h, head, slot, slots, records, store, counters)
+            found = _insert(buf, start, end, h, head, slot, slots, records, store, counters)
         ids[token] = found
         token += 1
         lengths[line] += 1
+        i = end
     return n + 1, token, line
 
 
@@ -285,6 +327,15 @@ def _resized(array: np.ndarray, size: int, keep: int) -> np.ndarray:
     bigger = np.empty((size,) + array.shape[1:], dtype=array.dtype)
     bigger[:keep] = array[:keep]
     return bigger
+
+
+def _with_words(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``buf`` and its whole 8-byte words as uint64 (a copy first if it is not 8-byte aligned)."""
+    if buf.ctypes.data % 8:
+        aligned = np.empty((len(buf) + 7) // 8, dtype=np.uint64).view(np.uint8)[: len(buf)]
+        aligned[:] = buf
+        buf = aligned
+    return buf, buf[: len(buf) - len(buf) % 8].view(np.uint64)
 
 
 def _utf8(text: str) -> bytes:
@@ -393,12 +444,13 @@ class StringTable:
             if sep == _NO_SEPARATOR:  # every ASCII character occurs in the tokens: one at a time
                 return np.concatenate([self._tokens([[token]], insert) for token in chain.from_iterable(token_lists)])
             buf = np.frombuffer(_utf8(chr(sep).join(chain.from_iterable(token_lists))), dtype=np.uint8)
+        buf, words = _with_words(buf)
         ids = np.empty(n_tokens, dtype=np.int32)
         if insert:  # room for a new word per four tokens (as in a first chunk of text), or for all
             self._reserve(n_tokens, len(buf)) if distinct else self._reserve(n_tokens // 4, len(buf) // 4)
         at, token = 0, 0
         while True:
-            at, token = _scan_separated(buf, sep, at, ids, token, insert, *self._arrays())
+            at, token = _scan_separated(buf, words, sep, at, ids, token, insert, *self._arrays())
             if at > len(buf):
                 return ids
             self._grow(_token_end(buf, at, sep, False) - at)
@@ -414,13 +466,14 @@ class StringTable:
                 token_lists = [line.split() for line in lines]
                 return self._tokens(token_lists, insert), np.array([len(tokens) for tokens in token_lists], dtype=np.int64)
             buf = np.frombuffer(_utf8(chr(sep).join(lines)), dtype=np.uint8)
+        buf, words = _with_words(buf)
         ids = np.empty(len(buf) // 2 + 1, dtype=np.int32)  # a token is a byte and a boundary at least
         lengths = np.zeros(len(lines), dtype=np.int64)
         if insert:
             self._reserve(len(buf) // 24, len(buf) // 4)
         at, token, line = 0, 0, 0
         while True:
-            at, token, line = _scan_lines(buf, sep, at, ids, token, lengths, line, insert, *self._arrays())
+            at, token, line = _scan_lines(buf, words, sep, at, ids, token, lengths, line, insert, *self._arrays())
             if at > len(buf):
                 return ids[:token].copy(), lengths
             self._grow(_token_end(buf, at, sep, True) - at)

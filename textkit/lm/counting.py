@@ -53,10 +53,13 @@ class NgramTable:
         return len(self.keys)
 
 
-def collect_ids(token_lists: Iterable[Sequence[str]], table: StringTable | None = None, chunk_lines: int = 50_000) -> tuple[np.ndarray, np.ndarray, StringTable]:
+def collect_ids(
+    texts: Iterable, table: StringTable | None = None, split_lines: bool = False, chunk_lines: int = 50_000
+) -> tuple[np.ndarray, np.ndarray, StringTable]:
     """One streaming pass: provisional word ids (int32, in order of first occurrence), the length of
     each non-empty line (int64), and the :class:`~textkit.interning.StringTable` of the words.
 
+    ``texts``: token lists, or (``split_lines``) text lines split on whitespace as ``str.split()``.
     Given a ``table`` (a fixed vocabulary's), words are only looked up in it: -1 for the others.
     Empty lines are skipped; a corpus with no tokens at all raises EmptyCorpusError. Words are hashed in compiled code one chunk of lines at a time, so
     memory is the ids (4 bytes per token) plus each distinct word once.
@@ -64,9 +67,14 @@ def collect_ids(token_lists: Iterable[Sequence[str]], table: StringTable | None 
     fixed = table is not None
     table = table if fixed else StringTable()
     parts, lengths = [], array("q")
-    for chunk in _chunks(token_lists, chunk_lines):
-        parts.append(table.lookup_tokens(chunk) if fixed else table.add_tokens(chunk))
-        lengths.extend(filter(None, map(len, chunk)))
+    for chunk in _chunks(texts, chunk_lines):
+        if split_lines:
+            ids, chunk_lengths = table.lookup_lines(chunk) if fixed else table.add_lines(chunk)
+            lengths.extend(chunk_lengths[chunk_lengths > 0].tolist())
+        else:
+            ids = table.lookup_tokens(chunk) if fixed else table.add_tokens(chunk)
+            lengths.extend(filter(None, map(len, chunk)))
+        parts.append(ids)
     if not lengths:
         raise EmptyCorpusError("the training corpus has no tokens (is it empty?)")
     ids = np.concatenate(parts) if len(parts) > 1 else parts[0]
@@ -197,20 +205,32 @@ def vocab_ids(table: StringTable, vocab: Vocab, vocab_table: StringTable | None 
     return ids
 
 
-def wrap_lines(word_ids: np.ndarray, lengths: Sequence[int], bos_id: int, eos_id: int) -> np.ndarray:
-    """Flat array ``<s> w.. </s> <s> w.. </s> ...`` from concatenated word ids and line lengths."""
+def wrap_lines(word_ids: np.ndarray, lengths: Sequence[int], bos_id: int, eos_id: int, id_map: np.ndarray | None = None) -> np.ndarray:
+    """Flat int32 array ``<s> w.. </s> <s> w.. </s> ...`` from concatenated word ids and line
+    lengths; with ``id_map``, each word id ``i`` becomes ``id_map[i]`` (``id_map[-1]`` for -1)."""
     lengths = np.asarray(lengths, dtype=np.int64)
     if lengths.sum() != len(word_ids):
         raise ValueError("line lengths do not add up to the number of words")
-    spans = lengths + 2
-    starts = np.cumsum(spans) - spans
-    seq = np.empty(int(spans.sum()), dtype=np.int32)
-    is_word = np.ones(len(seq), dtype=bool)
-    is_word[starts] = False
-    is_word[starts + lengths + 1] = False
-    seq[starts] = bos_id
-    seq[starts + lengths + 1] = eos_id
-    seq[is_word] = word_ids
+    return _wrap(word_ids, lengths, bos_id, eos_id, id_map if id_map is not None else _NO_MAP)
+
+
+_NO_MAP = np.zeros(0, dtype=np.int32)
+
+
+@njit(nogil=True, cache=True)
+def _wrap(word_ids, lengths, bos_id, eos_id, id_map):
+    seq = np.empty(len(word_ids) + 2 * len(lengths), dtype=np.int32)
+    mapped = len(id_map) > 0
+    at, word = 0, 0
+    for length in lengths:
+        seq[at] = bos_id
+        at += 1
+        for _ in range(length):
+            seq[at] = id_map[word_ids[word]] if mapped else word_ids[word]
+            at += 1
+            word += 1
+        seq[at] = eos_id
+        at += 1
     return seq
 
 
@@ -227,59 +247,56 @@ def count_ngrams(seq: np.ndarray, order: int, vocab_size: int, bos_id: int) -> t
     tables: list[NgramTable] = []
     index = seq  # index of the n-gram ending at each position; order 1: the word id
     for n in range(2, order + 1):
-        table, index = count_order(index, seq, bos_id, vocab_size, with_index=n < order)
+        n_prev = len(tables[-1]) if tables else vocab_size
+        table, index = count_order(index, n_prev, seq, bos_id, vocab_size, with_index=n < order)
         tables.append(table)
     return unigram, tables
 
 
-def count_order(prev_index: np.ndarray, seq: np.ndarray, bos_id: int, vocab_size: int, with_index: bool = True) -> tuple[NgramTable, np.ndarray | None]:
-    """The table of order n from the index of the (n-1)-gram ending at each position, and (if
-    ``with_index``) the index of the n-gram ending at each position (-1 where none does).
+def count_order(prev_index: np.ndarray, n_prev: int, seq: np.ndarray, bos_id: int, vocab_size: int, with_index: bool = True) -> tuple[NgramTable, np.ndarray | None]:
+    """The table of order n from the index of the (n-1)-gram ending at each position (one of
+    ``n_prev``), and (if ``with_index``) the index of the n-gram ending at each position (-1
+    where none does).
 
     Keys are as narrow as they can be (uint32 when the largest fits) and sorted by a compiled
     radix sort with the positions they come from; one pass over the sorted keys then gives the
     distinct n-grams, their counts, their suffixes and the new index. Memory at the peak: two key
     and two position arrays (16-24 bytes per n-gram occurrence) besides the sequence and index.
     """
-    n_keys, max_prefix = _extension_size(prev_index, seq, bos_id)
-    if n_keys == 0:  # every line is shorter than this order: an empty table
+    keys, positions, key_bits = _extension_keys(prev_index, n_prev, seq, bos_id, vocab_size)
+    if len(keys) == 0:  # every line is shorter than this order: an empty table
         empty = NgramTable(np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32))
         return empty, np.full(len(seq), -1, dtype=np.int32) if with_index else None
-    key_bits = (max_prefix * vocab_size + vocab_size - 1).bit_length()
-    keys = np.empty(n_keys, dtype=np.uint32 if key_bits <= 32 else np.uint64)
-    positions = np.empty(n_keys, dtype=np.int32 if len(seq) < 2**31 else np.int64)
-    _fill_extension(prev_index, seq, bos_id, vocab_size, keys, positions)
     keys, positions = radix_sort(keys, positions, key_bits, overwrite=True)
     uniq, counts, suffix, index = _group_sorted(keys, positions, prev_index, with_index)
     return NgramTable(uniq, counts, suffix), index if with_index else None
 
 
-@njit(nogil=True, cache=True)
-def _extension_size(prev_index, seq, bos_id):
-    """How many n-grams end somewhere, and their largest prefix index.
+def _extension_keys(prev_index: np.ndarray, n_prev: int, seq: np.ndarray, bos_id: int, vocab_size: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The key and position of every n-gram occurrence, and how many bits the keys can have.
 
     An n-gram ends at ``p`` when the (n-1)-gram ending at ``p - 1`` is known (index ≥ 0) and ``p``
     is not a line start (else ``p - 1`` belongs to the previous line). Its key is that index × V
-    + the word at ``p``.
+    + the word at ``p``; with ``n_prev`` (n-1)-grams, keys stay below ``n_prev`` × V, so they are
+    stored as uint32 when that fits.
     """
-    n_keys, max_prefix = 0, 0
-    for p in range(1, len(seq)):
-        if prev_index[p - 1] >= 0 and seq[p] != bos_id:
-            n_keys += 1
-            max_prefix = max(max_prefix, prev_index[p - 1])
-    return n_keys, int(max_prefix)
+    key_bits = max(n_prev * vocab_size - 1, 0).bit_length()
+    keys = np.empty(max(len(seq) - 1, 0), dtype=np.uint32 if key_bits <= 32 else np.uint64)
+    positions = np.empty(len(keys), dtype=np.int32 if len(seq) < 2**31 else np.int64)
+    n_keys = _fill_extension(prev_index, seq, bos_id, vocab_size, keys, positions)
+    return keys[:n_keys], positions[:n_keys], key_bits
 
 
 @njit(nogil=True, cache=True)
 def _fill_extension(prev_index, seq, bos_id, vocab_size, keys, positions):
-    """The keys and positions of the n-grams of :func:`_extension_size`, into ``keys`` (whose
-    dtype is wide enough) and ``positions``."""
+    """Write the keys and positions of :func:`_extension_keys`; return how many there are."""
     k = 0
     for p in range(1, len(seq)):
         if prev_index[p - 1] >= 0 and seq[p] != bos_id:
             keys[k] = prev_index[p - 1] * vocab_size + seq[p]
             positions[k] = p
             k += 1
+    return k
 
 
 @njit(nogil=True, cache=True)
@@ -318,7 +335,7 @@ def radix_sort(keys: np.ndarray, values: np.ndarray, key_bits: int | None = None
         key_bits = int(keys.max()).bit_length() if len(keys) else 0
     # digits of up to 16 bits (fewer passes) when there are enough keys to fill the buckets,
     # else up to 11 (the histogram and scatter targets stay in cache)
-    widest = 16 if len(keys) >= 1 << 16 else 11
+    widest = 16 if len(keys) >= 1 << 14 else 11
     passes = max(1, -(-key_bits // widest))
     return _radix_sort(keys, values, passes, max(1, -(-key_bits // passes)), overwrite)
 
@@ -363,28 +380,26 @@ def lookup_indices(seq: np.ndarray, tables_keys: list[np.ndarray], vocab_size: i
     """For each order n (1..len(tables_keys)+1): the table index of the n-gram ending at each
     position of ``seq``, or -1 where it is not in the model (or crosses the line start)."""
     indices = [seq.astype(np.int32)]
-    for keys_n in tables_keys:
-        indices.append(lookup_order(indices[-1], seq, bos_id, vocab_size, keys_n))
+    for n, keys_n in enumerate(tables_keys):
+        n_prev = len(tables_keys[n - 1]) if n else vocab_size
+        indices.append(lookup_order(indices[-1], n_prev, seq, bos_id, vocab_size, keys_n))
     return indices
 
 
-def lookup_order(prev_index: np.ndarray, seq: np.ndarray, bos_id: int, vocab_size: int, table_keys: np.ndarray) -> np.ndarray:
+def lookup_order(prev_index: np.ndarray, n_prev: int, seq: np.ndarray, bos_id: int, vocab_size: int, table_keys: np.ndarray) -> np.ndarray:
     """The index in ``table_keys`` (the sorted keys of order n) of the n-gram ending at each
-    position, -1 where it is not in the table, given the (n-1)-gram index at every position.
+    position, -1 where it is not in the table, given the (n-1)-gram index at every position (one
+    of ``n_prev``).
 
     Large batches are looked up in key order (sorted by :func:`radix_sort`): each search then starts
     where the last one ended and the table is walked forward through the cache, instead of
     sending every binary search to random places of a large table.
     """
     index = np.full(len(seq), -1, dtype=np.int32)
-    n_keys, max_prefix = _extension_size(prev_index, seq, bos_id)
-    if n_keys == 0 or len(table_keys) == 0:
+    keys, positions, key_bits = _extension_keys(prev_index, n_prev, seq, bos_id, vocab_size)
+    if len(keys) == 0 or len(table_keys) == 0:
         return index
-    key_bits = (max_prefix * vocab_size + vocab_size - 1).bit_length()
-    keys = np.empty(n_keys, dtype=np.uint32 if key_bits <= 32 else np.uint64)
-    positions = np.empty(n_keys, dtype=np.int32 if len(seq) < 2**31 else np.int64)
-    _fill_extension(prev_index, seq, bos_id, vocab_size, keys, positions)
-    in_order = n_keys >= 1024
+    in_order = len(keys) >= 1024
     if in_order:
         keys, positions = radix_sort(keys, positions, key_bits, overwrite=True)
     _search(table_keys, keys, positions, index, in_order)
@@ -421,11 +436,16 @@ def _search(table, keys, positions, index, in_order):
 
 @njit(nogil=True, cache=True)
 def context_totals(keys, counts, vocab_size, n_contexts):
-    """c(h•) = Σ_w c(hw) for every context h (float64, length ``n_contexts``), from the keys of
-    order n (prefix index × V + word) and their counts."""
+    """c(h•) = Σ_w c(hw) for every context h (float64, length ``n_contexts``), from the sorted keys
+    of order n (prefix index × V + word) and their counts. Keys sharing a prefix are adjacent, so
+    the prefix is recomputed (a division) only where it changes."""
     totals = np.zeros(n_contexts)
+    prefix, next_start = -1, 0
     for i in range(len(keys)):
-        totals[keys[i] // vocab_size] += counts[i]
+        if keys[i] >= next_start:
+            prefix = keys[i] // vocab_size
+            next_start = (prefix + 1) * vocab_size
+        totals[prefix] += counts[i]
     return totals
 
 

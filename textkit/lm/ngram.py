@@ -120,20 +120,34 @@ class NgramLM:
         >>> NgramLM(order=2, smoothing="kn").fit([["a", "b"], ["b", "a"]])
         """
         self.tokenizer_ = get_tokenizer(self.tokenizer)
+        return self._fit(token_lists, split_lines=False)
+
+    def fit_lines(self, lines: Iterable[str]) -> "NgramLM":
+        """Tokenize text ``lines`` with the model's tokenizer and :meth:`fit` on them, streaming.
+
+        With the whitespace tokenizer (already tokenized text such as WikiText) the lines are split
+        in compiled code, as :meth:`perplexity` does, with no Python list per line.
+
+        >>> NgramLM(order=2, smoothing="kn").fit_lines(["a b", "b a"])
+        """
+        self.tokenizer_ = tok = get_tokenizer(self.tokenizer)
+        if _splits_in_kernel(tok):
+            return self._fit(lines, split_lines=True)
+        return self._fit(tok.tokenize_lines(lines), split_lines=False)
+
+    def _fit(self, texts: Iterable, split_lines: bool) -> "NgramLM":
         if self.vocab is not None:  # words are looked up in the vocabulary's table, -1 if absent
             self.vocab_ = model_vocab(self.vocab)
             table = StringTable(self.vocab_.tokens)
-            ids, lengths, _ = collect_ids(token_lists, table)
+            ids, lengths, _ = collect_ids(texts, table, split_lines=split_lines)
             model_ids = vocab_ids(table, self.vocab_, vocab_table=table)
         else:  # words get ids in order of appearance, then vocabulary ids
-            ids, lengths, table = collect_ids(token_lists)
+            ids, lengths, table = collect_ids(texts, split_lines=split_lines)
             self.vocab_, model_ids = build_vocab(table, np.bincount(ids, minlength=len(table)), self.min_freq)
         self._index = WordIndex.for_ids(table, model_ids, self.vocab_)  # scoring reuses the table
         self._index_vocab = self.vocab_
-        word_ids = self._index.model_ids[ids]  # its last entry, <unk>, for id -1
+        seq = wrap_lines(ids, lengths, self._bos, self._eos, id_map=self._index.model_ids)  # -1: <unk>, its last entry
         del ids
-        seq = wrap_lines(word_ids, lengths, self._bos, self._eos)
-        del word_ids
         self.train_tokens_ = int(len(seq) - len(lengths))  # words + one </s> per line
         unigram, tables = count_ngrams(seq, self.order, len(self.vocab_), self._bos)
         del seq
@@ -230,7 +244,7 @@ class NgramLM:
         """Tokenize and wrap ``lines``: (sequence, n_lines, n_words, n_unknown_words)."""
         self._check_fitted()
         tok = self.tokenizer_
-        if type(tok) is WhitespaceTokenizer and not tok.lowercase:  # split in compiled code
+        if _splits_in_kernel(tok):
             word_ids, lengths, n_unknown = self._word_index().encode(lines, split_lines=True)
         else:
             word_ids, lengths, n_unknown = self._word_index().encode(tok.tokenize_lines(lines))
@@ -509,6 +523,11 @@ class NgramLM:
     def __repr__(self) -> str:
         fitted = f", V={len(self.vocab_)}" if hasattr(self, "vocab_") else ""
         return f"NgramLM(order={self.order}, smoothing={self.smoothing!r}{fitted})"
+
+
+def _splits_in_kernel(tokenizer) -> bool:
+    """Whether text for this tokenizer can be split by StringTable's compiled whitespace split."""
+    return type(tokenizer) is WhitespaceTokenizer and not tokenizer.lowercase
 
 
 def tokenizer_config(tokenizer) -> dict:
