@@ -144,7 +144,7 @@ def _rehash(slots, records, n_words):
         slots[slot] = word
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, inline="always")
 def _has_room(slots, records, store, counters, length):
     """Whether one more word of ``length`` bytes fits (load factor of ``slots`` at most 1/2)."""
     n_words = counters[0]
@@ -177,7 +177,7 @@ def _find(buf, start, end, h, head, slots, records, store):
         slot = (slot + np.uint64(1)) & mask
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, inline="always")
 def _insert(buf, start, end, h, head, slot, slots, records, store, counters):
     """Add ``buf[start:end]`` as a new word at the free ``slot`` (the caller made room); its id."""
     word, used = counters[0], counters[1]
@@ -338,6 +338,23 @@ def _with_words(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return buf, buf[: len(buf) - len(buf) % 8].view(np.uint64)
 
 
+def _encoded_pieces(token_lists: Sequence[Sequence[str]], piece: int = 1024) -> list[bytes]:
+    """Each line's tokens joined by NUL and encoded, long lines in pieces of ``piece`` tokens.
+
+    Joining all tokens at once would first widen every ASCII token to the widest character of the
+    whole text (one non-ASCII word makes the whole string 2 or 4 bytes a character), which costs
+    more than the extra joins; pieces keep that to the few pieces holding such a word.
+    """
+    pieces = []
+    for tokens in token_lists:
+        if len(tokens) <= piece:
+            if tokens:
+                pieces.append(_utf8("\x00".join(tokens)))
+        else:
+            pieces.extend(_utf8("\x00".join(tokens[i : i + piece])) for i in range(0, len(tokens), piece))
+    return pieces
+
+
 def _utf8(text: str) -> bytes:
     # surrogatepass: a lone surrogate (from a file read with errors="surrogateescape") is a
     # character like any other here, and decodes back to itself in words()
@@ -434,7 +451,7 @@ class StringTable:
             return np.zeros(0, dtype=np.int32)
         # joined and encoded a line at a time: one join of all tokens would widen every ASCII
         # token to the widest character of the chunk first, which is slower
-        buf = np.frombuffer(b"\x00".join([_utf8("\x00".join(tokens)) for tokens in token_lists if tokens]), dtype=np.uint8)
+        buf = np.frombuffer(b"\x00".join(_encoded_pieces(token_lists)), dtype=np.uint8)
         if n_tokens == 1:  # nothing to separate: the token may hold any character
             sep = _NO_SEPARATOR
         elif _count_byte(buf, 0) == n_tokens - 1:
