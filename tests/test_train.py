@@ -172,7 +172,9 @@ def test_train_language_model_end_to_end(tmp_path):
     train, valid = split_lines(REPETITIVE)
     config = TrainConfig(epochs=2, batch_size=4, bptt=6, optimizer="adam", lr=0.02, progress=False)
     model, result = train_language_model(train, valid, tmp_path / "m", TINY, config, tokenizer="whitespace", device="cpu")
-    assert result["epochs"] == 2 and result["tokens_per_sec"] > 0
+    assert result["epochs"] == 2
+    rate = sum(h["train_tokens"] for h in result["history"]) / sum(h["train_seconds"] for h in result["history"])
+    assert result["tokens_per_sec"] == pytest.approx(rate)  # training tokens over training time
     loaded = NeuralLM.load(tmp_path / "m")
     assert loaded.vocab == model.vocab
     # resume with more epochs continues from epoch 2
