@@ -23,8 +23,8 @@ and no n-gram ends at ``<s>`` (the start marker is context, never predicted).
 from __future__ import annotations
 
 from array import array
-from itertools import islice
 from dataclasses import dataclass
+from itertools import islice
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np

@@ -39,6 +39,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from textkit.errors import EmptyCorpusError, ModelFileError, TextkitError, UsageError
+from textkit.interning import StringTable
 from textkit.io import PathLike, read_json, write_json
 from textkit.lm import check_generation_options
 from textkit.lm.arpa import read_arpa, write_arpa
@@ -59,7 +60,6 @@ from textkit.lm.counting import (
     wrap_lines,
 )
 from textkit.lm.smoothing import check_discounts, kneser_ney
-from textkit.interning import StringTable
 from textkit.tokenize import WhitespaceTokenizer, get_tokenizer
 from textkit.vocab import Vocab
 
