@@ -56,7 +56,7 @@ def test_two_processes_match_one_process(tmp_path):
 
 RESUME_WORKER = """
 import json, sys, torch
-from textkit.lm.distributed import setup_distributed
+from textkit.lm.distributed import setup_distributed, shutdown_distributed
 from textkit.lm.neural import NeuralLM, build_lm_vocab
 from textkit.lm.train import LMTrainer, TrainConfig, split_lines
 from textkit.tokenize import get_tokenizer
@@ -89,6 +89,9 @@ resumed.restore()
 resumed.fit()
 if dist.rank == 0:
     json.dump([[h["valid_ppl"] for h in t.history] for t in (reference, resumed)], open(out + ".json", "w"))
+# as train_language_model does: a process leaving with its gloo group alive can abort at exit
+# ("terminate called without an active exception"), failing the launch after the work is done
+shutdown_distributed()
 """
 
 
