@@ -350,6 +350,18 @@ def test_min_freq_maps_rare_words_to_unk():
     assert lm.counts_ is None and 10 ** lm.logprob("<unk>") > 1 / len(lm.vocab_) / 10
 
 
+def test_model_vocabulary_is_made_lazily_and_copies_whole():
+    import copy
+
+    lm = NgramLM(order=2, smoothing="mle").fit(tokens(TRAIN))
+    assert callable(lm.vocab_._tokens)  # scoring needs no Python strings
+    lm.perplexity(TEST)
+    assert callable(lm.vocab_._tokens)
+    copied = copy.deepcopy(lm.vocab_)  # a function cannot be copied or pickled: the lists are
+    assert copied == lm.vocab_ and copied.tokens[:3] == ["<unk>", "<s>", "</s>"]
+    assert lm.vocab_.stoi["the"] == lm.vocab_.tokens.index("the") and len(lm.vocab_) == len(lm.vocab_.tokens)
+
+
 def test_given_vocab_is_used():
     vocab = Vocab.build(tokens(["the cat sat"]), specials=("<unk>", "<pad>"))
     lm = NgramLM(order=2, smoothing="addk", vocab=vocab).fit(tokens(TRAIN))

@@ -95,6 +95,9 @@ class Vocab:
         vocab.unk_token, vocab._unk_id = unk_token, vocab.specials.index(unk_token)
         return vocab
 
+    def __getstate__(self) -> dict:  # copies and process pools get the lists, not the functions
+        return {**self.__dict__, "_tokens": self.tokens, "_freqs": self.freqs}
+
     @property
     def tokens(self) -> list[str]:
         """All tokens, by id."""
