@@ -27,16 +27,21 @@ if os.environ["RANK"] == "0":
 """
 
 
-def test_two_processes_match_one_process(tmp_path):
-    spec = tmp_path / "spec.json"
-    spec.write_text(json.dumps([LINES, ARCHITECTURE, CONFIG, str(tmp_path / "ddp")]))
-    worker = tmp_path / "worker.py"
-    worker.write_text(textwrap.dedent(WORKER))
+def launch_two_processes(tmp_path, source: str, spec: list) -> object:
+    """Run ``source`` under torchrun in 2 CPU processes with ``spec`` as its argument; what rank 0
+    wrote to ``ddp.json``."""
+    spec_path, worker = tmp_path / "spec.json", tmp_path / "worker.py"
+    spec_path.write_text(json.dumps(spec))
+    worker.write_text(textwrap.dedent(source))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
-    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(worker), str(spec)]
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(worker), str(spec_path)]
     done = subprocess.run(launch, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
-    ddp = json.loads((tmp_path / "ddp.json").read_text())
+    return json.loads((tmp_path / "ddp.json").read_text())
+
+
+def test_two_processes_match_one_process(tmp_path):
+    ddp = launch_two_processes(tmp_path, WORKER, [LINES, ARCHITECTURE, CONFIG, str(tmp_path / "ddp")])
 
     train, valid = split_lines(LINES)
     _, single = train_language_model(train, valid, tmp_path / "single", ARCHITECTURE, TrainConfig(**CONFIG),
@@ -102,14 +107,7 @@ os._exit(0)
 
 
 def test_interrupt_on_one_rank_then_resume_matches(tmp_path):
-    spec = tmp_path / "spec.json"
     config = {**CONFIG, "epochs": 2}
-    spec.write_text(json.dumps([LINES, {**ARCHITECTURE, "dropout": 0.1}, config, str(tmp_path / "ddp")]))
-    worker = tmp_path / "worker.py"
-    worker.write_text(textwrap.dedent(RESUME_WORKER))
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
-    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(worker), str(spec)]
-    done = subprocess.run(launch, env=env, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stderr[-3000:]
-    reference, resumed = json.loads((tmp_path / "ddp.json").read_text())
+    spec = [LINES, {**ARCHITECTURE, "dropout": 0.1}, config, str(tmp_path / "ddp")]
+    reference, resumed = launch_two_processes(tmp_path, RESUME_WORKER, spec)
     assert resumed == reference and len(reference) == 2

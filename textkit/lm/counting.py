@@ -22,7 +22,6 @@ and no n-gram ends at ``<s>`` (the start marker is context, never predicted).
 
 from __future__ import annotations
 
-from array import array
 from dataclasses import dataclass
 from itertools import islice
 from typing import Iterable, Iterator, Sequence
@@ -68,19 +67,29 @@ def collect_ids(
     """
     fixed = table is not None
     table = table if fixed else StringTable()
-    parts, lengths = [], array("q")
+    ids, lengths = _hash_chunks(table, texts, split_lines, insert=not fixed, chunk_lines=chunk_lines)
+    if len(lengths) == 0:
+        raise EmptyCorpusError("the training corpus has no tokens (is it empty?)")
+    return ids, lengths, table
+
+
+def _hash_chunks(table: StringTable, texts: Iterable, split_lines: bool, insert: bool, chunk_lines: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ids in ``table`` of all tokens of ``texts`` (token lists, or text lines to split), inserting
+    unseen ones if ``insert``, a chunk of lines at a time; and the length of each non-empty line."""
+    parts, lengths = [], []
     for chunk in _chunks(texts, chunk_lines):
         if split_lines:
-            ids, chunk_lengths = table.lookup_lines(chunk) if fixed else table.add_lines(chunk)
-            lengths.extend(chunk_lengths[chunk_lengths > 0].tolist())
+            ids, chunk_lengths = table.add_lines(chunk) if insert else table.lookup_lines(chunk)
+            lengths.append(chunk_lengths[chunk_lengths > 0])
         else:
-            ids = table.lookup_tokens(chunk) if fixed else table.add_tokens(chunk)
-            lengths.extend(filter(None, map(len, chunk)))
+            ids = table.add_tokens(chunk) if insert else table.lookup_tokens(chunk)
+            lengths.append(np.fromiter(filter(None, map(len, chunk)), dtype=np.int64))
         parts.append(ids)
-    if not lengths:
-        raise EmptyCorpusError("the training corpus has no tokens (is it empty?)")
-    ids = np.concatenate(parts) if len(parts) > 1 else parts[0]
-    return ids, np.frombuffer(lengths, dtype=np.int64), table
+    if not parts:
+        return np.zeros(0, np.int32), np.zeros(0, np.int64)
+    if len(parts) == 1:
+        return parts[0], lengths[0]
+    return np.concatenate(parts), np.concatenate(lengths)
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
@@ -122,18 +131,9 @@ class WordIndex:
     def encode(self, texts: Iterable, split_lines: bool = False, chunk_lines: int = 50_000) -> tuple[np.ndarray, np.ndarray, int]:
         """Word ids of token lists (or, with ``split_lines``, of text lines split on whitespace as
         ``str.split()`` does), the length of each non-empty line, and the number of unknown words."""
-        parts, lengths, unknown = [], [], 0
-        for chunk in _chunks(texts, chunk_lines):
-            if split_lines:
-                found, chunk_lengths = self.table.lookup_lines(chunk)
-                lengths.append(chunk_lengths[chunk_lengths > 0])
-            else:
-                found = self.table.lookup_tokens(chunk)
-                lengths.append(np.fromiter(filter(None, map(len, chunk)), dtype=np.int64))
-            unknown += len(found) - int(np.count_nonzero(self.known[found]))
-            parts.append(self.model_ids[found])
-        word_ids = np.concatenate(parts) if parts else np.zeros(0, np.int32)
-        return word_ids, np.concatenate(lengths) if lengths else np.zeros(0, np.int64), unknown
+        found, lengths = _hash_chunks(self.table, texts, split_lines, insert=False, chunk_lines=chunk_lines)
+        unknown = len(found) - int(np.count_nonzero(self.known[found]))
+        return self.model_ids[found], lengths, unknown
 
 
 def build_vocab(table: StringTable, counts: np.ndarray, min_freq: int = 1) -> tuple[Vocab, np.ndarray]:
