@@ -10,7 +10,7 @@ import stat
 
 import pytest
 
-from textkit.errors import InputFileError, ModelFileError, UsageError
+from textkit.errors import InputFileError, ModelFileError, OutputFileError, UsageError
 from textkit.io import (
     atomic_path,
     atomic_write,
@@ -170,12 +170,12 @@ def test_atomic_write_binary_and_no_newline_translation(tmp_path):
 
 
 def test_atomic_write_to_directory_or_unwritable_place(tmp_path):
-    with pytest.raises(InputFileError, match="is a directory"):
+    with pytest.raises(OutputFileError, match="is a directory"):
         with atomic_write(tmp_path):
             pass
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(InputFileError, match="cannot write"):
+    with pytest.raises(OutputFileError, match="cannot write"):
         with atomic_write(blocker / "child.txt"):
             pass
 

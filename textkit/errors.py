@@ -24,6 +24,11 @@ class InputFileError(TextkitError):
     """A file that is missing, unreadable, a directory, or not valid text."""
 
 
+class OutputFileError(TextkitError):
+    """An output that cannot be written: disk full, read-only folder, no permission, or another
+    process writing the same output."""
+
+
 class EmptyCorpusError(TextkitError):
     """A corpus with no tokens (or none left after filtering)."""
 
@@ -41,3 +46,7 @@ class UnknownWordError(TextkitError, KeyError):
 
 class DatasetUnavailableError(TextkitError):
     """A dataset that cannot be loaded from the hub or from a local copy."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM turned into an exception (by the CLI), so clean-up code runs as for Ctrl-C."""
