@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .common import check_overwrite, emit_json, errors_option, force_option, json_option, lang_option, log
+from .common import FiniteFloat, check_overwrite, emit_json, errors_option, force_option, json_option, lang_option, log
 
 MODELS = ("bow", "fasttext", "rnn", "lstm", "gru")
 # CLI option -> model parameter, for options whose default comes from the model (None = not given).
@@ -44,15 +44,15 @@ def _load_split(dataset, split, data_dir, text_field, label_field, revision, err
 @click.option("--model", "kind", type=click.Choice(MODELS), required=True, help="Classifier to train.")
 @lang_option()
 @click.option("--epochs", type=click.IntRange(min=1), help="Passes over the training data (fasttext 5, rnn 5).")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Learning rate (fasttext 0.1 SGD, rnn 0.002 Adam).")
+@click.option("--lr", type=FiniteFloat(min=0, min_open=True), help="Learning rate (fasttext 0.1 SGD, rnn 0.002 Adam).")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Examples per step (rnn; default 32).")
 @click.option("--embed-dim", type=click.IntRange(min=1), help="Embedding size (fasttext 10, rnn 100).")
 @click.option("--hidden-dim", type=click.IntRange(min=1), help="Recurrent state size per direction (rnn; default 128).")
 @click.option("--ngrams", type=click.IntRange(min=1), help="Longest word n-gram (bow, fasttext; default 2).")
 @click.option("--min-freq", type=click.IntRange(min=1), help="Drop words (bow: n-grams in documents) rarer than this.")
 @click.option("--max-vocab", type=click.IntRange(min=1), help="Keep at most this many words / n-grams.")
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), help="Dropout on embeddings and pooled states (rnn; default 0.3).")
-@click.option("--weight-decay", type=click.FloatRange(min=0), help="L2 weight decay (bow: per-example regularisation, C = 1/(wd*n)).")
+@click.option("--dropout", type=FiniteFloat(0, 1, max_open=True), help="Dropout on embeddings and pooled states (rnn; default 0.3).")
+@click.option("--weight-decay", type=FiniteFloat(min=0), help="L2 weight decay (bow: per-example regularisation, C = 1/(wd*n)).")
 @click.option("--penalty", type=click.Choice(["l1", "l2"]), help="Logistic-regression penalty (bow; default l2).")
 @click.option("--features", type=click.Choice(["tfidf", "nb"]), help="bow features: TF-IDF, or NB-weighted indicators (NBSVM-style; two classes).")
 @click.option("--pooling", type=click.Choice(["max", "mean"]), help="Pooling over time (rnn; default max).")
@@ -63,7 +63,7 @@ def _load_split(dataset, split, data_dir, text_field, label_field, revision, err
 @click.option("--vectors", type=click.Path(dir_okay=False), help="word2vec text/binary vectors to start the embeddings from (rnn).")
 @click.option("--freeze-vectors/--tune-vectors", default=None, help="Keep --vectors fixed, or fine-tune them (default).")
 @click.option("--patience", type=click.IntRange(min=1), help="Epochs without validation gain before stopping (default 2).")
-@click.option("--valid-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.1, show_default=True, help="Share of train held out for early stopping and reported (0: none).")
+@click.option("--valid-fraction", type=FiniteFloat(0, 1, max_open=True), default=0.1, show_default=True, help="Share of train held out for early stopping and reported (0: none).")
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N training examples (quick runs on big datasets).")
 @click.option("--folds", type=click.IntRange(min=2), help="Report K-fold cross-validation instead of one split (saves a model only with -o).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for splits, initialisation and order.")

@@ -222,17 +222,32 @@ def tokenizer_options(f: Callable | None = None, *, lang_default: str | None = "
     return f
 
 
-def make_tokenizer(lang: str, lowercase: bool | None = None, zh_mode: str = "precise", hmm: bool = True, user_dict: str | None = None):
-    """Build the tokenizer that ``tokenizer_options`` describe."""
+def make_tokenizer(lang: str, lowercase: bool | None = None, zh_mode: str | None = None, hmm: bool | None = None,
+                   user_dict: str | None = None):
+    """Build the tokenizer that ``tokenizer_options`` describe.
+
+    Options left as None are taken from the running command's ``tokenizer_options`` (so every
+    command that tokenizes honours all of them); jieba's options given with another language are
+    refused rather than ignored.
+    """
     from textkit.tokenize import get_tokenizer
 
+    ctx = click.get_current_context(silent=True)
+    params = ctx.params if ctx is not None else {}
+    zh_mode = params.get("zh_mode", "precise") if zh_mode is None else zh_mode
+    hmm = params.get("hmm", True) if hmm is None else hmm
+    user_dict = params.get("user_dict") if user_dict is None else user_dict
     options: dict[str, Any] = {}
     if lowercase is not None and not lang.startswith("spm:"):
         options["lowercase"] = lowercase
     if lang == "zh":
         options.update(mode=zh_mode, hmm=hmm, user_dict=user_dict)
-    elif user_dict is not None:
-        raise click.BadParameter("only applies with --lang zh", param_hint="--user-dict")
+    else:
+        if user_dict is not None:
+            raise click.BadParameter("only applies with --lang zh", param_hint="--user-dict")
+        for name, flag in (("zh_mode", "--zh-mode"), ("hmm", "--hmm/--no-hmm")):
+            if ctx is not None and name in params and ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT):
+                raise click.BadParameter("only applies with --lang zh", param_hint=flag)
     return get_tokenizer(lang, **options)
 
 

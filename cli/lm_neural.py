@@ -10,7 +10,7 @@ from typing import Callable
 
 import click
 
-from .common import check_overwrite, emit_json, make_tokenizer
+from .common import FiniteFloat, check_overwrite, emit_json, make_tokenizer
 
 NEURAL_MODELS = ("rnn", "lstm", "gru")
 # the quick demo when no data is named: the bundled Wikipedia sample, 10k words, one epoch
@@ -23,23 +23,23 @@ def neural_options(f: Callable) -> Callable:
         click.option("--embed-dim", type=click.IntRange(min=1), default=200, show_default=True, help="Embedding size (neural)."),
         click.option("--hidden-dim", type=click.IntRange(min=1), default=200, show_default=True, help="Recurrent state size (neural)."),
         click.option("--layers", type=click.IntRange(min=1), default=2, show_default=True, help="Stacked recurrent layers (neural)."),
-        click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True, help="Dropout on embeddings, between layers and before the decoder."),
+        click.option("--dropout", type=FiniteFloat(0, 1, max_open=True), default=0.2, show_default=True, help="Dropout on embeddings, between layers and before the decoder."),
         click.option("--tied", is_flag=True, help="Share the embedding with the output layer (needs --embed-dim = --hidden-dim)."),
         click.option("--impl", type=click.Choice(["torch", "scratch"]), default="torch", show_default=True, help="torch.nn's fused layers, or the cells written from their equations."),
         click.option("--init", type=click.Choice(["uniform", "xavier", "kaiming"]), default="uniform", show_default=True, help="Weight initialisation."),
         click.option("--bptt", type=click.IntRange(min=1), default=35, show_default=True, help="Steps of truncated backpropagation through time."),
         click.option("--batch-size", type=click.IntRange(min=1), default=20, show_default=True, help="Rows per minibatch (all processes together)."),
-        click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Learning rate [sgd 20, adam/adamw 2e-3, adagrad 0.1, rmsprop 1e-3]."),
-        click.option("--clip", type=click.FloatRange(min=0), default=0.25, show_default=True, help="Clip the global gradient norm to this (0: no clipping)."),
+        click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=None, help="Learning rate [sgd 20, adam/adamw 2e-3, adagrad 0.1, rmsprop 1e-3]."),
+        click.option("--clip", type=FiniteFloat(min=0), default=0.25, show_default=True, help="Clip the global gradient norm to this (0: no clipping)."),
         click.option("--epochs", type=click.IntRange(min=1), default=6, show_default=True, help="Passes over the training text."),
         click.option("--optimizer", type=click.Choice(["sgd", "adam", "adamw", "adagrad", "rmsprop"]), default="sgd", show_default=True, help="Optimizer."),
-        click.option("--momentum", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Momentum for sgd and rmsprop."),
+        click.option("--momentum", type=FiniteFloat(min=0), default=0.0, show_default=True, help="Momentum for sgd and rmsprop."),
         click.option("--schedule", type=click.Choice(["plateau", "exponential", "step", "cyclic", "none"]), default="plateau", show_default=True,
                      help="plateau: divide by --lr-factor when validation stops improving; exponential: lr·e^(−k·epoch); step; cyclic."),
-        click.option("--lr-factor", type=click.FloatRange(min=1, min_open=True), default=4.0, show_default=True, help="Divisor for plateau and step schedules."),
-        click.option("--lr-decay", type=click.FloatRange(min=0), default=0.5, show_default=True, help="k of the exponential schedule."),
+        click.option("--lr-factor", type=FiniteFloat(min=1, min_open=True), default=4.0, show_default=True, help="Divisor for plateau and step schedules."),
+        click.option("--lr-decay", type=FiniteFloat(min=0), default=0.5, show_default=True, help="k of the exponential schedule."),
         click.option("--step-epochs", type=click.IntRange(min=1), default=2, show_default=True, help="Epochs between steps of the step schedule."),
-        click.option("--weight-decay", type=click.FloatRange(min=0), default=0.0, show_default=True, help="L2 weight decay."),
+        click.option("--weight-decay", type=FiniteFloat(min=0), default=0.0, show_default=True, help="L2 weight decay."),
         click.option("--sampler", type=click.Choice(["sequential", "random"]), default="sequential", show_default=True,
                      help="sequential: carry the hidden state across minibatches; random: reset it every minibatch."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed: runs on CPU repeat exactly."),

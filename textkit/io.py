@@ -175,15 +175,17 @@ def atomic_paths(paths: Iterable[PathLike]) -> Iterator[list[Path]]:
             parent = p.parent if str(p.parent) else Path(".")
             created += [d for d in (parent, *parent.parents) if not d.exists() and d not in created]
             parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part" + "".join(p.suffixes), dir=parent)
-            os.close(fd)
-            temps.append(Path(tmp))
+            with signals_deferred():  # a Ctrl-C now would leave a temporary file nobody knows of
+                fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part" + "".join(p.suffixes), dir=parent)
+                temps.append(Path(tmp))
+                os.close(fd)
         yield temps
         for tmp, p in zip(temps, targets):
             # mkstemp creates the file private (0600); give the output the mode a plain open() would.
             os.chmod(tmp, _mode_for(p))
-        for tmp, p in zip(temps, targets):
-            os.replace(tmp, p)
+        with signals_deferred():  # all files renamed into place, or (an error) none
+            for tmp, p in zip(temps, targets):
+                os.replace(tmp, p)
     except BaseException as e:
         for tmp in temps:
             with contextlib.suppress(OSError):
@@ -194,6 +196,26 @@ def atomic_paths(paths: Iterable[PathLike]) -> Iterator[list[Path]]:
         if isinstance(e, OSError) and not isinstance(e, InputFileError):
             raise output_error(targets[0] if len(targets) == 1 else targets[0].parent, e) from None
         raise
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block ends (then they arrive as usual).
+
+    For the few steps that must not be split: making a temporary file and recording it for
+    clean-up, renaming a set of files into place.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # signals go to the main thread
+        yield
+        return
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def is_special_file(path: PathLike) -> bool:
@@ -238,16 +260,18 @@ def check_writable(path: PathLike, need_bytes: int = 0) -> None:
     if not folder.is_dir():
         raise OutputFileError(f"{p}: cannot write ({folder} is not a folder)")
     try:
-        fd, probe = tempfile.mkstemp(prefix=".textkit-probe-", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
+        with signals_deferred():  # the probe file never outlives this block
+            fd, probe = tempfile.mkstemp(prefix=".textkit-probe-", dir=folder)
+            os.close(fd)
+            os.unlink(probe)
         stats = os.statvfs(folder)
     except OSError as e:
         raise output_error(p, e) from None
     free = stats.f_bavail * stats.f_frsize
-    if free < max(need_bytes, 1):
-        need = f"; about {_size(need_bytes)} needed" if need_bytes else ""
-        raise OutputFileError(f"{p}: cannot write (only {_size(free)} free on its device{need})")
+    if free == 0:
+        raise OutputFileError(f"{p}: cannot write (no space left on the device)")
+    if free < need_bytes:
+        raise OutputFileError(f"{p}: cannot write (not enough space: {_size(free)} free, about {_size(need_bytes)} needed)")
 
 
 def _size(n: int) -> str:
@@ -286,6 +310,13 @@ def claim_output(path: PathLike) -> None:
         os.close(fd)
         raise OutputFileError(f"{path}: another process is writing this output right now") from None
     _CLAIMS[key] = fd
+
+
+def release_output(path: PathLike) -> None:
+    """Give up the lock :func:`claim_output` took (it goes anyway when the process ends)."""
+    fd = _CLAIMS.pop(os.path.abspath(path), None)
+    if fd is not None:
+        os.close(fd)
 
 
 def _mode_for(path: Path) -> int:

@@ -25,16 +25,24 @@ MODEL_KINDS = {
 }
 
 
-def load_language_model(path: PathLike):
+def load_language_model(path: PathLike, tokenizer=None):
     """Load any saved textkit language model (a model folder), or a bare ARPA file.
+
+    An ARPA file inside a textkit model folder is that model (same tokenizer, same figures); other
+    ARPA files split text with ``tokenizer`` (default: whitespace, as KenLM). A model folder has
+    its own tokenizer, so ``tokenizer`` only applies to bare ARPA files.
 
     >>> model = load_language_model("models/wt2-kn5")
     """
     p = Path(path)
     if p.is_file() and (p.suffix == ".arpa" or p.name.endswith(".arpa.gz")):
-        return _model_class("ngram").load(p)
+        if tokenizer is None and _folder_model_file(p):
+            return _model_class("ngram").load(p.parent)
+        return _model_class("ngram").from_arpa(p, tokenizer="whitespace" if tokenizer is None else tokenizer)
     if not p.exists():
         raise ModelFileError(f"{p}: no such model")
+    if tokenizer is not None:
+        raise UsageError(f"{p} is a model folder with its own tokenizer; a tokenizer can only be chosen for an ARPA file")
     config_path = p / "config.json" if p.is_dir() else p
     config = read_json(config_path, "model config")
     if not isinstance(config, dict) or config.get("format") != "textkit.lm":
@@ -43,6 +51,18 @@ def load_language_model(path: PathLike):
     if kind not in MODEL_KINDS:
         raise ModelFileError(f"{config_path}: unknown model kind {kind!r}")
     return _model_class(kind).load(p if p.is_dir() else p.parent)
+
+
+def _folder_model_file(path: Path) -> bool:
+    """Whether ``path`` is the model file named by the textkit model folder that holds it."""
+    config_path = path.parent / "config.json"
+    if not config_path.is_file():
+        return False
+    try:
+        config = read_json(config_path, "model config")
+    except ModelFileError:
+        return False
+    return isinstance(config, dict) and config.get("format") == "textkit.lm" and config.get("file") == path.name
 
 
 def check_generation_options(length: int, temperature: float, top_k: int | None) -> None:

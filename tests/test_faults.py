@@ -1,0 +1,423 @@
+"""Faults lose nothing: every command that writes, under a full disk, a read-only folder, Ctrl-C and
+SIGTERM, and ``--force`` over a good output.
+
+Each case starts from a good output made once per module and copied into the output folder, runs the
+command again with ``--force`` under the fault, and checks: the exit status, one error line, the old
+output byte for byte, and nothing else left behind (no temporary file or folder beside it, none in
+textkit's cache or temporary folder).
+
+Most cases run the CLI in this process (``run_guarded``, as the ``textkit`` script does) so that
+torch, numba and friends are imported once; the signal is then sent by the process to itself at a
+chosen moment (when the command makes its first, second... temporary file), which is what a user's
+Ctrl-C does at that moment. A few cases run ``textkit`` as a subprocess and signal it from outside.
+The tmpfs cases need root (mount); where mounting is not permitted they are skipped, and the
+file-size-limit cases (``RLIMIT_FSIZE``: every write past the limit fails) cover full disks anywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import random
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from textkit_cli.common import run_guarded
+from textkit_cli.main import cli
+
+WORDS = "the a cat dog sat ran on under mat rug big small red blue house tree and then it was".split()
+
+# Each writing command as (arguments, the output it names) for data ``d`` and an output folder.
+WRITERS = {
+    "tokenize": lambda d, dest: ["tokenize", d.corpus, "-o", f"{dest}/tokens.txt"],
+    "build-vocab": lambda d, dest: ["build-vocab", d.corpus, "-o", f"{dest}/vocab.json"],
+    "train-spm": lambda d, dest: ["train-spm", d.corpus, "--vocab-size", "40", "-o", f"{dest}/spm"],
+    "train-w2v": lambda d, dest: ["train-w2v", d.corpus, "--embed-dim", "8", "--min-freq", "1", "--epochs", "1",
+                                  "--workers", "1", "-o", f"{dest}/vectors.bin"],
+    "train-w2v-native": lambda d, dest: ["train-w2v", d.corpus, "--embed-dim", "8", "--min-freq", "1", "--epochs", "1",
+                                         "--workers", "1", "-o", f"{dest}/vectors.safetensors"],
+    "train-lm-ngram": lambda d, dest: ["train-lm", d.corpus, "--order", "2", "-o", f"{dest}/lm"],
+    "train-lm-neural": lambda d, dest: ["train-lm", d.small, "--model", "gru", "--embed-dim", "8", "--hidden-dim", "8",
+                                        "--layers", "1", "--epochs", "2", "--bptt", "8", "--batch-size", "4",
+                                        "--no-progress", "-o", f"{dest}/lm"],
+    "train-clf-bow": lambda d, dest: ["train-clf", "--dataset", d.csv, "--model", "bow", "-o", f"{dest}/clf"],
+    "train-clf-fasttext": lambda d, dest: ["train-clf", "--dataset", d.csv, "--model", "fasttext", "--epochs", "2",
+                                           "-o", f"{dest}/clf"],
+    "train-clf-gru": lambda d, dest: ["train-clf", "--dataset", d.csv, "--model", "gru", "--epochs", "1",
+                                      "--embed-dim", "8", "--hidden-dim", "8", "-o", f"{dest}/clf"],
+    "plot-embeddings": lambda d, dest: ["plot-embeddings", d.vectors, "--top", "10", "-o", f"{dest}/emb.png"],
+    "eval-clf": lambda d, dest: ["eval-clf", d.classifier, "--dataset", d.csv, "--confusion-png", f"{dest}/cm.png"],
+}
+QUICK = ["tokenize", "build-vocab", "train-spm", "train-lm-ngram", "plot-embeddings"]  # for the subprocess cases
+
+
+# ---- running the CLI ------------------------------------------------------------------------------
+def run_here(args: list[str], *, on_temp: int | None = None, sig: int = signal.SIGINT, fsize: int | None = None):
+    """Run ``textkit ARGS`` in this process: (exit status, stdout, stderr).
+
+    ``on_temp=k``: the process sends itself ``sig`` when the command asks for its k-th temporary
+    file or folder. ``fsize``: every write that would make a file larger than this many bytes fails
+    (EFBIG), as on a full disk.
+    """
+    out, err = io.StringIO(), io.StringIO()
+    made = [0]
+    real = {name: getattr(tempfile, name) for name in ("mkstemp", "mkdtemp")}
+
+    def counting(name):
+        def make(*a, **kw):
+            result = real[name](*a, **kw)
+            made[0] += 1
+            if made[0] == on_temp:
+                os.kill(os.getpid(), sig)  # delivered to this (the main) thread at once
+            return result
+        return make
+
+    old_term = signal.getsignal(signal.SIGTERM)
+    old_xfsz = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    patches = [(tempfile, name, counting(name)) for name in real] if on_temp else []
+    for module, name, value in patches:
+        setattr(module, name, value)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            if fsize is not None:
+                resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, old_limit[1]))
+            try:
+                code = run_guarded(cli, list(args))
+            finally:
+                if fsize is not None:
+                    resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
+    except KeyboardInterrupt:  # must never escape into pytest
+        pytest.fail(f"Ctrl-C escaped from textkit {' '.join(args)}")
+    finally:
+        for module, name, _ in patches:
+            setattr(module, name, real[name])
+        signal.signal(signal.SIGTERM, old_term)
+        signal.signal(signal.SIGXFSZ, old_xfsz)
+    return code, out.getvalue(), err.getvalue()
+
+
+def textkit_process(*args: str, **kw) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", "from textkit_cli.main import main; main()", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+
+
+def one_line(err: str, *needles: str) -> str:
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every file and folder under ``folder``, with a hash of each file's bytes."""
+    tree = {}
+    for p in sorted(folder.rglob("*")):
+        rel = str(p.relative_to(folder))
+        tree[rel] = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() and not p.is_symlink() else "<dir>"
+    return tree
+
+
+def leftovers(cache: Path) -> list[str]:
+    """Files textkit left in its cache/temporary folders (the output lock folder does not count)."""
+    return [str(p) for p in cache.rglob("*") if p.is_file() and "textkit-locks" not in p.parts]
+
+
+# ---- data and good outputs ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fault-data")
+    rng = random.Random(0)
+    lines = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 12))) + " ." for _ in range(400)]
+    (root / "corpus.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (root / "small.txt").write_text("\n".join(lines[:60]) + "\n", encoding="utf-8")
+    rows = ["text,label"]
+    for i in range(120):
+        label = ("pos", "neg")[i % 2]
+        words = [rng.choice(WORDS) for _ in range(6)] + (["good", "great"] if label == "pos" else ["bad", "awful"])
+        rng.shuffle(words)
+        rows.append(" ".join(words) + "," + label)
+    (root / "labelled.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    vectors = [f"{len(WORDS)} 4"] + [f"{w} " + " ".join(f"{rng.uniform(-1, 1):.4f}" for _ in range(4)) for w in WORDS]
+    (root / "vectors.txt").write_text("\n".join(vectors) + "\n", encoding="utf-8")
+    d = SimpleNamespace(corpus=str(root / "corpus.txt"), small=str(root / "small.txt"), csv=str(root / "labelled.csv"),
+                        vectors=str(root / "vectors.txt"), classifier=str(root / "classifier"))
+    code, _, err = run_here(["train-clf", "--dataset", d.csv, "--model", "bow", "-o", d.classifier])
+    assert code == 0, err
+    return d
+
+
+@pytest.fixture(scope="module")
+def good(data, tmp_path_factory):
+    """``good(name)``: a folder holding that writer's good output, made on first use."""
+    import torch
+
+    torch.set_num_threads(1)  # tiny models: threads only contend on a shared machine
+    made: dict[str, Path] = {}
+
+    def make(name: str) -> Path:
+        if name not in made:
+            folder = tmp_path_factory.mktemp(f"good-{name}")
+            code, _, err = run_here(WRITERS[name](data, folder))
+            assert code == 0, err
+            made[name] = folder
+        return made[name]
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    """textkit's cache and the temporary folder are per test, so leftovers can be seen."""
+    cache = tmp_path / "cache"
+    (cache / "tmp").mkdir(parents=True)
+    monkeypatch.setenv("TEXTKIT_CACHE", str(cache))
+    monkeypatch.setattr(tempfile, "tempdir", str(cache / "tmp"))
+    return cache
+
+
+def place(good_folder: Path, dest: Path) -> dict[str, str]:
+    """Copy a good output into ``dest``; return its snapshot."""
+    shutil.copytree(good_folder, dest, dirs_exist_ok=True)
+    return snapshot(dest)
+
+
+# ---- tmpfs (root) ---------------------------------------------------------------------------------
+@contextlib.contextmanager
+def tmpfs(where: Path, size: str = "4m"):
+    where.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root")
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode().strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def fill(folder: Path) -> Path:
+    """Fill the device of ``folder`` to the last byte; return the filler file."""
+    filler = folder / ".filler"
+    with open(filler, "wb", buffering=0) as f:
+        for size in (65536, 4096, 1):
+            with contextlib.suppress(OSError):
+                while f.write(b"\0" * size):
+                    pass
+    return filler
+
+
+# ---- the cases ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(WRITERS))
+def test_full_disk_keeps_the_old_output(name, data, good, tmp_path, _private_cache):
+    with tmpfs(tmp_path / "disk") as disk:
+        dest = disk / "out"
+        before = place(good(name), dest)
+        filler = fill(disk)
+        code, _, err = run_here([*WRITERS[name](data, dest), "--force"])
+        filler.unlink()
+        assert code == 1, err
+        one_line(err, "textkit: error:", "space")
+        assert snapshot(dest) == before
+        assert not leftovers(_private_cache)
+
+
+@pytest.mark.parametrize("name", sorted(WRITERS))
+def test_disk_filling_up_while_writing_leaves_nothing(name, data, good, tmp_path, _private_cache):
+    """Room for the start of the output, not all of it: the write fails halfway (or fits)."""
+    with tmpfs(tmp_path / "disk", size="64k") as disk:
+        dest = disk / "out"
+        dest.mkdir()
+        filler = fill(disk)
+        filler.write_bytes(b"\0" * max(0, filler.stat().st_size - 12 * 1024))  # leave 12 KiB
+        code, _, err = run_here(WRITERS[name](data, dest))
+        if code == 0:  # the output fitted: it is complete and alone
+            assert not [p for p in dest.rglob("*") if ".part" in p.name or p.name.startswith(".")]
+        else:
+            assert code == 1, err
+            one_line(err, "textkit: error:")
+            assert snapshot(dest) == {}
+        assert not leftovers(_private_cache)
+
+
+@pytest.mark.parametrize("name", sorted(WRITERS))
+def test_write_failure_anywhere_keeps_the_old_output(name, data, good, tmp_path, _private_cache):
+    """Every file write fails (a file-size limit of 0 bytes: EFBIG, as a full disk gives ENOSPC)."""
+    dest = tmp_path / "out"
+    before = place(good(name), dest)
+    code, _, err = run_here([*WRITERS[name](data, dest), "--force"], fsize=0)
+    assert code == 1, err
+    one_line(err, "textkit: error:")
+    assert snapshot(dest) == before
+    assert not leftovers(_private_cache)
+
+
+@contextlib.contextmanager
+def read_only(folder: Path):
+    """Make ``folder`` read-only: a read-only bind mount as root, permissions otherwise."""
+    if os.geteuid() == 0:
+        if subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode != 0:
+            pytest.skip("cannot bind-mount here")
+        try:
+            if subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], capture_output=True).returncode != 0:
+                pytest.skip("cannot remount read-only here")
+            yield folder
+        finally:
+            subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+    else:
+        folder.chmod(0o555)
+        try:
+            yield folder
+        finally:
+            folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("name", sorted(WRITERS))
+def test_read_only_folder_fails_before_work_and_keeps_the_old_output(name, data, good, tmp_path, _private_cache):
+    dest = tmp_path / "out"
+    before = place(good(name), dest)
+    with read_only(dest):
+        code, _, err = run_here([*WRITERS[name](data, dest), "--force"])
+        assert code == 1, err
+        line = one_line(err, "textkit: error:")
+        assert "read-only" in line or "permission denied" in line.lower(), line
+        assert snapshot(dest) == before
+    assert not leftovers(_private_cache)
+
+
+@pytest.mark.parametrize("point", [1, 2, 3])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("name", sorted(WRITERS))
+def test_interrupt_keeps_the_old_output(name, sig, point, data, good, tmp_path, _private_cache):
+    """Ctrl-C or SIGTERM when the command makes its first, second or third temporary file."""
+    dest = tmp_path / "out"
+    before = place(good(name), dest)
+    code, _, err = run_here([*WRITERS[name](data, dest), "--force"], on_temp=point, sig=sig)
+    if code == 0:  # fewer temporary files than ``point``: the run finished untouched
+        assert set(snapshot(dest)) == set(before)
+    else:
+        assert code == (130 if sig == signal.SIGINT else 143), err
+        one_line(err, "interrupted" if sig == signal.SIGINT else "terminated")
+        assert snapshot(dest) == before
+    assert not leftovers(_private_cache)
+
+
+# ---- real processes, real signals -----------------------------------------------------------------
+def wait_for(condition, timeout: float = 120.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.005)
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_to_a_process_writing_keeps_the_old_output(sig, tmp_path, _private_cache):
+    big = tmp_path / "big.txt"
+    rng = random.Random(1)
+    big.write_text("".join(" ".join(rng.choices(WORDS, k=12)) + "\n" for _ in range(150_000)), encoding="utf-8")
+    dest = tmp_path / "out"
+    dest.mkdir()
+    (dest / "tokens.txt").write_text("the old output\n", encoding="utf-8")
+    before = snapshot(dest)
+    env = {**os.environ, "TEXTKIT_CACHE": str(_private_cache), "TMPDIR": str(_private_cache / "tmp")}
+    proc = textkit_process("tokenize", str(big), "-o", str(dest / "tokens.txt"), "--force", env=env)
+    assert wait_for(lambda: len(list(dest.iterdir())) > 1 or proc.poll() is not None), "no temporary output appeared"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("the process finished before the signal came")
+    assert proc.returncode == (130 if sig == signal.SIGINT else 143), err.decode()
+    one_line(err.decode(), "interrupted" if sig == signal.SIGINT else "terminated")
+    assert snapshot(dest) == before
+    assert not leftovers(_private_cache)
+
+
+def test_sigterm_during_neural_training_keeps_the_old_model(data, good, tmp_path, _private_cache):
+    """The issue's case: --force over a good neural model, then SIGTERM while it trains."""
+    dest = tmp_path / "out"
+    before = place(good("train-lm-neural"), dest)
+    env = {**os.environ, "TEXTKIT_CACHE": str(_private_cache), "TMPDIR": str(_private_cache / "tmp"),
+           "OMP_NUM_THREADS": "1"}
+    proc = textkit_process(*WRITERS["train-lm-neural"](data, dest), "--force", "--epochs", "50", env=env)
+    log: list[str] = []
+    reader = threading.Thread(target=lambda: log.extend(line.decode() for line in proc.stderr), daemon=True)
+    reader.start()
+    assert wait_for(lambda: any("epoch" in line for line in log) or proc.poll() is not None, timeout=300), log
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=120)
+    reader.join(timeout=10)
+    err = "".join(line for line in log if "epoch" not in line)
+    assert proc.returncode == 143, "".join(log)
+    one_line(err, "terminated")
+    assert snapshot(dest) == before
+    assert not leftovers(_private_cache)
+
+
+def test_second_process_writing_the_same_output_fails_clearly(tmp_path, data):
+    """Two runs writing one output: the second stops at once instead of both reporting success."""
+    from textkit.io import claim_output, release_output
+
+    out = tmp_path / "tokens.txt"
+    claim_output(out)  # this test process is the first writer
+    try:
+        proc = textkit_process("tokenize", data.corpus, "-o", str(out))
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 1
+        one_line(err.decode(), "another process is writing")
+        assert not out.exists()
+    finally:
+        release_output(out)
+    code, _, err = run_here(["tokenize", data.corpus, "-o", str(out)])
+    assert code == 0, err
+
+
+# ---- --json is one strict JSON object ---------------------------------------------------------------
+def test_every_json_command_prints_one_strict_json_object(data, good, tmp_path):
+    import click
+
+    w2v, lm = good("train-w2v"), good("train-lm-ngram")
+    vectors = str(w2v / "vectors.bin")
+    pairs = tmp_path / "pairs.tsv"  # constant scores: the correlations are undefined (NaN -> null)
+    pairs.write_text("".join(f"{a}\t{b}\t5\n" for a, b in zip(WORDS[:6], WORDS[6:12])), encoding="utf-8")
+    runs = {
+        "build-vocab": ["build-vocab", data.corpus, "-o", str(tmp_path / "v.json")],
+        "train-spm": ["train-spm", data.corpus, "--vocab-size", "40", "-o", str(tmp_path / "spm")],
+        "train-w2v": WRITERS["train-w2v"](data, tmp_path / "w2v"),
+        "train-lm": WRITERS["train-lm-ngram"](data, tmp_path / "lm"),
+        "eval-ppl": ["eval-ppl", str(lm / "lm"), "--file", data.small],
+        "generate": ["generate", str(lm / "lm"), "--prefix", "the", "--seed", "1"],
+        "eval-w2v": ["eval-w2v", vectors, "--similarity", str(pairs)],
+        "similar": ["similar", vectors, "cat"],
+        "analogy": ["analogy", vectors, "cat", "dog", "mat"],
+        "plot-embeddings": ["plot-embeddings", vectors, "--top", "10", "-o", str(tmp_path / "e.png")],
+        "train-clf": WRITERS["train-clf-bow"](data, tmp_path / "clf"),
+        "eval-clf": ["eval-clf", data.classifier, "--dataset", data.csv],
+        "predict": ["predict", data.classifier, "a good cat", "an awful dog"],
+    }
+    ctx = click.Context(cli)
+    with_json = {name for name in cli.list_commands(ctx) if any(p.name == "as_json" for p in cli.get_command(ctx, name).params)}
+    assert with_json == set(runs), "a --json command without a case here"
+    for name, args in runs.items():
+        code, out, err = run_here([*args, "--json"])
+        assert code == 0, (name, err)
+        obj = json.loads(out, parse_constant=lambda c: pytest.fail(f"{name} printed {c}, which is not JSON"))
+        assert isinstance(obj, dict), name
+        assert out.strip().count("\n") == 0, f"{name}: more than one line on stdout"
