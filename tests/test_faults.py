@@ -44,7 +44,7 @@ WORDS = "the a cat dog sat ran on under mat rug big small red blue house tree an
 WRITERS = {
     "tokenize": lambda d, dest: ["tokenize", d.corpus, "-o", f"{dest}/tokens.txt"],
     "build-vocab": lambda d, dest: ["build-vocab", d.corpus, "-o", f"{dest}/vocab.json"],
-    "train-spm": lambda d, dest: ["train-spm", d.corpus, "--vocab-size", "40", "-o", f"{dest}/spm"],
+    "train-spm": lambda d, dest: ["train-spm", d.corpus, "--vocab-size", "30", "-o", f"{dest}/spm"],
     "train-w2v": lambda d, dest: ["train-w2v", d.corpus, "--embed-dim", "8", "--min-freq", "1", "--epochs", "1",
                                   "--workers", "1", "-o", f"{dest}/vectors.bin"],
     "train-w2v-native": lambda d, dest: ["train-w2v", d.corpus, "--embed-dim", "8", "--min-freq", "1", "--epochs", "1",
@@ -116,12 +116,14 @@ def textkit_process(*args: str, **kw) -> subprocess.Popen:
 
 
 def one_line(err: str, *needles: str) -> str:
-    lines = [line for line in err.strip().splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
+    """The one line that says what went wrong: the last on stderr (progress logs may come first)."""
+    assert "Traceback" not in err, err
+    lines = [line for line in err.replace("\r", "\n").splitlines() if line.strip()]
+    said = [line for line in lines if line.startswith("textkit: ")]
+    assert len(said) == 1 and lines[-1] == said[0], err
     for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
+        assert needle in said[0], said[0]
+    return said[0]
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -399,7 +401,7 @@ def test_every_json_command_prints_one_strict_json_object(data, good, tmp_path):
     pairs.write_text("".join(f"{a}\t{b}\t5\n" for a, b in zip(WORDS[:6], WORDS[6:12])), encoding="utf-8")
     runs = {
         "build-vocab": ["build-vocab", data.corpus, "-o", str(tmp_path / "v.json")],
-        "train-spm": ["train-spm", data.corpus, "--vocab-size", "40", "-o", str(tmp_path / "spm")],
+        "train-spm": ["train-spm", data.corpus, "--vocab-size", "30", "-o", str(tmp_path / "spm")],
         "train-w2v": WRITERS["train-w2v"](data, tmp_path / "w2v"),
         "train-lm": WRITERS["train-lm-ngram"](data, tmp_path / "lm"),
         "eval-ppl": ["eval-ppl", str(lm / "lm"), "--file", data.small],

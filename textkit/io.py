@@ -200,22 +200,31 @@ def atomic_paths(paths: Iterable[PathLike]) -> Iterator[list[Path]]:
 
 @contextlib.contextmanager
 def signals_deferred() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM until the block ends (then they arrive as usual).
+    """Hold Ctrl-C and SIGTERM until the block ends (then they take effect as usual).
 
     For the few steps that must not be split: making a temporary file and recording it for
-    clean-up, renaming a set of files into place.
+    clean-up, renaming a set of files into place. (Python runs signal handlers in the main thread
+    only, so this works there; elsewhere the block runs unguarded.)
     """
     import signal
     import threading
 
-    if threading.current_thread() is not threading.main_thread():  # signals go to the main thread
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    held: list[int] = []
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(signum)
+        if handler is not None:  # None: set outside Python, which cannot be put back
+            previous[signum] = signal.signal(signum, lambda s, frame: held.append(s))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in held:
+            signal.raise_signal(signum)
 
 
 def is_special_file(path: PathLike) -> bool:
@@ -297,7 +306,9 @@ def claim_output(path: PathLike) -> None:
     key = os.path.abspath(path)
     if key in _CLAIMS:
         return
-    folder = Path(tempfile.gettempdir()) / "textkit-locks"
+    # one place for every process of this user, whatever TMPDIR each one has
+    base = Path("/tmp") if os.path.isdir("/tmp") else Path(tempfile.gettempdir())
+    folder = base / f"textkit-locks-{os.getuid() if hasattr(os, 'getuid') else 0}"
     lock = folder / (hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest() + ".lock")
     try:
         folder.mkdir(exist_ok=True)

@@ -62,17 +62,22 @@ def pretokenized(source: PathLike, tokenizer, errors: str = "strict") -> Iterato
     """
     from textkit.corpora import TokenizedCorpus, cache_dir
 
+    from textkit.io import signals_deferred
+
     folder = cache_dir() / "tmp"
     folder.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix="w2v-tokens-", suffix=".txt", dir=folder)
+    name = None
     try:
+        with signals_deferred():  # a Ctrl-C between making the file and naming it would orphan it
+            fd, name = tempfile.mkstemp(prefix="w2v-tokens-", suffix=".txt", dir=folder)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
             for tokens in TokenizedCorpus(source, tokenizer, errors=errors):
                 out.write(" ".join(tokens) + "\n")
         yield LineCorpus(name)
     finally:
-        with contextlib.suppress(OSError):
-            os.unlink(name)
+        if name is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
 
 
 @dataclass
