@@ -63,6 +63,7 @@ def train_w2v(corpus, output, sg, hs, negative, dim, window, min_count, max_voca
       textkit train-w2v corpus.txt --hs --negative 0 --workers 1 --seed 7 --json
     """
     from textkit.embeddings import save_vectors
+    from textkit.io import check_writable
     from textkit.word2vec import Word2Vec
     from textkit.word2vec.model import pretokenized
 
@@ -74,6 +75,7 @@ def train_w2v(corpus, output, sg, hs, negative, dim, window, min_count, max_voca
                      workers=workers, seed=seed)
     with pretokenized(source, tokenizer, errors=errors) as sentences:
         model.build_vocab(sentences)
+        check_writable(output, need_bytes=4 * dim * len(model.wv))  # room for the vectors, before training
         if not as_json:
             log(f"vocabulary: {len(model.wv)} words (min_count {min_count}) from {model.corpus_total_words} words")
         report = model.train(sentences)

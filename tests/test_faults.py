@@ -423,3 +423,34 @@ def test_every_json_command_prints_one_strict_json_object(data, good, tmp_path):
         obj = json.loads(out, parse_constant=lambda c: pytest.fail(f"{name} printed {c}, which is not JSON"))
         assert isinstance(obj, dict), name
         assert out.strip().count("\n") == 0, f"{name}: more than one line on stdout"
+
+
+# ---- language-model files ---------------------------------------------------------------------------
+def test_an_arpa_file_scores_like_the_model_folder_that_holds_it(data, good, tmp_path):
+    folder = good("train-lm-ngram") / "lm"
+    results = {}
+    for name, args in {"folder": [str(folder)], "its arpa": [str(folder / "model.arpa")]}.items():
+        code, out, err = run_here(["eval-ppl", *args, "--file", data.small, "--json"])
+        assert code == 0, err
+        results[name] = json.loads(out)["perplexity"]
+    assert results["its arpa"] == results["folder"]
+    bare = tmp_path / "bare.arpa"
+    shutil.copyfile(folder / "model.arpa", bare)
+    code, out, err = run_here(["eval-ppl", str(bare), "--file", data.small, "--lang", "en", "--json"])
+    assert code == 0, err
+    assert json.loads(out)["perplexity"] == pytest.approx(results["folder"])
+    code, _, err = run_here(["eval-ppl", str(folder), "--file", data.small, "--lang", "en"])
+    assert code == 2
+    one_line(err, "own tokenizer")
+
+
+@pytest.mark.parametrize(("bad", "needle"), [("nan", "not a finite number"), ("0.5", "above 0")])
+def test_arpa_with_nan_or_positive_log_probability_is_refused_with_its_line(bad, needle, good, data, tmp_path):
+    lines = (good("train-lm-ngram") / "lm" / "model.arpa").read_text(encoding="utf-8").splitlines()
+    at = next(i for i, line in enumerate(lines) if line.endswith("\tcat") or "\tcat\t" in line)
+    lines[at] = bad + lines[at][lines[at].index("\t"):]
+    arpa = tmp_path / "bad.arpa"
+    arpa.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, out, err = run_here(["eval-ppl", str(arpa), "--file", data.small, "--json"])
+    assert code == 1 and out == ""
+    one_line(err, str(arpa), f"line {at + 1}", needle)
