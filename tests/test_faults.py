@@ -411,12 +411,13 @@ def test_every_json_command_prints_one_strict_json_object(data, good, tmp_path):
         "analogy": ["analogy", vectors, "cat", "dog", "mat"],
         "plot-embeddings": ["plot-embeddings", vectors, "--top", "10", "-o", str(tmp_path / "e.png")],
         "train-clf": WRITERS["train-clf-bow"](data, tmp_path / "clf"),
+        "train-clf rnn": [*WRITERS["train-clf-gru"](data, tmp_path / "rnn"), "--folds", "2"],  # epochs print nothing on stdout
         "eval-clf": ["eval-clf", data.classifier, "--dataset", data.csv],
         "predict": ["predict", data.classifier, "a good cat", "an awful dog"],
     }
     ctx = click.Context(cli)
     with_json = {name for name in cli.list_commands(ctx) if any(p.name == "as_json" for p in cli.get_command(ctx, name).params)}
-    assert with_json == set(runs), "a --json command without a case here"
+    assert with_json == {name.split()[0] for name in runs}, "a --json command without a case here"
     for name, args in runs.items():
         code, out, err = run_here([*args, "--json"])
         assert code == 0, (name, err)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import sys
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -212,7 +213,9 @@ class RecurrentClassifier(TextClassifier):
                     since_best += 1
             self.history_.append(record)
             if self.progress:
-                bar.write(f"{self.cell} epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k != "epoch"))
+                # tqdm.write prints to stdout unless told otherwise; stdout is for results (--json)
+                bar.write(f"{self.cell} epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k != "epoch"),
+                          file=sys.stderr)
             if valid_ids is not None and since_best >= self.patience:
                 break
         if best_state is not None:
