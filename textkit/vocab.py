@@ -13,8 +13,6 @@ saved vocabulary can rebuild subsampling or negative-sampling tables.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 from bisect import bisect_right
 from collections import Counter
 from itertools import chain
@@ -34,20 +32,6 @@ VERSION = 1
 
 def _negated_count(token_count: tuple[str, int]) -> int:
     return -token_count[1]
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    # Sorting the counts allocates one tuple per distinct token and no reference cycles; left on,
-    # the cyclic collector walks the caller's whole corpus (lists of lists) again and again
-    # meanwhile, which costs more than the sort itself. Counting allocates nothing it tracks.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class Vocab:
@@ -147,11 +131,6 @@ class Vocab:
         specials: Sequence[str] = DEFAULT_SPECIALS,
     ) -> "Vocab":
         """Build from token counts; ties in frequency keep the mapping's insertion order."""
-        with _gc_paused():
-            return cls._from_counter(counter, min_freq, max_size, specials)
-
-    @classmethod
-    def _from_counter(cls, counter: Mapping[str, int], min_freq: int, max_size: int | None, specials: Sequence[str]) -> "Vocab":
         if min_freq < 1:
             raise UsageError(f"min_freq must be at least 1, not {min_freq}")
         specials = tuple(specials)
