@@ -12,14 +12,14 @@ from typing import Any, Callable
 
 import click
 
-from textkit.errors import Interrupted, TextkitError
+from textkit.errors import OutputExistsError, Terminated, TextkitError
 
 
 def run_guarded(command: click.Command, argv: list[str] | None = None) -> int:
     """Run a click command; a TextkitError becomes ``textkit: error: MESSAGE`` and its exit code.
 
     Usage errors exit 2 (click's convention), runtime errors 1, Ctrl-C 130, SIGTERM 143. SIGTERM
-    is raised as :class:`~textkit.errors.Interrupted` (a KeyboardInterrupt), so every output being
+    is raised as :class:`~textkit.errors.Terminated` (a KeyboardInterrupt), so every output being
     written is cleaned up as for Ctrl-C. No traceback reaches the user for anything textkit
     anticipates.
     """
@@ -34,8 +34,8 @@ def run_guarded(command: click.Command, argv: list[str] | None = None) -> int:
             _silence_stdout()
             return 0
         raise
-    except click.Abort as e:  # click turns Ctrl-C (and SIGTERM, raised as Interrupted) into Abort
-        if isinstance(e.__cause__, Interrupted):
+    except click.Abort as e:  # click turns Ctrl-C (and SIGTERM, raised as Terminated) into Abort
+        if isinstance(e.__cause__, Terminated):
             click.echo("textkit: terminated", err=True)
             return 128 + signal.SIGTERM
         click.echo("textkit: interrupted" if isinstance(e.__cause__, KeyboardInterrupt) else "textkit: aborted", err=True)
@@ -50,10 +50,13 @@ def run_guarded(command: click.Command, argv: list[str] | None = None) -> int:
     except click.ClickException as e:
         click.echo(f"textkit: error: {e.format_message()}", err=True)
         return e.exit_code
+    except OutputExistsError as e:
+        click.echo(f"textkit: error: {e}; pass --force to replace it", err=True)
+        return e.exit_code
     except TextkitError as e:
         click.echo(f"textkit: error: {e}", err=True)
         return e.exit_code
-    except Interrupted:
+    except Terminated:
         click.echo("textkit: terminated", err=True)
         return 128 + signal.SIGTERM
     except KeyboardInterrupt:
@@ -84,7 +87,7 @@ def _raise_on_sigterm() -> None:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGTERM)
             return
-        raise Interrupted()
+        raise Terminated("terminated")
 
     try:
         signal.signal(signal.SIGTERM, terminated)

@@ -10,7 +10,7 @@ import stat
 
 import pytest
 
-from textkit.errors import InputFileError, ModelFileError, OutputFileError, UsageError
+from textkit.errors import InputFileError, ModelFileError, OutputError, UsageError
 from textkit.io import (
     atomic_path,
     atomic_write,
@@ -170,12 +170,12 @@ def test_atomic_write_binary_and_no_newline_translation(tmp_path):
 
 
 def test_atomic_write_to_directory_or_unwritable_place(tmp_path):
-    with pytest.raises(OutputFileError, match="is a directory"):
+    with pytest.raises(OutputError, match="is a directory"):
         with atomic_write(tmp_path):
             pass
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(OutputFileError, match="cannot write"):
+    with pytest.raises(OutputError, match="cannot write"):
         with atomic_write(blocker / "child.txt"):
             pass
 
@@ -237,10 +237,10 @@ def test_check_writable_wants_a_writable_folder_with_room(tmp_path):
     check_writable(tmp_path / "new" / "deeper" / "out.txt")  # the nearest existing folder is checked
     assert list(tmp_path.iterdir()) == []  # the probe leaves nothing
     free = os.statvfs(tmp_path).f_bavail * os.statvfs(tmp_path).f_frsize
-    with pytest.raises(OutputFileError, match="not enough space"):
+    with pytest.raises(OutputError, match="not enough space"):
         check_writable(tmp_path / "out.txt", need_bytes=free * 2 + 1)
     (tmp_path / "file").write_text("")
-    with pytest.raises(OutputFileError, match="not a folder"):
+    with pytest.raises(OutputError, match="not a folder"):
         check_writable(tmp_path / "file" / "out.txt")
 
 

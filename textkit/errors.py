@@ -24,11 +24,6 @@ class InputFileError(TextkitError):
     """A file that is missing, unreadable, a directory, or not valid text."""
 
 
-class OutputFileError(TextkitError):
-    """An output that cannot be written: disk full, read-only folder, no permission, or another
-    process writing the same output."""
-
-
 class EmptyCorpusError(TextkitError):
     """A corpus with no tokens (or none left after filtering)."""
 
@@ -48,5 +43,14 @@ class DatasetUnavailableError(TextkitError):
     """A dataset that cannot be loaded from the hub or from a local copy."""
 
 
-class Interrupted(KeyboardInterrupt):
-    """SIGTERM turned into an exception (by the CLI), so clean-up code runs as for Ctrl-C."""
+class OutputError(TextkitError):
+    """An output that cannot be written: a read-only folder, a full disk, a file in the way, or
+    another process writing the same output."""
+
+
+class OutputExistsError(UsageError):
+    """An output that exists already, where replacing it was not asked for (exit status 2)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every cleanup that handles an interrupt runs for it too."""

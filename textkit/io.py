@@ -23,11 +23,13 @@ import hashlib
 import json
 import lzma
 import os
+import signal
 import tempfile
+import threading
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator
 
-from textkit.errors import InputFileError, ModelFileError, OutputFileError, UsageError
+from textkit.errors import InputFileError, ModelFileError, OutputError, Terminated, UsageError
 
 PathLike = str | os.PathLike
 
@@ -124,7 +126,7 @@ def atomic_write(path: PathLike, mode: str = "w", encoding: str | None = "utf-8"
         try:
             f = open(tmp, mode, **({} if binary else {"encoding": encoding, "newline": "\n"}))
         except OSError as e:
-            raise OutputFileError(f"{path}: cannot write ({e.strerror or e})") from None
+            raise OutputError(f"{path}: cannot write ({e.strerror or e})") from None
         with f:
             yield f
             f.flush()
@@ -138,7 +140,7 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
 
     The file appears at ``path`` only if the block succeeds, with the permissions a new file gets
     (the umask), or those of the file it replaces. A full disk, a read-only folder and the like
-    raise OutputFileError; the temporary file (and any folder made for it) is removed.
+    raise OutputError; the temporary file (and any folder made for it) is removed.
 
     >>> with atomic_path("model.safetensors") as tmp:
     ...     save_file(tensors, str(tmp))
@@ -169,9 +171,9 @@ def atomic_paths(paths: Iterable[PathLike]) -> Iterator[list[Path]]:
     try:
         for p in targets:
             if p.is_dir():
-                raise OutputFileError(f"{p}: is a directory, expected a file to write")
+                raise OutputError(f"{p}: is a directory, expected a file to write")
             if is_special_file(p):
-                raise OutputFileError(f"{p}: is a device or pipe, not a file to write these outputs to")
+                raise OutputError(f"{p}: is a device or pipe, not a file to write these outputs to")
             parent = p.parent if str(p.parent) else Path(".")
             created += [d for d in (parent, *parent.parents) if not d.exists() and d not in created]
             parent.mkdir(parents=True, exist_ok=True)
@@ -179,7 +181,8 @@ def atomic_paths(paths: Iterable[PathLike]) -> Iterator[list[Path]]:
                 fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part" + "".join(p.suffixes), dir=parent)
                 temps.append(Path(tmp))
                 os.close(fd)
-        yield temps
+        with sigterm_raises():
+            yield temps
         for tmp, p in zip(temps, targets):
             # mkstemp creates the file private (0600); give the output the mode a plain open() would.
             os.chmod(tmp, _mode_for(p))
@@ -199,6 +202,27 @@ def atomic_paths(paths: Iterable[PathLike]) -> Iterator[list[Path]]:
 
 
 @contextlib.contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`~textkit.errors.Terminated` (a KeyboardInterrupt)
+    instead of killing the process, so temporary files are removed on the way out.
+
+    Only the main thread can set signal handlers, and a handler someone else installed is kept.
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated("terminated")
+
+
+@contextlib.contextmanager
 def signals_deferred() -> Iterator[None]:
     """Hold Ctrl-C and SIGTERM until the block ends (then they take effect as usual).
 
@@ -206,9 +230,6 @@ def signals_deferred() -> Iterator[None]:
     clean-up, renaming a set of files into place. (Python runs signal handlers in the main thread
     only, so this works there; elsewhere the block runs unguarded.)
     """
-    import signal
-    import threading
-
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -239,7 +260,7 @@ def is_special_file(path: PathLike) -> bool:
         return False
 
 
-def output_error(path: PathLike, e: BaseException) -> OutputFileError:
+def output_error(path: PathLike, e: BaseException) -> OutputError:
     """The one-line error for an output that could not be written (disk full, read-only...)."""
     reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
     if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -248,7 +269,7 @@ def output_error(path: PathLike, e: BaseException) -> OutputFileError:
         reason = "file too large for this device or limit"
     elif isinstance(e, OSError) and e.errno == errno.EROFS:
         reason = "read-only file system"
-    return OutputFileError(f"{path}: cannot write ({reason[:1].lower() + reason[1:]})")
+    return OutputError(f"{path}: cannot write ({reason[:1].lower() + reason[1:]})")
 
 
 def check_writable(path: PathLike, need_bytes: int = 0) -> None:
@@ -256,7 +277,7 @@ def check_writable(path: PathLike, need_bytes: int = 0) -> None:
 
     The output's folder (or the nearest existing folder above it) must accept a new file, and its
     device must have ``need_bytes`` free (an estimate of the output's size; 0 asks only for some
-    room). Raises OutputFileError.
+    room). Raises OutputError.
 
     >>> check_writable("models/lm", need_bytes=50_000_000)
     """
@@ -267,7 +288,7 @@ def check_writable(path: PathLike, need_bytes: int = 0) -> None:
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     if not folder.is_dir():
-        raise OutputFileError(f"{p}: cannot write ({folder} is not a folder)")
+        raise OutputError(f"{p}: cannot write ({folder} is not a folder)")
     try:
         with signals_deferred():  # the probe file never outlives this block
             fd, probe = tempfile.mkstemp(prefix=".textkit-probe-", dir=folder)
@@ -278,9 +299,9 @@ def check_writable(path: PathLike, need_bytes: int = 0) -> None:
         raise output_error(p, e) from None
     free = stats.f_bavail * stats.f_frsize
     if free == 0:
-        raise OutputFileError(f"{p}: cannot write (no space left on the device)")
+        raise OutputError(f"{p}: cannot write (no space left on the device)")
     if free < need_bytes:
-        raise OutputFileError(f"{p}: cannot write (not enough space: {_size(free)} free, about {_size(need_bytes)} needed)")
+        raise OutputError(f"{p}: cannot write (not enough space: {_size(free)} free, about {_size(need_bytes)} needed)")
 
 
 def _size(n: int) -> str:
@@ -319,7 +340,7 @@ def claim_output(path: PathLike) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         os.close(fd)
-        raise OutputFileError(f"{path}: another process is writing this output right now") from None
+        raise OutputError(f"{path}: another process is writing this output right now") from None
     _CLAIMS[key] = fd
 
 
