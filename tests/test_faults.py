@@ -455,3 +455,36 @@ def test_arpa_with_nan_or_positive_log_probability_is_refused_with_its_line(bad,
     code, out, err = run_here(["eval-ppl", str(arpa), "--file", data.small, "--json"])
     assert code == 1 and out == ""
     one_line(err, str(arpa), f"line {at + 1}", needle)
+
+
+# ---- the model-folder writer itself ---------------------------------------------------------------------
+@pytest.mark.parametrize("point", [1, 2])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_model_folder_transaction_survives_an_interrupt_at_each_temporary_folder(sig, point, tmp_path, monkeypatch):
+    """Interrupted when the transaction makes its temporary folder (1) or moves the old one aside (2)."""
+    from textkit.artifacts import save_artifact
+    from textkit.errors import Terminated
+    from textkit.io import sigterm_raises
+
+    folder = tmp_path / "out" / "model"
+    save_artifact(folder, "lm.ngram", {"order": 1}, files=lambda d: (d / "model.arpa").write_text("old\n"))
+    before = snapshot(tmp_path / "out")
+    made = [0]
+    real = tempfile.mkdtemp
+
+    def mkdtemp(*a, **kw):
+        result = real(*a, **kw)
+        made[0] += 1
+        if made[0] == point:
+            os.kill(os.getpid(), sig)
+        return result
+
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
+    with sigterm_raises(), pytest.raises(KeyboardInterrupt) as raised:
+        save_artifact(folder, "lm.ngram", {"order": 2}, files=lambda d: (d / "model.arpa").write_text("new\n"), force=True)
+    assert isinstance(raised.value, Terminated) == (sig == signal.SIGTERM)
+    after = snapshot(tmp_path / "out")
+    if point == 2:  # the signal waited for the swap: the new model is complete, nothing else is left
+        assert set(after) == set(before) and (folder / "model.arpa").read_text() == "new\n"
+    else:
+        assert after == before
