@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .common import FiniteFloat, check_overwrite, emit_json, errors_option, force_option, json_option, lang_option, log
+from .common import FiniteFloat, check_model_kind, check_overwrite, emit_json, errors_option, force_option, json_option, lang_option, log
 
 MODELS = ("bow", "fasttext", "rnn", "lstm", "gru")
 # CLI option -> model parameter, for options whose default comes from the model (None = not given).
@@ -145,6 +145,7 @@ def eval_clf(model_dir, dataset, data_dir, text_field, label_field, revision, er
     from textkit.classify import evaluate, format_report, load_classifier, plot_confusion
 
     check_overwrite(confusion_png, force)
+    check_model_kind(model_dir, "classifier")
     model = load_classifier(model_dir, device=device)
     data = _load_split(dataset, split, data_dir, text_field, label_field, revision, errors)
     report = evaluate(model, data.texts, data.labels)
@@ -180,6 +181,7 @@ def predict(model_dir, texts, top_k, device, errors, as_json):
 
     from textkit.classify import load_classifier
 
+    check_model_kind(model_dir, "classifier")
     model = load_classifier(model_dir, device=device)
     if not texts:
         texts = tuple(line.rstrip("\r\n") for line in io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors=errors))

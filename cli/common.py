@@ -254,6 +254,33 @@ def make_tokenizer(lang: str, lowercase: bool | None = None, zh_mode: str | None
     return get_tokenizer(lang, **options)
 
 
+def check_model_kind(path: str, family: str) -> None:
+    """Before loading: a model of another family gets one clear line ("models/clf: is a classifier
+    (bow), not word vectors") instead of whatever its files make the loader trip over."""
+    from pathlib import Path
+
+    from textkit.artifacts import CONFIG, FAMILIES, read_config
+    from textkit.errors import ModelFileError
+
+    p = Path(path)
+    want = FAMILIES[family]
+    if p.is_dir():
+        if (p / CONFIG).exists():
+            read_config(p, family=family)
+        elif (p / "vectors.json").exists() and family != "vectors":
+            raise ModelFileError(f"{p}: is word vectors, not {want}")
+    elif p.is_file():
+        name = p.name.lower()
+        arpa = name.endswith((".arpa", ".arpa.gz"))
+        if arpa and family != "lm":
+            raise ModelFileError(f"{p}: is an ARPA language model, not {want}")
+        if not arpa and family == "lm":
+            kind = "word vectors" if name.endswith((".bin", ".vec", ".safetensors")) else "a model folder or ARPA file"
+            raise ModelFileError(f"{p}: is {kind}, not {want}" if kind == "word vectors" else f"{p}: not {kind}")
+        if family == "classifier":
+            raise ModelFileError(f"{p}: is a file, not {want} (a model folder)")
+
+
 def force_option(f: Callable) -> Callable:
     return click.option("--force", is_flag=True, help="Overwrite an existing output instead of stopping.")(f)
 

@@ -13,6 +13,7 @@ import click
 
 from .common import (
     FiniteFloat,
+    check_model_kind,
     check_overwrite,
     emit_json,
     errors_option,
@@ -76,6 +77,7 @@ def eval_ppl(model, text_file, dataset, raw, data_dir, split, lang, lowercase, z
         tokenizer = make_tokenizer(lang, lowercase)
     elif lowercase is not None or user_dict is not None:
         raise click.UsageError("--lowercase/--keep-case and --user-dict need --lang (they apply to a bare ARPA file)")
+    check_model_kind(model, "lm")
     lm = load_language_model(model, tokenizer=tokenizer)
     start = time.perf_counter()
     result = evaluate(lm, lines)
@@ -129,6 +131,7 @@ def generate(model, prefix, length, temperature, top_k, seed, as_json):
 
     if not temperature > 0:
         raise click.BadParameter(f"must be positive, got {temperature}", param_hint="--temperature")
+    check_model_kind(model, "lm")
     lm = load_language_model(model)
     text = lm.generate(prefix, length, temperature=temperature, top_k=top_k, seed=seed)
     if as_json:

@@ -9,6 +9,7 @@ import click
 from .common import (
     AliasedOption,
     FiniteFloat,
+    check_model_kind,
     check_overwrite,
     emit_json,
     errors_option,
@@ -129,6 +130,7 @@ def _show_neighbours(kv, words=SHOWCASE_WORDS, topn: int = 6) -> None:
 def _load(path: str):
     from textkit.embeddings import load_vectors
 
+    check_model_kind(path, "vectors")
     return load_vectors(path)
 
 

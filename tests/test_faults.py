@@ -488,3 +488,27 @@ def test_model_folder_transaction_survives_an_interrupt_at_each_temporary_folder
         assert set(after) == set(before) and (folder / "model.arpa").read_text() == "new\n"
     else:
         assert after == before
+
+
+# ---- a model of the wrong kind ------------------------------------------------------------------------
+def test_a_model_of_the_wrong_kind_is_named_in_one_line(data, good):
+    models = {
+        "classifier": (data.classifier, "a classifier"),
+        "ngram": (str(good("train-lm-ngram") / "lm"), "a language model"),
+        "neural": (str(good("train-lm-neural") / "lm"), "a language model"),
+        "vectors": (str(good("train-w2v") / "vectors.bin"), "word vectors"),
+        "arpa": (str(good("train-lm-ngram") / "lm" / "model.arpa"), "ARPA language model"),
+    }
+    readers = {
+        "word vectors": lambda m: ["similar", m, "cat"],
+        "a language model": lambda m: ["eval-ppl", m, "--file", data.small],
+        "a classifier": lambda m: ["predict", m, "a good cat"],
+    }
+    for family, reader in readers.items():
+        for name, (model, is_a) in models.items():
+            if is_a == family or (name == "arpa" and family == "a language model"):
+                continue
+            code, _, err = run_here(reader(model))
+            assert code == 1, (family, name, err)
+            line = one_line(err, f"not {family}")
+            assert is_a in line or "is a file" in line, line
