@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .common import FiniteFloat, check_model_kind, check_overwrite, emit_json, errors_option, force_option, json_option, lang_option, log
+from .common import AliasedOption, FiniteFloat, check_model_kind, check_overwrite, emit_json, errors_option, force_option, json_option, lang_option, log
 
 MODELS = ("bow", "fasttext", "rnn", "lstm", "gru")
 # CLI option -> model parameter, for options whose default comes from the model (None = not given).
@@ -58,7 +58,8 @@ def _load_split(dataset, split, data_dir, text_field, label_field, revision, err
 @click.option("--pooling", type=click.Choice(["max", "mean"]), help="Pooling over time (rnn; default max).")
 @click.option("--layers", type=click.IntRange(min=1), help="Stacked recurrent layers (rnn; default 1).")
 @click.option("--buckets", type=click.IntRange(min=1), help="Hash rows for word n-grams (fasttext; default 2000000).")
-@click.option("--threads", type=click.IntRange(min=1), help="CPU threads: Hogwild trainers (fasttext; default all cores) or torch threads (rnn).")
+@click.option("--workers", "threads", cls=AliasedOption, hidden_aliases=("--threads",), type=click.IntRange(min=1),
+              help="CPU threads: Hogwild trainers (fasttext; default all cores) or torch threads (rnn).")
 @click.option("--max-len", type=click.IntRange(min=1), help="Tokens kept per text (rnn; default 400).")
 @click.option("--vectors", type=click.Path(dir_okay=False), help="word2vec text/binary vectors to start the embeddings from (rnn).")
 @click.option("--freeze-vectors/--tune-vectors", default=None, help="Keep --vectors fixed, or fine-tune them (default).")
@@ -95,7 +96,8 @@ def train_clf(dataset, data_dir, text_field, label_field, revision, errors, kind
             continue
         name = MODEL_OPTIONS[option]
         if name not in accepted:
-            raise click.UsageError(f"--{option.replace('_', '-')} does not apply to --model {kind}")
+            flag = next(p.opts[0] for p in click.get_current_context().command.params if p.name == option)
+            raise click.UsageError(f"{flag} does not apply to --model {kind}")
         params[name] = value
     data = _load_split(dataset, "train", data_dir, text_field, label_field, revision, errors)
     if limit is not None:

@@ -280,9 +280,10 @@ def _parse(name, *args):
     ("train-w2v", "--min-count", "--min-freq", "min_count", "3"),
     ("train-w2v", "--max-vocab-size", "--max-vocab", "max_vocab_size", "500"),
     ("build-vocab", "--max-size", "--max-vocab", "max_size", "50"),
+    ("train-clf", "--threads", "--workers", "threads", "2"),
 ])
 def test_old_flag_spellings_still_work_but_are_not_advertised(command, old, new, param, value):
-    extra = ["-o", "x.json", "corpus.txt"] if command == "build-vocab" else []
+    extra = {"build-vocab": ["-o", "x.json", "corpus.txt"], "train-clf": ["--dataset", "d.csv", "--model", "fasttext"]}.get(command, [])
     assert _parse(command, new, value, *extra)[param] == int(value)
     assert _parse(command, old, value, *extra)[param] == int(value)
     help_text = textkit(command, "--help").stdout.decode()
@@ -292,7 +293,7 @@ def test_old_flag_spellings_still_work_but_are_not_advertised(command, old, new,
 def test_one_flag_name_per_concept_across_commands():
     from textkit_cli.main import COMMANDS
 
-    drifted = {"--dim", "--min-count", "--max-vocab-size", "--max-size"}
+    drifted = {"--dim", "--min-count", "--max-vocab-size", "--max-size", "--threads"}
     for name in COMMANDS:
         for param in _command(name).params:
             shown = set(param.opts) - set(getattr(param, "hidden_aliases", ()))
