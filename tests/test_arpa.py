@@ -195,3 +195,21 @@ def test_truncated_gzip_arpa(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(TextkitError, match="read failed|truncated"):
         NgramLM.load(path)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64), min_size=1, max_size=50), st.integers(0, 12))
+def test_compiled_lines_are_byte_for_byte_pythons_format(values, places):
+    """The compiled writer formats numbers exactly as ``format(x, ".7g")``, halfway cases included."""
+    from textkit.lm.arpa_text import format_block, token_table
+
+    tokens = ["a", "ß", "<s>"]
+    probs = np.array(values)
+    ties = (np.arange(len(values)) * 1234567 + 5) / 10.0**places  # digits ending in 5 past the 7th
+    backoffs = np.concatenate([ties, [-0.0, 0.5, 9999999.5]])[: len(values)]
+    words = np.arange(len(values) * 2, dtype=np.int32).reshape(-1, 2) % 3
+    out = bytes(format_block(words, probs, backoffs, *token_table(tokens))).decode()
+    expected = "".join(
+        f"{p:.7g}\t{tokens[a]} {tokens[b]}\t{o:.7g}\n" for p, (a, b), o in zip(probs.tolist(), words.tolist(), backoffs.tolist())
+    )
+    assert out == expected

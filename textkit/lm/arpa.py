@@ -84,35 +84,47 @@ def write_arpa(path: PathLike, tables: BackoffTables) -> None:
     with atomic_write(path, "wb") as raw:
         if gz:
             with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as z:
-                _write_text(io.TextIOWrapper(z, encoding="utf-8", newline="\n"), tables)
+                _write_text(z, tables)
         else:
-            _write_text(io.TextIOWrapper(raw, encoding="utf-8", newline="\n"), tables)
+            _write_text(raw, tables)
 
 
-def _write_text(out: io.TextIOWrapper, tables: BackoffTables) -> None:
-    out.write("\\data\\\n")
-    for n, count in enumerate(tables.counts(), 1):
-        out.write(f"ngram {n}={count}\n")
-    words = np.array(tables.tokens, dtype=object)
-    V = tables.vocab_size
-    word_ids = np.arange(V, dtype=np.int32)[:, None]  # the words of each entry of the current order
+def _write_text(out, tables: BackoffTables) -> None:
+    """The ARPA text into the binary stream ``out``; the n-gram lines are formatted in compiled
+    code a block of entries at a time (:mod:`textkit.lm.arpa_text`)."""
+    from textkit.lm.arpa_text import format_block, token_table
+
+    header = "\\data\\\n" + "".join(f"ngram {n}={count}\n" for n, count in enumerate(tables.counts(), 1))
+    out.write(header.encode())
+    token_bytes, token_starts = token_table(tables.tokens)
     for n in range(1, tables.order + 1):
-        if n > 1:
-            keys = tables.keys[n - 2]
-            word_ids = np.column_stack([word_ids[keys // V], (keys % V).astype(np.int32)])
-        prob = np.maximum(np.nan_to_num(tables.log10_prob[n - 1], neginf=NEVER), NEVER)
+        out.write(f"\n\\{n}-grams:\n".encode())
+        prob = tables.log10_prob[n - 1]
         backoff = tables.log10_backoff[n - 1] if n < tables.order else None
-        out.write(f"\n\\{n}-grams:\n")
         for lo in range(0, len(prob), _CHUNK):
-            hi = lo + _CHUNK
-            grams = [" ".join(row) for row in words[word_ids[lo:hi]].tolist()]
-            if backoff is None:
-                out.writelines(f"{p:.7g}\t{g}\n" for p, g in zip(prob[lo:hi].tolist(), grams))
-            else:
-                out.writelines(f"{p:.7g}\t{g}\t{b:.7g}\n" for p, g, b in zip(prob[lo:hi].tolist(), grams, backoff[lo:hi].tolist()))
-    out.write("\n\\end\\\n")
-    out.flush()
-    out.detach()
+            hi = min(lo + _CHUNK, len(prob))
+            words = _entry_words(tables, n, lo, hi)
+            block_prob = np.maximum(np.nan_to_num(prob[lo:hi], neginf=NEVER), NEVER)
+            block_backoff = None if backoff is None else backoff[lo:hi]
+            out.write(format_block(words, block_prob, block_backoff, token_bytes, token_starts))
+    out.write(b"\n\\end\\\n")
+
+
+def _entry_words(tables: BackoffTables, n: int, lo: int, hi: int) -> np.ndarray:
+    """Word ids (entries × n) of the order-n entries ``lo:hi``: each key is its context's table
+    index × V + its last word, so the words come from walking the keys down the orders."""
+    V = tables.vocab_size
+    words = np.empty((hi - lo, n), dtype=np.int32)
+    if n == 1:
+        words[:, 0] = np.arange(lo, hi)
+        return words
+    keys = tables.keys[n - 2][lo:hi]
+    for j in range(n - 1, 0, -1):
+        context, words[:, j] = np.divmod(keys, V)
+        if j > 1:
+            keys = tables.keys[j - 2][context]
+    words[:, 0] = context
+    return words
 
 
 # ---- reading -----------------------------------------------------------------------------------
