@@ -130,12 +130,12 @@ def test_collect_ids_first_occurrence_ids_across_chunks(lines, chunk_lines):
         with pytest.raises(EmptyCorpusError):
             collect_ids(lines, chunk_lines=chunk_lines)
         return
-    ids, lengths, table = collect_ids(lines, chunk_lines=chunk_lines)
-    words = table.words()
-    assert words == list(dict.fromkeys(flat))
+    ids, lengths, index = collect_ids(lines, chunk_lines=chunk_lines)
+    words = list(index)
+    assert words == list(dict.fromkeys(flat)) and list(index.values()) == list(range(len(words)))
     assert list(ids) == [words.index(w) for w in flat]
     assert list(lengths) == [len(line) for line in lines if line]
-    text_ids, text_lengths, text_table = collect_ids([" ".join(line) for line in lines], split_lines=True, chunk_lines=chunk_lines)
+    text_ids, text_lengths, _ = collect_ids([" ".join(line) for line in lines], split_lines=True, chunk_lines=chunk_lines)
     np.testing.assert_array_equal(text_ids, ids)
     np.testing.assert_array_equal(text_lengths, lengths)
 
@@ -350,16 +350,14 @@ def test_min_freq_maps_rare_words_to_unk():
     assert lm.counts_ is None and 10 ** lm.logprob("<unk>") > 1 / len(lm.vocab_) / 10
 
 
-def test_model_vocabulary_is_made_lazily_and_copies_whole():
-    import copy
-
-    lm = NgramLM(order=2, smoothing="mle").fit(tokens(TRAIN))
-    assert callable(lm.vocab_._tokens)  # scoring needs no Python strings
-    lm.perplexity(TEST)
-    assert callable(lm.vocab_._tokens)
-    copied = copy.deepcopy(lm.vocab_)  # a function cannot be copied or pickled: the lists are
-    assert copied == lm.vocab_ and copied.tokens[:3] == ["<unk>", "<s>", "</s>"]
-    assert lm.vocab_.stoi["the"] == lm.vocab_.tokens.index("the") and len(lm.vocab_) == len(lm.vocab_.tokens)
+def test_model_vocabulary_is_vocab_from_counter_with_the_three_markers_first():
+    lines = tokens(TRAIN) + [["<unk>", "<s>", "zebra"]]
+    lm = NgramLM(order=2, smoothing="mle", min_freq=2).fit(lines)
+    counter = Counter(w for line in lines for w in line)
+    assert lm.vocab_ == Vocab.from_counter(counter, min_freq=2, specials=("<unk>", "<s>", "</s>"))
+    # rare words, a literal <unk> and a literal <s> (never the model's start marker) count as <unk>
+    unknown = sum(c for w, c in counter.items() if c < 2 or w in ("<unk>", "<s>"))
+    assert lm.counts_[0][lm.vocab_.stoi["<unk>"]] == unknown and lm.counts_[0][lm.vocab_.stoi["<s>"]] == 0
 
 
 def test_given_vocab_is_used():

@@ -40,10 +40,11 @@ import numpy as np
 
 from textkit.errors import ModelFileError
 from textkit.io import PathLike, atomic_write, open_binary
-from textkit.lm.counting import BOS, EOS, SPECIALS, UNK
 
 logger = logging.getLogger(__name__)
 
+BOS, EOS, UNK = "<s>", "</s>", "<unk>"  # the sentence markers and unknown word of ARPA files
+SPECIALS = (UNK, BOS, EOS)  # a model vocabulary lists these first
 NEVER = -99.0  # ARPA's log10 "probability zero" (used for <s>)
 MISSING_UNK = -100.0  # what KenLM gives <unk> when a file has none
 _CHUNK = 1 << 20

@@ -39,7 +39,6 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from textkit.errors import EmptyCorpusError, ModelFileError, TextkitError, UsageError
-from textkit.interning import StringTable
 from textkit.io import PathLike, read_json, write_json
 from textkit.lm import check_generation_options
 from textkit.lm.arpa import read_arpa, write_arpa
@@ -48,15 +47,14 @@ from textkit.lm.counting import (
     EOS,
     UNK,
     WordIndex,
-    build_vocab,
     collect_ids,
     context_totals,
     count_ngrams,
     gather_counts,
     lookup_indices,
     model_vocab,
+    ngram_vocab,
     special_id,
-    vocab_ids,
     wrap_lines,
 )
 from textkit.lm.smoothing import check_discounts, kneser_ney
@@ -136,17 +134,17 @@ class NgramLM:
         return self._fit(tok.tokenize_lines(lines), split_lines=False)
 
     def _fit(self, texts: Iterable, split_lines: bool) -> "NgramLM":
-        if self.vocab is not None:  # words are looked up in the vocabulary's table, -1 if absent
+        if self.vocab is not None:  # words outside the given vocabulary are <unk>
             self.vocab_ = model_vocab(self.vocab)
-            table = StringTable(self.vocab_.tokens)
-            ids, lengths, _ = collect_ids(texts, table, split_lines=split_lines)
-            model_ids = vocab_ids(table, self.vocab_, vocab_table=table)
+            ids, lengths, _ = WordIndex.from_vocab(self.vocab_).encode(texts, split_lines=split_lines)
+            if len(lengths) == 0:
+                raise EmptyCorpusError("the training corpus has no tokens (is it empty?)")
+            model_ids = None
         else:  # words get ids in order of appearance, then vocabulary ids
-            ids, lengths, table = collect_ids(texts, split_lines=split_lines)
-            self.vocab_, model_ids = build_vocab(table, np.bincount(ids, minlength=len(table)), self.min_freq)
-        self._index = WordIndex.for_ids(table, model_ids, self.vocab_)  # scoring reuses the table
-        self._index_vocab = self.vocab_
-        seq = wrap_lines(ids, lengths, self._bos, self._eos, id_map=self._index.model_ids)  # -1: <unk>, its last entry
+            ids, lengths, words = collect_ids(texts, split_lines=split_lines)
+            self.vocab_, model_ids = ngram_vocab(words, np.bincount(ids, minlength=len(words)), self.min_freq)
+            del words
+        seq = wrap_lines(ids, lengths, self._bos, self._eos, id_map=model_ids)
         del ids
         self.train_tokens_ = int(len(seq) - len(lengths))  # words + one </s> per line
         unigram, tables = count_ngrams(seq, self.order, len(self.vocab_), self._bos)
@@ -252,7 +250,7 @@ class NgramLM:
         return seq, len(lengths), len(word_ids), n_unknown
 
     def _word_index(self) -> WordIndex:
-        """Strings to this model's ids (built from the vocabulary after :meth:`load`)."""
+        """Strings to this model's ids (built from the vocabulary when first needed)."""
         if getattr(self, "_index_vocab", None) is not self.vocab_:
             self._index = WordIndex.from_vocab(self.vocab_)
             self._index_vocab = self.vocab_
@@ -410,15 +408,24 @@ class NgramLM:
             )
         write_arpa(path, self.tables_)
 
-    def save(self, directory: PathLike, gzip: bool = False) -> None:
-        """Write ``directory/config.json``, ``vocab.json`` and ``model.arpa[.gz]`` (kn, mkn, ARPA
-        models) or ``counts.safetensors`` (mle, addk). Each file is written atomically."""
+    def save(self, directory: PathLike, gzip: bool = False, native: bool = False) -> None:
+        """Write ``directory/config.json``, ``vocab.json`` and, for kn, mkn and ARPA models,
+        ``model.arpa[.gz]`` or (``native``) ``weights.safetensors``, which loads by memory-mapping
+        (:mod:`textkit.lm.native`); mle and addk models: ``counts.safetensors``. Each file is
+        written atomically."""
         self._check_fitted()
         d = Path(directory)
         if d.exists() and not d.is_dir():
             raise UsageError(f"{d} exists and is not a folder")
+        if native and gzip:
+            raise UsageError("gzip applies to ARPA files, not to the native format")
         d.mkdir(parents=True, exist_ok=True)
-        if self.tables_ is not None:
+        if self.tables_ is not None and native:
+            from textkit.lm.native import save_tables
+
+            data_file = "weights.safetensors"
+            save_tables(d / data_file, self.tables_)
+        elif self.tables_ is not None:
             data_file = "model.arpa.gz" if gzip else "model.arpa"
             write_arpa(d / data_file, self.tables_)
         else:
@@ -482,7 +489,12 @@ class NgramLM:
         lm.tokenizer_ = tokenizer_from_config(config.get("tokenizer"), p)
         lm.tokenizer = lm.tokenizer_
         lm.vocab_ = Vocab.load(p / config.get("vocab", "vocab.json"))
-        if data_file.endswith((".arpa", ".arpa.gz")):
+        if data_file == "weights.safetensors":
+            from textkit.lm.native import load_tables
+
+            lm.tables_ = load_tables(p / data_file, lm.vocab_.tokens, lm.order)
+            lm.counts_ = None
+        elif data_file.endswith((".arpa", ".arpa.gz")):
             lm.tables_ = read_arpa(p / data_file)
             lm.counts_ = None
             if lm.tables_.tokens != lm.vocab_.tokens or lm.tables_.order != lm.order:
