@@ -33,6 +33,7 @@ import logging
 import lzma
 import re
 import zlib
+from collections import deque
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -91,24 +92,39 @@ def write_arpa(path: PathLike, tables: BackoffTables) -> None:
 
 
 def _write_text(out, tables: BackoffTables) -> None:
-    """The ARPA text into the binary stream ``out``; the n-gram lines are formatted in compiled
-    code a block of entries at a time (:mod:`textkit.lm.arpa_text`)."""
-    from textkit.lm.arpa_text import format_block, token_table
+    """The ARPA text into the binary stream ``out``. The n-gram lines are formatted in compiled
+    code (:mod:`textkit.lm.arpa_text`, which releases the GIL) a block of entries at a time, on a
+    second thread while the previous block is written, as lmplz overlaps its stages."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from textkit.lm.arpa_text import token_table
 
     header = "\\data\\\n" + "".join(f"ngram {n}={count}\n" for n, count in enumerate(tables.counts(), 1))
     out.write(header.encode())
     token_bytes, token_starts = token_table(tables.tokens)
-    for n in range(1, tables.order + 1):
-        out.write(f"\n\\{n}-grams:\n".encode())
-        prob = tables.log10_prob[n - 1]
-        backoff = tables.log10_backoff[n - 1] if n < tables.order else None
-        for lo in range(0, len(prob), _CHUNK):
-            hi = min(lo + _CHUNK, len(prob))
-            words = _entry_words(tables, n, lo, hi)
-            block_prob = np.maximum(np.nan_to_num(prob[lo:hi], neginf=NEVER), NEVER)
-            block_backoff = None if backoff is None else backoff[lo:hi]
-            out.write(format_block(words, block_prob, block_backoff, token_bytes, token_starts))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for n in range(1, tables.order + 1):
+            out.write(f"\n\\{n}-grams:\n".encode())
+            pending = deque()
+            for lo in range(0, len(tables.log10_prob[n - 1]), _CHUNK):
+                pending.append(pool.submit(_format_entries, tables, n, lo, token_bytes, token_starts))
+                if len(pending) > 2:  # at most three blocks of text in memory
+                    out.write(pending.popleft().result())
+            while pending:
+                out.write(pending.popleft().result())
     out.write(b"\n\\end\\\n")
+
+
+def _format_entries(tables: BackoffTables, n: int, lo: int, token_bytes: np.ndarray, token_starts: np.ndarray) -> memoryview:
+    """The ARPA lines of the order-n entries ``lo`` to ``lo + _CHUNK``."""
+    from textkit.lm.arpa_text import format_block
+
+    prob = tables.log10_prob[n - 1]
+    hi = min(lo + _CHUNK, len(prob))
+    words = _entry_words(tables, n, lo, hi)
+    block_prob = np.maximum(np.nan_to_num(prob[lo:hi], neginf=NEVER), NEVER)
+    block_backoff = tables.log10_backoff[n - 1][lo:hi] if n < tables.order else None
+    return format_block(words, block_prob, block_backoff, token_bytes, token_starts)
 
 
 def _entry_words(tables: BackoffTables, n: int, lo: int, hi: int) -> np.ndarray:
