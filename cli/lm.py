@@ -164,7 +164,7 @@ def train_lm(corpus, family, dataset, raw, data_dir, lang, lowercase, min_freq, 
     check_overwrite(output, force)
     tokenizer = make_tokenizer(lang, lowercase)
     lines, source = _text_lines(corpus, dataset, raw, data_dir, "train", errors)
-    summary = _train_ngram(lines, tokenizer, min_freq, vocab_path, order, smoothing, k, use_gzip, model_format == "native", output)
+    summary = _train_ngram(lines, tokenizer, min_freq, vocab_path, order, smoothing, k, use_gzip, model_format == "native", output, force)
     summary = {"output": output, "source": source, **summary}
     if as_json:
         emit_json(summary)
@@ -172,7 +172,7 @@ def train_lm(corpus, family, dataset, raw, data_dir, lang, lowercase, min_freq, 
         log(f"wrote {output}: {summary['model']}, {summary['vocab_size']} words, {summary['train_tokens']} training tokens, {summary['seconds']:.1f}s")
 
 
-def _train_ngram(lines, tokenizer, min_freq, vocab_path, order, smoothing, k, use_gzip, native, output) -> dict:
+def _train_ngram(lines, tokenizer, min_freq, vocab_path, order, smoothing, k, use_gzip, native, output, force) -> dict:
     """Count, estimate and save an n-gram model; the summary train-lm prints."""
     from textkit.lm.ngram import NgramLM
     from textkit.vocab import Vocab
@@ -187,7 +187,7 @@ def _train_ngram(lines, tokenizer, min_freq, vocab_path, order, smoothing, k, us
     start = time.perf_counter()
     lm = NgramLM(order=order, smoothing=smoothing, k=1.0 if k is None else k, min_freq=min_freq, vocab=vocab, tokenizer=tokenizer)
     lm.fit_lines(lines)
-    lm.save(output, gzip=use_gzip, native=native)
+    lm.save(output, force=force, gzip=use_gzip, native=native)
     ngrams = [len(p) for p in lm.tables_.log10_prob] if lm.tables_ is not None else [int((lm.counts_[0] > 0).sum())] + [len(c) for c in lm.counts_[1:]]
     return {
         "model": f"ngram order {order} {smoothing}",

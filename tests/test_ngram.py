@@ -409,6 +409,64 @@ def test_save_load_round_trip(tmp_path, smoothing):
     assert loaded.tokenizer_.spec == "en"
 
 
+def test_folder_is_written_in_one_transaction_and_loads_through_textkit_load(tmp_path, monkeypatch):
+    import textkit
+    from textkit.artifacts import ArtifactExistsError, read_config
+    from textkit.tokenize import EnglishTokenizer
+
+    lm = NgramLM(order=3, smoothing="kn", tokenizer=EnglishTokenizer(lowercase=False)).fit(tokens(TRAIN))
+    lm.save(tmp_path / "m")
+    assert read_config(tmp_path / "m")["kind"] == "lm.ngram"
+    loaded = textkit.load(tmp_path / "m")
+    assert isinstance(loaded, NgramLM) and loaded.tokenizer_.lowercase is False
+    with pytest.raises(ArtifactExistsError):
+        lm.save(tmp_path / "m")
+    before = sorted(p.name for p in (tmp_path / "m").iterdir())
+
+    def broken(path, tables):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("textkit.lm.ngram.write_arpa", broken)
+    with pytest.raises(OSError):
+        NgramLM(order=2, smoothing="kn").fit(tokens(TRAIN[:2])).save(tmp_path / "m", force=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]  # no temporary folder left
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == before
+    assert textkit.load(tmp_path / "m").score("the cat sat") == pytest.approx(lm.score("the cat sat"), rel=1e-6)
+
+
+@pytest.mark.parametrize("smoothing", ["mle", "kn"])
+def test_folders_written_by_textkit_0_1_still_load(tmp_path, smoothing):
+    import json
+
+    from safetensors.numpy import save_file
+
+    from textkit.lm.arpa import write_arpa
+
+    lm = NgramLM(order=2, smoothing=smoothing).fit(tokens(TRAIN))
+    folder = tmp_path / "old"
+    folder.mkdir()
+    lm.vocab_.save(folder / "vocab.json")
+    if smoothing == "kn":
+        data_file = "model.arpa"
+        write_arpa(folder / data_file, lm.tables_)
+    else:
+        data_file = "counts.safetensors"
+        save_file({"counts_1": lm.counts_[0], "keys_2": lm.keys_[0], "counts_2": lm.counts_[1]}, str(folder / data_file))
+    config = {"format": "textkit.lm", "version": 1, "kind": "ngram", "order": 2, "smoothing": smoothing, "min_freq": 1,
+              "tokenizer": {"spec": "en", "options": {"lowercase": True}}, "file": data_file, "vocab": "vocab.json"}
+    (folder / "config.json").write_text(json.dumps(config))
+    loaded = load_language_model(folder)
+    assert loaded.tokenizer_.lowercase and loaded.score_lines(TEST[:2]) == pytest.approx(lm.score_lines(TEST[:2]))
+
+
+def test_a_model_read_from_an_arpa_file_saves_and_loads(tmp_path):
+    NgramLM(order=2, smoothing="kn").fit(tokens(TRAIN)).to_arpa(tmp_path / "m.arpa")
+    lm = NgramLM.load(tmp_path / "m.arpa")
+    lm.save(tmp_path / "f", native=True)
+    loaded = NgramLM.load(tmp_path / "f")
+    assert loaded.smoothing == "arpa" and loaded.score_lines(TEST) == lm.score_lines(TEST)
+
+
 def test_mixed_up_model_files_are_refused(tmp_path):
     NgramLM(order=2, smoothing="kn").fit(tokens(TRAIN)).save(tmp_path / "a")
     NgramLM(order=2, smoothing="kn").fit(tokens(TRAIN[:2])).save(tmp_path / "b")

@@ -8,19 +8,19 @@ without reading it: start-up does not depend on the model size, only the pages t
 touches are read, and a model larger than RAM can still be scored. Nothing in the file can run
 code (safetensors is a JSON header and raw little-endian arrays).
 
->>> save_tables("weights.safetensors", tables); tables = load_tables("weights.safetensors", tokens)
+>>> save_tensors("weights.safetensors", table_arrays(tables))
+>>> tables = load_tables("weights.safetensors", tokens, order)
 """
 
 from __future__ import annotations
 
 import json
 import struct
-from pathlib import Path
 
 import numpy as np
 
 from textkit.errors import ModelFileError
-from textkit.io import PathLike, atomic_path, check_readable
+from textkit.io import PathLike, check_readable
 from textkit.lm.arpa import BackoffTables
 
 _DTYPES = {"F64": np.float64, "I64": np.int64}
@@ -37,14 +37,6 @@ def table_arrays(tables: BackoffTables) -> dict[str, np.ndarray]:
         if n < tables.order:
             arrays[f"log10_backoff_{n}"] = np.ascontiguousarray(tables.log10_backoff[n - 1], dtype=np.float64)
     return arrays
-
-
-def save_tables(path: PathLike, tables: BackoffTables) -> None:
-    """Write the arrays of ``tables`` as a safetensors file, atomically."""
-    from safetensors.numpy import save_file
-
-    with atomic_path(path) as tmp:
-        save_file(table_arrays(tables), str(tmp), metadata={"format": "textkit.ngram", "order": str(tables.order)})
 
 
 def map_safetensors(path: PathLike) -> dict[str, np.ndarray]:
@@ -87,7 +79,3 @@ def load_tables(path: PathLike, tokens: list[str], order: int) -> BackoffTables:
     if len(prob[0]) != len(tokens) or any(len(k) != len(p) for k, p in zip(keys, prob[1:])):
         raise ModelFileError(f"{path}: the arrays do not match vocab.json (mixed-up files?)")
     return BackoffTables(tokens, keys, prob, backoff)
-
-
-def is_native(path: PathLike) -> bool:
-    return Path(path).suffix == ".safetensors"

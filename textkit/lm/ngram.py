@@ -39,7 +39,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from textkit.errors import EmptyCorpusError, ModelFileError, TextkitError, UsageError
-from textkit.io import PathLike, read_json, write_json
+from textkit.io import PathLike
 from textkit.lm import check_generation_options
 from textkit.lm.arpa import read_arpa, write_arpa
 from textkit.lm.counting import (
@@ -62,7 +62,7 @@ from textkit.tokenize import WhitespaceTokenizer, get_tokenizer
 from textkit.vocab import Vocab
 
 SMOOTHINGS = ("mle", "addk", "kn", "mkn")
-FORMAT, VERSION, KIND = "textkit.lm", 1, "ngram"
+KIND = "lm.ngram"
 LN10 = math.log(10)
 
 
@@ -408,37 +408,38 @@ class NgramLM:
             )
         write_arpa(path, self.tables_)
 
-    def save(self, directory: PathLike, gzip: bool = False, native: bool = False) -> None:
-        """Write ``directory/config.json``, ``vocab.json`` and, for kn, mkn and ARPA models,
-        ``model.arpa[.gz]`` or (``native``) ``weights.safetensors``, which loads by memory-mapping
-        (:mod:`textkit.lm.native`); mle and addk models: ``counts.safetensors``. Each file is
-        written atomically."""
+    def save(self, folder: PathLike, force: bool = False, gzip: bool = False, native: bool = False) -> None:
+        """Write the model folder in one transaction (:func:`textkit.artifacts.save_artifact`):
+        ``config.json`` (with the tokenizer), ``vocab.json`` and, for kn, mkn and ARPA models,
+        ``model.arpa[.gz]`` or (``native``) ``weights.safetensors`` (the back-off arrays, loaded by
+        memory-mapping; :mod:`textkit.lm.native`); for mle and addk, the counts as
+        ``weights.safetensors``. An existing folder is replaced only with ``force``.
+
+        >>> lm.save("models/kn3", native=True)
+        """
+        from textkit.artifacts import WEIGHTS, save_artifact
+
         self._check_fitted()
-        d = Path(directory)
-        if d.exists() and not d.is_dir():
-            raise UsageError(f"{d} exists and is not a folder")
         if native and gzip:
             raise UsageError("gzip applies to ARPA files, not to the native format")
-        d.mkdir(parents=True, exist_ok=True)
-        if self.tables_ is not None and native:
-            from textkit.lm.native import save_tables
-
-            data_file = "weights.safetensors"
-            save_tables(d / data_file, self.tables_)
-        elif self.tables_ is not None:
+        files = tensors = None
+        if self.tables_ is not None and not native:
             data_file = "model.arpa.gz" if gzip else "model.arpa"
-            write_arpa(d / data_file, self.tables_)
-        else:
-            data_file = "counts.safetensors"
-            self._save_counts(d / data_file)
-        self.vocab_.save(d / "vocab.json")
-        write_json(d / "config.json", self._config(data_file))
+            tables = self.tables_
 
-    def _config(self, data_file: str) -> dict:
+            def files(tmp: Path) -> None:
+                write_arpa(tmp / data_file, tables)
+
+        elif self.tables_ is not None:
+            from textkit.lm.native import table_arrays
+
+            data_file, tensors = WEIGHTS, table_arrays(self.tables_)
+        else:
+            data_file, tensors = WEIGHTS, self._count_arrays()
+        save_artifact(folder, KIND, self._params(data_file), tensors=tensors, vocab=self.vocab_, tokenizer=self.tokenizer_, files=files, force=force)
+
+    def _params(self, data_file: str) -> dict:
         return {
-            "format": FORMAT,
-            "version": VERSION,
-            "kind": KIND,
             "order": self.order_,
             "smoothing": self.smoothing,
             "k": self.k if self.smoothing == "addk" else None,
@@ -447,60 +448,56 @@ class NgramLM:
             "discount_fallback_orders": self.discount_fallback_orders_ or None,
             "vocab_size": len(self.vocab_),
             "train_tokens": getattr(self, "train_tokens_", None),
-            "tokenizer": tokenizer_config(self.tokenizer_),
             "file": data_file,
-            "vocab": "vocab.json",
             "log_base": 10,
         }
 
-    def _save_counts(self, path: Path) -> None:
-        from safetensors.numpy import save_file
-
-        from textkit.io import atomic_path
-
+    def _count_arrays(self) -> dict[str, np.ndarray]:
         tensors = {"counts_1": self.counts_[0]}
         for n in range(2, self.order_ + 1):
             tensors[f"keys_{n}"] = self.keys_[n - 2]
             tensors[f"counts_{n}"] = self.counts_[n - 1]
-        with atomic_path(path) as tmp:
-            save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(tmp))
+        return tensors
 
     @classmethod
     def load(cls, path: PathLike) -> "NgramLM":
-        """Load a folder written by :meth:`save`, or any ARPA file (``.arpa`` / ``.arpa.gz``).
+        """Load a folder written by :meth:`save` (or by textkit 0.1), or any ARPA file
+        (``.arpa`` / ``.arpa.gz``).
 
         >>> NgramLM.load("models/wt2-mkn5"); NgramLM.load("lm.arpa.gz")
         """
+        from textkit.artifacts import describe_kind, load_tokenizer, load_vocab, read_config
+
         p = Path(path)
         if p.is_file():
             return cls.from_arpa(p)
-        config = read_json(p / "config.json", "model config")
-        if not isinstance(config, dict) or config.get("kind") != KIND:
-            raise ModelFileError(f"{p}: not a textkit n-gram model folder")
+        config = read_config(p, family="lm")
+        if config["kind"] != KIND:
+            raise ModelFileError(f"{p}: is {describe_kind(config['kind'])}, not an n-gram model")
         try:
             smoothing, data_file = config["smoothing"], config["file"]
-            lm = cls(order=int(config["order"]), smoothing=smoothing, k=config.get("k") or 1.0)
+            lm = cls(order=int(config["order"]), smoothing="kn" if smoothing == "arpa" else smoothing, k=config.get("k") or 1.0)
         except (KeyError, TypeError, ValueError, UsageError) as e:
             raise ModelFileError(f"{p}/config.json: incomplete or invalid n-gram config ({e})") from None
+        lm.smoothing = smoothing
         lm.min_freq = config.get("min_freq", 1)
         lm.train_tokens_ = config.get("train_tokens")
         lm.discounts_ = [tuple(d) for d in config["discounts"]] if config.get("discounts") else None
         lm.discount_fallback_orders_ = config.get("discount_fallback_orders") or []
-        lm.tokenizer_ = tokenizer_from_config(config.get("tokenizer"), p)
-        lm.tokenizer = lm.tokenizer_
-        lm.vocab_ = Vocab.load(p / config.get("vocab", "vocab.json"))
-        if data_file == "weights.safetensors":
-            from textkit.lm.native import load_tables
-
-            lm.tables_ = load_tables(p / data_file, lm.vocab_.tokens, lm.order)
-            lm.counts_ = None
-        elif data_file.endswith((".arpa", ".arpa.gz")):
+        lm.tokenizer_ = lm.tokenizer = load_tokenizer(p, config)
+        lm.vocab_ = load_vocab(p)
+        if data_file.endswith((".arpa", ".arpa.gz")):
             lm.tables_ = read_arpa(p / data_file)
             lm.counts_ = None
             if lm.tables_.tokens != lm.vocab_.tokens or lm.tables_.order != lm.order:
                 raise ModelFileError(f"{p}: {data_file} does not match vocab.json / config.json (mixed-up files?)")
-        else:
+        elif smoothing in ("mle", "addk"):
             lm._load_counts(p / data_file)
+        else:
+            from textkit.lm.native import load_tables
+
+            lm.tables_ = load_tables(p / data_file, lm.vocab_.tokens, lm.order)
+            lm.counts_ = None
         return lm
 
     @classmethod
@@ -540,18 +537,3 @@ class NgramLM:
 def _splits_in_kernel(tokenizer) -> bool:
     """Whether text for this tokenizer can be split by StringTable's compiled whitespace split."""
     return type(tokenizer) is WhitespaceTokenizer and not tokenizer.lowercase
-
-
-def tokenizer_config(tokenizer) -> dict:
-    """What rebuilds a tokenizer: its spec and the options it was made with."""
-    options = {name: getattr(tokenizer, name) for name in ("lowercase", "mode", "hmm", "user_dict", "space_token") if hasattr(tokenizer, name)}
-    return {"spec": tokenizer.spec, "options": options}
-
-
-def tokenizer_from_config(config: dict | None, folder: Path):
-    if config is None:
-        return get_tokenizer("whitespace")
-    try:
-        return get_tokenizer(config["spec"], **config.get("options", {}))
-    except (KeyError, TypeError) as e:
-        raise ModelFileError(f"{folder}/config.json: bad tokenizer entry ({e})") from None
