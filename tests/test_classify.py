@@ -76,7 +76,7 @@ def test_texts_and_labels_must_match():
 
 
 def test_min_freq_that_removes_everything():
-    with pytest.raises(EmptyCorpusError, match="--min-freq"):
+    with pytest.raises(EmptyCorpusError, match="lower min_freq"):
         make_classifier("fasttext", min_freq=50, progress=False).fit(["a b", "c d"], ["x", "y"])
 
 

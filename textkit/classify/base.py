@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 
+from textkit.datasets.labelled import sort_labels
 from textkit.errors import EmptyCorpusError, ModelFileError, UsageError
 from textkit.io import PathLike, load_tensors, read_json, save_tensors, write_json
+from textkit.tokenize import Tokenizer, get_tokenizer
 
 FORMAT = "textkit.classifier"
 VERSION = 1
@@ -28,19 +31,22 @@ CONFIG = "config.json"
 WEIGHTS = "weights.safetensors"
 
 
-class TextClassifier:
-    """Base class: subclasses implement ``_fit``, ``predict_proba``, ``_state`` and ``_restore``."""
+class TextClassifier(ClassifierMixin, BaseEstimator):
+    """Base class: subclasses implement ``_check_params``, ``_fit``, ``predict_proba``, ``_state`` and
+    ``_restore``.
+
+    It is a scikit-learn estimator: ``get_params(deep=True)``, ``set_params``, ``clone``, ``score``
+    (accuracy) and so ``GridSearchCV`` and ``cross_val_score`` work on every classifier. Labels are
+    compared as strings, the form in which a classifier keeps them (``labels_``, ``classes_``).
+    """
 
     kind = "?"
-
-    def get_params(self) -> dict[str, Any]:
-        """The constructor arguments, as stored (JSON-serialisable)."""
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {name: getattr(self, name) for name in names}
+    weights_framework = "np"  # how _state's arrays come back to _restore: numpy ("np") or torch ("pt")
 
     def fit(self, texts: Sequence[str], labels: Sequence[str], validation: tuple[Sequence[str], Sequence[str]] | None = None):
         """Learn from ``texts`` and their ``labels`` (strings); ``validation`` (texts, labels) drives
         early stopping where the model has epochs. Returns ``self``."""
+        self._check_params()
         texts = check_texts(texts, len(labels))
         self.labels_, y = encode_labels(labels)
         valid = None
@@ -50,6 +56,18 @@ class TextClassifier:
             valid = (list(validation[0]), np.array([index.get(str(x), -1) for x in validation[1]], dtype=np.int64))
         self._fit(texts, y, valid)
         return self
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """The labels in column order of :meth:`predict_proba` (scikit-learn's name for ``labels_``)."""
+        return np.asarray(self.labels_, dtype=object)
+
+    def tokenizer_object(self) -> Tokenizer:
+        """The tokenizer this classifier reads text with (``tokenizer`` is a spec or a Tokenizer)."""
+        return get_tokenizer(self.tokenizer)
+
+    def _check_params(self) -> None:
+        """Raise UsageError for a parameter out of range (called by :meth:`fit`, not ``__init__``)."""
 
     def _fit(self, texts: list[str], y: np.ndarray, validation: tuple[list[str], np.ndarray] | None) -> None:
         raise NotImplementedError
@@ -62,23 +80,24 @@ class TextClassifier:
         proba = self.predict_proba(texts)
         return [self.labels_[i] for i in proba.argmax(axis=1)] if len(proba) else []
 
+    def score(self, texts: Sequence[str], labels: Sequence, sample_weight=None) -> float:
+        """Accuracy on ``texts`` against ``labels`` (compared as strings)."""
+        predicted = np.asarray(self.predict(texts), dtype=object)
+        gold = np.asarray([str(x) for x in labels], dtype=object)
+        hits = (predicted == gold).astype(float)
+        return float(np.average(hits, weights=sample_weight)) if len(hits) else 0.0
+
     # --- checkpoints -------------------------------------------------------------------------
 
-    def save(self, directory: PathLike) -> Path:
-        """Write ``config.json`` and ``weights.safetensors`` into ``directory`` (created if needed)."""
+    def save(self, directory: PathLike, force: bool = False) -> Path:
+        """Write the model folder: ``config.json`` (kind, parameters, labels, tokenizer config and
+        anything else the model needs as JSON) and ``weights.safetensors``."""
         if not hasattr(self, "labels_"):
             raise UsageError("cannot save a classifier before fit()")
-        d = Path(directory)
-        if d.exists() and not d.is_dir():
-            raise UsageError(f"{d}: exists and is not a folder")
-        tensors, extra = self._state()
-        save_tensors(d / WEIGHTS, tensors)
-        config = {"format": FORMAT, "version": VERSION, "kind": self.kind, "params": self.get_params(), "labels": self.labels_, **extra}
-        write_json(d / CONFIG, config)
-        return d
+        return save_classifier(self, directory, force=force)
 
     def _state(self) -> tuple[dict, dict]:
-        """(tensors for safetensors, extra JSON fields) describing the learned model."""
+        """(arrays for safetensors, extra JSON fields) describing the learned model."""
         raise NotImplementedError
 
     def _restore(self, tensors: dict, config: dict) -> None:
@@ -113,8 +132,6 @@ def encode_labels(labels: Sequence) -> tuple[list[str], np.ndarray]:
 
     A single class is an error: there is nothing to tell apart.
     """
-    from textkit.datasets.classification import sort_labels
-
     labels = [str(x) for x in labels]
     classes = sort_labels(set(labels))
     if len(classes) < 2:
@@ -160,6 +177,28 @@ def make_classifier(kind: str, **params) -> TextClassifier:
     return cls(**params)
 
 
+def model_params(model: TextClassifier) -> dict:
+    """The constructor arguments as JSON: everything but the tokenizer, which saves itself."""
+    params = model.get_params(deep=False)
+    params.pop("tokenizer", None)
+    return params
+
+
+def save_classifier(model: TextClassifier, directory: PathLike, force: bool = False) -> Path:
+    d = Path(directory)
+    if d.exists() and not d.is_dir():
+        raise UsageError(f"{d}: exists and is not a folder")
+    tensors, extra = model._state()
+    d.mkdir(parents=True, exist_ok=True)
+    save_tensors(d / WEIGHTS, tensors)
+    tokenizer = model.tokenizer_object()
+    tokenizer_config = tokenizer.to_config(d) if hasattr(tokenizer, "to_config") else {"spec": tokenizer.spec}
+    config = {"format": FORMAT, "version": VERSION, "kind": model.kind, "params": model_params(model), "labels": model.labels_,
+              "tokenizer": tokenizer_config, **extra}
+    write_json(d / CONFIG, config)
+    return d
+
+
 def load_classifier(directory: PathLike, device: str = "cpu") -> TextClassifier:
     """Load a classifier saved by :meth:`TextClassifier.save`; foreign or corrupt folders raise ModelFileError."""
     d = Path(directory)
@@ -174,9 +213,13 @@ def load_classifier(directory: PathLike, device: str = "cpu") -> TextClassifier:
     if kind not in MODEL_KINDS:
         raise ModelFileError(f"{d / CONFIG}: unknown model kind {kind!r}")
     try:
-        model = classifier_class(kind)(**config["params"])
+        params = dict(config["params"])
+        tokenizer = config.get("tokenizer", {"spec": params.pop("lang", "en")})
+        params["tokenizer"] = tokenizer["spec"] if set(tokenizer) == {"spec"} else Tokenizer.from_config(tokenizer, d)
+        cls = classifier_class(kind)
+        model = cls(**params)
         model.labels_ = [str(x) for x in config["labels"]]
-        tensors = load_tensors(d / WEIGHTS)
+        tensors = load_tensors(d / WEIGHTS, framework=cls.weights_framework)
         if hasattr(model, "device"):  # where it runs now, not where it was trained
             model.device = device
         model._restore(tensors, config)
