@@ -24,7 +24,10 @@ from typing import Callable, Iterable, Iterator, Mapping, Sequence
 from textkit.errors import EmptyCorpusError, ModelFileError, TextkitError, UnknownWordError, UsageError
 from textkit.io import PathLike, read_json, write_json
 
-DEFAULT_SPECIALS = ("<unk>", "<pad>", "<bos>", "<eos>")
+# The special tokens, defined once: unknown word, padding, and sequence start and end. (ARPA files
+# spell sentence start and end ``<s>`` and ``</s>``; the n-gram models keep that spelling.)
+UNK, PAD, BOS, EOS = "<unk>", "<pad>", "<bos>", "<eos>"
+DEFAULT_SPECIALS = (UNK, PAD, BOS, EOS)
 FORMAT = "textkit.vocab"
 VERSION = 1
 
@@ -55,7 +58,7 @@ class Vocab:
         tokens: Sequence[str],
         freqs: Sequence[int] | None = None,
         specials: Sequence[str] = (),
-        unk_token: str | None = "<unk>",
+        unk_token: str | None = UNK,
     ):
         self._tokens: list[str] | Callable[[], list[str]] = list(tokens)
         self._freqs: list[int] | Callable[[], list[int]] = list(freqs) if freqs is not None else [0] * len(self._tokens)
@@ -175,7 +178,7 @@ class Vocab:
         freqs = [*(int(counter.get(s, 0)) for s in specials), *map(int, freqs)]
         # Unknown tokens map to <unk> only when it was reserved: a "<unk>" that merely occurs in the
         # data (WikiText has thousands) is an ordinary token in a vocabulary built without it.
-        return cls(tokens, freqs, specials, unk_token="<unk>" if "<unk>" in specials else None)
+        return cls(tokens, freqs, specials, unk_token=UNK if UNK in specials else None)
 
     # ---- lookups ------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -249,19 +252,19 @@ class Vocab:
 
     @property
     def unk_id(self) -> int:
-        return self.special_id("<unk>")
+        return self.special_id(UNK)
 
     @property
     def pad_id(self) -> int:
-        return self.special_id("<pad>")
+        return self.special_id(PAD)
 
     @property
     def bos_id(self) -> int:
-        return self.special_id("<bos>")
+        return self.special_id(BOS)
 
     @property
     def eos_id(self) -> int:
-        return self.special_id("<eos>")
+        return self.special_id(EOS)
 
     # ---- files --------------------------------------------------------------------------------
     def to_dict(self) -> dict:
