@@ -3,8 +3,10 @@
 A classifier is configured in ``__init__`` (arguments stored untouched, as in scikit-learn), learns
 in :meth:`TextClassifier.fit`, and answers :meth:`~TextClassifier.predict` (labels) and
 :meth:`~TextClassifier.predict_proba` (one row of class probabilities per text, columns in the
-order of ``labels_``). A trained model is a folder: ``config.json`` (kind, parameters, labels,
-anything else the model needs as JSON) and ``weights.safetensors``; loading never runs code.
+order of ``labels_``). A trained model is a folder written by :mod:`textkit.artifacts` (kind
+``classifier.bow``, ``classifier.fasttext`` or ``classifier.rnn``): ``config.json`` (model name,
+parameters, labels, tokenizer), ``weights.safetensors`` and, where the model has one, ``vocab.json``;
+loading never runs code.
 
 >>> model = make_classifier("fasttext", epochs=5).fit(texts, labels)
 >>> model.save("models/reviews"); load_classifier("models/reviews").predict(["great film"])
@@ -20,16 +22,11 @@ from typing import Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from textkit.artifacts import CONFIG, VOCAB, load_tokenizer, load_vocab, load_weights, read_config, save_artifact
 from textkit.datasets.labelled import sort_labels
 from textkit.errors import EmptyCorpusError, ModelFileError, UsageError
-from textkit.io import PathLike, load_tensors, read_json, save_tensors, write_json
+from textkit.io import PathLike
 from textkit.tokenize import Tokenizer, get_tokenizer
-
-FORMAT = "textkit.classifier"
-VERSION = 1
-CONFIG = "config.json"
-WEIGHTS = "weights.safetensors"
-
 
 class TextClassifier(ClassifierMixin, BaseEstimator):
     """Base class: subclasses implement ``_check_params``, ``_fit``, ``predict_proba``, ``_state`` and
@@ -90,8 +87,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     # --- checkpoints -------------------------------------------------------------------------
 
     def save(self, directory: PathLike, force: bool = False) -> Path:
-        """Write the model folder: ``config.json`` (kind, parameters, labels, tokenizer config and
-        anything else the model needs as JSON) and ``weights.safetensors``."""
+        """Write the model folder (see :func:`save_classifier`); an existing folder is replaced only
+        with ``force``, and only once the new one is complete."""
         if not hasattr(self, "labels_"):
             raise UsageError("cannot save a classifier before fit()")
         return save_classifier(self, directory, force=force)
@@ -102,6 +99,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def _restore(self, tensors: dict, config: dict) -> None:
         raise NotImplementedError
+
+    @classmethod
+    def load(cls, folder: PathLike, device: str = "cpu") -> "TextClassifier":
+        """The classifier saved in ``folder`` (any kind; see :func:`load_classifier`)."""
+        return load_classifier(folder, device=device)
 
 
 def validation_scores(proba: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -184,42 +186,41 @@ def model_params(model: TextClassifier) -> dict:
     return params
 
 
+def artifact_kind(kind: str) -> str:
+    """The model-folder kind of a classifier kind: ``lstm`` -> ``classifier.rnn``."""
+    return "classifier." + ("rnn" if kind in ("rnn", "lstm", "gru") else kind)
+
+
 def save_classifier(model: TextClassifier, directory: PathLike, force: bool = False) -> Path:
-    d = Path(directory)
-    if d.exists() and not d.is_dir():
-        raise UsageError(f"{d}: exists and is not a folder")
+    """Write ``model`` as a model folder (:mod:`textkit.artifacts`): config.json holds the model
+    name, constructor parameters, labels, tokenizer and ``_state``'s JSON; weights.safetensors the
+    arrays; vocab.json the model's :class:`~textkit.vocab.Vocab`, if it has one."""
     tensors, extra = model._state()
-    d.mkdir(parents=True, exist_ok=True)
-    save_tensors(d / WEIGHTS, tensors)
-    tokenizer = model.tokenizer_object()
-    tokenizer_config = tokenizer.to_config(d) if hasattr(tokenizer, "to_config") else {"spec": tokenizer.spec}
-    config = {"format": FORMAT, "version": VERSION, "kind": model.kind, "params": model_params(model), "labels": model.labels_,
-              "tokenizer": tokenizer_config, **extra}
-    write_json(d / CONFIG, config)
-    return d
+    config = {"model": model.kind, "params": model_params(model), "labels": list(model.labels_), **extra}
+    return save_artifact(
+        directory, artifact_kind(model.kind), config, tensors=tensors, vocab=getattr(model, "vocab_", None),
+        tokenizer=model.tokenizer_object(), force=force,
+    )
 
 
 def load_classifier(directory: PathLike, device: str = "cpu") -> TextClassifier:
-    """Load a classifier saved by :meth:`TextClassifier.save`; foreign or corrupt folders raise ModelFileError."""
+    """Load a classifier saved by :meth:`TextClassifier.save` (or by textkit 0.1); a folder of
+    another kind, or a corrupt one, raises ModelFileError."""
     d = Path(directory)
-    if not d.is_dir():
-        raise ModelFileError(f"{d}: no such model folder (expected {CONFIG} and {WEIGHTS} inside)")
-    config = read_json(d / CONFIG, "classifier config")
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise ModelFileError(f"{d / CONFIG}: not a textkit classifier (format is not {FORMAT!r})")
-    if config.get("version") != VERSION:
-        raise ModelFileError(f"{d / CONFIG}: classifier format version {config.get('version')!r}, this textkit reads {VERSION}")
-    kind = config.get("kind")
-    if kind not in MODEL_KINDS:
-        raise ModelFileError(f"{d / CONFIG}: unknown model kind {kind!r}")
+    config = read_config(d, family="classifier")
+    kind = config.get("model", config.get("legacy_kind"))
+    if kind not in MODEL_KINDS or artifact_kind(kind) != config["kind"]:
+        raise ModelFileError(f"{d / CONFIG}: unknown classifier {kind!r}")
     try:
         params = dict(config["params"])
-        tokenizer = config.get("tokenizer", {"spec": params.pop("lang", "en")})
-        params["tokenizer"] = tokenizer["spec"] if set(tokenizer) == {"spec"} else Tokenizer.from_config(tokenizer, d)
+        lang = params.pop("lang", None)  # textkit 0.1 kept only the tokenizer's name
+        tokenizer = load_tokenizer(d, config) if "tokenizer" in config else get_tokenizer(lang or "en")
         cls = classifier_class(kind)
-        model = cls(**params)
+        model = cls(**params, tokenizer=tokenizer)
         model.labels_ = [str(x) for x in config["labels"]]
-        tensors = load_tensors(d / WEIGHTS, framework=cls.weights_framework)
+        if (d / VOCAB).exists():
+            model.vocab_ = load_vocab(d)
+        tensors = load_weights(d, framework=cls.weights_framework)
         if hasattr(model, "device"):  # where it runs now, not where it was trained
             model.device = device
         model._restore(tensors, config)

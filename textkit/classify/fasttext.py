@@ -3,7 +3,8 @@
 A document is the average of the embeddings of its words and of its hashed word n-grams (bigrams by
 default, in ``buckets`` rows as fastText's ``-bucket``); a linear layer and a softmax give the class
 probabilities. Training is plain SGD with the learning rate decaying linearly to zero, run by
-``threads`` Python threads on shared weights (Hogwild) inside a compiled, GIL-free numba kernel.
+``threads`` Python threads on shared weights (:func:`textkit.hogwild.run_hogwild`) inside a compiled,
+GIL-free numba kernel.
 
 Differences from the C++ tool, on purpose: n-gram rows start at zero instead of small random values
 (an n-gram seen only at test time then adds nothing, and the checkpoint stores only the rows that
@@ -17,7 +18,6 @@ training touched), and the training order is reshuffled every epoch.
 from __future__ import annotations
 
 import os
-import threading
 from array import array
 from multiprocessing import get_context
 from typing import Sequence
@@ -26,6 +26,7 @@ import numpy as np
 
 from textkit.classify.base import TextClassifier, validation_scores
 from textkit.errors import EmptyCorpusError, UsageError
+from textkit.hogwild import run_hogwild
 from textkit.tokenize import Tokenizer
 from textkit.vocab import Vocab
 
@@ -143,15 +144,15 @@ class FastTextClassifier(TextClassifier):
         for epoch in bar:
             order = rng.permutation(n)
             shards = np.array_split(order, n_threads)
-            losses = [0.0] * n_threads
+            losses: list[float] = []
             step = n_threads / (self.epochs * n)
 
-            def run(t: int) -> None:
-                losses[t] = kernel.train_shard(
-                    self.w_in_, self.w_out_, features, feature_offsets, labels, shards[t], float(self.lr), epoch / self.epochs, step, float(self.weight_decay)
+            def run(shard: np.ndarray) -> float:
+                return kernel.train_shard(
+                    self.w_in_, self.w_out_, features, feature_offsets, labels, shard, float(self.lr), epoch / self.epochs, step, float(self.weight_decay)
                 )
 
-            _run_threads(run, n_threads)
+            run_hogwild(shards, run, n_threads, on_result=lambda _, loss: losses.append(loss))
             record = {"epoch": epoch + 1, "train_loss": sum(losses) / n}
             if valid is not None:
                 record.update(validation_scores(self._proba_encoded(*valid[0]), valid[1]))
@@ -194,12 +195,10 @@ class FastTextClassifier(TextClassifier):
             "ngram_vectors": np.ascontiguousarray(buckets[touched]),
             "output": self.w_out_,
         }
-        return tensors, {"vocab": self.vocab_.to_dict()}
+        return tensors, {}
 
     def _restore(self, tensors: dict, config: dict) -> None:
-        if "vocab" in config:
-            self.vocab_ = Vocab.from_dict(config["vocab"], source="classifier config")
-        else:  # folders written before the shared Vocab: a plain word list, end of text first
+        if "words" in config:  # textkit 0.1: a plain word list in the config, end of text first
             self.vocab_ = Vocab(config["words"], specials=(EOS,), unk_token=None)
         words, rows, vectors, out = (np.asarray(tensors[k]) for k in ("word_vectors", "ngram_rows", "ngram_vectors", "output"))
         dim = self.embed_dim
@@ -222,28 +221,6 @@ def _hashes(strings: list[str]) -> np.ndarray:
     np.cumsum([len(b) for b in encoded], out=offsets[1:])
     data = np.frombuffer(b"".join(encoded), dtype=np.uint8) if offsets[-1] else np.zeros(0, dtype=np.uint8)
     return kernel.fnv1a_hashes(data, offsets)
-
-
-def _run_threads(target, n_threads: int) -> None:
-    """Run ``target(t)`` for t in 0..n-1, in threads when n > 1; an exception in any is re-raised."""
-    if n_threads == 1:
-        target(0)
-        return
-    errors: list[BaseException] = []
-
-    def guarded(t: int) -> None:
-        try:
-            target(t)
-        except BaseException as e:  # re-raised in the caller's thread below
-            errors.append(e)
-
-    threads = [threading.Thread(target=guarded, args=(t,)) for t in range(n_threads)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
 
 
 def intern_tokens(texts: Sequence[str], tokenize) -> tuple[np.ndarray, np.ndarray, list[str]]:

@@ -247,10 +247,11 @@ class RecurrentClassifier(TextClassifier):
             return self._proba_ids(self._ids(list(texts)))
 
     def _state(self) -> tuple[dict, dict]:
-        return dict(self.module_.state_dict()), {"vocab": self.vocab_.to_dict(), "embed_dim": self.embed_dim_}
+        return dict(self.module_.state_dict()), {"embed_dim": self.embed_dim_}
 
     def _restore(self, tensors: dict, config: dict) -> None:
-        self.vocab_ = Vocab.from_dict(config["vocab"], source="classifier config")
+        if "vocab" in config:  # textkit 0.1 kept the vocabulary in the config
+            self.vocab_ = Vocab.from_dict(config["vocab"], source="classifier config")
         self.embed_dim_ = int(config["embed_dim"])
         self.module_ = self._module(self.embed_dim_)
         self.module_.load_state_dict(tensors)
