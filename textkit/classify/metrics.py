@@ -27,7 +27,7 @@ def classification_report(gold: Sequence[str], predicted: Sequence[str], model_l
     """
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
-    from textkit.datasets.classification import sort_labels
+    from textkit.datasets.labelled import sort_labels
 
     gold, predicted = [str(x) for x in gold], [str(x) for x in predicted]
     if not gold:
