@@ -18,8 +18,6 @@ from collections import Counter
 from typing import Iterable, Sequence
 
 import numpy as np
-from numba import njit
-
 from textkit.errors import UsageError
 
 
@@ -73,36 +71,9 @@ def negative_sampler(counts: np.ndarray, exponent: float = 0.75) -> tuple[np.nda
     weights = np.asarray(counts, dtype=np.float64) ** exponent
     if len(weights) == 0 or not np.all(weights > 0):
         raise UsageError("negative sampling needs a non-empty vocabulary with positive counts")
-    return _vose_alias(weights * (len(weights) / weights.sum()))
+    from textkit.word2vec.compiled import compiled_kernels
 
-
-@njit(cache=True)
-def _vose_alias(scaled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    n = scaled.shape[0]
-    accept = np.ones(n, dtype=np.float32)
-    alias = np.arange(n).astype(np.int32)
-    small = np.empty(n, dtype=np.int64)
-    large = np.empty(n, dtype=np.int64)
-    n_small = n_large = 0
-    for i in range(n):
-        if scaled[i] < 1.0:
-            small[n_small] = i
-            n_small += 1
-        else:
-            large[n_large] = i
-            n_large += 1
-    while n_small > 0 and n_large > 0:
-        n_small -= 1
-        s = small[n_small]
-        l = large[n_large - 1]
-        accept[s] = scaled[s]
-        alias[s] = l
-        scaled[l] = scaled[l] + scaled[s] - 1.0  # the large slot gives away what fills the small one
-        if scaled[l] < 1.0:
-            n_large -= 1
-            small[n_small] = l
-            n_small += 1
-    return accept, alias
+    return compiled_kernels().vose_alias(weights * (len(weights) / weights.sum()))
 
 
 def huffman_tree(counts: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
