@@ -78,8 +78,8 @@ class TrainingReport:
 class Word2Vec:
     """Train word vectors; the result is ``model.wv``, a ``gensim.models.KeyedVectors``.
 
-    ``sentences`` is a re-iterable of token lists and ``corpus_file`` a text file of
-    whitespace-separated tokens; either is read once (see the module docstring). Given either, the
+    ``sentences`` is an iterable of token lists (a generator will do) and ``corpus_file`` a text
+    file of whitespace-separated tokens; either is read once (see the module docstring). Given either, the
     model trains at once; otherwise call :meth:`build_vocab` and :meth:`train`, which may be
     called again later to train further (on the same or another corpus; words outside the
     vocabulary are skipped).
@@ -345,11 +345,6 @@ class Word2Vec:
         if self._spool is not None:
             self._spool.close()
         self._spool, self._spool_source = None, None
-
-    def __del__(self):
-        spool = getattr(self, "_spool", None)
-        if spool is not None:
-            spool.close()
 
     # ---- files ------------------------------------------------------------------------------
     def save(self, folder: PathLike, force: bool = False) -> Path:

@@ -1,45 +1,21 @@
 """Vocabulary-derived tables word2vec trains with.
 
-* :func:`count_words` — one streaming pass over the corpus (with word2vec's pruning when the
-  vocabulary outgrows ``max_vocab_size``);
 * :func:`keep_probabilities` — subsampling of frequent words (the word2vec formula, as gensim);
 * :func:`negative_sampler` — the unigram distribution raised to 3/4, as alias tables;
 * :func:`huffman_tree` — binary codes and inner-node paths for hierarchical softmax.
 
->>> counts, total = count_words([["a", "b", "a"], ["a"]])
->>> counts, total
-(Counter({'a': 3, 'b': 1}), 4)
+>>> [round(float(p), 3) for p in keep_probabilities(np.array([1000, 1]), sample=1e-3)]
+[0.033, 1.0]
 """
 
 from __future__ import annotations
 
 import heapq
-from collections import Counter
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
+
 from textkit.errors import UsageError
-
-
-def count_words(sentences: Iterable[Sequence[str]], max_vocab_size: int | None = None) -> tuple[Counter, int]:
-    """Count words in one pass; return ``(counts, raw_word_total)``.
-
-    When more than ``max_vocab_size`` distinct words are held, the rarest are dropped (count below
-    2, then below 3, ...), as the C tool's ReduceVocab does, so memory stays bounded.
-    """
-    counts: Counter = Counter()
-    total = 0
-    min_reduce = 2
-    for sentence in sentences:
-        if isinstance(sentence, str):
-            raise UsageError("sentences must be lists of tokens, got a string; split it first (e.g. line.split())")
-        counts.update(sentence)
-        total += len(sentence)
-        if max_vocab_size is not None and len(counts) > max_vocab_size:
-            for word in [w for w, c in counts.items() if c < min_reduce]:
-                del counts[word]
-            min_reduce += 1
-    return counts, total
 
 
 def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:
