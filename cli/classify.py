@@ -85,7 +85,7 @@ def _load_split(dataset, split, data_dir, text_field, label_field, revision, err
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for splits, initialisation and order.")
 @click.option("--device", help="torch device for rnn models (cpu, cuda, cuda:1...).")
 @click.option("--autotune", is_flag=True, help="Search model kind (bow, fasttext), features and hyperparameters on held-out data, then refit the best.")
-@click.option("--autotune-duration", type=click.FloatRange(min=0, min_open=True, max=1e7), default=180.0, show_default=True, help="Seconds the --autotune search may take.")
+@click.option("--autotune-duration", type=FiniteFloat(min=0, min_open=True, max=1e7), default=180.0, show_default=True, help="Seconds the --autotune search may take.")
 @click.option("--autotune-metric", type=click.Choice(["accuracy", "macro_f1"]), default="accuracy", show_default=True, help="What --autotune maximises.")
 @click.option("--autotune-trials", type=click.IntRange(min=1), help="Stop --autotune after this many trials (a run that does not depend on the machine's speed).")
 @click.option("-o", "--output", type=click.Path(), help="Model folder to write (config.json + weights.safetensors).")

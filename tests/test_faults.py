@@ -48,7 +48,7 @@ WRITERS = {
     "train-w2v": lambda d, dest: ["train-w2v", d.corpus, "--embed-dim", "8", "--min-freq", "1", "--epochs", "1",
                                   "--workers", "1", "-o", f"{dest}/vectors.bin"],
     "train-w2v-native": lambda d, dest: ["train-w2v", d.corpus, "--embed-dim", "8", "--min-freq", "1", "--epochs", "1",
-                                         "--workers", "1", "-o", f"{dest}/vectors.safetensors"],
+                                         "--workers", "1", "-o", f"{dest}/w2v"],
     "train-lm-ngram": lambda d, dest: ["train-lm", d.corpus, "--order", "2", "-o", f"{dest}/lm"],
     "train-lm-neural": lambda d, dest: ["train-lm", d.small, "--model", "gru", "--embed-dim", "8", "--hidden-dim", "8",
                                         "--layers", "1", "--epochs", "2", "--bptt", "8", "--batch-size", "4",

@@ -19,7 +19,7 @@ import pytest
 
 from textkit.errors import TextkitError
 
-CASES_PER_LOADER = 1800  # six loaders: over 10^4 inputs in all
+CASES_PER_LOADER = 1600  # 7.5 loaders' worth: over 10^4 inputs in all
 TOKENS = [b"nan", b"NaN", b"-inf", b"inf", b"1e999", b"-1e999", b"0", b"-0", b"1", b"-99", b"\xff", b"\xc3", b"\x00",
           b"\n", b"\r\n", b" ", b"\t", b"{", b"}", b"[", b"]", b'"', b",", b":", b"null", b"true", b"-", b"\\",
           b"\\data\\", b"ngram 1=", b"\\1-grams:", b"\\end\\", b"<s>", b"</s>", b"<unk>", b"99999999999999999999"]
@@ -90,53 +90,57 @@ def finite(array) -> None:
 
 
 # ---- vectors -------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def keyed_vectors():
-    from textkit.embeddings import KeyedVectors
+WORDS = ["the", "cat", "sat", "on", "mat", "über", "北京", "dog"]
 
-    rng = np.random.default_rng(0)
-    words = ["the", "cat", "sat", "on", "mat", "über", "北京", "dog"]
-    return KeyedVectors(words, rng.normal(size=(len(words), 4)).astype(np.float32), counts=list(range(8, 0, -1)))
+
+@pytest.fixture(scope="module")
+def vectors():
+    return np.random.default_rng(0).normal(size=(len(WORDS), 4)).astype(np.float32)
 
 
 @pytest.mark.parametrize("suffix", [".txt", ".bin"])
-def test_word2vec_files(tmp_path, keyed_vectors, suffix):
-    from textkit.embeddings import load_vectors
+def test_word2vec_files(tmp_path, vectors, suffix):
+    from textkit.embeddings import load_vectors, write_word2vec_format
 
     good = tmp_path / f"good{suffix}"
-    keyed_vectors.save_word2vec_format(good)
+    write_word2vec_format(good, WORDS, vectors)
     fuzz(tmp_path, f"vectors{suffix}", good.read_bytes(), load_vectors,
          check=lambda kv: finite(kv.vectors), seed=1 if suffix == ".bin" else 2)
 
 
-def test_native_vectors_json(tmp_path, keyed_vectors):
-    """The JSON half of a native vectors pair (words, counts), beside a good safetensors half."""
-    from textkit.embeddings import load_vectors, native_paths
+@pytest.fixture()
+def vectors_folder(tmp_path, vectors):
+    from textkit.embeddings import KeyedVectorsFolder, keyed_vectors
 
-    keyed_vectors.save(tmp_path / "kv.safetensors")
-    _, json_path = native_paths(tmp_path / "kv.safetensors")
-    good = json_path.read_bytes()
+    folder = tmp_path / "kv"
+    KeyedVectorsFolder.save(keyed_vectors(WORDS, vectors, counts=list(range(8, 0, -1))), folder)
+    return folder
 
-    def write(_, data):
-        json_path.write_bytes(data)
 
-    fuzz(tmp_path, "kv.safetensors", good, load_vectors, check=lambda kv: finite(kv.vectors), seed=3, write=write,
-         cases=CASES_PER_LOADER // 2)
+@pytest.mark.parametrize("name", ["vocab.json", "config.json"])
+def test_vectors_folder_json(tmp_path, vectors_folder, name):
+    """The JSON files of a word-vectors folder, beside good weights."""
+    from textkit.embeddings import load_vectors
+
+    target = vectors_folder / name
+    good = target.read_bytes()
+    fuzz(tmp_path, "kv", good, lambda _: load_vectors(vectors_folder), check=lambda kv: finite(kv.vectors),
+         seed=3 if name == "vocab.json" else 9, write=lambda _, data: target.write_bytes(data), cases=CASES_PER_LOADER // 2)
 
 
 # ---- safetensors ---------------------------------------------------------------------------------
-def test_safetensors(tmp_path, keyed_vectors):
-    """Weights files, through the one loader every family uses, and a native vectors pair."""
+def test_safetensors(tmp_path, vectors, vectors_folder):
+    """Weights files, through the one loader every family uses, and inside a word-vectors folder."""
     from textkit.embeddings import load_vectors
     from textkit.io import load_tensors, save_tensors
 
-    save_tensors(tmp_path / "good.safetensors", {"vectors": keyed_vectors.vectors, "bias": np.arange(3, dtype=np.int64)})
+    save_tensors(tmp_path / "good.safetensors", {"vectors": vectors, "bias": np.arange(3, dtype=np.int64)})
     good = (tmp_path / "good.safetensors").read_bytes()
     fuzz(tmp_path, "w.safetensors", good, lambda p: load_tensors(p, framework="np"), seed=4, cases=CASES_PER_LOADER // 2)
-    keyed_vectors.save(tmp_path / "kv.safetensors")
-    good = (tmp_path / "kv.safetensors").read_bytes()
-    fuzz(tmp_path, "kv.safetensors", good, load_vectors, check=lambda kv: finite(kv.vectors), seed=5,
-         cases=CASES_PER_LOADER // 2)
+    weights = vectors_folder / "weights.safetensors"
+    good = weights.read_bytes()
+    fuzz(tmp_path, "kv", good, lambda _: load_vectors(vectors_folder), check=lambda kv: finite(kv.vectors), seed=5,
+         write=lambda _, data: weights.write_bytes(data), cases=CASES_PER_LOADER // 2)
 
 
 # ---- ARPA ----------------------------------------------------------------------------------------

@@ -145,10 +145,36 @@ def _decode(raw: bytes, path: PathLike, index: int, errors: str) -> str:
         raise ModelFileError(f"{path}: word {index + 1} is not valid UTF-8 (pass unicode_errors='replace')") from None
 
 
+def _row_buffer(n: int, dim: int, path: PathLike) -> np.ndarray:
+    """Rows for the first vectors; :func:`_grow` adds more as they come, so a header that promises
+    more than the file holds costs no memory."""
+    try:
+        return np.empty((max(1, min(n, 65536, (1 << 24) // dim)), dim), dtype=np.float32)
+    except (MemoryError, ValueError):
+        raise ModelFileError(f"{path}: the header promises vectors of dimension {dim}, too large for a word2vec file") from None
+
+
+def _grow(vectors: np.ndarray, i: int, n: int) -> np.ndarray:
+    if i < len(vectors):
+        return vectors
+    grown = np.empty((min(n, 2 * len(vectors)), vectors.shape[1]), dtype=np.float32)
+    grown[:i] = vectors[:i]
+    return grown
+
+
+def _check_finite(vectors: np.ndarray, words: list[str], path: PathLike, binary: bool) -> None:
+    bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+    if len(bad):
+        i = int(bad[0])
+        where = f"the vector of word {i + 1} ({words[i]!r})" if binary else f"line {i + 2} ({words[i]!r})"
+        raise ModelFileError(f"{path}: {where} has a value that is not a finite number (NaN or infinity)")
+
+
 def _read_text_rows(f, n: int, dim: int, path: PathLike, errors: str) -> tuple[list[str], np.ndarray]:
     words: list[str] = []
-    vectors = np.empty((n, dim), dtype=np.float32)
+    vectors = _row_buffer(n, dim, path)
     for i in range(n):
+        vectors = _grow(vectors, i, n)
         line = f.readline()
         if not line:
             raise ModelFileError(f"{path}: the header promises {n} vectors but the file ends after {i}")
@@ -160,15 +186,18 @@ def _read_text_rows(f, n: int, dim: int, path: PathLike, errors: str) -> tuple[l
             vectors[i] = np.array(parts[1:], dtype=np.float32)
         except ValueError:
             raise ModelFileError(f"{path}: line {i + 2} has a value that is not a number") from None
+    vectors = vectors[:n]
+    _check_finite(vectors, words, path, binary=False)
     return words, vectors
 
 
 def _read_binary_rows(f, n: int, dim: int, path: PathLike, errors: str) -> tuple[list[str], np.ndarray]:
     row_bytes = 4 * dim
     words: list[str] = []
-    vectors = np.empty((n, dim), dtype=np.float32)
+    vectors = _row_buffer(n, dim, path)
     buf, pos = b"", 0
     for i in range(n):
+        vectors = _grow(vectors, i, n)
         while True:  # make sure the buffer holds the next word, its space and its whole vector
             space = buf.find(b" ", pos)
             if space != -1 and len(buf) - space - 1 >= row_bytes:
@@ -182,6 +211,8 @@ def _read_binary_rows(f, n: int, dim: int, path: PathLike, errors: str) -> tuple
         pos = space + 1 + row_bytes
     if any(not w for w in words):
         raise ModelFileError(f"{path}: an empty word; is this a word2vec binary file with dimension {dim}?")
+    vectors = vectors[:n]
+    _check_finite(vectors, words, path, binary=True)
     return words, vectors
 
 
@@ -224,6 +255,8 @@ class KeyedVectorsFolder:
         vectors = tensors.get("vectors")
         if vectors is None or vectors.shape != (len(vocab), params.get("vector_size")):
             raise ModelFileError(f"{folder}: the vectors do not match the words of its vocabulary")
+        if not np.issubdtype(vectors.dtype, np.floating) or not np.isfinite(vectors).all():
+            raise ModelFileError(f"{folder}: the vectors hold values that are not finite numbers")
         return keyed_vectors(vocab.tokens, vectors, vocab.freqs)
 
 
