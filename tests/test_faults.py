@@ -185,10 +185,11 @@ def good(data, tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path, monkeypatch):
-    """textkit's cache and the temporary folder are per test, so leftovers can be seen."""
+    """The temporary folder is per test, so leftovers can be seen. (textkit's cache stays shared:
+    it holds compiled kernels, built once.)"""
     cache = tmp_path / "cache"
     (cache / "tmp").mkdir(parents=True)
-    monkeypatch.setenv("TEXTKIT_CACHE", str(cache))
+    monkeypatch.setenv("TMPDIR", str(cache / "tmp"))
     monkeypatch.setattr(tempfile, "tempdir", str(cache / "tmp"))
     return cache
 
@@ -339,7 +340,7 @@ def test_signal_to_a_process_writing_keeps_the_old_output(sig, tmp_path, _privat
     dest.mkdir()
     (dest / "tokens.txt").write_text("the old output\n", encoding="utf-8")
     before = snapshot(dest)
-    env = {**os.environ, "TEXTKIT_CACHE": str(_private_cache), "TMPDIR": str(_private_cache / "tmp")}
+    env = {**os.environ, "TMPDIR": str(_private_cache / "tmp")}
     proc = textkit_process("tokenize", str(big), "-o", str(dest / "tokens.txt"), "--force", env=env)
     assert wait_for(lambda: len(list(dest.iterdir())) > 1 or proc.poll() is not None), "no temporary output appeared"
     proc.send_signal(sig)
@@ -356,8 +357,7 @@ def test_sigterm_during_neural_training_keeps_the_old_model(data, good, tmp_path
     """The issue's case: --force over a good neural model, then SIGTERM while it trains."""
     dest = tmp_path / "out"
     before = place(good("train-lm-neural"), dest)
-    env = {**os.environ, "TEXTKIT_CACHE": str(_private_cache), "TMPDIR": str(_private_cache / "tmp"),
-           "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "TMPDIR": str(_private_cache / "tmp"), "OMP_NUM_THREADS": "1"}
     proc = textkit_process(*WRITERS["train-lm-neural"](data, dest), "--force", "--epochs", "50", env=env)
     log: list[str] = []
     reader = threading.Thread(target=lambda: log.extend(line.decode() for line in proc.stderr), daemon=True)
@@ -397,8 +397,8 @@ def test_every_json_command_prints_one_strict_json_object(data, good, tmp_path):
 
     w2v, lm = good("train-w2v"), good("train-lm-ngram")
     vectors = str(w2v / "vectors.bin")
-    pairs = tmp_path / "pairs.tsv"  # constant scores: the correlations are undefined (NaN -> null)
-    pairs.write_text("".join(f"{a}\t{b}\t5\n" for a, b in zip(WORDS[:6], WORDS[6:12])), encoding="utf-8")
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("".join(f"{a}\t{b}\t{(i * 7) % 10}\n" for i, (a, b) in enumerate(zip(WORDS, WORDS[1:]))), encoding="utf-8")
     runs = {
         "build-vocab": ["build-vocab", data.corpus, "-o", str(tmp_path / "v.json")],
         "train-spm": ["train-spm", data.corpus, "--vocab-size", "30", "-o", str(tmp_path / "spm")],
@@ -512,3 +512,14 @@ def test_a_model_of_the_wrong_kind_is_named_in_one_line(data, good):
             assert code == 1, (family, name, err)
             line = one_line(err, f"not {family}")
             assert is_a in line or "is a file" in line, line
+
+
+def test_json_output_never_holds_nan_or_infinity(capsys):
+    """What cannot be a JSON number (an infinite perplexity, an undefined correlation) is null."""
+    import numpy as np
+
+    from textkit_cli.common import emit_json
+
+    emit_json({"perplexity": float("inf"), "r": np.float32("nan"), "figures": np.array([1.0, -np.inf]), "n": np.int64(3)})
+    out = capsys.readouterr().out
+    assert json.loads(out) == {"perplexity": None, "r": None, "figures": [1.0, None], "n": 3}
