@@ -523,3 +523,14 @@ def test_json_output_never_holds_nan_or_infinity(capsys):
     emit_json({"perplexity": float("inf"), "r": np.float32("nan"), "figures": np.array([1.0, -np.inf]), "n": np.int64(3)})
     out = capsys.readouterr().out
     assert json.loads(out) == {"perplexity": None, "r": None, "figures": [1.0, None], "n": 3}
+
+
+def test_force_replaces_a_whole_model_folder_not_file_by_file(data, good, tmp_path):
+    """--force of an n-gram model over another model's folder leaves none of the old files."""
+    dest = tmp_path / "out"
+    place(good("train-lm-ngram"), dest)
+    for stale in ("checkpoint.safetensors", "model.safetensors", "perplexity.png"):  # a neural model's files
+        (dest / "lm" / stale).write_bytes(b"old")
+    code, _, err = run_here([*WRITERS["train-lm-ngram"](data, dest), "--force"])
+    assert code == 0, err
+    assert sorted(p.name for p in (dest / "lm").iterdir()) == ["config.json", "model.arpa", "vocab.json"]
