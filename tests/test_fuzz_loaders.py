@@ -215,3 +215,17 @@ def test_model_config_json(tmp_path, ngram_folder):
         config.write_bytes(data)
 
     fuzz(tmp_path, "lm", good, load_language_model, seed=8, write=write, cases=CASES_PER_LOADER // 2)
+
+
+def test_classifier_config_json(tmp_path):
+    """config.json of a classifier folder (parameters, labels, tokenizer), beside good weights."""
+    from textkit.classify import load_classifier
+    from textkit.classify.base import classifier_class
+
+    folder = tmp_path / "clf"
+    texts = ["good fine great", "bad awful poor", "great good", "awful bad"] * 3
+    classifier_class("fasttext")(epochs=1, embed_dim=4, buckets=100).fit(texts, ["pos", "neg", "pos", "neg"] * 3).save(folder)
+    config = folder / "config.json"
+    good = config.read_bytes()
+    fuzz(tmp_path, "clf", good, lambda _: load_classifier(folder), seed=10, write=lambda _, data: config.write_bytes(data),
+         cases=CASES_PER_LOADER // 8)
