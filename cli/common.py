@@ -29,7 +29,7 @@ def run_guarded(command: click.Command, argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # a full disk or closed pipe on stdout surfaces here, not at exit
     except click.exceptions.Exit as e:
         return e.exit_code
-    except SystemExit as e:
+    except SystemExit:
         if type(sys.stdout).__name__.endswith("PacifyFlushWrapper"):  # click met a closed pipe on stdout
             _silence_stdout()
             return 0
@@ -38,7 +38,8 @@ def run_guarded(command: click.Command, argv: list[str] | None = None) -> int:
         if isinstance(e.__cause__, Terminated):
             click.echo("textkit: terminated", err=True)
             return 128 + signal.SIGTERM
-        click.echo("textkit: interrupted" if isinstance(e.__cause__, KeyboardInterrupt) else "textkit: aborted", err=True)
+        interrupted = isinstance(e.__cause__, KeyboardInterrupt)
+        click.echo("textkit: interrupted" if interrupted else "textkit: aborted", err=True)
         return 130
     except click.UsageError as e:
         if type(e).__name__ == "NoArgsIsHelpError" and e.ctx is not None:  # bare `textkit` (click >= 8.2)
@@ -204,7 +205,9 @@ def positive(name: str, value: float | None, allow_zero: bool = False) -> None:
         raise click.BadParameter(f"must be {'non-negative' if allow_zero else 'positive'}, got {value}", param_hint=name)
 
 
-def tokenizer_options(f: Callable | None = None, *, lang_default: str | None = "en", lang_help: str | None = None) -> Callable:
+def tokenizer_options(
+    f: Callable | None = None, *, lang_default: str | None = "en", lang_help: str | None = None
+) -> Callable:
     """--lang plus the options that tune tokenizers (lowercasing, jieba mode/HMM/user dictionary):
     the same five options on every command that tokenizes. ``@tokenizer_options`` or
     ``@tokenizer_options(lang_default=None, lang_help=...)``."""
@@ -249,7 +252,8 @@ def make_tokenizer(lang: str, lowercase: bool | None = None, zh_mode: str | None
         if user_dict is not None:
             raise click.BadParameter("only applies with --lang zh", param_hint="--user-dict")
         for name, flag in (("zh_mode", "--zh-mode"), ("hmm", "--hmm/--no-hmm")):
-            if ctx is not None and name in params and ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT):
+            source = ctx.get_parameter_source(name) if ctx is not None and name in params else None
+            if source not in (None, click.core.ParameterSource.DEFAULT):
                 raise click.BadParameter("only applies with --lang zh", param_hint=flag)
     return get_tokenizer(lang, **options)
 

@@ -53,10 +53,12 @@ def _setup_logging() -> None:
 @click.option("--file", "text_file", default=None, help="Text to evaluate on (a path or named corpus), one line per sentence.")
 @dataset_options
 @click.option("--split", type=click.Choice(["valid", "test"]), default="valid", show_default=True, help="WikiText split.")
-@tokenizer_options(lang_default=None, lang_help="Tokenizer for a bare ARPA file (default: whitespace, as KenLM; a model folder uses its own).")
+@tokenizer_options(lang_default=None,
+                   lang_help="Tokenizer for a bare ARPA file (default: whitespace, as KenLM; a model folder uses its own).")
 @errors_option
 @json_option
-def eval_ppl(model, text_file, dataset, raw, data_dir, split, lang, lowercase, zh_mode, hmm, user_dict, errors, as_json):
+def eval_ppl(model, text_file, dataset, raw, data_dir, split, lang, lowercase, zh_mode, hmm, user_dict, errors,
+             as_json):
     """Perplexity of MODEL (a saved language model folder, or an ARPA file) on a text.
 
     Each non-empty line is a sentence; words and one end-of-line token per line are predicted;
@@ -145,7 +147,8 @@ def generate(model, prefix, length, temperature, top_k, seed, as_json):
 @click.argument("corpus", required=False)
 @click.option("--model", "family", type=click.Choice(MODEL_FAMILIES), default="ngram", show_default=True, help="Model family.")
 @dataset_options
-@tokenizer_options(lang_default=None, lang_help="Tokenizer (default: whitespace for --dataset, whose text is already tokenized; en otherwise).")
+@tokenizer_options(lang_default=None,
+                   lang_help="Tokenizer (default: whitespace for --dataset, whose text is already tokenized; en otherwise).")
 @click.option("--min-freq", type=click.IntRange(min=1), default=1, show_default=True, help="Words rarer than this become <unk>.")
 @click.option("--vocab", "vocab_path", type=click.Path(dir_okay=False), default=None, help="Use this vocabulary (JSON from build-vocab) instead; other words become <unk>.")
 @click.option("--order", type=click.IntRange(min=1), default=3, show_default=True, help="ngram: the n-gram order N.")

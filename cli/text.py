@@ -78,8 +78,8 @@ def _input_size(file: str | None) -> int:
 @click.argument("file")
 @tokenizer_options
 @click.option("--min-freq", type=click.IntRange(min=1), default=1, show_default=True, help="Drop tokens rarer than this.")
-@click.option("--max-vocab", "max_size", cls=AliasedOption, hidden_aliases=("--max-size",), type=click.IntRange(min=1), default=None,
-              help="Keep at most this many tokens, specials included.")
+@click.option("--max-vocab", "max_size", cls=AliasedOption, hidden_aliases=("--max-size",), type=click.IntRange(min=1),
+              default=None, help="Keep at most this many tokens, specials included.")
 @click.option("--specials", default="<unk>,<pad>,<bos>,<eos>", show_default=True, help="Comma-separated special tokens (reserved first).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Vocabulary JSON file to write.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Processes to tokenize with.")

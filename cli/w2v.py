@@ -31,13 +31,14 @@ SHOWCASE_WORDS = ("france", "january", "two", "war", "water", "university")  # c
 @click.option("--sg/--cbow", default=False, show_default=True, help="Skip-gram or CBOW (mean of the context).")
 @click.option("--hs", is_flag=True, help="Hierarchical softmax (Huffman tree); combine with --negative 0 to use it alone.")
 @click.option("--negative", type=click.IntRange(min=0), default=5, show_default=True, help="Negative samples per example (0: off).")
-@click.option("--embed-dim", "dim", cls=AliasedOption, hidden_aliases=("--dim",), type=click.IntRange(min=1), default=100,
-              show_default=True, help="Vector size.")
+@click.option("--embed-dim", "dim", cls=AliasedOption, hidden_aliases=("--dim",), type=click.IntRange(min=1),
+              default=100, show_default=True, help="Vector size.")
 @click.option("--window", type=click.IntRange(min=1), default=5, show_default=True, help="Largest context window (each word draws a smaller one at random).")
-@click.option("--min-freq", "min_count", cls=AliasedOption, hidden_aliases=("--min-count",), type=click.IntRange(min=1), default=5,
-              show_default=True, help="Ignore words rarer than this.")
-@click.option("--max-vocab", "max_vocab_size", cls=AliasedOption, hidden_aliases=("--max-vocab-size",), type=click.IntRange(min=1),
-              default=None, help="Bound on distinct words held while counting (rarer ones are pruned, as gensim's max_vocab_size).")
+@click.option("--min-freq", "min_count", cls=AliasedOption, hidden_aliases=("--min-count",), type=click.IntRange(min=1),
+              default=5, show_default=True, help="Ignore words rarer than this.")
+@click.option("--max-vocab", "max_vocab_size", cls=AliasedOption, hidden_aliases=("--max-vocab-size",),
+              type=click.IntRange(min=1), default=None,
+              help="Bound on distinct words held while counting (rarer ones are pruned, as gensim's max_vocab_size).")
 @click.option("--sample", type=FiniteFloat(min=0), default=1e-3, show_default=True, help="Subsampling threshold for frequent words (0: off).")
 @click.option("--alpha", type=FiniteFloat(min=0, min_open=True), default=0.025, show_default=True, help="Initial learning rate.")
 @click.option("--min-alpha", type=FiniteFloat(min=0), default=0.0001, show_default=True, help="Final learning rate (linear decay over all epochs).")

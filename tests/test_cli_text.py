@@ -140,8 +140,8 @@ def test_tokenize_into_a_closed_pipe_is_quiet(tmp_path):
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
 def test_writing_to_a_full_device_is_one_line(en_file):
     with open("/dev/full", "wb") as full:
-        result = subprocess.run([sys.executable, "-c", "from textkit_cli.main import main; main()", "tokenize", str(en_file)],
-                                stdout=full, stderr=subprocess.PIPE, timeout=120)
+        command = [sys.executable, "-c", "from textkit_cli.main import main; main()", "tokenize", str(en_file)]
+        result = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, timeout=120)
     one_error_line(result, 1, "no space left")
     one_error_line(textkit("tokenize", str(en_file), "-o", "/dev/full"), 1, "/dev/full", "no space left")
     assert os.path.exists("/dev/full") and not os.path.isfile("/dev/full")  # written in place, never replaced
@@ -283,7 +283,8 @@ def _parse(name, *args):
     ("train-clf", "--threads", "--workers", "threads", "2"),
 ])
 def test_old_flag_spellings_still_work_but_are_not_advertised(command, old, new, param, value):
-    extra = {"build-vocab": ["-o", "x.json", "corpus.txt"], "train-clf": ["--dataset", "d.csv", "--model", "fasttext"]}.get(command, [])
+    extra = {"build-vocab": ["-o", "x.json", "corpus.txt"],
+             "train-clf": ["--dataset", "d.csv", "--model", "fasttext"]}.get(command, [])
     assert _parse(command, new, value, *extra)[param] == int(value)
     assert _parse(command, old, value, *extra)[param] == int(value)
     help_text = textkit(command, "--help").stdout.decode()

@@ -45,19 +45,83 @@ WRITERS = {
     "tokenize": lambda d, dest: ["tokenize", d.corpus, "-o", f"{dest}/tokens.txt"],
     "build-vocab": lambda d, dest: ["build-vocab", d.corpus, "-o", f"{dest}/vocab.json"],
     "train-spm": lambda d, dest: ["train-spm", d.corpus, "--vocab-size", "30", "-o", f"{dest}/spm"],
-    "train-w2v": lambda d, dest: ["train-w2v", d.corpus, "--embed-dim", "8", "--min-freq", "1", "--epochs", "1",
-                                  "--workers", "1", "-o", f"{dest}/vectors.bin"],
-    "train-w2v-native": lambda d, dest: ["train-w2v", d.corpus, "--embed-dim", "8", "--min-freq", "1", "--epochs", "1",
-                                         "--workers", "1", "-o", f"{dest}/w2v"],
+    "train-w2v": lambda d, dest: [
+        "train-w2v",
+        d.corpus,
+        "--embed-dim",
+        "8",
+        "--min-freq",
+        "1",
+        "--epochs",
+        "1",
+        "--workers",
+        "1",
+        "-o",
+        f"{dest}/vectors.bin",
+    ],
+    "train-w2v-native": lambda d, dest: [
+        "train-w2v",
+        d.corpus,
+        "--embed-dim",
+        "8",
+        "--min-freq",
+        "1",
+        "--epochs",
+        "1",
+        "--workers",
+        "1",
+        "-o",
+        f"{dest}/w2v",
+    ],
     "train-lm-ngram": lambda d, dest: ["train-lm", d.corpus, "--order", "2", "-o", f"{dest}/lm"],
-    "train-lm-neural": lambda d, dest: ["train-lm", d.small, "--model", "gru", "--embed-dim", "8", "--hidden-dim", "8",
-                                        "--layers", "1", "--epochs", "2", "--bptt", "8", "--batch-size", "4",
-                                        "--no-progress", "-o", f"{dest}/lm"],
+    "train-lm-neural": lambda d, dest: [
+        "train-lm",
+        d.small,
+        "--model",
+        "gru",
+        "--embed-dim",
+        "8",
+        "--hidden-dim",
+        "8",
+        "--layers",
+        "1",
+        "--epochs",
+        "2",
+        "--bptt",
+        "8",
+        "--batch-size",
+        "4",
+        "--no-progress",
+        "-o",
+        f"{dest}/lm",
+    ],
     "train-clf-bow": lambda d, dest: ["train-clf", "--dataset", d.csv, "--model", "bow", "-o", f"{dest}/clf"],
-    "train-clf-fasttext": lambda d, dest: ["train-clf", "--dataset", d.csv, "--model", "fasttext", "--epochs", "2",
-                                           "-o", f"{dest}/clf"],
-    "train-clf-gru": lambda d, dest: ["train-clf", "--dataset", d.csv, "--model", "gru", "--epochs", "1",
-                                      "--embed-dim", "8", "--hidden-dim", "8", "-o", f"{dest}/clf"],
+    "train-clf-fasttext": lambda d, dest: [
+        "train-clf",
+        "--dataset",
+        d.csv,
+        "--model",
+        "fasttext",
+        "--epochs",
+        "2",
+        "-o",
+        f"{dest}/clf",
+    ],
+    "train-clf-gru": lambda d, dest: [
+        "train-clf",
+        "--dataset",
+        d.csv,
+        "--model",
+        "gru",
+        "--epochs",
+        "1",
+        "--embed-dim",
+        "8",
+        "--hidden-dim",
+        "8",
+        "-o",
+        f"{dest}/clf",
+    ],
     "plot-embeddings": lambda d, dest: ["plot-embeddings", d.vectors, "--top", "10", "-o", f"{dest}/emb.png"],
     "eval-clf": lambda d, dest: ["eval-clf", d.classifier, "--dataset", d.csv, "--confusion-png", f"{dest}/cm.png"],
 }
@@ -83,6 +147,7 @@ def run_here(args: list[str], *, on_temp: int | None = None, sig: int = signal.S
             if made[0] == on_temp:
                 os.kill(os.getpid(), sig)  # delivered to this (the main) thread at once
             return result
+
         return make
 
     old_term = signal.getsignal(signal.SIGTERM)
@@ -111,8 +176,12 @@ def run_here(args: list[str], *, on_temp: int | None = None, sig: int = signal.S
 
 
 def textkit_process(*args: str, **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", "from textkit_cli.main import main; main()", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-c", "from textkit_cli.main import main; main()", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kw,
+    )
 
 
 def one_line(err: str, *needles: str) -> str:
@@ -157,8 +226,13 @@ def data(tmp_path_factory):
     (root / "labelled.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     vectors = [f"{len(WORDS)} 4"] + [f"{w} " + " ".join(f"{rng.uniform(-1, 1):.4f}" for _ in range(4)) for w in WORDS]
     (root / "vectors.txt").write_text("\n".join(vectors) + "\n", encoding="utf-8")
-    d = SimpleNamespace(corpus=str(root / "corpus.txt"), small=str(root / "small.txt"), csv=str(root / "labelled.csv"),
-                        vectors=str(root / "vectors.txt"), classifier=str(root / "classifier"))
+    d = SimpleNamespace(
+        corpus=str(root / "corpus.txt"),
+        small=str(root / "small.txt"),
+        csv=str(root / "labelled.csv"),
+        vectors=str(root / "vectors.txt"),
+        classifier=str(root / "classifier"),
+    )
     code, _, err = run_here(["train-clf", "--dataset", d.csv, "--model", "bow", "-o", d.classifier])
     assert code == 0, err
     return d
@@ -398,7 +472,9 @@ def test_every_json_command_prints_one_strict_json_object(data, good, tmp_path):
     w2v, lm = good("train-w2v"), good("train-lm-ngram")
     vectors = str(w2v / "vectors.bin")
     pairs = tmp_path / "pairs.tsv"
-    pairs.write_text("".join(f"{a}\t{b}\t{(i * 7) % 10}\n" for i, (a, b) in enumerate(zip(WORDS, WORDS[1:]))), encoding="utf-8")
+    pairs.write_text(
+        "".join(f"{a}\t{b}\t{(i * 7) % 10}\n" for i, (a, b) in enumerate(zip(WORDS, WORDS[1:]))), encoding="utf-8"
+    )
     runs = {
         "build-vocab": ["build-vocab", data.corpus, "-o", str(tmp_path / "v.json")],
         "train-spm": ["train-spm", data.corpus, "--vocab-size", "30", "-o", str(tmp_path / "spm")],
@@ -411,12 +487,18 @@ def test_every_json_command_prints_one_strict_json_object(data, good, tmp_path):
         "analogy": ["analogy", vectors, "cat", "dog", "mat"],
         "plot-embeddings": ["plot-embeddings", vectors, "--top", "10", "-o", str(tmp_path / "e.png")],
         "train-clf": WRITERS["train-clf-bow"](data, tmp_path / "clf"),
-        "train-clf rnn": [*WRITERS["train-clf-gru"](data, tmp_path / "rnn"), "--folds", "2"],  # epochs print nothing on stdout
+        "train-clf rnn": [
+            *WRITERS["train-clf-gru"](data, tmp_path / "rnn"),
+            "--folds",
+            "2",
+        ],  # epochs print nothing on stdout
         "eval-clf": ["eval-clf", data.classifier, "--dataset", data.csv],
         "predict": ["predict", data.classifier, "a good cat", "an awful dog"],
     }
     ctx = click.Context(cli)
-    with_json = {name for name in cli.list_commands(ctx) if any(p.name == "as_json" for p in cli.get_command(ctx, name).params)}
+    with_json = {
+        name for name in cli.list_commands(ctx) if any(p.name == "as_json" for p in cli.get_command(ctx, name).params)
+    }
     assert with_json == {name.split()[0] for name in runs}, "a --json command without a case here"
     for name, args in runs.items():
         code, out, err = run_here([*args, "--json"])
@@ -449,7 +531,7 @@ def test_an_arpa_file_scores_like_the_model_folder_that_holds_it(data, good, tmp
 def test_arpa_with_nan_or_positive_log_probability_is_refused_with_its_line(bad, needle, good, data, tmp_path):
     lines = (good("train-lm-ngram") / "lm" / "model.arpa").read_text(encoding="utf-8").splitlines()
     at = next(i for i, line in enumerate(lines) if line.endswith("\tcat") or "\tcat\t" in line)
-    lines[at] = bad + lines[at][lines[at].index("\t"):]
+    lines[at] = bad + lines[at][lines[at].index("\t") :]
     arpa = tmp_path / "bad.arpa"
     arpa.write_text("\n".join(lines) + "\n", encoding="utf-8")
     code, out, err = run_here(["eval-ppl", str(arpa), "--file", data.small, "--json"])
@@ -481,7 +563,9 @@ def test_model_folder_transaction_survives_an_interrupt_at_each_temporary_folder
 
     monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
     with sigterm_raises(), pytest.raises(KeyboardInterrupt) as raised:
-        save_artifact(folder, "lm.ngram", {"order": 2}, files=lambda d: (d / "model.arpa").write_text("new\n"), force=True)
+        save_artifact(
+            folder, "lm.ngram", {"order": 2}, files=lambda d: (d / "model.arpa").write_text("new\n"), force=True
+        )
     assert isinstance(raised.value, Terminated) == (sig == signal.SIGTERM)
     after = snapshot(tmp_path / "out")
     if point == 2:  # the signal waited for the swap: the new model is complete, nothing else is left
@@ -520,7 +604,9 @@ def test_json_output_never_holds_nan_or_infinity(capsys):
 
     from textkit_cli.common import emit_json
 
-    emit_json({"perplexity": float("inf"), "r": np.float32("nan"), "figures": np.array([1.0, -np.inf]), "n": np.int64(3)})
+    emit_json(
+        {"perplexity": float("inf"), "r": np.float32("nan"), "figures": np.array([1.0, -np.inf]), "n": np.int64(3)}
+    )
     out = capsys.readouterr().out
     assert json.loads(out) == {"perplexity": None, "r": None, "figures": [1.0, None], "n": 3}
 

@@ -20,9 +20,44 @@ import pytest
 from textkit.errors import TextkitError
 
 CASES_PER_LOADER = 1600  # 7.5 loaders' worth: over 10^4 inputs in all
-TOKENS = [b"nan", b"NaN", b"-inf", b"inf", b"1e999", b"-1e999", b"0", b"-0", b"1", b"-99", b"\xff", b"\xc3", b"\x00",
-          b"\n", b"\r\n", b" ", b"\t", b"{", b"}", b"[", b"]", b'"', b",", b":", b"null", b"true", b"-", b"\\",
-          b"\\data\\", b"ngram 1=", b"\\1-grams:", b"\\end\\", b"<s>", b"</s>", b"<unk>", b"99999999999999999999"]
+TOKENS = [
+    b"nan",
+    b"NaN",
+    b"-inf",
+    b"inf",
+    b"1e999",
+    b"-1e999",
+    b"0",
+    b"-0",
+    b"1",
+    b"-99",
+    b"\xff",
+    b"\xc3",
+    b"\x00",
+    b"\n",
+    b"\r\n",
+    b" ",
+    b"\t",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b'"',
+    b",",
+    b":",
+    b"null",
+    b"true",
+    b"-",
+    b"\\",
+    b"\\data\\",
+    b"ngram 1=",
+    b"\\1-grams:",
+    b"\\end\\",
+    b"<s>",
+    b"</s>",
+    b"<unk>",
+    b"99999999999999999999",
+]
 
 
 def mutate(data: bytes, rng: random.Random) -> bytes:
@@ -58,8 +93,16 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
     return bytes(out)
 
 
-def fuzz(tmp_path: Path, name: str, good: bytes, load, check=lambda obj: None, seed: int = 0, cases: int = CASES_PER_LOADER,
-         write=None) -> None:
+def fuzz(
+    tmp_path: Path,
+    name: str,
+    good: bytes,
+    load,
+    check=lambda obj: None,
+    seed: int = 0,
+    cases: int = CASES_PER_LOADER,
+    write=None,
+) -> None:
     """Load ``cases`` mutations of ``good``; collect every outcome that is not a TextkitError or a sound object."""
     rng = random.Random(seed)
     path = tmp_path / name
@@ -104,8 +147,14 @@ def test_word2vec_files(tmp_path, vectors, suffix):
 
     good = tmp_path / f"good{suffix}"
     write_word2vec_format(good, WORDS, vectors)
-    fuzz(tmp_path, f"vectors{suffix}", good.read_bytes(), load_vectors,
-         check=lambda kv: finite(kv.vectors), seed=1 if suffix == ".bin" else 2)
+    fuzz(
+        tmp_path,
+        f"vectors{suffix}",
+        good.read_bytes(),
+        load_vectors,
+        check=lambda kv: finite(kv.vectors),
+        seed=1 if suffix == ".bin" else 2,
+    )
 
 
 @pytest.fixture()
@@ -124,8 +173,16 @@ def test_vectors_folder_json(tmp_path, vectors_folder, name):
 
     target = vectors_folder / name
     good = target.read_bytes()
-    fuzz(tmp_path, "kv", good, lambda _: load_vectors(vectors_folder), check=lambda kv: finite(kv.vectors),
-         seed=3 if name == "vocab.json" else 9, write=lambda _, data: target.write_bytes(data), cases=CASES_PER_LOADER // 2)
+    fuzz(
+        tmp_path,
+        "kv",
+        good,
+        lambda _: load_vectors(vectors_folder),
+        check=lambda kv: finite(kv.vectors),
+        seed=3 if name == "vocab.json" else 9,
+        write=lambda _, data: target.write_bytes(data),
+        cases=CASES_PER_LOADER // 2,
+    )
 
 
 # ---- safetensors ---------------------------------------------------------------------------------
@@ -136,11 +193,21 @@ def test_safetensors(tmp_path, vectors, vectors_folder):
 
     save_tensors(tmp_path / "good.safetensors", {"vectors": vectors, "bias": np.arange(3, dtype=np.int64)})
     good = (tmp_path / "good.safetensors").read_bytes()
-    fuzz(tmp_path, "w.safetensors", good, lambda p: load_tensors(p, framework="np"), seed=4, cases=CASES_PER_LOADER // 2)
+    fuzz(
+        tmp_path, "w.safetensors", good, lambda p: load_tensors(p, framework="np"), seed=4, cases=CASES_PER_LOADER // 2
+    )
     weights = vectors_folder / "weights.safetensors"
     good = weights.read_bytes()
-    fuzz(tmp_path, "kv", good, lambda _: load_vectors(vectors_folder), check=lambda kv: finite(kv.vectors), seed=5,
-         write=lambda _, data: weights.write_bytes(data), cases=CASES_PER_LOADER // 2)
+    fuzz(
+        tmp_path,
+        "kv",
+        good,
+        lambda _: load_vectors(vectors_folder),
+        check=lambda kv: finite(kv.vectors),
+        seed=5,
+        write=lambda _, data: weights.write_bytes(data),
+        cases=CASES_PER_LOADER // 2,
+    )
 
 
 # ---- ARPA ----------------------------------------------------------------------------------------
@@ -224,8 +291,17 @@ def test_classifier_config_json(tmp_path):
 
     folder = tmp_path / "clf"
     texts = ["good fine great", "bad awful poor", "great good", "awful bad"] * 3
-    classifier_class("fasttext")(epochs=1, embed_dim=4, buckets=100).fit(texts, ["pos", "neg", "pos", "neg"] * 3).save(folder)
+    classifier_class("fasttext")(epochs=1, embed_dim=4, buckets=100).fit(texts, ["pos", "neg", "pos", "neg"] * 3).save(
+        folder
+    )
     config = folder / "config.json"
     good = config.read_bytes()
-    fuzz(tmp_path, "clf", good, lambda _: load_classifier(folder), seed=10, write=lambda _, data: config.write_bytes(data),
-         cases=CASES_PER_LOADER // 8)
+    fuzz(
+        tmp_path,
+        "clf",
+        good,
+        lambda _: load_classifier(folder),
+        seed=10,
+        write=lambda _, data: config.write_bytes(data),
+        cases=CASES_PER_LOADER // 8,
+    )

@@ -151,7 +151,7 @@ def _row_buffer(n: int, dim: int, path: PathLike) -> np.ndarray:
     try:
         return np.empty((max(1, min(n, 65536, (1 << 24) // dim)), dim), dtype=np.float32)
     except (MemoryError, ValueError):
-        raise ModelFileError(f"{path}: the header promises vectors of dimension {dim}, too large for a word2vec file") from None
+        raise ModelFileError(f"{path}: the header promises vectors of dimension {dim}, too large to be real") from None
 
 
 def _grow(vectors: np.ndarray, i: int, n: int) -> np.ndarray:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from textkit.errors import InputFileError, ModelFileError, UsageError
-from textkit.io import PathLike, atomic_paths, check_readable, iter_lines
+from textkit.io import PathLike, atomic_paths, atomic_write, check_readable, iter_lines
 
 LANGS = ("en", "zh", "char", "whitespace", "spm:MODEL")
 
@@ -503,7 +503,8 @@ def _sentencepiece_message(error: Exception, vocab_size: int) -> str:
     text = re.sub(r"^[A-Z_]+: (\S+\(\d+\) )?(\[.*?\] )?", "", text)
     too_high = re.search(r"Vocabulary size too high \((\d+)\).*<= (\d+)", text)
     if too_high:
-        return f"the text has too few distinct pieces for a vocabulary of {too_high[1]}; use a size of at most {too_high[2]}"
+        return (f"the text has too few distinct pieces for a vocabulary of {too_high[1]}; "
+                f"use a size of at most {too_high[2]}")
     too_small = re.search(r"smaller than required_chars\. (\d+) vs (\d+)", text)
     if too_small:
         return (f"a vocabulary of {too_small[1]} cannot hold the {too_small[2]} characters and special pieces "

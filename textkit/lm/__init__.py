@@ -34,7 +34,7 @@ def load_language_model(path: PathLike, tokenizer=None):
     if p.is_dir():
         read_config(p, family="lm")
         if tokenizer is not None:
-            raise UsageError(f"{p} is a model folder with its own tokenizer; a tokenizer can only be chosen for an ARPA file")
+            raise UsageError(f"{p} is a model folder with its own tokenizer; only an ARPA file takes a tokenizer")
         return load(p)
     if p.exists() and not p.name.lower().endswith((".arpa", ".arpa.gz")):
         raise ModelFileError(f"{p}: not a language model folder or ARPA file")
