@@ -23,7 +23,18 @@ def run_guarded(command: click.Command, argv: list[str] | None = None) -> int:
     written is cleaned up as for Ctrl-C. No traceback reaches the user for anything textkit
     anticipates.
     """
-    _raise_on_sigterm()
+    previous = _raise_on_sigterm()
+    try:
+        return _run(command, argv)
+    finally:  # as it was before (the CLI run inside a test or another program): handler and output locks
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        from textkit.io import release_outputs
+
+        release_outputs()
+
+
+def _run(command: click.Command, argv: list[str] | None) -> int:
     try:
         command.main(args=argv, prog_name="textkit", standalone_mode=False)
         sys.stdout.flush()  # a full disk or closed pipe on stdout surfaces here, not at exit
@@ -80,7 +91,8 @@ def run_guarded(command: click.Command, argv: list[str] | None = None) -> int:
     return 0
 
 
-def _raise_on_sigterm() -> None:
+def _raise_on_sigterm() -> Any:
+    """Make SIGTERM raise Terminated in this process; returns the handler it replaced (None: none)."""
     main_process = os.getpid()
 
     def terminated(signum, frame):
@@ -91,9 +103,9 @@ def _raise_on_sigterm() -> None:
         raise Terminated("terminated")
 
     try:
-        signal.signal(signal.SIGTERM, terminated)
+        return signal.signal(signal.SIGTERM, terminated)
     except ValueError:  # not the main thread (the CLI run from a test's thread): leave the default
-        pass
+        return None
 
 
 def _stdout_broken() -> bool:

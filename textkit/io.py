@@ -351,6 +351,12 @@ def release_output(path: PathLike) -> None:
         os.close(fd)
 
 
+def release_outputs() -> None:
+    """Give up every output lock this process holds (a command that ran in-process has ended)."""
+    for path in list(_CLAIMS):
+        release_output(path)
+
+
 def _mode_for(path: Path) -> int:
     try:
         return path.stat().st_mode & 0o777
