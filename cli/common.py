@@ -8,7 +8,7 @@ import math
 import os
 import signal
 import sys
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import click
 
@@ -268,17 +268,6 @@ def make_tokenizer(lang: str, lowercase: bool | None = None, zh_mode: str | None
             if source not in (None, click.core.ParameterSource.DEFAULT):
                 raise click.BadParameter("only applies with --lang zh", param_hint=flag)
     return get_tokenizer(lang, **options)
-
-
-def refuse_inapplicable(names: Iterable[str], choice: str) -> None:
-    """Refuse options the user gave that do not apply to ``choice`` (such as ``--model lstm``),
-    rather than ignore them: one line naming the first, exit status 2."""
-    ctx = click.get_current_context()
-    typed = click.core.ParameterSource.COMMANDLINE
-    given = {p.name: p for p in ctx.command.params if ctx.get_parameter_source(p.name) == typed}
-    for name in names:
-        if name in given:
-            raise click.UsageError(f"{given[name].opts[0]} does not apply to {choice}")
 
 
 def check_model_kind(path: str, family: str) -> None:

@@ -21,7 +21,6 @@ from .common import (
     json_option,
     log,
     make_tokenizer,
-    refuse_inapplicable,
     tokenizer_options,
 )
 from .lm_neural import neural_options, train_neural
@@ -176,8 +175,6 @@ def train_lm(corpus, family, dataset, raw, data_dir, lang, lowercase, zh_mode, h
       torchrun --nproc_per_node 2 -m textkit_cli.main train-lm corpus.txt --model lstm -o models/ddp
     """
     _setup_logging()
-    ngram_only = ("order", "smoothing", "k", "use_gzip", "model_format")
-    refuse_inapplicable(ngram_only if family != "ngram" else tuple(neural), f"--model {family}")
     if lang is None:
         lang = "whitespace" if dataset is not None else "en"
     if family != "ngram":

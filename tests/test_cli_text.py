@@ -345,16 +345,3 @@ def test_train_spm_failures_speak_plainly(tmp_path, en_file):
 
 def test_plot_to_an_unknown_image_type_is_a_usage_error(tmp_path):
     one_error_line(textkit("plot-embeddings", "vectors.bin", "-o", str(tmp_path / "out.xyz")), 2, ".xyz", "png")
-
-
-@pytest.mark.parametrize(("args", "flag"), [
-    (["--epochs", "3"], "--epochs"),
-    (["--model", "lstm", "--order", "4"], "--order"),
-    (["--model", "gru", "--smoothing", "kn"], "--smoothing"),
-    (["--model", "rnn", "--gzip"], "--gzip"),
-    (["--device", "cpu"], "--device"),
-])
-def test_train_lm_refuses_options_of_the_other_family(tmp_path, en_file, args, flag):
-    result = textkit("train-lm", str(en_file), *args, "-o", str(tmp_path / "m"))
-    one_error_line(result, 2, flag, "does not apply")
-    assert not (tmp_path / "m").exists()
