@@ -204,6 +204,18 @@ def snapshot(folder: Path) -> dict[str, str]:
     return tree
 
 
+def resumable_checkpoints_dropped(tree: dict[str, str]) -> dict[str, str]:
+    """``tree`` without the checkpoint folders an interrupted training run keeps beside its output
+    (``NAME.checkpoint/``, for ``--resume``), provided they hold a checkpoint to resume from."""
+    keep = {}
+    for rel, digest in tree.items():
+        top = rel.split("/")[0]
+        if top.endswith(".checkpoint") and f"{top}/checkpoint.safetensors" in tree:
+            continue
+        keep[rel] = digest
+    return keep
+
+
 def leftovers(cache: Path) -> list[str]:
     """Files textkit left in its cache/temporary folders (the output lock folder does not count)."""
     return [str(p) for p in cache.rglob("*") if p.is_file() and "textkit-locks" not in p.parts]
@@ -391,7 +403,7 @@ def test_interrupt_keeps_the_old_output(name, sig, point, data, good, tmp_path, 
     else:
         assert code == (130 if sig == signal.SIGINT else 143), err
         one_line(err, "interrupted" if sig == signal.SIGINT else "terminated")
-        assert snapshot(dest) == before
+        assert resumable_checkpoints_dropped(snapshot(dest)) == before
     assert not leftovers(_private_cache)
 
 
@@ -443,7 +455,7 @@ def test_sigterm_during_neural_training_keeps_the_old_model(data, good, tmp_path
     err = "".join(line for line in log if "epoch" not in line)
     assert proc.returncode == 143, "".join(log)
     one_line(err, "terminated")
-    assert snapshot(dest) == before
+    assert resumable_checkpoints_dropped(snapshot(dest)) == before
     assert not leftovers(_private_cache)
 
 
