@@ -196,9 +196,14 @@ def atomic_paths(paths: Iterable[PathLike]) -> Iterator[list[Path]]:
         for d in sorted(created, key=lambda d: len(d.parts), reverse=True):  # innermost first
             with contextlib.suppress(OSError):
                 d.rmdir()
-        if isinstance(e, OSError) and not isinstance(e, InputFileError):
+        if isinstance(e, OSError) and e.errno in _WRITE_ERRORS:
             raise output_error(targets[0] if len(targets) == 1 else targets[0].parent, e) from None
         raise
+
+
+# what a write can fail with; other OSErrors in a writing block (reading an input) pass through
+_WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO,
+                 errno.EISDIR, errno.ENOTDIR, errno.ENAMETOOLONG, errno.EEXIST}
 
 
 @contextlib.contextmanager
