@@ -246,6 +246,19 @@ def test_arpa(tmp_path):
     fuzz(tmp_path, "lm.arpa", ARPA, read_arpa, check=check, seed=6)
 
 
+def test_gzipped_arpa_and_vectors(tmp_path, vectors):
+    """Damage inside a compressed stream (CRC errors, truncated members) is a file error too."""
+    import gzip
+
+    from textkit.embeddings import load_vectors, write_word2vec_format
+    from textkit.lm.arpa import read_arpa
+
+    fuzz(tmp_path, "lm.arpa.gz", gzip.compress(ARPA, mtime=0), read_arpa, seed=11, cases=CASES_PER_LOADER // 4)
+    write_word2vec_format(tmp_path / "v.txt", WORDS, vectors)
+    good = gzip.compress((tmp_path / "v.txt").read_bytes(), mtime=0)
+    fuzz(tmp_path, "v.txt.gz", good, load_vectors, check=lambda kv: finite(kv.vectors), seed=12, cases=CASES_PER_LOADER // 4)
+
+
 # ---- vocabulary and config JSON -------------------------------------------------------------------
 def test_vocab_json(tmp_path):
     from textkit.vocab import Vocab

@@ -108,6 +108,16 @@ def load_word2vec_format(path: PathLike, binary: bool | None = None, limit: int 
 
     >>> kv = load_word2vec_format("GoogleNews-vectors-negative300.bin", limit=100000)  # doctest: +SKIP
     """
+    import lzma
+    import zlib
+
+    try:
+        return _load_word2vec_format(path, binary, limit, unicode_errors)
+    except (OSError, EOFError, zlib.error, lzma.LZMAError) as e:  # a damaged .gz/.bz2/.xz stream, a read error
+        raise ModelFileError(f"{path}: read failed: truncated or corrupt file ({e})") from None
+
+
+def _load_word2vec_format(path: PathLike, binary: bool | None, limit: int | None, unicode_errors: str):
     binary = _is_binary_name(path) if binary is None else binary
     with open_binary(path) as f:
         header = f.readline()
