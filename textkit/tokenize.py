@@ -398,8 +398,8 @@ class SentencePieceTokenizer(Tokenizer):
             sp = spm.SentencePieceProcessor()
             try:
                 sp.Load(str(p))
-            except (OSError, RuntimeError) as e:
-                raise ModelFileError(f"{p}: not a sentencepiece model ({e})") from None
+            except (OSError, RuntimeError):  # its text is sentencepiece's internal check, not for users
+                raise ModelFileError(f"{p}: not a sentencepiece model file") from None
             self._sp = sp
         return self._sp
 
