@@ -125,7 +125,12 @@ WRITERS = {
     "plot-embeddings": lambda d, dest: ["plot-embeddings", d.vectors, "--top", "10", "-o", f"{dest}/emb.png"],
     "eval-clf": lambda d, dest: ["eval-clf", d.classifier, "--dataset", d.csv, "--confusion-png", f"{dest}/cm.png"],
 }
-QUICK = ["tokenize", "build-vocab", "train-spm", "train-lm-ngram", "plot-embeddings"]  # for the subprocess cases
+# Writers whose family has a fix still to land: skipped here, with the reason (empty when none).
+PENDING: dict[str, str] = {}
+WRITER_PARAMS = [
+    pytest.param(name, marks=[pytest.mark.skip(reason=PENDING[name])] if name in PENDING else [])
+    for name in sorted(WRITERS)
+]
 
 
 # ---- running the CLI ------------------------------------------------------------------------------
@@ -313,7 +318,7 @@ def fill(folder: Path) -> Path:
 
 
 # ---- the cases ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", sorted(WRITERS))
+@pytest.mark.parametrize("name", WRITER_PARAMS)
 def test_full_disk_keeps_the_old_output(name, data, good, tmp_path, _private_cache):
     with tmpfs(tmp_path / "disk") as disk:
         dest = disk / "out"
@@ -327,7 +332,7 @@ def test_full_disk_keeps_the_old_output(name, data, good, tmp_path, _private_cac
         assert not leftovers(_private_cache)
 
 
-@pytest.mark.parametrize("name", sorted(WRITERS))
+@pytest.mark.parametrize("name", WRITER_PARAMS)
 def test_disk_filling_up_while_writing_leaves_nothing(name, data, good, tmp_path, _private_cache):
     """Room for the start of the output, not all of it: the write fails halfway (or fits)."""
     with tmpfs(tmp_path / "disk", size="64k") as disk:
@@ -345,7 +350,7 @@ def test_disk_filling_up_while_writing_leaves_nothing(name, data, good, tmp_path
         assert not leftovers(_private_cache)
 
 
-@pytest.mark.parametrize("name", sorted(WRITERS))
+@pytest.mark.parametrize("name", WRITER_PARAMS)
 def test_write_failure_anywhere_keeps_the_old_output(name, data, good, tmp_path, _private_cache):
     """Every file write fails (a file-size limit of 0 bytes: EFBIG, as a full disk gives ENOSPC)."""
     dest = tmp_path / "out"
@@ -377,7 +382,7 @@ def read_only(folder: Path):
             folder.chmod(0o755)
 
 
-@pytest.mark.parametrize("name", sorted(WRITERS))
+@pytest.mark.parametrize("name", WRITER_PARAMS)
 def test_read_only_folder_fails_before_work_and_keeps_the_old_output(name, data, good, tmp_path, _private_cache):
     dest = tmp_path / "out"
     before = place(good(name), dest)
@@ -392,7 +397,7 @@ def test_read_only_folder_fails_before_work_and_keeps_the_old_output(name, data,
 
 @pytest.mark.parametrize("point", [1, 2, 3])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-@pytest.mark.parametrize("name", sorted(WRITERS))
+@pytest.mark.parametrize("name", WRITER_PARAMS)
 def test_interrupt_keeps_the_old_output(name, sig, point, data, good, tmp_path, _private_cache):
     """Ctrl-C or SIGTERM when the command makes its first, second or third temporary file."""
     dest = tmp_path / "out"
