@@ -92,16 +92,16 @@ def _run(command: click.Command, argv: list[str] | None) -> int:
 
 
 def _raise_on_sigterm() -> Any:
-    """Make SIGTERM raise Terminated in this process; returns the handler it replaced (None: none)."""
-    main_process = os.getpid()
+    """Make SIGTERM raise Terminated in this process; returns the handler it replaced (None: none).
+
+    Forked workers go back to the default handler (a fork hook in :mod:`textkit.io`).
+    """
+    import textkit.io  # noqa: F401  (registers that fork hook)
 
     def terminated(signum, frame):
-        if os.getpid() != main_process:  # a forked worker (a pool being shut down): die as usual
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGTERM)
-            return
         raise Terminated("terminated")
 
+    terminated.textkit_sigterm = True  # type: ignore[attr-defined]
     try:
         return signal.signal(signal.SIGTERM, terminated)
     except ValueError:  # not the main thread (the CLI run from a test's thread): leave the default

@@ -227,6 +227,23 @@ def _raise_terminated(signum, frame) -> None:
     raise Terminated("terminated")
 
 
+_raise_terminated.textkit_sigterm = True  # type: ignore[attr-defined]
+
+
+def _default_sigterm_in_child() -> None:
+    # A forked worker (a multiprocessing pool's) inherits a Python-level SIGTERM handler, and a
+    # Python handler can miss a signal that lands just before a blocking call: Pool.terminate's
+    # SIGTERM to a worker about to wait on a lock then hangs the whole run. Workers go back to the
+    # default action (die at once); only the process that writes outputs needs to clean up.
+    with contextlib.suppress(ValueError):
+        if getattr(signal.getsignal(signal.SIGTERM), "textkit_sigterm", False):
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_default_sigterm_in_child)
+
+
 @contextlib.contextmanager
 def signals_deferred() -> Iterator[None]:
     """Hold Ctrl-C and SIGTERM until the block ends (then they take effect as usual).
