@@ -159,6 +159,34 @@ class Vocab:
         # data (WikiText has thousands) is an ordinary token in a vocabulary built without it.
         return cls(tokens, freqs, specials, unk_token=UNK if UNK in specials else None)
 
+    @classmethod
+    def from_counts(cls, tokens: Sequence[str], counts, min_freq: int = 1) -> "Vocab":
+        """Build from distinct ``tokens`` and their ``counts`` (a sequence or integer array), no specials.
+
+        The fast path for trainers that count into an array (word2vec): one stable numpy sort
+        (frequency first, ties keep the order of ``tokens``), no per-token tuples.
+
+        >>> Vocab.from_counts(["a", "b", "c"], [1, 3, 1]).tokens
+        ['b', 'a', 'c']
+        """
+        import numpy as np
+
+        if min_freq < 1:
+            raise UsageError(f"min_freq must be at least 1, not {min_freq}")
+        counts = np.asarray(counts, dtype=np.int64)
+        if len(tokens) != len(counts):
+            raise UsageError(f"{len(tokens)} tokens but {len(counts)} counts")
+        if len(counts) == 0:
+            raise EmptyCorpusError("the corpus has no tokens")
+        order = np.argsort(-counts, kind="stable")
+        kept = order[counts[order] >= min_freq]
+        if len(kept) == 0:
+            raise EmptyCorpusError(
+                f"no token occurs at least {min_freq} times (the most frequent occurs {int(counts.max())} times); "
+                "lower min_freq"
+            )
+        return cls([tokens[i] for i in kept.tolist()], counts[kept].tolist(), specials=(), unk_token=None)
+
     # ---- lookups ------------------------------------------------------------------------------
     def __len__(self) -> int:
         return self._size
