@@ -67,7 +67,7 @@ def train_w2v(corpus, output, sg, hs, negative, dim, window, min_count, max_voca
     source = corpus if corpus is not None else "wiki"
     model = Word2Vec(vector_size=dim, window=window, min_count=min_count, max_vocab_size=max_vocab_size, sample=sample,
                      alpha=alpha, min_alpha=min_alpha, sg=int(sg), hs=int(hs), negative=negative, epochs=epochs,
-                     workers=workers, seed=seed, kernel=kernel)
+                     workers=workers, seed=seed, kernel=kernel, tokenizer=tokenizer)
     sentences = _sentences(source, tokenizer, errors)
     model.build_vocab(sentences)
     if not as_json:

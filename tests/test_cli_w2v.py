@@ -8,9 +8,9 @@ import random
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from textkit_cli.main import cli
 
 from textkit.embeddings import load_vectors, word_counts
-from textkit_cli.main import cli
 
 
 def run(*args: str) -> tuple[int, str, str]:

@@ -19,8 +19,8 @@ Queries are gensim's own: ``kv.most_similar``, ``kv.most_similar_cosmul``, ``kv.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -186,43 +186,28 @@ def _read_binary_rows(f, n: int, dim: int, path: PathLike, errors: str) -> tuple
 
 
 # ---- textkit's folder format -----------------------------------------------------------------
-def save_model_folder(folder: PathLike, kind: str, params: dict, tensors: dict, vocab, force: bool = False) -> Path:
-    """Write ``config.json`` (format, version, kind, params), ``weights.safetensors`` and
-    ``vocab.json`` into ``folder``, all or nothing."""
-    from textkit.artifacts import save_artifact
-
-    save_artifact(folder, kind, params, tensors=tensors, vocab=vocab, force=force)
-    return Path(folder)
-
-
-def load_model_folder(folder: PathLike, kind: str) -> tuple[dict, dict, object]:
-    """``(params, numpy tensors, Vocab)`` from a folder :func:`save_model_folder` wrote."""
-    from textkit.artifacts import load_vocab, load_weights, read_config
-
-    config = read_config(folder, family="vectors")
-    if config["kind"] != kind:
-        raise ModelFileError(f"{folder}: a {config['kind']} folder, not {kind}")
-    params = {k: v for k, v in config.items() if k not in ("format", "version", "kind", "tokenizer")}
-    return params, load_weights(folder, framework="np"), load_vocab(folder)
-
-
 class KeyedVectorsFolder:
-    """Saving and loading a gensim ``KeyedVectors`` as textkit's ``vectors.keyed`` folder."""
+    """Saving and loading a gensim ``KeyedVectors`` as textkit's ``vectors.keyed`` folder
+    (``config.json``, ``vocab.json`` with the words and counts, ``weights.safetensors``)."""
 
     @staticmethod
     def save(kv, folder: PathLike, force: bool = False) -> Path:
+        from textkit.artifacts import save_artifact
         from textkit.vocab import Vocab
 
-        counts = word_counts(kv)
-        vocab = Vocab(kv.index_to_key, counts, specials=(), unk_token=None)
-        return save_model_folder(folder, KEYED_KIND, {"vector_size": int(kv.vector_size)}, {"vectors": kv.vectors},
-                                 vocab, force=force)
+        vocab = Vocab(kv.index_to_key, word_counts(kv), specials=(), unk_token=None)
+        save_artifact(folder, KEYED_KIND, {"vector_size": int(kv.vector_size)}, tensors={"vectors": kv.vectors},
+                      vocab=vocab, force=force)
+        return Path(folder)
 
     @staticmethod
     def load(folder: PathLike):
-        params, tensors, vocab = load_model_folder(folder, KEYED_KIND)
-        vectors = tensors.get("vectors")
-        if vectors is None or vectors.shape != (len(vocab), params.get("vector_size")):
+        from textkit.artifacts import load_vocab, load_weights, read_config
+
+        config = read_config(folder, family="vectors")
+        vocab = load_vocab(folder)
+        vectors = load_weights(folder, framework="np").get("vectors")
+        if vectors is None or vectors.shape != (len(vocab), config.get("vector_size")):
             raise ModelFileError(f"{folder}: the vectors do not match the words of its vocabulary")
         return keyed_vectors(vocab.tokens, vectors, vocab.freqs)
 
