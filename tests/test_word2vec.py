@@ -77,7 +77,8 @@ def test_shared_output_step_is_the_gradient_of_the_summed_loss(n_in, labels):
     scores = np.zeros((n_in, len(rows)), np.float32)
     sig, loss_table = kernels.sigmoid_tables()
     new_out = out.copy()
-    loss = kernels.batch_step(inputs, n_in, new_out, rows, labels, len(rows), alpha, grads, scores, sig, loss_table, True)
+    loss = kernels.batch_step(inputs, n_in, new_out, rows, labels, len(rows), alpha, grads, scores, sig, loss_table,
+                              True)
     h = torch.tensor(inputs, dtype=torch.float64, requires_grad=True)
     o = torch.tensor(out[rows], dtype=torch.float64, requires_grad=True)
     z = (h @ o.T) * torch.tensor(2 * labels - 1, dtype=torch.float64)
@@ -161,7 +162,8 @@ def planted_corpus(n_sentences: int = 600, seed: int = 0) -> tuple[list[list[str
     """Four topics of six words; a sentence uses words of one topic only."""
     rng = random.Random(seed)
     groups = [[f"{topic}{i}" for i in range(6)] for topic in ("fruit", "metal", "bird", "tool")]
-    sentences = [[rng.choice(g) for _ in range(rng.randint(6, 10))] for g in (rng.choice(groups) for _ in range(n_sentences))]
+    topics = (rng.choice(groups) for _ in range(n_sentences))
+    sentences = [[rng.choice(g) for _ in range(rng.randint(6, 10))] for g in topics]
     return sentences, groups
 
 

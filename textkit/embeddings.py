@@ -76,7 +76,8 @@ def check_words(kv, words: Sequence[str]) -> None:
 
 
 # ---- the word2vec formats ---------------------------------------------------------------------
-def write_word2vec_format(path: PathLike, words: Sequence[str], vectors: np.ndarray, binary: bool | None = None) -> Path:
+def write_word2vec_format(path: PathLike, words: Sequence[str], vectors: np.ndarray,
+                          binary: bool | None = None) -> Path:
     """Write the word2vec format, atomically: text (``V D`` then ``word v1 .. vD`` per line, each
     value with 9 significant digits, enough to read every float32 back exactly) or binary (``word ``
     then D little-endian float32, then a newline, as the C tool writes). Rows go out in blocks.
@@ -223,7 +224,9 @@ def save_vectors(vectors, path: PathLike, force: bool = False) -> Path:
     if p.suffix == ".safetensors":
         raise UsageError(f"{p}: textkit's own format is a folder; give a name without a suffix")
     if p.suffix == "" or p.is_dir():
-        return vectors.save(p, force=force) if hasattr(vectors, "build_vocab") else KeyedVectorsFolder.save(vectors, p, force)
+        if hasattr(vectors, "build_vocab"):
+            return vectors.save(p, force=force)
+        return KeyedVectorsFolder.save(vectors, p, force)
     if hasattr(vectors, "build_vocab"):  # a Word2Vec: its arrays, without building a KeyedVectors
         return write_word2vec_format(p, vectors.vocab.tokens, vectors.vectors)
     return write_word2vec_format(p, vectors.index_to_key, vectors.vectors)
@@ -273,7 +276,8 @@ def evaluate_analogies(kv, analogies: PathLike = "google", restrict_vocab: int =
     total = sum(1 for line in iter_lines(path) if not line.startswith(":") and len(line.split()) == 4)
     if not kv.index_to_key:
         raise UsageError("the vectors are empty")
-    _, sections = kv.evaluate_word_analogies(str(path), restrict_vocab=restrict_vocab, case_insensitive=case_insensitive)
+    _, sections = kv.evaluate_word_analogies(str(path), restrict_vocab=restrict_vocab,
+                                             case_insensitive=case_insensitive)
     rows = [{"section": s["section"], "correct": len(s["correct"]), "covered": len(s["correct"]) + len(s["incorrect"])}
             for s in sections if s["section"] != "Total accuracy"]
     for row in rows:
@@ -341,7 +345,8 @@ def plot_embeddings(kv, words: Sequence[str], path: PathLike, method: str = "pca
     if method == "pca":
         xy = PCA(n_components=2, random_state=seed).fit_transform(points)
     elif method == "tsne":
-        xy = TSNE(n_components=2, perplexity=min(30.0, (len(words) - 1) / 3), init="pca", random_state=seed).fit_transform(points)
+        tsne = TSNE(n_components=2, perplexity=min(30.0, (len(words) - 1) / 3), init="pca", random_state=seed)
+        xy = tsne.fit_transform(points)
     else:
         raise UsageError(f"plot method must be pca or tsne, not {method!r}")
     fig, ax = plt.subplots(figsize=(10, 8))

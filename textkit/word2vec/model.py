@@ -5,7 +5,8 @@ writes its id to an anonymous temporary file (4 bytes a word; it has no name, so
 behind if the process dies). The vocabulary is then sorted by frequency and every epoch replays
 the ids, mapped to the final vocabulary with one array lookup, in chunks of about ``batch_words``
 words that ``workers`` threads train on with the compiled kernel (:mod:`textkit.word2vec.kernels`)
-without the GIL (:func:`textkit.hogwild.run_hogwild`). Parameter names follow gensim; ``model.wv`` is a gensim ``KeyedVectors``.
+without the GIL (:func:`textkit.hogwild.run_hogwild`). Parameter names follow gensim; ``model.wv``
+is a gensim ``KeyedVectors``.
 
 >>> model = Word2Vec([["the", "cat", "sat"], ["the", "dog", "sat"]] * 50, vector_size=16, min_count=1)
 >>> model.wv.most_similar("cat", topn=2)  # doctest: +SKIP
@@ -251,9 +252,13 @@ class Word2Vec:
         if self.hs and n > 1:
             self._codes, self._points, self._lengths = huffman_tree(freq)
         else:  # a one-word vocabulary has nothing to tell apart
-            self._codes, self._points, self._lengths = np.zeros((1, 1), np.int8), np.zeros((1, 1), np.int32), np.zeros(n, np.int32)
-        self._syn1 = syn1 if syn1 is not None else np.zeros((n if self.hs else 1, self.vector_size), dtype=np.float32)
-        self._syn1neg = syn1neg if syn1neg is not None else np.zeros((n if self.negative else 1, self.vector_size), dtype=np.float32)
+            self._codes, self._points = np.zeros((1, 1), np.int8), np.zeros((1, 1), np.int32)
+            self._lengths = np.zeros(n, np.int32)
+        if syn1 is None:
+            syn1 = np.zeros((n if self.hs else 1, self.vector_size), dtype=np.float32)
+        if syn1neg is None:
+            syn1neg = np.zeros((n if self.negative else 1, self.vector_size), dtype=np.float32)
+        self._syn1, self._syn1neg = syn1, syn1neg
 
     def _initial_vectors(self, n: int) -> np.ndarray:
         """Uniform in ±1/vector_size (gensim 4; the C tool ±0.5/vector_size): small, so updates dominate."""
@@ -306,7 +311,8 @@ class Word2Vec:
 
         def work(job: tuple) -> tuple[float, int, int]:
             _, ids, ends, _, alpha_start, alpha_end, seed = job
-            return train_chunk(*arrays, ids, ends, *tables, *settings, alpha_start, alpha_end, seed, compute_loss, shared)
+            return train_chunk(*arrays, ids, ends, *tables, *settings, alpha_start, alpha_end, seed, compute_loss,
+                               shared)
 
         def add(job: tuple, result: tuple[float, int, int]) -> None:
             loss, examples, trained = result
@@ -407,7 +413,8 @@ class Word2Vec:
         from textkit.errors import ModelFileError
 
         n, dim = len(vocab), self.vector_size
-        expected = {"vectors": (n, dim), "syn1": (n, dim) if self.hs else None, "syn1neg": (n, dim) if self.negative else None}
+        expected = {"vectors": (n, dim), "syn1": (n, dim) if self.hs else None,
+                    "syn1neg": (n, dim) if self.negative else None}
         for name, shape in expected.items():
             if shape is not None and (name not in tensors or tuple(tensors[name].shape) != shape):
                 raise ModelFileError(f"the saved word2vec model lacks {name} of shape {shape} for its {n} words")
@@ -429,8 +436,8 @@ def _read_corpus(corpus, encode, spool: _IdSpool, interned: dict | None = None,
                  max_vocab_size: int | None = None) -> np.ndarray:
     """Write the ids of every sentence to ``spool``; return how often each id occurred.
 
-    ``encode(sentence)`` gives the ids of a sentence's words. With ``interned`` (the dictionary that ``lookup`` grows) and
-    ``max_vocab_size``, after each block of words the rarest are dropped while more than
+    ``encode(sentence)`` gives the ids of a sentence's words. With ``interned`` (the dictionary
+    that ``encode`` grows) and ``max_vocab_size``, after each block of words the rarest are dropped while more than
     ``max_vocab_size`` are held (count below 2, then below 3, ...), as the C tool's ReduceVocab
     does; a dropped word that comes back starts counting again under a new id, and its earlier
     ids map to no word.
