@@ -101,10 +101,10 @@ def test_bad_input_is_one_line_without_traceback(tmp_path, corpus):
     cases = [
         (("train-lm", empty, "--model", "lstm", *SMALL, "-o", tmp_path / "e"), 1, "non-blank lines"),
         (("train-lm", corpus, "--model", "lstm", *SMALL, "-o", good), 2, "already exists"),
-        (("train-lm", "--model", "lstm", "-o", corrupt, "--resume"), 1, "not a valid safetensors"),
-        (("train-lm", "--model", "lstm", "-o", tmp_path / "none", "--resume"), 1, "no checkpoint.safetensors"),
+        (("train-lm", "--model", "rnn", "-o", corrupt, "--resume"), 1, "not a valid safetensors"),
+        (("train-lm", "--model", "lstm", "-o", tmp_path / "none", "--resume"), 1, "no training checkpoint"),
         (("eval-ppl", mismatched, "--file", corpus), 1, "does not belong to this model"),
-        (("train-lm", corpus, "--model", "gru", "--vocab", tmp_path / "v.json", "-o", tmp_path / "v"), 2, "--vocab applies to ngram"),
+        (("train-lm", corpus, "--model", "gru", "--vocab", tmp_path / "v.json", "-o", tmp_path / "v"), 2, "--vocab only applies with --model ngram"),
         (("train-lm", corpus, "--model", "gru", "--optimizer", "lbfgs", "-o", tmp_path / "o"), 2, "--optimizer"),
         (("train-lm", corpus, "--model", "gru", *SMALL, "--batch-size", 500, "-o", tmp_path / "b"), 1, "too short"),
     ]
@@ -126,8 +126,53 @@ def test_wikitext_from_a_local_copy(tmp_path):
                                 "--epochs", 1, "-o", out, "--json")
     assert code == 0, err
     config = json.loads((out / "config.json").read_text())
-    assert config["training"]["data"] == {"dataset": "wikitext-2", "raw": False, "data_dir": str(data)}
+    assert config["run"]["data"] == {"dataset": "wikitext-2", "raw": False, "data_dir": str(data)}
     code, stdout, err = textkit("eval-ppl", out, "--dataset", "wikitext-2", "--split", "test", "--data-dir", data, "--json")
     assert code == 0, err
     # the joining rule drops empty rows and keeps the heading (= Cats =): 10 lines, each ends with <eos>
     assert json.loads(stdout)["tokens"] == 3 + 1 + sum(len(x.split()) + 1 for x in LINES[:9])
+
+
+def test_options_of_the_other_family_are_refused(tmp_path, corpus):
+    for args, message in [
+        (("--model", "lstm", "--order", 4), "--order only applies with --model ngram"),
+        (("--model", "gru", "--smoothing", "kn", "--gzip"), "--smoothing, --gzip only apply with --model ngram"),
+        (("--epochs", 3), "--epochs only applies with --model rnn|lstm|gru"),
+        (("--softmax", "adaptive"), "--softmax only applies with --model rnn|lstm|gru"),
+    ]:
+        code, stdout, err = textkit("train-lm", corpus, *args, "-o", tmp_path / "x")
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+        assert not (tmp_path / "x").exists()
+
+
+def test_valid_fraction_zero_valid_file_and_adaptive_softmax(tmp_path, corpus):
+    out = tmp_path / "all"
+    code, stdout, err = textkit("train-lm", corpus, "--model", "lstm", *SMALL, "--epochs", 2, "--valid-fraction", 0,
+                                "--softmax", "adaptive", "--cutoffs", "8", "-o", out, "--json")
+    assert code == 0, err
+    figures = json.loads(stdout)  # stdout is exactly one JSON object: epoch lines go to stderr
+    assert figures["valid_perplexity"] is None and figures["epochs"] == 2
+    config = json.loads((out / "config.json").read_text())
+    assert config["softmax"] == "adaptive" and config["cutoffs"] == [8]
+    assert textkit("eval-ppl", out, "--file", corpus, "--json")[0] == 0
+    assert textkit("generate", out, "--prefix", "the", "--temperature", "1e-300")[0] == 0
+    valid = tmp_path / "valid.txt"
+    valid.write_text("the cat sat on the log\n")
+    code, stdout, err = textkit("train-lm", corpus, "--model", "gru", *SMALL, "--epochs", 1, "--valid", valid,
+                                "-o", tmp_path / "v", "--json")
+    assert code == 0, err
+    assert json.loads(stdout)["valid_perplexity"] > 1
+
+
+def test_bad_numbers_and_mismatched_resumes_are_refused(tmp_path, corpus):
+    for option in ("--lr", "--clip"):
+        code, _, err = textkit("train-lm", corpus, "--model", "gru", option, "nan", "-o", tmp_path / "n")
+        assert code == 2 and "finite" in err, err
+    out = tmp_path / "g"
+    assert textkit("train-lm", corpus, "--model", "gru", *SMALL, "--epochs", 1, "-o", out)[0] == 0
+    code, _, err = textkit("train-lm", "--model", "lstm", "-o", out, "--resume", "--epochs", 2)
+    assert code == 2 and "model 'gru' -> 'lstm'" in err, err
+    code, _, err = textkit("train-lm", "--model", "gru", "-o", out, "--resume", "--hidden-dim", 30, "--epochs", 2)
+    assert code == 2 and "hidden_dim 12 -> 30" in err, err
+    code, _, err = textkit("train-lm", "--model", "gru", "-o", out, "--resume", "--bptt", 9)
+    assert code == 2 and "--bptt cannot change" in err, err

@@ -327,3 +327,24 @@ def test_non_finite_settings_are_refused(field):
         TrainConfig(**{field: math.nan})
     with pytest.raises(UsageError, match="finite"):
         TrainConfig(**{field: math.inf})
+
+
+def test_recurrent_classifiers_share_the_loop_and_log_to_stderr(capsys):
+    from textkit.classify.rnn import RecurrentClassifier
+
+    texts = ["good fine great", "bad awful poor"] * 20
+    labels = ["pos", "neg"] * 20
+    model = RecurrentClassifier(cell="gru", embed_dim=8, hidden_dim=8, epochs=2, batch_size=8, threads=1, patience=1)
+    model.fit(texts, labels, validation=(texts[:8], labels[:8]))
+    out, err = capsys.readouterr()
+    assert out == ""  # stdout stays for results (--json)
+    assert "gru epoch 1" in err and len(model.history_) >= 1
+
+
+def test_early_stopping_counts_epochs_without_a_new_best():
+    from textkit.training import EarlyStopping
+
+    stopper = EarlyStopping(patience=2)
+    assert [stopper.update(v) for v in (3.0, 2.0, 2.5, 2.0)] == [True, True, False, False]
+    assert stopper.stop and stopper.best == 2.0
+    assert not EarlyStopping(None).stop
