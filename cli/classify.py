@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .common import check_overwrite, emit_json, errors_option, force_option, json_option, lang_option, log
+from .common import check_overwrite, emit_json, errors_option, force_option, json_option, log, make_tokenizer, tokenizer_options
 
 MODELS = ("bow", "fasttext", "rnn", "lstm", "gru")
 # CLI option -> model parameter, for options whose default comes from the model (None = not given).
@@ -15,6 +15,7 @@ MODEL_OPTIONS = {
     "ngrams": "ngrams", "min_freq": "min_freq", "max_vocab": "max_vocab", "dropout": "dropout", "weight_decay": "weight_decay",
     "penalty": "penalty", "features": "features", "pooling": "pooling", "layers": "layers", "buckets": "buckets", "threads": "threads",
     "max_len": "max_len", "vectors": "vectors", "freeze_vectors": "freeze_vectors", "patience": "patience", "device": "device",
+    "C": "C", "analyzer": "analyzer",
 }
 
 
@@ -41,10 +42,10 @@ def _load_split(dataset, split, data_dir, text_field, label_field, revision, err
 
 @click.command("train-clf")
 @dataset_options
-@click.option("--model", "kind", type=click.Choice(MODELS), required=True, help="Classifier to train.")
-@lang_option()
-@click.option("--epochs", type=click.IntRange(min=1), help="Passes over the training data (fasttext 5, rnn 5).")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Learning rate (fasttext 0.1 SGD, rnn 0.002 Adam).")
+@click.option("--model", "kind", type=click.Choice(MODELS), help="Classifier to train (required unless --autotune).")
+@tokenizer_options
+@click.option("--epochs", type=click.IntRange(min=1), help="Passes over the training data (fasttext 10, rnn 5).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True, max=1e6), help="Learning rate (fasttext 0.5 SGD, rnn 0.002 Adam).")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Examples per step (rnn; default 32).")
 @click.option("--embed-dim", type=click.IntRange(min=1), help="Embedding size (fasttext 10, rnn 100).")
 @click.option("--hidden-dim", type=click.IntRange(min=1), help="Recurrent state size per direction (rnn; default 128).")
@@ -52,7 +53,9 @@ def _load_split(dataset, split, data_dir, text_field, label_field, revision, err
 @click.option("--min-freq", type=click.IntRange(min=1), help="Drop words (bow: n-grams in documents) rarer than this.")
 @click.option("--max-vocab", type=click.IntRange(min=1), help="Keep at most this many words / n-grams.")
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), help="Dropout on embeddings and pooled states (rnn; default 0.3).")
-@click.option("--weight-decay", type=click.FloatRange(min=0), help="L2 weight decay (bow: per-example regularisation, C = 1/(wd*n)).")
+@click.option("--weight-decay", type=click.FloatRange(min=0, max=1e6), help="L2 weight decay (bow: per-example regularisation, C = 1/(wd*n)).")
+@click.option("--C", "C", type=click.FloatRange(min=0, min_open=True, max=1e12), help="Inverse regularisation strength of the logistic regression (bow).")
+@click.option("--analyzer", type=click.Choice(["word", "char"]), help="bow n-grams of words (the tokenizer's tokens) or of characters.")
 @click.option("--penalty", type=click.Choice(["l1", "l2"]), help="Logistic-regression penalty (bow; default l2).")
 @click.option("--features", type=click.Choice(["tfidf", "nb"]), help="bow features: TF-IDF, or NB-weighted indicators (NBSVM-style; two classes).")
 @click.option("--pooling", type=click.Choice(["max", "mean"]), help="Pooling over time (rnn; default max).")
@@ -68,10 +71,15 @@ def _load_split(dataset, split, data_dir, text_field, label_field, revision, err
 @click.option("--folds", type=click.IntRange(min=2), help="Report K-fold cross-validation instead of one split (saves a model only with -o).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for splits, initialisation and order.")
 @click.option("--device", help="torch device for rnn models (cpu, cuda, cuda:1...).")
+@click.option("--autotune", is_flag=True, help="Search model kind (bow, fasttext), features and hyperparameters on held-out data, then refit the best.")
+@click.option("--autotune-duration", type=click.FloatRange(min=0, min_open=True, max=1e7), default=180.0, show_default=True, help="Seconds the --autotune search may take.")
+@click.option("--autotune-metric", type=click.Choice(["accuracy", "macro_f1"]), default="accuracy", show_default=True, help="What --autotune maximises.")
+@click.option("--autotune-trials", type=click.IntRange(min=1), help="Stop --autotune after this many trials (a run that does not depend on the machine's speed).")
 @click.option("-o", "--output", type=click.Path(), help="Model folder to write (config.json + weights.safetensors).")
 @force_option
 @json_option
-def train_clf(dataset, data_dir, text_field, label_field, revision, errors, kind, lang, valid_fraction, limit, folds, seed, output, force, as_json, **options):
+def train_clf(dataset, data_dir, text_field, label_field, revision, errors, kind, lang, lowercase, zh_mode, hmm, user_dict, valid_fraction,
+              limit, folds, seed, autotune, autotune_duration, autotune_metric, autotune_trials, output, force, as_json, **options):
     """Train a text classifier on the train split of --dataset and save it to -o.
 
     \b
@@ -80,16 +88,35 @@ def train_clf(dataset, data_dir, text_field, label_field, revision, errors, kind
       textkit train-clf --dataset sogou_news --data-dir ~/data/sogou_news_csv --model fasttext --lang whitespace --epochs 5 -o models/sogou_ft
       textkit train-clf --dataset reviews.csv --text-field title,body --label-field stars --model lstm --epochs 3 -o models/reviews_lstm
       textkit train-clf --dataset small.jsonl --model bow --folds 5 --json
+      textkit train-clf --dataset reviews.csv --lang zh --autotune --autotune-duration 120 -o models/reviews_auto
     """
-    from textkit.classify import cross_validate, train_classifier
-    from textkit.classify.base import classifier_class
     import inspect
 
+    from textkit.classify import cross_validate, train_classifier
+    from textkit.classify.base import classifier_class
+
+    if autotune:
+        given = sorted(f"--{o.replace('_', '-')}" for o, v in options.items() if v is not None and o != "threads")
+        if kind is not None or folds is not None or given:
+            clash = (["--model"] if kind is not None else []) + (["--folds"] if folds is not None else []) + given
+            raise click.UsageError(f"--autotune chooses the model and its settings itself; drop {', '.join(clash)}")
+        if output is None:
+            raise click.UsageError("give -o MODEL_DIR to save the model --autotune finds")
+    else:
+        if kind is None:
+            raise click.UsageError("give --model (bow, fasttext, rnn, lstm, gru) or --autotune")
+        for name, value in (("duration", autotune_duration != 180.0), ("metric", autotune_metric != "accuracy"), ("trials", autotune_trials)):
+            if value:
+                raise click.UsageError(f"--autotune-{name} applies only with --autotune")
     if output is None and folds is None:
         raise click.UsageError("give -o MODEL_DIR to save the model (or --folds K to cross-validate only)")
     check_overwrite(output, force)
+    tokenizer = make_tokenizer(lang, lowercase, zh_mode, hmm, user_dict)
+    if autotune:
+        return _autotune(dataset, data_dir, text_field, label_field, revision, errors, tokenizer, limit, seed, autotune_duration,
+                         autotune_metric, autotune_trials, valid_fraction, options.get("threads"), output, force, as_json)
     accepted = set(inspect.signature(classifier_class(kind).__init__).parameters)
-    params = {"lang": lang}
+    params = {"tokenizer": tokenizer}
     for option, value in options.items():
         if value is None:
             continue
@@ -106,7 +133,7 @@ def train_clf(dataset, data_dir, text_field, label_field, revision, errors, kind
         result["cross_validation"] = cross_validate(kind, data, folds=folds, seed=seed, **params)
     if output is not None:
         model, info = train_classifier(kind, data, validation_fraction=valid_fraction, seed=seed, **params)
-        model.save(output)
+        model.save(output, force=force)
         from textkit.io import write_json
 
         write_json(f"{output}/training.json", {"dataset": dataset, "data_dir": data_dir, "seed": seed, **info})
@@ -123,6 +150,32 @@ def train_clf(dataset, data_dir, text_field, label_field, revision, errors, kind
             v = result["validation"]
             line += f"; validation accuracy {v['accuracy']:.4f}, macro-F1 {v['macro_f1']:.4f} (n {v['n']})"
         click.echo(line)
+
+
+def _autotune(dataset, data_dir, text_field, label_field, revision, errors, tokenizer, limit, seed, duration, metric, trials,
+              valid_fraction, threads, output, force, as_json):
+    from textkit.classify.autotune import autotune
+    from textkit.io import write_json
+
+    data = _load_split(dataset, "train", data_dir, text_field, label_field, revision, errors)
+    if limit is not None:
+        data = data.subset(range(min(limit, len(data))))
+    log(f"train-clf: autotune on {dataset} ({len(data)} examples, {len(set(data.labels))} classes) for {duration:g} s")
+    model, report = autotune(data.texts, data.labels, tokenizer=tokenizer, duration=duration, metric=metric, seed=seed,
+                             validation_fraction=valid_fraction or 0.2, max_trials=trials, threads=threads, log=log)
+    model.save(output, force=force)
+    write_json(f"{output}/autotune.json", {"dataset": dataset, "data_dir": data_dir, **report})
+    best = report["best"]
+    result = {"model": best["kind"], "dataset": dataset, "n": len(data), "output": output, "autotune": report}
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"{'trial':>5s} {'kind':8s} {metric:>8s} {'seconds':>7s}  params")
+    for t in report["trials"]:
+        click.echo(f"{t['trial']:5d} {t['kind']:8s} {t['score']:8.4f} {t['seconds']:7.1f}  "
+                   + (" ".join(f"{k}={v}" for k, v in sorted(t["params"].items())) or "(defaults)"))
+    click.echo(f"saved {output}: best {best['kind']} ({report['protocol']} {metric} {best['score']:.4f}), refit on {len(data)} examples; "
+               f"trials in {output}/autotune.json")
 
 
 @click.command("eval-clf")
@@ -174,15 +227,14 @@ def predict(model_dir, texts, top_k, device, errors, as_json):
       cat reviews.txt | textkit predict models/imdb_bow --top-k 2
       textkit predict models/sogou_ft --json "zhong1guo2 zu2qiu2 dui4"
     """
-    import io
-
     import numpy as np
 
     from textkit.classify import load_classifier
+    from textkit.io import decode_lines
 
     model = load_classifier(model_dir, device=device)
     if not texts:
-        texts = tuple(line.rstrip("\r\n") for line in io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors=errors))
+        texts = tuple(decode_lines(sys.stdin.buffer, "<stdin>", errors))
     proba = model.predict_proba(list(texts))
     k = min(top_k, len(model.labels_))
     rows = []

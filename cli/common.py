@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import click
 
-from textkit.errors import TextkitError
+from textkit.errors import OutputExistsError, Terminated, TextkitError
 
 
 def run_guarded(command: click.Command, argv: list[str] | None = None) -> int:
@@ -34,9 +34,15 @@ def run_guarded(command: click.Command, argv: list[str] | None = None) -> int:
     except click.ClickException as e:
         click.echo(f"textkit: error: {e.format_message()}", err=True)
         return e.exit_code
+    except OutputExistsError as e:
+        click.echo(f"textkit: error: {e}; pass --force to replace it", err=True)
+        return e.exit_code
     except TextkitError as e:
         click.echo(f"textkit: error: {e}", err=True)
         return e.exit_code
+    except Terminated:
+        click.echo("textkit: terminated", err=True)
+        return 143
     except KeyboardInterrupt:
         click.echo("textkit: interrupted", err=True)
         return 130

@@ -27,7 +27,7 @@ TEST = planted(60, seed=1)
 def trained(request, tmp_path_factory):
     kind = request.param
     model = make_classifier(kind, **SMALL[kind]).fit(*TRAIN)
-    folder = tmp_path_factory.mktemp(kind)
+    folder = tmp_path_factory.mktemp(kind) / "model"
     model.save(folder)
     return kind, model, folder
 
@@ -49,8 +49,11 @@ def test_probabilities_are_distributions_in_label_order(trained):
 
 def test_checkpoint_round_trip_gives_the_same_probabilities(trained):
     kind, model, folder = trained
-    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "weights.safetensors"]
-    assert json.loads((folder / "config.json").read_text())["kind"] == kind
+    files = sorted(p.name for p in folder.iterdir())
+    assert files == ["config.json"] + (["vocab.json"] if kind != "bow" else []) + ["weights.safetensors"]
+    config = json.loads((folder / "config.json").read_text())
+    assert (config["format"], config["model"]) == ("textkit", kind)
+    assert config["kind"] == ("classifier.rnn" if kind in ("lstm", "gru") else f"classifier.{kind}")
     loaded = load_classifier(folder)
     np.testing.assert_allclose(loaded.predict_proba(TEST[0]), model.predict_proba(TEST[0]), atol=1e-6)
 
@@ -76,7 +79,7 @@ def test_texts_and_labels_must_match():
 
 
 def test_min_freq_that_removes_everything():
-    with pytest.raises(EmptyCorpusError, match="--min-freq"):
+    with pytest.raises(EmptyCorpusError, match="lower min_freq"):
         make_classifier("fasttext", min_freq=50, progress=False).fit(["a b", "c d"], ["x", "y"])
 
 
@@ -142,8 +145,8 @@ def test_nb_features_on_two_classes_and_round_trip(tmp_path):
     test = [(t, y) for t, y in zip(*TEST) if y != "mid"]
     assert evaluate(model, [t for t, _ in test], [y for _, y in test])["accuracy"] >= 0.9
     assert model.nb_ratio_[model.features_.vocabulary_["wonderful"]] > 0 > model.nb_ratio_[model.features_.vocabulary_["dreadful"]]
-    model.save(tmp_path)
-    np.testing.assert_allclose(load_classifier(tmp_path).predict_proba(TEST[0]), model.predict_proba(TEST[0]))
+    model.save(tmp_path / "m")
+    np.testing.assert_allclose(load_classifier(tmp_path / "m").predict_proba(TEST[0]), model.predict_proba(TEST[0]))
 
 
 def test_nb_features_refuse_three_classes():
@@ -158,26 +161,26 @@ def test_l1_gives_sparser_coefficients_than_l2():
 
 
 def test_load_refuses_missing_foreign_and_corrupt_folders(tmp_path):
-    with pytest.raises(ModelFileError, match="no such model folder"):
+    with pytest.raises(ModelFileError, match="no such model"):
         load_classifier(tmp_path / "absent")
     (tmp_path / "config.json").write_text('{"format": "something.else"}', encoding="utf-8")
-    with pytest.raises(ModelFileError, match="not a textkit classifier"):
+    with pytest.raises(ModelFileError, match="not a textkit model"):
         load_classifier(tmp_path)
     model = make_classifier("bow").fit(*TRAIN)
-    model.save(tmp_path)
-    (tmp_path / "weights.safetensors").write_bytes(b"garbage")
+    model.save(tmp_path / "m")
+    (tmp_path / "m" / "weights.safetensors").write_bytes(b"garbage")
     with pytest.raises(ModelFileError, match="safetensors"):
-        load_classifier(tmp_path)
+        load_classifier(tmp_path / "m")
 
 
 def test_mismatched_weights_are_a_model_file_error(tmp_path):
     a = make_classifier("fasttext", buckets=100, progress=False).fit(*TRAIN)
-    a.save(tmp_path)
-    config = json.loads((tmp_path / "config.json").read_text())
+    a.save(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
     config["params"]["embed_dim"] = 7
-    (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config), encoding="utf-8")
     with pytest.raises(ModelFileError, match="do not match"):
-        load_classifier(tmp_path)
+        load_classifier(tmp_path / "m")
 
 
 def test_save_before_fit():

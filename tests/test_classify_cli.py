@@ -100,8 +100,8 @@ def test_refuses_to_overwrite_without_force(files, capsys):
         (["train-clf", "--dataset", "{root}/missing.csv", "--model", "bow", "-o", "{root}/x"], 2, "neither a file nor a named dataset"),
         (["train-clf", "--dataset", "{train}", "--text-field", "review", "--label-field", "stars", "--model", "bow", "--epochs", "3", "-o", "{root}/x"], 2, "--epochs does not apply to --model bow"),
         (["train-clf", "--dataset", "{train}", "--text-field", "review", "--label-field", "stars", "--model", "bow"], 2, "-o MODEL_DIR"),
-        (["eval-clf", "{root}/nomodel", "--dataset", "{train}"], 1, "no such model folder"),
-        (["predict", "{root}/nomodel", "x"], 1, "no such model folder"),
+        (["eval-clf", "{root}/nomodel", "--dataset", "{train}"], 1, "no such model"),
+        (["predict", "{root}/nomodel", "x"], 1, "no such model"),
     ],
 )
 def test_errors_are_one_line(files, capsys, args, code, message):

@@ -8,6 +8,7 @@ import torch
 
 from textkit.classify import fasttext_kernel as kernel
 from textkit.classify.fasttext import EOS, FastTextClassifier, _hashes
+from textkit.vocab import Vocab
 
 
 def fnv1a_reference(s: str) -> int:
@@ -29,8 +30,7 @@ def test_fnv1a_known_value():
 
 def test_features_are_known_words_eos_then_bigram_buckets():
     model = FastTextClassifier(ngrams=2, buckets=97, progress=False)
-    model.words_ = [EOS, "good", "film"]
-    model.word_index_ = {w: i for i, w in enumerate(model.words_)}
+    model.vocab_ = Vocab([EOS, "good", "film"], specials=(EOS,), unk_token=None)
     types, offsets, strings = model._tokenize(["good unseen film"])
     features, feature_offsets = model._features(types, offsets, strings)
     tokens = ["good", "unseen", "film", EOS]
@@ -42,8 +42,7 @@ def test_features_are_known_words_eos_then_bigram_buckets():
 
 def test_trigrams_add_more_rows():
     model = FastTextClassifier(ngrams=3, buckets=1000, progress=False)
-    model.words_ = [EOS]
-    model.word_index_ = {EOS: 0}
+    model.vocab_ = Vocab([EOS], specials=(EOS,), unk_token=None)
     types, offsets, strings = model._tokenize(["a b c"])
     features, _ = model._features(types, offsets, strings)
     assert len(features) == 1 + 3 + 2  # EOS, bigrams over 4 tokens, trigrams over 4 tokens
@@ -85,8 +84,8 @@ def test_checkpoint_stores_only_touched_ngram_rows(tmp_path):
     from safetensors.numpy import load_file
 
     model = FastTextClassifier(buckets=50_000, epochs=2, progress=False).fit(["good film", "bad film"] * 5, ["pos", "neg"] * 5)
-    model.save(tmp_path)
-    stored = load_file(str(tmp_path / "weights.safetensors"))
+    model.save(tmp_path / "m")
+    stored = load_file(str(tmp_path / "m" / "weights.safetensors"))
     assert 0 < len(stored["ngram_rows"]) <= 3 * 2  # a few bigrams, not 50k rows
 
 

@@ -62,7 +62,7 @@ def _same_matrix(ours, vocab_ours, theirs, vocab_theirs):
 @pytest.mark.parametrize("weighting", ["count", "binary", "tfidf"])
 @pytest.mark.parametrize("ngram_range", [(1, 1), (1, 2), (2, 3)])
 def test_bag_of_words_equals_sklearn_english(weighting, ngram_range):
-    bow = BagOfWords(lang="en", weighting=weighting, ngram_range=ngram_range)
+    bow = BagOfWords(tokenizer="en", weighting=weighting, ngram_range=ngram_range)
     X = bow.fit_transform(EN_DOCS[:100])
     oracle = _oracle(weighting, "en", ngram_range=ngram_range)
     Y = oracle.fit_transform(EN_DOCS[:100])
@@ -75,21 +75,21 @@ def test_bag_of_words_equals_sklearn_english(weighting, ngram_range):
 
 @pytest.mark.parametrize("weighting", ["count", "tfidf"])
 def test_bag_of_words_equals_sklearn_chinese(weighting):
-    bow = BagOfWords(lang="zh", weighting=weighting, ngram_range=(1, 2), min_df=2)
+    bow = BagOfWords(tokenizer="zh", weighting=weighting, ngram_range=(1, 2), min_df=2)
     oracle = _oracle(weighting, "zh", ngram_range=(1, 2), min_df=2)
     _same_matrix(bow.fit_transform(ZH_DOCS), bow.vocabulary_, oracle.fit_transform(ZH_DOCS), oracle.vocabulary_)
 
 
 def test_bag_of_words_options_pass_through():
     kw = dict(min_df=2, max_df=0.5, max_features=50, sublinear_tf=True, norm="l1")
-    bow = BagOfWords(lang="en", weighting="tfidf", **kw)
+    bow = BagOfWords(tokenizer="en", weighting="tfidf", **kw)
     oracle = _oracle("tfidf", "en", **kw)
     _same_matrix(bow.fit_transform(EN_DOCS), bow.vocabulary_, oracle.fit_transform(EN_DOCS), oracle.vocabulary_)
     assert len(bow.vocabulary_) == 50
 
 
 def test_counts_by_hand():
-    bow = BagOfWords(lang="whitespace", weighting="count", ngram_range=(1, 2))
+    bow = BagOfWords(tokenizer="whitespace", weighting="count", ngram_range=(1, 2))
     X = bow.fit_transform(["a b a", "b c"])
     col = bow.vocabulary_
     assert X[0, col["a"]] == 2 and X[0, col["a b"]] == 1 and X[0, col["b a"]] == 1 and X[1, col["b c"]] == 1
@@ -100,15 +100,15 @@ def test_pipeline_clone_and_grid_search():
     texts = ["great film, loved it", "wonderful and moving", "a great story", "loved the acting",
              "terrible film, hated it", "boring and slow", "a dull story", "hated the acting"] * 3
     labels = [1, 1, 1, 1, 0, 0, 0, 0] * 3
-    pipe = make_pipeline(BagOfWords(lang="en"), LogisticRegression())
+    pipe = make_pipeline(BagOfWords(tokenizer="en"), LogisticRegression())
     pipe.fit(texts, labels)
     assert pipe.score(texts, labels) == 1.0
     assert list(pipe.predict(["loved it, wonderful", "boring and terrible"])) == [1, 0]
-    bow = BagOfWords(lang="zh", weighting="binary", ngram_range=(1, 2), min_df=2)
+    bow = BagOfWords(tokenizer="zh", weighting="binary", ngram_range=(1, 2), min_df=2)
     copy = clone(bow)
     assert copy.get_params() == bow.get_params() and not hasattr(copy, "vocabulary_")
     grid = GridSearchCV(
-        make_pipeline(BagOfWords(lang="en"), LogisticRegression()),
+        make_pipeline(BagOfWords(tokenizer="en"), LogisticRegression()),
         {"bagofwords__weighting": ["count", "tfidf"], "bagofwords__ngram_range": [(1, 1), (1, 2)]},
         cv=3,
     )
@@ -119,7 +119,7 @@ def test_pipeline_clone_and_grid_search():
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_fitted_transformer_pickles(lang):
     docs = ZH_DOCS if lang == "zh" else EN_DOCS
-    bow = BagOfWords(lang=lang, weighting="tfidf", ngram_range=(1, 2)).fit(docs)
+    bow = BagOfWords(tokenizer=lang, weighting="tfidf", ngram_range=(1, 2)).fit(docs)
     copy = pickle.loads(pickle.dumps(bow))
     assert (copy.transform(docs[:10]) != bow.transform(docs[:10])).nnz == 0
 
@@ -130,7 +130,7 @@ def test_parameter_errors_and_not_fitted():
     with pytest.raises(UsageError, match="ngram_range"):
         BagOfWords(ngram_range=(2, 1)).fit(["a b"])
     with pytest.raises(UsageError, match="unknown tokenizer"):
-        BagOfWords(lang="xx").fit(["a"])
+        BagOfWords(tokenizer="xx").fit(["a"])
     from sklearn.exceptions import NotFittedError
 
     with pytest.raises(NotFittedError):

@@ -20,7 +20,6 @@ from typing import Iterable, Iterator, Sequence
 from textkit.errors import EmptyCorpusError, InputFileError
 from textkit.io import PathLike, atomic_write, iter_lines
 
-REPO_CORPORA = Path(__file__).resolve().parent.parent / "corpora"
 _WIKI_QUOTES = re.compile(r"'{2,}")  # wiki bold/italic markup that filter_wiki leaves
 _GENSIM_WIKI = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 NAMED = {
@@ -37,6 +36,17 @@ def cache_dir() -> Path:
     return Path(base)
 
 
+def sample_path(name: str) -> Path:
+    """Path of a file the project ships in ``corpora/`` (installed as the package ``textkit.samples``;
+    in a source checkout imported from its root, the folder itself)."""
+    from importlib.resources import files
+
+    try:
+        return Path(str(files("textkit.samples") / name))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "corpora" / name
+
+
 def gensim_datapath(name: str) -> Path:
     """Path of a file in gensim's bundled test data."""
     from gensim.test.utils import datapath
@@ -48,7 +58,7 @@ def resolve_corpus(source: PathLike) -> Path:
     """Turn a corpus name or path into the path of a text file."""
     s = str(source)
     if s in ("en_sample", "zh_sample"):
-        return REPO_CORPORA / f"{s}.txt"
+        return sample_path(f"{s}.txt")
     if s == "lee":
         return gensim_datapath("lee_background.cor")
     if s == "wiki":

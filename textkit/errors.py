@@ -41,3 +41,15 @@ class UnknownWordError(TextkitError, KeyError):
 
 class DatasetUnavailableError(TextkitError):
     """A dataset that cannot be loaded from the hub or from a local copy."""
+
+
+class OutputError(TextkitError):
+    """An output that cannot be written: a read-only folder, a full disk, a file in the way."""
+
+
+class OutputExistsError(UsageError):
+    """An output that exists already, where replacing it was not asked for (exit status 2)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every cleanup that handles an interrupt runs for it too."""

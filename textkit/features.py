@@ -6,7 +6,7 @@ limits and TF-IDF weighting to scikit-learn's own vectorizers, which do them wel
 
 >>> from sklearn.pipeline import make_pipeline
 >>> from sklearn.linear_model import LogisticRegression
->>> clf = make_pipeline(BagOfWords(lang="en", weighting="tfidf", ngram_range=(1, 2)), LogisticRegression())
+>>> clf = make_pipeline(BagOfWords(tokenizer="en", weighting="tfidf", ngram_range=(1, 2)), LogisticRegression())
 """
 
 from __future__ import annotations
@@ -45,24 +45,46 @@ class _Analyzer:
         self.ngram_range = ngram_range
 
     def __call__(self, text: str) -> list[str]:
-        tokens = self.tokenizer.tokenize(text)
+        return word_ngrams(self.tokenizer.tokenize(text), self.ngram_range)
+
+
+class _CharAnalyzer:
+    """Picklable callable: text -> character n-grams of the lowercased text, whitespace runs as one space."""
+
+    def __init__(self, ngram_range: tuple[int, int]):
+        self.ngram_range = ngram_range
+
+    def __call__(self, text: str) -> list[str]:
+        chars = " ".join(text.lower().split())
         lo, hi = self.ngram_range
-        if hi == 1:
-            return tokens
-        out = list(tokens) if lo == 1 else []
-        n_tokens = len(tokens)
-        for n in range(max(lo, 2), min(hi, n_tokens) + 1):
-            out.extend(" ".join(tokens[i : i + n]) for i in range(n_tokens - n + 1))
+        out: list[str] = []
+        for n in range(lo, min(hi, len(chars)) + 1):
+            out.extend(chars[i : i + n] for i in range(len(chars) - n + 1))
         return out
 
 
+def word_ngrams(tokens: list[str], ngram_range: tuple[int, int]) -> list[str]:
+    """The ``lo..hi``-grams of ``tokens`` (space-joined), shortest first, as scikit-learn lists them."""
+    lo, hi = ngram_range
+    if hi == 1:
+        return tokens
+    out = list(tokens) if lo == 1 else []
+    n_tokens = len(tokens)
+    for n in range(max(lo, 2), min(hi, n_tokens) + 1):
+        out.extend(" ".join(tokens[i : i + n]) for i in range(n_tokens - n + 1))
+    return out
+
+
 class BagOfWords(TransformerMixin, BaseEstimator):
-    """Counts, binary indicators or TF-IDF weights of word n-grams, as scipy CSR matrices.
+    """Counts, binary indicators or TF-IDF weights of word (or character) n-grams, as scipy CSR matrices.
 
     Parameters are stored untouched (scikit-learn convention); ``fit`` learns ``vocabulary_``
     (n-gram -> column) and, for TF-IDF, ``idf_``.
 
-    * ``lang`` — a textkit tokenizer spec (``en``, ``zh``, ``char``, ``whitespace``, ``spm:PATH``)
+    * ``tokenizer`` — a :class:`~textkit.tokenize.Tokenizer` or a spec (``en``, ``zh``, ``char``,
+      ``whitespace``, ``spm:PATH``)
+    * ``analyzer`` — ``"word"`` (n-grams of the tokenizer's tokens) or ``"char"`` (n-grams of the
+      lowercased characters, whatever the tokenizer; strong for Chinese, which has no spaces)
     * ``weighting`` — ``"count"``, ``"binary"`` or ``"tfidf"``
     * ``ngram_range`` — ``(1, 2)`` for unigrams and bigrams
     * ``min_df``, ``max_df``, ``max_features`` — as in scikit-learn
@@ -71,7 +93,8 @@ class BagOfWords(TransformerMixin, BaseEstimator):
 
     def __init__(
         self,
-        lang: str = "en",
+        tokenizer: str | Tokenizer = "en",
+        analyzer: str = "word",
         weighting: str = "tfidf",
         ngram_range: tuple[int, int] = (1, 1),
         min_df: int | float = 1,
@@ -80,7 +103,8 @@ class BagOfWords(TransformerMixin, BaseEstimator):
         sublinear_tf: bool = False,
         norm: str | None = "l2",
     ):
-        self.lang = lang
+        self.tokenizer = tokenizer
+        self.analyzer = analyzer
         self.weighting = weighting
         self.ngram_range = ngram_range
         self.min_df = min_df
@@ -92,10 +116,15 @@ class BagOfWords(TransformerMixin, BaseEstimator):
     def _vectorizer(self):
         if self.weighting not in ("count", "binary", "tfidf"):
             raise UsageError(f"weighting must be count, binary or tfidf, not {self.weighting!r}")
+        if self.analyzer not in ("word", "char"):
+            raise UsageError(f"analyzer must be word or char, not {self.analyzer!r}")
         lo, hi = self.ngram_range
         if not 1 <= lo <= hi:
             raise UsageError(f"ngram_range must satisfy 1 <= min <= max, got {self.ngram_range}")
-        analyzer = _Analyzer(get_tokenizer(self.lang), (lo, hi))
+        if self.analyzer == "word":
+            analyzer = _Analyzer(get_tokenizer(self.tokenizer), (lo, hi))
+        else:
+            analyzer = _CharAnalyzer((lo, hi))
         common = dict(analyzer=analyzer, min_df=self.min_df, max_df=self.max_df, max_features=self.max_features)
         if self.weighting == "tfidf":
             return TfidfVectorizer(sublinear_tf=self.sublinear_tf, norm=self.norm, **common)

@@ -18,11 +18,13 @@ import gzip
 import json
 import lzma
 import os
+import signal
 import tempfile
+import threading
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator
 
-from textkit.errors import InputFileError, ModelFileError, UsageError
+from textkit.errors import InputFileError, ModelFileError, Terminated, UsageError
 
 PathLike = str | os.PathLike
 
@@ -148,7 +150,8 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     except OSError as e:
         raise InputFileError(f"{p}: cannot write ({e.strerror or e})") from None
     try:
-        yield Path(tmp)
+        with sigterm_raises():
+            yield Path(tmp)
         # mkstemp creates the file private (0600); give the output the mode a plain open() would.
         os.chmod(tmp, _mode_for(p))
         os.replace(tmp, p)
@@ -158,6 +161,27 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
             for d in created:  # innermost first; stops at the first folder that is not empty
                 d.rmdir()
         raise
+
+
+@contextlib.contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`~textkit.errors.Terminated` (a KeyboardInterrupt)
+    instead of killing the process, so temporary files are removed on the way out.
+
+    Only the main thread can set signal handlers, and a handler someone else installed is kept.
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated("terminated")
 
 
 def _mode_for(path: Path) -> int:

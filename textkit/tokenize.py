@@ -89,6 +89,27 @@ class Tokenizer:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.spec!r})"
 
+    # ---- saving with a model ---------------------------------------------------------------------
+    def _options(self) -> dict:
+        """The constructor arguments that rebuild this tokenizer (JSON values)."""
+        return {"lowercase": self.lowercase} if hasattr(self, "lowercase") else {}
+
+    def to_config(self, folder: PathLike) -> dict:
+        """Describe this tokenizer as JSON for a model's ``config.json``.
+
+        Files the tokenizer needs (a user dictionary, a sentencepiece model) are written into
+        ``folder`` so the model folder is self-contained; the config names them relative to it.
+
+        >>> get_tokenizer("en", lowercase=False).to_config("models/m")
+        {'name': 'en', 'lowercase': False}
+        """
+        return {"name": self.spec, **self._options()}
+
+    @staticmethod
+    def from_config(config: dict, folder: PathLike) -> "Tokenizer":
+        """Rebuild the tokenizer :meth:`to_config` described; files are read relative to ``folder``."""
+        return tokenizer_from_config(config, folder)
+
 
 _worker_tokenizer: Tokenizer | None = None
 
@@ -157,6 +178,9 @@ class CharTokenizer(Tokenizer):
         self.space_token = space_token
         self.lowercase = lowercase
 
+    def _options(self) -> dict:
+        return {"space_token": self.space_token, "lowercase": self.lowercase}
+
     def tokenize(self, text: str) -> list[str]:
         text = self._SPACES.sub(" ", text.strip())
         if self.lowercase:
@@ -201,6 +225,21 @@ class ChineseTokenizer(Tokenizer):
         state = self.__dict__.copy()
         state["_jieba"] = None  # the dictionary is rebuilt lazily in the receiving process
         return state
+
+    USER_DICT_FILE = "tokenizer.dict"
+
+    def _options(self) -> dict:
+        return {"mode": self.mode, "hmm": self.hmm, "lowercase": self.lowercase}
+
+    def to_config(self, folder: PathLike) -> dict:
+        config = super().to_config(folder)
+        if self.user_dict is not None:
+            # the parsed entries, not the user's file: it may have changed or be gone by now
+            with atomic_write(Path(folder) / self.USER_DICT_FILE) as f:
+                for word, freq, tag in self._user_words:
+                    f.write(" ".join(str(x) for x in (word, freq, tag) if x is not None) + "\n")
+            config["user_dict"] = self.USER_DICT_FILE
+        return config
 
     def load(self) -> None:
         self._segmenter()
@@ -364,6 +403,14 @@ class SentencePieceTokenizer(Tokenizer):
             self._sp = sp
         return self._sp
 
+    MODEL_FILE = "tokenizer.model"
+
+    def to_config(self, folder: PathLike) -> dict:
+        # the loaded model itself, so the folder works even if the original file has gone
+        with atomic_write(Path(folder) / self.MODEL_FILE, "wb") as f:
+            f.write(self._processor().serialized_model_proto())
+        return {"name": "spm", "model": self.MODEL_FILE}
+
     def load(self) -> None:
         self._processor()
 
@@ -447,6 +494,11 @@ def train_sentencepiece(
     return model_path
 
 
+_CLASSES: dict[str, type[Tokenizer]] = {
+    "en": EnglishTokenizer, "zh": ChineseTokenizer, "char": CharTokenizer, "whitespace": WhitespaceTokenizer,
+}
+
+
 def get_tokenizer(spec: str | Tokenizer, **options) -> Tokenizer:
     """Build a tokenizer from a spec: ``en``, ``zh``, ``char``, ``whitespace`` or ``spm:PATH``.
 
@@ -463,10 +515,39 @@ def get_tokenizer(spec: str | Tokenizer, **options) -> Tokenizer:
         if not spec[4:]:
             raise UsageError("spm tokenizer needs a model path: spm:PATH/TO/MODEL.model")
         return SentencePieceTokenizer(spec[4:], **options)
-    classes = {"en": EnglishTokenizer, "zh": ChineseTokenizer, "char": CharTokenizer, "whitespace": WhitespaceTokenizer}
-    if spec not in classes:
+    if spec not in _CLASSES:
         raise UsageError(f"unknown tokenizer {spec!r}; choose one of {', '.join(LANGS)}")
     try:
-        return classes[spec](**options)
+        return _CLASSES[spec](**options)
     except TypeError as e:
         raise UsageError(f"bad option for tokenizer {spec!r}: {e}") from None
+
+
+def tokenizer_from_config(config: dict | None, folder: PathLike) -> Tokenizer:
+    """Rebuild a tokenizer from what :meth:`Tokenizer.to_config` wrote into ``folder``'s config.
+
+    Also reads the descriptions textkit 0.1 wrote (``{"spec": ..., "options": {...}}``); a missing
+    description means the whitespace tokenizer.
+    """
+    folder = Path(folder)
+    where = folder / "config.json"
+    if config is None:
+        return WhitespaceTokenizer()
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{where}: the tokenizer entry is not an object")
+    config = dict(config)
+    if "spec" in config and "name" not in config:  # textkit 0.1
+        options = config.get("options") or {}
+        config = {"name": config["spec"], **(options if isinstance(options, dict) else {}),
+                  **({"model": config["model"]} if "model" in config else {})}
+    name = config.pop("name", None)
+    try:
+        if name == "spm":
+            return SentencePieceTokenizer(folder / str(config["model"]))
+        if name == "zh" and config.get("user_dict"):
+            config["user_dict"] = folder / str(config["user_dict"])
+        if name not in _CLASSES:
+            raise ModelFileError(f"{where}: unknown tokenizer {name!r}")
+        return _CLASSES[name](**config)
+    except (KeyError, TypeError, UsageError) as e:
+        raise ModelFileError(f"{where}: bad tokenizer entry ({e})") from None

@@ -3,8 +3,10 @@
 A classifier is configured in ``__init__`` (arguments stored untouched, as in scikit-learn), learns
 in :meth:`TextClassifier.fit`, and answers :meth:`~TextClassifier.predict` (labels) and
 :meth:`~TextClassifier.predict_proba` (one row of class probabilities per text, columns in the
-order of ``labels_``). A trained model is a folder: ``config.json`` (kind, parameters, labels,
-anything else the model needs as JSON) and ``weights.safetensors``; loading never runs code.
+order of ``labels_``). A trained model is a folder written by :mod:`textkit.artifacts` (kind
+``classifier.bow``, ``classifier.fasttext`` or ``classifier.rnn``): ``config.json`` (model name,
+parameters, labels, tokenizer), ``weights.safetensors`` and, where the model has one, ``vocab.json``;
+loading never runs code.
 
 >>> model = make_classifier("fasttext", epochs=5).fit(texts, labels)
 >>> model.save("models/reviews"); load_classifier("models/reviews").predict(["great film"])
@@ -15,32 +17,33 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 
+from textkit.artifacts import CONFIG, VOCAB, load_tokenizer, load_vocab, load_weights, read_config, save_artifact
+from textkit.datasets.labelled import sort_labels
 from textkit.errors import EmptyCorpusError, ModelFileError, UsageError
-from textkit.io import PathLike, load_tensors, read_json, save_tensors, write_json
+from textkit.io import PathLike
+from textkit.tokenize import Tokenizer, get_tokenizer
 
-FORMAT = "textkit.classifier"
-VERSION = 1
-CONFIG = "config.json"
-WEIGHTS = "weights.safetensors"
+class TextClassifier(ClassifierMixin, BaseEstimator):
+    """Base class: subclasses implement ``_check_params``, ``_fit``, ``predict_proba``, ``_state`` and
+    ``_restore``.
 
-
-class TextClassifier:
-    """Base class: subclasses implement ``_fit``, ``predict_proba``, ``_state`` and ``_restore``."""
+    It is a scikit-learn estimator: ``get_params(deep=True)``, ``set_params``, ``clone``, ``score``
+    (accuracy) and so ``GridSearchCV`` and ``cross_val_score`` work on every classifier. Labels are
+    compared as strings, the form in which a classifier keeps them (``labels_``, ``classes_``).
+    """
 
     kind = "?"
-
-    def get_params(self) -> dict[str, Any]:
-        """The constructor arguments, as stored (JSON-serialisable)."""
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {name: getattr(self, name) for name in names}
+    weights_framework = "np"  # how _state's arrays come back to _restore: numpy ("np") or torch ("pt")
 
     def fit(self, texts: Sequence[str], labels: Sequence[str], validation: tuple[Sequence[str], Sequence[str]] | None = None):
         """Learn from ``texts`` and their ``labels`` (strings); ``validation`` (texts, labels) drives
         early stopping where the model has epochs. Returns ``self``."""
+        self._check_params()
         texts = check_texts(texts, len(labels))
         self.labels_, y = encode_labels(labels)
         valid = None
@@ -50,6 +53,18 @@ class TextClassifier:
             valid = (list(validation[0]), np.array([index.get(str(x), -1) for x in validation[1]], dtype=np.int64))
         self._fit(texts, y, valid)
         return self
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """The labels in column order of :meth:`predict_proba` (scikit-learn's name for ``labels_``)."""
+        return np.asarray(self.labels_, dtype=object)
+
+    def tokenizer_object(self) -> Tokenizer:
+        """The tokenizer this classifier reads text with (``tokenizer`` is a spec or a Tokenizer)."""
+        return get_tokenizer(self.tokenizer)
+
+    def _check_params(self) -> None:
+        """Raise UsageError for a parameter out of range (called by :meth:`fit`, not ``__init__``)."""
 
     def _fit(self, texts: list[str], y: np.ndarray, validation: tuple[list[str], np.ndarray] | None) -> None:
         raise NotImplementedError
@@ -62,27 +77,33 @@ class TextClassifier:
         proba = self.predict_proba(texts)
         return [self.labels_[i] for i in proba.argmax(axis=1)] if len(proba) else []
 
+    def score(self, texts: Sequence[str], labels: Sequence, sample_weight=None) -> float:
+        """Accuracy on ``texts`` against ``labels`` (compared as strings)."""
+        predicted = np.asarray(self.predict(texts), dtype=object)
+        gold = np.asarray([str(x) for x in labels], dtype=object)
+        hits = (predicted == gold).astype(float)
+        return float(np.average(hits, weights=sample_weight)) if len(hits) else 0.0
+
     # --- checkpoints -------------------------------------------------------------------------
 
-    def save(self, directory: PathLike) -> Path:
-        """Write ``config.json`` and ``weights.safetensors`` into ``directory`` (created if needed)."""
+    def save(self, directory: PathLike, force: bool = False) -> Path:
+        """Write the model folder (see :func:`save_classifier`); an existing folder is replaced only
+        with ``force``, and only once the new one is complete."""
         if not hasattr(self, "labels_"):
             raise UsageError("cannot save a classifier before fit()")
-        d = Path(directory)
-        if d.exists() and not d.is_dir():
-            raise UsageError(f"{d}: exists and is not a folder")
-        tensors, extra = self._state()
-        save_tensors(d / WEIGHTS, tensors)
-        config = {"format": FORMAT, "version": VERSION, "kind": self.kind, "params": self.get_params(), "labels": self.labels_, **extra}
-        write_json(d / CONFIG, config)
-        return d
+        return save_classifier(self, directory, force=force)
 
     def _state(self) -> tuple[dict, dict]:
-        """(tensors for safetensors, extra JSON fields) describing the learned model."""
+        """(arrays for safetensors, extra JSON fields) describing the learned model."""
         raise NotImplementedError
 
     def _restore(self, tensors: dict, config: dict) -> None:
         raise NotImplementedError
+
+    @classmethod
+    def load(cls, folder: PathLike, device: str = "cpu") -> "TextClassifier":
+        """The classifier saved in ``folder`` (any kind; see :func:`load_classifier`)."""
+        return load_classifier(folder, device=device)
 
 
 def validation_scores(proba: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -113,8 +134,6 @@ def encode_labels(labels: Sequence) -> tuple[list[str], np.ndarray]:
 
     A single class is an error: there is nothing to tell apart.
     """
-    from textkit.datasets.classification import sort_labels
-
     labels = [str(x) for x in labels]
     classes = sort_labels(set(labels))
     if len(classes) < 2:
@@ -160,23 +179,48 @@ def make_classifier(kind: str, **params) -> TextClassifier:
     return cls(**params)
 
 
+def model_params(model: TextClassifier) -> dict:
+    """The constructor arguments as JSON: everything but the tokenizer, which saves itself."""
+    params = model.get_params(deep=False)
+    params.pop("tokenizer", None)
+    return params
+
+
+def artifact_kind(kind: str) -> str:
+    """The model-folder kind of a classifier kind: ``lstm`` -> ``classifier.rnn``."""
+    return "classifier." + ("rnn" if kind in ("rnn", "lstm", "gru") else kind)
+
+
+def save_classifier(model: TextClassifier, directory: PathLike, force: bool = False) -> Path:
+    """Write ``model`` as a model folder (:mod:`textkit.artifacts`): config.json holds the model
+    name, constructor parameters, labels, tokenizer and ``_state``'s JSON; weights.safetensors the
+    arrays; vocab.json the model's :class:`~textkit.vocab.Vocab`, if it has one."""
+    tensors, extra = model._state()
+    config = {"model": model.kind, "params": model_params(model), "labels": list(model.labels_), **extra}
+    return save_artifact(
+        directory, artifact_kind(model.kind), config, tensors=tensors, vocab=getattr(model, "vocab_", None),
+        tokenizer=model.tokenizer_object(), force=force,
+    )
+
+
 def load_classifier(directory: PathLike, device: str = "cpu") -> TextClassifier:
-    """Load a classifier saved by :meth:`TextClassifier.save`; foreign or corrupt folders raise ModelFileError."""
+    """Load a classifier saved by :meth:`TextClassifier.save` (or by textkit 0.1); a folder of
+    another kind, or a corrupt one, raises ModelFileError."""
     d = Path(directory)
-    if not d.is_dir():
-        raise ModelFileError(f"{d}: no such model folder (expected {CONFIG} and {WEIGHTS} inside)")
-    config = read_json(d / CONFIG, "classifier config")
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise ModelFileError(f"{d / CONFIG}: not a textkit classifier (format is not {FORMAT!r})")
-    if config.get("version") != VERSION:
-        raise ModelFileError(f"{d / CONFIG}: classifier format version {config.get('version')!r}, this textkit reads {VERSION}")
-    kind = config.get("kind")
-    if kind not in MODEL_KINDS:
-        raise ModelFileError(f"{d / CONFIG}: unknown model kind {kind!r}")
+    config = read_config(d, family="classifier")
+    kind = config.get("model", config.get("legacy_kind"))
+    if kind not in MODEL_KINDS or artifact_kind(kind) != config["kind"]:
+        raise ModelFileError(f"{d / CONFIG}: unknown classifier {kind!r}")
     try:
-        model = classifier_class(kind)(**config["params"])
+        params = dict(config["params"])
+        lang = params.pop("lang", None)  # textkit 0.1 kept only the tokenizer's name
+        tokenizer = load_tokenizer(d, config) if "tokenizer" in config else get_tokenizer(lang or "en")
+        cls = classifier_class(kind)
+        model = cls(**params, tokenizer=tokenizer)
         model.labels_ = [str(x) for x in config["labels"]]
-        tensors = load_tensors(d / WEIGHTS)
+        if (d / VOCAB).exists():
+            model.vocab_ = load_vocab(d)
+        tensors = load_weights(d, framework=cls.weights_framework)
         if hasattr(model, "device"):  # where it runs now, not where it was trained
             model.device = device
         model._restore(tensors, config)

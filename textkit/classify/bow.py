@@ -16,19 +16,21 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import torch
 
 from textkit.classify.base import TextClassifier
 from textkit.errors import EmptyCorpusError, UsageError
 from textkit.features import BagOfWords
+from textkit.tokenize import Tokenizer
 
 
 class BagOfWordsClassifier(TextClassifier):
     """TF-IDF (sublinear tf) or NB-weighted binary features over word 1..``ngrams``-grams, then
     logistic regression.
 
+    * ``tokenizer`` — a :class:`~textkit.tokenize.Tokenizer` or a spec (``en``, ``zh``, ``spm:PATH``...)
+    * ``analyzer`` — ``"word"`` (n-grams of the tokenizer's tokens) or ``"char"`` (character n-grams)
     * ``features`` — ``"tfidf"`` or ``"nb"`` (naive-Bayes log-count ratios; binary tasks)
-    * ``lang`` — tokenizer spec; ``ngrams`` — longest word n-gram
+    * ``ngrams`` — longest n-gram (words or characters)
     * ``min_freq`` — drop n-grams seen in fewer documents; ``max_vocab`` — keep the most frequent
     * ``penalty`` — ``"l2"`` or ``"l1"``; ``C`` — inverse regularisation strength (scikit-learn's)
     * ``weight_decay`` — if given, the L2/L1 strength per example instead: ``C = 1 / (weight_decay * n)``
@@ -38,7 +40,8 @@ class BagOfWordsClassifier(TextClassifier):
 
     def __init__(
         self,
-        lang: str = "en",
+        tokenizer: str | Tokenizer = "en",
+        analyzer: str = "word",
         features: str = "tfidf",
         ngrams: int = 2,
         min_freq: int = 1,
@@ -49,7 +52,8 @@ class BagOfWordsClassifier(TextClassifier):
         max_iter: int = 1000,
         seed: int = 0,
     ):
-        self.lang = lang
+        self.tokenizer = tokenizer
+        self.analyzer = analyzer
         self.features = features
         self.ngrams = ngrams
         self.min_freq = min_freq
@@ -60,19 +64,33 @@ class BagOfWordsClassifier(TextClassifier):
         self.max_iter = max_iter
         self.seed = seed
 
-    def _features(self) -> BagOfWords:
-        if self.ngrams < 1:
-            raise UsageError(f"--ngrams must be at least 1, not {self.ngrams}")
+    def _check_params(self) -> None:
+        for name in ("ngrams", "min_freq", "max_iter"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.max_vocab is not None and self.max_vocab < 1:
+            raise UsageError(f"max_vocab must be at least 1, not {self.max_vocab}")
         if self.features not in ("tfidf", "nb"):
-            raise UsageError(f"--features must be tfidf or nb, not {self.features!r}")
+            raise UsageError(f"features must be tfidf or nb, not {self.features!r}")
+        if self.analyzer not in ("word", "char"):
+            raise UsageError(f"analyzer must be word or char, not {self.analyzer!r}")
+        if self.penalty not in ("l1", "l2"):
+            raise UsageError(f"penalty must be l1 or l2, not {self.penalty!r}")
+        if not self.C > 0:
+            raise UsageError(f"C must be positive, not {self.C}")
+        if self.weight_decay is not None and not self.weight_decay > 0:
+            raise UsageError(f"weight_decay must be positive, not {self.weight_decay}")
+
+    def _features(self) -> BagOfWords:
         weighting = "tfidf" if self.features == "tfidf" else "binary"
-        return BagOfWords(lang=self.lang, weighting=weighting, ngram_range=(1, self.ngrams), min_df=self.min_freq, max_features=self.max_vocab, sublinear_tf=True)
+        return BagOfWords(
+            tokenizer=self.tokenizer, analyzer=self.analyzer, weighting=weighting, ngram_range=(1, self.ngrams),
+            min_df=self.min_freq, max_features=self.max_vocab, sublinear_tf=True,
+        )
 
     def _regression(self, n_examples: int, n_classes: int):
         from sklearn.linear_model import LogisticRegression
 
-        if self.penalty not in ("l1", "l2"):
-            raise UsageError(f"--penalty must be l1 or l2, not {self.penalty!r}")
         C = self.C if self.weight_decay is None else 1.0 / max(self.weight_decay * n_examples, 1e-12)
         if self.penalty == "l2":
             solver = "lbfgs"
@@ -85,12 +103,12 @@ class BagOfWordsClassifier(TextClassifier):
         from sklearn.exceptions import ConvergenceWarning
 
         if self.features == "nb" and len(self.labels_) != 2:
-            raise UsageError(f"--features nb needs two classes, the data has {len(self.labels_)}; use tfidf")
+            raise UsageError(f"NB features need two classes, the data has {len(self.labels_)}; use tfidf features")
         self.features_ = self._features()
         try:
             X = self.features_.fit_transform(texts)
         except ValueError as e:  # scikit-learn: "empty vocabulary; perhaps the documents only contain stop words"
-            raise EmptyCorpusError(f"no features left to learn from ({e}); lower --min-freq or check the texts") from None
+            raise EmptyCorpusError(f"no features left to learn from ({e}); lower min_freq or check the texts") from None
         if self.features == "nb":
             self.nb_ratio_ = nb_log_count_ratio(X, y)
             X = self._scale(X)
@@ -120,9 +138,9 @@ class BagOfWordsClassifier(TextClassifier):
             ngrams[column] = ngram
         weights = self.features_.idf_ if self.features == "tfidf" else self.nb_ratio_
         tensors = {
-            "column_weights": torch.from_numpy(np.asarray(weights, dtype=np.float64)),
-            "coef": torch.from_numpy(np.asarray(self.regression_.coef_, dtype=np.float64)),
-            "intercept": torch.from_numpy(np.asarray(self.regression_.intercept_, dtype=np.float64)),
+            "column_weights": np.asarray(weights, dtype=np.float64),
+            "coef": np.asarray(self.regression_.coef_, dtype=np.float64),
+            "intercept": np.asarray(self.regression_.intercept_, dtype=np.float64),
         }
         return tensors, {"ngrams": ngrams}
 
@@ -130,8 +148,7 @@ class BagOfWordsClassifier(TextClassifier):
         from sklearn.linear_model import LogisticRegression
 
         ngrams = config["ngrams"]
-        idf = tensors["column_weights"].numpy()
-        coef, intercept = tensors["coef"].numpy(), tensors["intercept"].numpy()
+        idf, coef, intercept = (np.asarray(tensors[k]) for k in ("column_weights", "coef", "intercept"))
         if len(idf) != len(ngrams) or coef.shape[1] != len(ngrams):
             raise ValueError(f"{len(ngrams)} n-grams but {len(idf)} column weights and {coef.shape[1]} coefficients")
         features = self._features()

@@ -3,7 +3,8 @@
 A document is the average of the embeddings of its words and of its hashed word n-grams (bigrams by
 default, in ``buckets`` rows as fastText's ``-bucket``); a linear layer and a softmax give the class
 probabilities. Training is plain SGD with the learning rate decaying linearly to zero, run by
-``threads`` Python threads on shared weights (Hogwild) inside a compiled, GIL-free numba kernel.
+``threads`` Python threads on shared weights (:func:`textkit.hogwild.run_hogwild`) inside a compiled,
+GIL-free numba kernel.
 
 Differences from the C++ tool, on purpose: n-gram rows start at zero instead of small random values
 (an n-gram seen only at test time then adds nothing, and the checkpoint stores only the rows that
@@ -17,16 +18,17 @@ training touched), and the training order is reshuffled every epoch.
 from __future__ import annotations
 
 import os
-import threading
 from array import array
+from multiprocessing import get_context
 from typing import Sequence
 
 import numpy as np
-import torch
 
 from textkit.classify.base import TextClassifier, validation_scores
 from textkit.errors import EmptyCorpusError, UsageError
-from textkit.tokenize import get_tokenizer
+from textkit.hogwild import run_hogwild
+from textkit.tokenize import Tokenizer
+from textkit.vocab import Vocab
 
 EOS = "</s>"
 
@@ -34,7 +36,8 @@ EOS = "</s>"
 class FastTextClassifier(TextClassifier):
     """fastText supervised model.
 
-    * ``lang`` — tokenizer spec (``whitespace`` reproduces fastText's own splitting)
+    * ``tokenizer`` — a :class:`~textkit.tokenize.Tokenizer` or a spec (``whitespace`` reproduces
+      fastText's own splitting); long inputs are tokenized by ``threads`` worker processes
     * ``embed_dim`` — embedding size (10 as in the paper's bigram models; fastText's CLI says 100)
     * ``ngrams`` — longest word n-gram (fastText's ``-wordNgrams``); ``buckets`` — hash rows for them
     * ``min_freq`` / ``max_vocab`` — word vocabulary limits (fastText's ``-minCount``)
@@ -48,7 +51,7 @@ class FastTextClassifier(TextClassifier):
 
     def __init__(
         self,
-        lang: str = "en",
+        tokenizer: str | Tokenizer = "en",
         embed_dim: int = 10,
         ngrams: int = 2,
         buckets: int = 2_000_000,
@@ -62,7 +65,7 @@ class FastTextClassifier(TextClassifier):
         seed: int = 0,
         progress: bool = True,
     ):
-        self.lang = lang
+        self.tokenizer = tokenizer
         self.embed_dim = embed_dim
         self.ngrams = ngrams
         self.buckets = buckets
@@ -76,7 +79,7 @@ class FastTextClassifier(TextClassifier):
         self.seed = seed
         self.progress = progress
 
-    def _check(self) -> None:
+    def _check_params(self) -> None:
         for name in ("embed_dim", "ngrams", "buckets", "min_freq", "epochs"):
             if getattr(self, name) < 1:
                 raise UsageError(f"{name} must be at least 1, not {getattr(self, name)}")
@@ -89,40 +92,28 @@ class FastTextClassifier(TextClassifier):
 
     def _tokenize(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Flatten the documents into type ids (``types``, ``offsets``) and the list of distinct types."""
-        tokenize = get_tokenizer(self.lang).tokenize
-        index: dict[str, int] = {}
-        types = array("i")  # 4 bytes a token: a Python list would cost ~36 on corpora of 10^8 tokens
-        offsets = np.empty(len(texts) + 1, dtype=np.int64)
-        offsets[0] = 0
-        for d, text in enumerate(texts):
-            for token in tokenize(text):
-                i = index.get(token)
-                if i is None:
-                    i = index[token] = len(index)
-                types.append(i)
-            offsets[d + 1] = len(types)
-        return np.frombuffer(types, dtype=np.int32) if types else np.zeros(0, dtype=np.int32), offsets, list(index)
+        return tokenize_to_types(list(texts), self.tokenizer_object(), self._n_threads(len(texts)))
+
+    def _n_threads(self, n_items: int) -> int:
+        return max(1, min(self.threads or os.cpu_count() or 1, n_items))
 
     def _features(self, types: np.ndarray, offsets: np.ndarray, type_strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
         from textkit.classify import fasttext_kernel as kernel
 
-        type_word = np.array([self.word_index_.get(t, -1) for t in type_strings] or [0], dtype=np.int64)
+        stoi = self.vocab_.stoi
+        type_word = np.array([stoi.get(t, -1) for t in type_strings] or [0], dtype=np.int64)
         type_hash = _hashes(type_strings) if type_strings else np.zeros(1, dtype=np.uint64)
         eos_hash = _hashes([EOS])[0]
         return kernel.build_features(
-            types, offsets, type_word, type_hash, self.word_index_[EOS], eos_hash, len(self.words_), self.ngrams, self.buckets
+            types, offsets, type_word, type_hash, stoi[EOS], eos_hash, len(self.vocab_), self.ngrams, self.buckets
         )
 
     def _build_vocab(self, types: np.ndarray, type_strings: list[str]) -> None:
         counts = np.bincount(types, minlength=len(type_strings))
-        kept = [(type_strings[i], int(c)) for i, c in enumerate(counts) if c >= self.min_freq]
-        kept.sort(key=lambda wc: -wc[1])  # stable: ties keep first occurrence, so the order is deterministic
-        if self.max_vocab is not None:
-            kept = kept[: max(self.max_vocab - 1, 0)]
-        self.words_ = [EOS] + [w for w, _ in kept if w != EOS]
-        self.word_index_ = {w: i for i, w in enumerate(self.words_)}
-        if len(self.words_) == 1:
-            raise EmptyCorpusError(f"no word occurs at least {self.min_freq} times; lower --min-freq")
+        # Dict order is first occurrence, so ties in frequency keep the order of the data.
+        self.vocab_ = Vocab.from_counter(dict(zip(type_strings, counts.tolist())), min_freq=self.min_freq, max_size=self.max_vocab, specials=(EOS,))
+        if len(self.vocab_) == 1:
+            raise EmptyCorpusError(f"no word occurs at least {self.min_freq} times; lower min_freq")
 
     # --- training --------------------------------------------------------------------------------
 
@@ -131,14 +122,13 @@ class FastTextClassifier(TextClassifier):
 
         from textkit.classify import fasttext_kernel as kernel
 
-        self._check()
         types, offsets, type_strings = self._tokenize(texts)
         if not len(types):
             raise EmptyCorpusError("the training texts hold no tokens")
         self._build_vocab(types, type_strings)
         features, feature_offsets = self._features(types, offsets, type_strings)
         rng = np.random.default_rng(self.seed)
-        n_words, dim = len(self.words_), self.embed_dim
+        n_words, dim = len(self.vocab_), self.embed_dim
         self.w_in_ = np.zeros((n_words + self.buckets, dim), dtype=np.float32)
         self.w_in_[:n_words] = rng.uniform(-1.0 / dim, 1.0 / dim, size=(n_words, dim))
         self.w_out_ = np.zeros((len(self.labels_), dim), dtype=np.float32)
@@ -146,7 +136,7 @@ class FastTextClassifier(TextClassifier):
         valid = None
         if validation is not None:
             valid = (self._encode(validation[0]), validation[1])
-        n_threads = max(1, min(self.threads or os.cpu_count() or 1, len(texts)))
+        n_threads = self._n_threads(len(texts))
         n = len(texts)
         best, best_weights, since_best = np.inf, None, 0
         self.history_ = []
@@ -154,15 +144,15 @@ class FastTextClassifier(TextClassifier):
         for epoch in bar:
             order = rng.permutation(n)
             shards = np.array_split(order, n_threads)
-            losses = [0.0] * n_threads
+            losses: list[float] = []
             step = n_threads / (self.epochs * n)
 
-            def run(t: int) -> None:
-                losses[t] = kernel.train_shard(
-                    self.w_in_, self.w_out_, features, feature_offsets, labels, shards[t], float(self.lr), epoch / self.epochs, step, float(self.weight_decay)
+            def run(shard: np.ndarray) -> float:
+                return kernel.train_shard(
+                    self.w_in_, self.w_out_, features, feature_offsets, labels, shard, float(self.lr), epoch / self.epochs, step, float(self.weight_decay)
                 )
 
-            _run_threads(run, n_threads)
+            run_hogwild(shards, run, n_threads, on_result=lambda _, loss: losses.append(loss))
             record = {"epoch": epoch + 1, "train_loss": sum(losses) / n}
             if valid is not None:
                 record.update(validation_scores(self._proba_encoded(*valid[0]), valid[1]))
@@ -196,31 +186,29 @@ class FastTextClassifier(TextClassifier):
     # --- checkpoints: words + touched n-gram rows only ------------------------------------------
 
     def _state(self) -> tuple[dict, dict]:
-        n_words = len(self.words_)
+        n_words = len(self.vocab_)
         buckets = self.w_in_[n_words:]
         touched = np.flatnonzero(np.any(buckets != 0, axis=1))
         tensors = {
-            "word_vectors": torch.from_numpy(self.w_in_[:n_words]),
-            "ngram_rows": torch.from_numpy(touched.astype(np.int64)),
-            "ngram_vectors": torch.from_numpy(buckets[touched]),
-            "output": torch.from_numpy(self.w_out_),
+            "word_vectors": np.ascontiguousarray(self.w_in_[:n_words]),
+            "ngram_rows": touched.astype(np.int64),
+            "ngram_vectors": np.ascontiguousarray(buckets[touched]),
+            "output": self.w_out_,
         }
-        return tensors, {"words": self.words_}
+        return tensors, {}
 
     def _restore(self, tensors: dict, config: dict) -> None:
-        self.words_ = list(config["words"])
-        self.word_index_ = {w: i for i, w in enumerate(self.words_)}
-        words = tensors["word_vectors"].numpy()
-        rows, vectors = tensors["ngram_rows"].numpy(), tensors["ngram_vectors"].numpy()
-        out = tensors["output"].numpy()
+        if "words" in config:  # textkit 0.1: a plain word list in the config, end of text first
+            self.vocab_ = Vocab(config["words"], specials=(EOS,), unk_token=None)
+        words, rows, vectors, out = (np.asarray(tensors[k]) for k in ("word_vectors", "ngram_rows", "ngram_vectors", "output"))
         dim = self.embed_dim
-        if words.shape != (len(self.words_), dim) or out.shape != (len(self.labels_), dim) or vectors.shape != (len(rows), dim):
+        if words.shape != (len(self.vocab_), dim) or out.shape != (len(self.labels_), dim) or vectors.shape != (len(rows), dim):
             raise ValueError("tensor shapes do not match the vocabulary, labels and embed_dim")
         if len(rows) and (rows.min() < 0 or rows.max() >= self.buckets):
             raise ValueError("n-gram rows outside the bucket range")
-        self.w_in_ = np.zeros((len(self.words_) + self.buckets, dim), dtype=np.float32)
-        self.w_in_[: len(self.words_)] = words
-        self.w_in_[len(self.words_) + rows] = vectors
+        self.w_in_ = np.zeros((len(self.vocab_) + self.buckets, dim), dtype=np.float32)
+        self.w_in_[: len(self.vocab_)] = words
+        self.w_in_[len(self.vocab_) + rows] = vectors
         self.w_out_ = np.ascontiguousarray(out, dtype=np.float32)
 
 
@@ -235,25 +223,79 @@ def _hashes(strings: list[str]) -> np.ndarray:
     return kernel.fnv1a_hashes(data, offsets)
 
 
-def _run_threads(target, n_threads: int) -> None:
-    """Run ``target(t)`` for t in 0..n-1, in threads when n > 1; an exception in any is re-raised."""
-    if n_threads == 1:
-        target(0)
-        return
-    errors: list[BaseException] = []
+def intern_tokens(texts: Sequence[str], tokenize) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Tokenize ``texts`` into flat type ids: ``(types, offsets, type_strings)``, where document ``d``
+    is ``types[offsets[d]:offsets[d + 1]]`` and ids number the distinct tokens by first occurrence."""
+    index: dict[str, int] = {}
+    types = array("i")  # 4 bytes a token: a Python list would cost ~36 on corpora of 10^8 tokens
+    offsets = np.empty(len(texts) + 1, dtype=np.int64)
+    offsets[0] = 0
+    for d, text in enumerate(texts):
+        for token in tokenize(text):
+            i = index.get(token)
+            if i is None:
+                i = index[token] = len(index)
+            types.append(i)
+        offsets[d + 1] = len(types)
+    return np.frombuffer(types, dtype=np.int32) if types else np.zeros(0, dtype=np.int32), offsets, list(index)
 
-    def guarded(t: int) -> None:
+
+# Tokenizing on one core is most of the time fastText mode takes on a corpus like a few thousand
+# reviews (jieba segments ~1 MB/s); above this estimated time the rest goes to worker processes.
+_PARALLEL_SECONDS = 0.4
+_SAMPLE_TEXTS = 256
+_forked_texts: Sequence[str] = ()
+_forked_tokenize = None
+
+
+def _intern_range(bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    start, stop = bounds
+    return intern_tokens(_forked_texts[start:stop], _forked_tokenize)
+
+
+def tokenize_to_types(texts: Sequence[str], tokenizer: Tokenizer, workers: int = 1) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """:func:`intern_tokens` with ``tokenizer``, using up to ``workers`` processes when tokenizing on
+    one would take long (estimated from the first texts). The result is the same either way.
+
+    The workers are forked, so they share the texts and the loaded tokenizer (a jieba dictionary)
+    with this process instead of receiving copies; only the compact type arrays come back.
+    """
+    import time
+
+    global _forked_texts, _forked_tokenize
+
+    tokenizer.load()
+    tokenize = tokenizer.tokenize
+    n = len(texts)
+    head = min(n, _SAMPLE_TEXTS)
+    began = time.perf_counter()
+    parts = [intern_tokens(texts[:head], tokenize)]
+    estimate = (time.perf_counter() - began) * (n - head) / max(head, 1)
+    workers = min(workers, n - head)
+    import multiprocessing
+
+    if workers > 1 and estimate > _PARALLEL_SECONDS and "fork" in multiprocessing.get_all_start_methods():
+        bounds = np.linspace(head, n, 4 * workers + 1).astype(int)  # several pieces a worker: even finish
+        _forked_texts, _forked_tokenize = texts, tokenize
         try:
-            target(t)
-        except BaseException as e:  # re-raised in the caller's thread below
-            errors.append(e)
-
-    threads = [threading.Thread(target=guarded, args=(t,)) for t in range(n_threads)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
+            with get_context("fork").Pool(workers) as pool:
+                parts += pool.map(_intern_range, list(zip(bounds[:-1], bounds[1:])), chunksize=1)
+        finally:
+            _forked_texts, _forked_tokenize = (), None
+    elif head < n:
+        parts.append(intern_tokens(texts[head:], tokenize))
+    return _merge_types(parts)
 
 
+def _merge_types(parts: list[tuple[np.ndarray, np.ndarray, list[str]]]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Concatenate interned pieces (in order), renumbering each piece's types into one shared index."""
+    if len(parts) == 1:
+        return parts[0]
+    index: dict[str, int] = {}
+    all_types, all_offsets, base = [], [np.zeros(1, dtype=np.int64)], 0
+    for types, offsets, strings in parts:
+        remap = np.fromiter((index.setdefault(t, len(index)) for t in strings), dtype=np.int32, count=len(strings))
+        all_types.append(remap[types] if len(types) else types)
+        all_offsets.append(offsets[1:] + base)
+        base += int(offsets[-1])
+    return np.concatenate(all_types), np.concatenate(all_offsets), list(index)

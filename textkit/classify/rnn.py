@@ -22,7 +22,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from textkit.classify.base import TextClassifier, validation_scores
 from textkit.errors import EmptyCorpusError, UsageError
-from textkit.tokenize import get_tokenizer
+from textkit.tokenize import Tokenizer, get_tokenizer
 from textkit.training import EarlyStopping, log, progress_bar, train_steps
 from textkit.vocab import Vocab
 
@@ -59,6 +59,7 @@ class RecurrentEncoder(nn.Module):
 class RecurrentClassifier(TextClassifier):
     """Bidirectional RNN / LSTM / GRU text classifier.
 
+    * ``tokenizer`` — a :class:`~textkit.tokenize.Tokenizer` or a spec such as ``en``, ``zh``, ``spm:PATH``
     * ``cell`` — ``rnn``, ``lstm`` or ``gru``; ``layers``; ``bidirectional``; ``pooling`` — ``max`` or ``mean``
     * ``embed_dim``, ``hidden_dim``, ``dropout``; ``min_freq``, ``max_vocab`` — vocabulary limits
     * ``max_len`` — tokens kept per text (the start); ``epochs``, ``lr``, ``batch_size``, ``weight_decay``
@@ -71,10 +72,12 @@ class RecurrentClassifier(TextClassifier):
       on a busy machine extra threads can make them many times slower); ``seed``
     """
 
+    weights_framework = "pt"
+
     def __init__(
         self,
         cell: str = "lstm",
-        lang: str = "en",
+        tokenizer: str | Tokenizer = "en",
         embed_dim: int = 100,
         hidden_dim: int = 128,
         layers: int = 1,
@@ -97,7 +100,7 @@ class RecurrentClassifier(TextClassifier):
         progress: bool = True,
     ):
         self.cell = cell
-        self.lang = lang
+        self.tokenizer = tokenizer
         self.embed_dim = embed_dim
         self.hidden_dim = hidden_dim
         self.layers = layers
@@ -123,7 +126,7 @@ class RecurrentClassifier(TextClassifier):
     def kind(self) -> str:  # type: ignore[override]
         return self.cell
 
-    def _check(self) -> None:
+    def _check_params(self) -> None:
         if self.cell not in CELLS:
             raise UsageError(f"cell must be one of {', '.join(CELLS)}, not {self.cell!r}")
         if self.pooling not in ("max", "mean"):
@@ -151,7 +154,7 @@ class RecurrentClassifier(TextClassifier):
         )
 
     def _ids(self, texts: Sequence[str]) -> list[list[int]]:
-        tokenize = get_tokenizer(self.lang).tokenize
+        tokenize = get_tokenizer(self.tokenizer).tokenize
         unk = self.vocab_.unk_id
         # An empty text becomes one <unk>: packing needs at least one step per sequence.
         return [self.vocab_.encode(tokenize(t)[: self.max_len]) or [unk] for t in texts]
@@ -161,10 +164,9 @@ class RecurrentClassifier(TextClassifier):
             self._train(texts, y, validation)
 
     def _train(self, texts, y, validation) -> None:
-        self._check()
         torch.manual_seed(self.seed)
         device = self._device()
-        tokenize = get_tokenizer(self.lang).tokenize
+        tokenize = get_tokenizer(self.tokenizer).tokenize
         token_lists = [tokenize(t)[: self.max_len] for t in texts]
         self.vocab_ = Vocab.build(token_lists, min_freq=self.min_freq, max_size=self.max_vocab, specials=SPECIALS)
         if len(self.vocab_) <= len(SPECIALS):
@@ -243,10 +245,11 @@ class RecurrentClassifier(TextClassifier):
             return self._proba_ids(self._ids(list(texts)))
 
     def _state(self) -> tuple[dict, dict]:
-        return dict(self.module_.state_dict()), {"vocab": self.vocab_.to_dict(), "embed_dim": self.embed_dim_}
+        return dict(self.module_.state_dict()), {"embed_dim": self.embed_dim_}
 
     def _restore(self, tensors: dict, config: dict) -> None:
-        self.vocab_ = Vocab.from_dict(config["vocab"], source="classifier config")
+        if "vocab" in config:  # textkit 0.1 kept the vocabulary in the config
+            self.vocab_ = Vocab.from_dict(config["vocab"], source="classifier config")
         self.embed_dim_ = int(config["embed_dim"])
         self.module_ = self._module(self.embed_dim_)
         self.module_.load_state_dict(tensors)

@@ -14,7 +14,7 @@ import numpy as np
 
 from textkit.classify.base import TextClassifier, make_classifier
 from textkit.classify.metrics import evaluate
-from textkit.datasets.classification import LabelledTexts, k_folds, train_validation_split
+from textkit.datasets.labelled import LabelledTexts, k_folds, train_validation_split
 
 
 def train_classifier(

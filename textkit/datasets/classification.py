@@ -21,48 +21,14 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
 from textkit.errors import DatasetUnavailableError, InputFileError, UsageError
 from textkit.io import PathLike, check_readable, iter_lines
 from textkit.datasets.hub import load_hub_dataset
-
-
-@dataclass
-class LabelledTexts:
-    """Parallel lists: ``texts[i]`` carries label ``labels[i]`` (a string)."""
-
-    texts: list[str] = field(default_factory=list)
-    labels: list[str] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    def subset(self, indices: Sequence[int]) -> "LabelledTexts":
-        """The examples at ``indices``, in that order."""
-        return LabelledTexts([self.texts[i] for i in indices], [self.labels[i] for i in indices])
-
-    def label_set(self) -> list[str]:
-        """The distinct labels, sorted (numerically when all labels are integers)."""
-        return sort_labels(set(self.labels))
-
-
-def sort_labels(labels) -> list[str]:
-    """Sort label strings, numerically when every one is an integer ("2" before "10")."""
-    labels = list(labels)
-    if labels and all(_is_int(x) for x in labels):
-        return sorted(labels, key=int)
-    return sorted(labels)
-
-
-def _is_int(s: str) -> bool:
-    try:
-        int(s)
-    except ValueError:
-        return False
-    return True
+from textkit.datasets.labelled import LabelledTexts, is_int, k_folds, sort_labels, train_validation_split
 
 
 @dataclass(frozen=True)
@@ -184,7 +150,7 @@ def read_zhang_csv(path: PathLike, n_classes: int | None = None, errors: str = "
         if len(row) < 2:
             raise InputFileError(f"{p}: line {lineno}: expected label,title,content, got {len(row)} field(s)")
         label = row[0].strip()
-        if not _is_int(label) or (n_classes is not None and not 1 <= int(label) <= n_classes):
+        if not is_int(label) or (n_classes is not None and not 1 <= int(label) <= n_classes):
             raise InputFileError(f"{p}: line {lineno}: label {label!r} is not an integer in 1..{n_classes or 'K'}")
         text = " ".join(part.strip() for part in row[1:] if part.strip()).replace("\\n", " ")
         out.texts.append(text)
@@ -346,53 +312,6 @@ def hub_to_labelled(ds, spec: HubDataset) -> LabelledTexts:
     out = LabelledTexts(texts, labels)
     _check_labelled(out, spec.repo)
     return out
-
-
-# ---------------------------------------------------------------- validation splits and folds
-
-
-def train_validation_split(data: LabelledTexts, fraction: float, seed: int = 0) -> tuple[LabelledTexts, LabelledTexts]:
-    """Carve a seeded, stratified validation split of ``fraction`` of the examples from ``data``.
-
-    Stratification falls back to a plain shuffle when some class has a single example.
-
-    >>> train, valid = train_validation_split(data, 0.1, seed=1)
-    """
-    from sklearn.model_selection import train_test_split
-
-    if not 0 < fraction < 1:
-        raise UsageError(f"validation fraction must lie in (0, 1), not {fraction}")
-    n = len(data)
-    n_valid = max(1, round(n * fraction))
-    if n - n_valid < 2:
-        raise UsageError(f"{n} examples are too few to hold out a validation split")
-    counts = _label_counts(data.labels)
-    stratify = data.labels if min(counts.values()) >= 2 and n_valid >= len(counts) else None
-    train_idx, valid_idx = train_test_split(range(n), test_size=n_valid, random_state=seed, stratify=stratify)
-    return data.subset(train_idx), data.subset(valid_idx)
-
-
-def k_folds(data: LabelledTexts, k: int, seed: int = 0) -> Iterator[tuple[LabelledTexts, LabelledTexts]]:
-    """Yield ``k`` (train, held-out) pairs of seeded, stratified folds (plain folds if a class is too small).
-
-    >>> accuracies = [fit_and_score(tr, te) for tr, te in k_folds(data, 5)]
-    """
-    from sklearn.model_selection import KFold, StratifiedKFold
-
-    if k < 2:
-        raise UsageError(f"--folds must be at least 2, not {k}")
-    if k > len(data):
-        raise UsageError(f"--folds {k} is more than the {len(data)} examples")
-    counts = _label_counts(data.labels)
-    splitter = StratifiedKFold(k, shuffle=True, random_state=seed) if min(counts.values()) >= k else KFold(k, shuffle=True, random_state=seed)
-    for train_idx, test_idx in splitter.split(list(range(len(data))), data.labels):
-        yield data.subset(train_idx), data.subset(test_idx)
-
-
-def _label_counts(labels: Sequence[str]) -> dict[str, int]:
-    from collections import Counter
-
-    return dict(Counter(labels))
 
 
 def describe(name: str) -> str:

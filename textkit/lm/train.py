@@ -45,7 +45,7 @@ import torch
 from torch import Tensor, nn
 
 from textkit.errors import EmptyCorpusError, ModelFileError, TextkitError, UsageError
-from textkit.io import PathLike, atomic_path, load_tensor_metadata, load_tensors, read_json, save_tensors, write_json
+from textkit.io import PathLike, load_tensor_metadata, load_tensors, read_json, save_tensors, write_json
 from textkit.lm.distributed import Distributed, setup_distributed, shutdown_distributed
 from textkit.lm.neural import ARCHITECTURE, ARCHITECTURE_DEFAULTS, NeuralLM, build_lm_vocab, encode_token_lists
 from textkit.lm.perplexity import perplexity_from_logprob
@@ -469,22 +469,15 @@ def plot_history(history: list[dict], path: Path) -> None:
     """Train and validation perplexity per epoch as a PNG (log scale), written atomically."""
     if not history:
         return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from textkit.plotting import figure
 
     epochs = [h["epoch"] for h in history]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(epochs, [h["train_ppl"] for h in history], marker="o", label="train")
-    if any(h["valid_ppl"] is not None for h in history):
-        ax.plot(epochs, [h["valid_ppl"] for h in history], marker="o", label="valid")
-    ax.set(xlabel="epoch", ylabel="perplexity", yscale="log", title="perplexity per epoch")
-    ax.legend()
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+    with figure(path, size=(6, 4)) as (fig, ax):
+        ax.plot(epochs, [h["train_ppl"] for h in history], marker="o", label="train")
+        if any(h["valid_ppl"] is not None for h in history):
+            ax.plot(epochs, [h["valid_ppl"] for h in history], marker="o", label="valid")
+        ax.set(xlabel="epoch", ylabel="perplexity", yscale="log", title="perplexity per epoch")
+        ax.legend()
 
 
 def checkpoint_folder(output_dir: PathLike) -> Path:

@@ -1,0 +1,122 @@
+"""Classifiers as scikit-learn estimators (clone, GridSearchCV, get/set_params) and their tokenizers
+saved in the model folder."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, cross_val_score
+
+from clf_planted import planted
+from textkit.artifacts import read_config
+from textkit.classify import load_classifier, make_classifier
+from textkit.classify.base import MODEL_KINDS, classifier_class
+from textkit.errors import UsageError
+from textkit.tokenize import ChineseTokenizer, get_tokenizer
+
+TRAIN = planted(150, seed=0)
+FAST = dict(epochs=10, lr=0.5, buckets=1000, threads=1, progress=False)
+
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_params_are_stored_untouched_and_round_trip(kind):
+    model = make_classifier(kind)
+    params = model.get_params(deep=True)
+    assert params == model.get_params(deep=False)
+    assert params["tokenizer"] == "en"
+    model.set_params(seed=3)
+    assert model.get_params()["seed"] == 3
+    copy = clone(model)
+    assert copy is not model and copy.get_params() == model.get_params()
+    with pytest.raises(ValueError, match="Invalid parameter"):
+        model.set_params(no_such_option=1)
+
+
+def test_invalid_parameters_fail_in_fit_not_in_init():
+    model = make_classifier("bow", C=-1.0, ngrams=0)  # scikit-learn convention: __init__ only stores
+    with pytest.raises(UsageError, match="must be"):
+        model.fit(*TRAIN)
+    model = make_classifier("fasttext", epochs=0, progress=False)
+    with pytest.raises(UsageError, match="epochs must be at least 1"):
+        model.fit(*TRAIN)
+
+
+def test_fitted_attributes_end_in_underscore():
+    model = make_classifier("fasttext", **FAST)
+    before = set(vars(model))
+    model.fit(*TRAIN)
+    learned = set(vars(model)) - before
+    assert learned and all(name.endswith("_") for name in learned)
+    assert list(model.classes_) == model.labels_ == ["mid", "neg", "pos"]
+
+
+@pytest.mark.parametrize("kind, grid", [("bow", {"C": [0.01, 10.0]}), ("fasttext", {"lr": [0.001, 0.5]})])
+def test_grid_search_picks_the_setting_that_learns(kind, grid):
+    params = FAST if kind == "fasttext" else {}
+    search = GridSearchCV(make_classifier(kind, **params), grid, cv=3).fit(*TRAIN)
+    best = list(grid.values())[0][1]
+    assert search.best_params_ == {list(grid)[0]: best}
+    assert search.best_score_ > 0.6  # chance: 1/3
+    assert search.best_estimator_.get_params()[list(grid)[0]] == best
+
+
+def test_cross_val_score_with_integer_labels():
+    texts, labels = TRAIN
+    numbers = [{"neg": 0, "mid": 1, "pos": 2}[x] for x in labels]
+    scores = cross_val_score(make_classifier("bow"), texts, numbers, cv=3)
+    assert scores.mean() > 0.8  # labels are compared as strings on both sides
+
+
+def test_chinese_tokenizer_config_travels_with_the_model(tmp_path):
+    user_dict = tmp_path / "dict.txt"
+    user_dict.write_text("南京市长 100 n\n", encoding="utf-8")
+    tokenizer = get_tokenizer("zh", mode="search", hmm=False, user_dict=str(user_dict))
+    texts = ["南京市长江大桥很好", "这部电影很无聊", "非常好的书", "质量太差了"] * 5
+    labels = ["pos", "neg", "pos", "neg"] * 5
+    model = make_classifier("fasttext", tokenizer=tokenizer, **FAST).fit(texts, labels)
+    model.save(tmp_path / "m")
+    user_dict.unlink()  # the folder must not depend on the user's file
+    config = read_config(tmp_path / "m", family="classifier")
+    assert config["tokenizer"]["name"] == "zh" and config["tokenizer"]["hmm"] is False
+    loaded = load_classifier(tmp_path / "m")
+    restored = loaded.tokenizer_object()
+    assert isinstance(restored, ChineseTokenizer)
+    assert restored.tokenize("南京市长江大桥") == tokenizer.tokenize("南京市长江大桥")
+    np.testing.assert_allclose(loaded.predict_proba(texts), model.predict_proba(texts), atol=1e-6)
+
+
+def test_textkit_load_and_the_protocol(tmp_path):
+    import textkit
+    from textkit.protocols import Classifier
+
+    model = make_classifier("bow").fit(*TRAIN)
+    model.save(tmp_path / "m")
+    loaded = textkit.load(tmp_path / "m")
+    assert isinstance(loaded, Classifier) and isinstance(loaded, classifier_class("bow"))
+    assert loaded.predict(TRAIN[0][:5]) == model.predict(TRAIN[0][:5])
+
+
+def test_legacy_folder_still_loads(tmp_path):
+    """A textkit 0.1 folder (format textkit.classifier, params with lang) loads."""
+    model = make_classifier("bow", tokenizer="whitespace").fit(*TRAIN)
+    model.save(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    legacy = {"format": "textkit.classifier", "version": 1, "kind": "bow", "labels": config["labels"],
+              "params": {**config["params"], "lang": "whitespace"}, "ngrams": config["ngrams"]}
+    (tmp_path / "m" / "config.json").write_text(json.dumps(legacy), encoding="utf-8")
+    loaded = load_classifier(tmp_path / "m")
+    assert loaded.tokenizer_object().spec == "whitespace"
+    assert loaded.predict(TRAIN[0][:20]) == model.predict(TRAIN[0][:20])
+
+
+def test_classifiers_do_not_import_the_dataset_loaders():
+    import subprocess
+    import sys
+
+    code = "import sys, textkit.classify.bow, textkit.classify.fasttext, textkit.classify.train, textkit.classify.autotune; " \
+           "print('textkit.datasets.classification' in sys.modules, 'textkit.datasets.hub' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]
