@@ -8,7 +8,8 @@ CLI a user runs: ``textkit train-lm TRAIN --valid-fraction 0 ...`` then ``textki
 --file TEST``. Both read the same whitespace-tokenized files, so both train on identical token
 streams; both predict every word and one ``<eos>`` per line, with words under ``--min-freq`` as
 ``<unk>``. Settings: 2 layers of 200, dropout 0.2, BPTT 35, batch 20, SGD lr 20, clip 0.25, one
-epoch, the default thread count of each process.
+epoch, ``--threads`` torch threads on both sides (on a machine shared with other jobs, 1 thread
+avoids OpenMP threads waiting on each other).
 
 Corpora (built from gensim's test data, so nothing is downloaded):
 
@@ -170,15 +171,19 @@ def plain_side(cell: str, train_path: str, test_path: str, min_count: int, seed:
 
 
 # ---- running and timing whole processes -----------------------------------------------------------
-def timed(cmds: list[list[str]]) -> tuple[float, int, str]:
-    """Run commands in turn; total seconds, the largest peak RSS, the last stdout."""
+def timed(cmds: list[list[str]], threads: int) -> tuple[float, int, str]:
+    """Run commands in turn with ``threads`` torch threads; total seconds, the largest peak RSS, the last stdout."""
     total, peak, out = 0.0, 0, ""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     for cmd in cmds:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
-        total += time.perf_counter() - start
-        out, err = proc.stdout.read(), proc.stderr.read()
+        with tempfile.TemporaryFile("w+") as out_file, tempfile.TemporaryFile("w+") as err_file:
+            proc = subprocess.Popen(cmd, stdout=out_file, stderr=err_file, text=True, env=env)
+            _, status, usage = os.wait4(proc.pid, 0)
+            total += time.perf_counter() - start
+            out_file.seek(0)
+            err_file.seek(0)
+            out, err = out_file.read(), err_file.read()
         if os.waitstatus_to_exitcode(status):
             raise SystemExit(f"failed: {' '.join(cmd)}\n{err}")
         peak = max(peak, usage.ru_maxrss)
@@ -203,6 +208,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="alternated A/B rounds (medians are printed)")
     parser.add_argument("--quick", action="store_true", help="at most 40k training tokens per corpus")
     parser.add_argument("--max-train-tokens", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads of each side (OMP_NUM_THREADS)")
     parser.add_argument("--inits", default="torch", help="textkit initialisations to run (comma-separated)")
     parser.add_argument("--plain-side", nargs=5, metavar=("CELL", "TRAIN", "TEST", "MIN_COUNT", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -226,7 +232,7 @@ def main() -> None:
                 for round_ in range(args.rounds):
                     order = ("plain", "textkit") if round_ % 2 == 0 else ("textkit", "plain")
                     for side in order:
-                        seconds, rss, out = timed(plain_cmd if side == "plain" else kit_cmds)
+                        seconds, rss, out = timed(plain_cmd if side == "plain" else kit_cmds, args.threads)
                         figures[side].append((seconds, rss, json.loads(out)["perplexity"]))
                     print(f"  {case} {init} round {round_ + 1}: " + ", ".join(
                         f"{k} {v[-1][0]:.1f}s ppl {v[-1][2]:.1f}" for k, v in figures.items()), file=sys.stderr, flush=True)

@@ -7,7 +7,7 @@ when ``--model`` is a recurrent one.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import click
 
@@ -170,7 +170,8 @@ def _report(lm, result: dict, output: str, as_json: bool) -> None:
              if result["valid_ppl"] is not None else " (no validation text: the last epoch is kept)")
     click.echo(f"train perplexity {result['train_ppl']:.2f}{valid} after {result['epochs']} "
                f"epoch{'s' if result['epochs'] != 1 else ''}, {result['tokens_per_sec']:.0f} tokens/s")
-    click.echo(f"model saved in {output} (plot: {output}/perplexity.png)")
+    plot = f" (plot: {output}/perplexity.png)" if result["epochs"] > 1 else ""
+    click.echo(f"model saved in {output}{plot}")
     click.echo(f"sample: {sample}")
 
 

@@ -40,11 +40,13 @@ def launch_two_processes(tmp_path, source: str, spec: list) -> object:
     return json.loads((tmp_path / "ddp.json").read_text())
 
 
-def test_two_processes_match_one_process(tmp_path):
-    ddp = launch_two_processes(tmp_path, WORKER, [LINES, ARCHITECTURE, CONFIG, str(tmp_path / "ddp")])
+@pytest.mark.parametrize("softmax", ["full", "adaptive"])
+def test_two_processes_match_one_process(tmp_path, softmax):
+    architecture = {**ARCHITECTURE, "softmax": softmax}
+    ddp = launch_two_processes(tmp_path, WORKER, [LINES, architecture, CONFIG, str(tmp_path / "ddp")])
 
     train, valid = split_lines(LINES)
-    _, single = train_language_model(train, valid, tmp_path / "single", ARCHITECTURE, TrainConfig(**CONFIG),
+    _, single = train_language_model(train, valid, tmp_path / "single", architecture, TrainConfig(**CONFIG),
                                      tokenizer="whitespace", device="cpu")
     assert ddp["history"][-1]["train_ppl"] < ddp["history"][0]["train_ppl"]  # the loss falls
     for a, b in zip(ddp["history"], single["history"]):

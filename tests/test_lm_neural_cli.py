@@ -8,11 +8,11 @@ import sys
 from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
-
-from textkit.lm import evaluate, load_language_model
 from textkit_cli import lm_neural
 from textkit_cli.common import run_guarded
 from textkit_cli.main import cli
+
+from textkit.lm import evaluate, load_language_model
 
 LINES = ["the cat sat on the mat", "the dog sat on the log", "a cat saw a dog", "the dog saw the cat"] * 25
 SMALL = ["--embed-dim", 12, "--hidden-dim", 12, "--layers", 1, "--bptt", 6, "--batch-size", 4,
@@ -43,7 +43,7 @@ def test_train_eval_generate(tmp_path, corpus):
     assert figures["valid_perplexity"] < figures["train_perplexity"] * 10
     assert "valid ppl" in err  # the epoch log goes to stderr
     config = json.loads((out / "config.json").read_text())
-    assert config["kind"] == "rnn" and config["model"] == "gru" and config["tied"] is True
+    assert config["kind"] == "lm.neural" and config["model"] == "gru" and config["tied"] is True
     assert (out / "perplexity.png").exists()
 
     test = tmp_path / "test.txt"
@@ -78,7 +78,7 @@ def test_demo_without_arguments(tmp_path, corpus, monkeypatch):
     assert code == 0, err
     assert "valid perplexity" in stdout and "sample:" in stdout
     saved = json.loads((tmp_path / lm_neural.DEMO_OUTPUT.format(model="lstm") / "config.json").read_text())
-    assert saved["training"]["epochs"] == lm_neural.DEMO["epochs"] and saved["tokenizer"]["spec"] == "en"
+    assert saved["training"]["epochs"] == lm_neural.DEMO["epochs"] and saved["tokenizer"]["name"] == "en"
 
 
 def test_bad_input_is_one_line_without_traceback(tmp_path, corpus):
@@ -93,7 +93,7 @@ def test_bad_input_is_one_line_without_traceback(tmp_path, corpus):
     (corrupt / "checkpoint.safetensors").write_bytes(b"\x00" * 64)
     mismatched = tmp_path / "mismatched"
     mismatched.mkdir()
-    for name in ("config.json", "model.safetensors"):
+    for name in ("config.json", "weights.safetensors"):
         (mismatched / name).write_bytes((good / name).read_bytes())
     (mismatched / "vocab.json").write_text(json.dumps(
         {"format": "textkit.vocab", "version": 1, "specials": ["<unk>", "<pad>", "<bos>", "<eos>"], "unk_token": "<unk>",

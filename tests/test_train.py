@@ -99,10 +99,10 @@ def test_checkpoint_files_and_plot(tmp_path):
     config = TrainConfig(epochs=2, batch_size=4, bptt=6, optimizer="adam", lr=0.02, progress=False)
     train_language_model(train, valid, tmp_path / "run", TINY, config, tokenizer="whitespace", device="cpu")
     run = tmp_path / "run"
-    assert {p.name for p in run.iterdir()} == {"config.json", "vocab.json", "model.safetensors", CHECKPOINT, "perplexity.png"}
+    assert {p.name for p in run.iterdir()} == {"config.json", "vocab.json", "weights.safetensors", CHECKPOINT, "perplexity.png"}
     assert (run / "perplexity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     config = json.loads((run / "config.json").read_text())
-    assert config["training"]["optimizer"] == "adam" and config["kind"] == "rnn"
+    assert config["training"]["optimizer"] == "adam" and config["kind"] == "lm.neural"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # the checkpoint folder moved inside
     # no pickle anywhere: every file is JSON, PNG or safetensors
     assert not any(p.suffix in (".pt", ".pth", ".pkl") for p in run.iterdir())

@@ -37,22 +37,28 @@ import math
 import shutil
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import Tensor, nn
 
-from textkit.errors import EmptyCorpusError, ModelFileError, TextkitError, UsageError
-from textkit.io import PathLike, load_tensor_metadata, load_tensors, read_json, save_tensors, write_json
+from textkit.artifacts import artifact_transaction, read_config, write_config
+from textkit.errors import EmptyCorpusError, ModelFileError, UsageError
+from textkit.io import PathLike, load_tensor_metadata, load_tensors, save_tensors
 from textkit.lm.distributed import Distributed, setup_distributed, shutdown_distributed
-from textkit.lm.neural import ARCHITECTURE, ARCHITECTURE_DEFAULTS, NeuralLM, build_lm_vocab, encode_token_lists
+from textkit.lm.neural import ARCHITECTURE, ARCHITECTURE_DEFAULTS, KIND, NeuralLM, build_lm_vocab, encode_token_lists
 from textkit.lm.perplexity import perplexity_from_logprob
 from textkit.sampling import SAMPLERS
 from textkit.tokenize import Tokenizer, get_tokenizer
 from textkit.training import (
-    EarlyStopping, TrainingDiverged, check_writable_folder, folder_transaction, log, progress_bar, train_steps,
+    EarlyStopping,
+    TrainingDiverged,
+    check_writable_folder,
+    log,
+    progress_bar,
+    train_steps,
 )
 from textkit.vocab import Vocab
 
@@ -109,7 +115,7 @@ class TrainConfig:
             raise UsageError(f"patience must be at least 1, got {self.patience}")
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
+    def from_dict(cls, data: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -203,7 +209,7 @@ class LMTrainer:
         return self.stopper.best
 
     # ---- the loop -------------------------------------------------------------------------------
-    def fit(self, on_batch: Callable[["LMTrainer"], None] | None = None) -> dict:
+    def fit(self, on_batch: Callable[[LMTrainer], None] | None = None) -> dict:
         """Train until ``config.epochs`` (or early stopping); returns the final figures.
 
         Afterwards the model holds the best validation epoch's weights (the last epoch's without
@@ -391,7 +397,8 @@ class LMTrainer:
         if self.dist.is_main:
             d = self.checkpoint_dir
             d.mkdir(parents=True, exist_ok=True)
-            write_json(d / "config.json", self.model.config_dict({"training": asdict(self.config), "run": self.run_info}))
+            write_config(d, KIND, self.model.config_params({"training": asdict(self.config), "run": self.run_info}),
+                         self.model.tokenizer)
             self.model.vocab.save(d / "vocab.json")
             save_tensors(d / CHECKPOINT, tensors, {"textkit.trainer": json.dumps(progress)})
 
@@ -502,7 +509,7 @@ def load_training_run(directory: PathLike) -> tuple[dict, TrainConfig]:
     ``config["run"]`` holds what the caller stored with the run (``run_info``).
     """
     d = find_checkpoint(directory)
-    config = read_json(d / "config.json", "model config")
+    config = read_config(d, family="lm")
     if not isinstance(config, dict) or not isinstance(config.get("training"), dict):
         raise ModelFileError(f"{d / 'config.json'}: has no training settings to resume with")
     try:
@@ -613,10 +620,11 @@ def _publish(model: NeuralLM, trainer: LMTrainer, out: Path) -> None:
     """Write the finished model folder in one transaction, the run's checkpoint inside it."""
     checkpoints = trainer.checkpoint_dir
     extra = {"training": asdict(trainer.config), "run": trainer.run_info}
-    with folder_transaction(out, replace=True) as tmp:
+    with artifact_transaction(out, force=True) as tmp:
         model.write_files(tmp, extra)
         if checkpoints is not None and (checkpoints / CHECKPOINT).exists():
             shutil.copyfile(checkpoints / CHECKPOINT, tmp / CHECKPOINT)
-        plot_history(trainer.history, tmp / "perplexity.png")
+        if len(trainer.history) > 1:  # one epoch is one point: no plot, and no matplotlib import
+            plot_history(trainer.history, tmp / "perplexity.png")
     if checkpoints is not None:
         shutil.rmtree(checkpoints, ignore_errors=True)
