@@ -187,17 +187,55 @@ def timed(cmds: list[list[str]], threads: int) -> tuple[float, int, str]:
         if os.waitstatus_to_exitcode(status):
             raise SystemExit(f"failed: {' '.join(cmd)}\n{err}")
         peak = max(peak, usage.ru_maxrss)
-    return total, peak, out
+    return total, peak, json.loads(out)["perplexity"]
 
 
 def textkit_cmds(cell, softmax, init, train, test, min_count, out) -> list[list[str]]:
     s = SETTINGS
-    train_cmd = [sys.executable, "-m", "textkit_cli.main", "train-lm", str(train), "--model", cell, "--lang", "whitespace",
-                 "--min-freq", str(min_count), "--valid-fraction", "0", "--epochs", "1", "--no-progress", "--device", "cpu",
-                 "--embed-dim", str(s["embed_dim"]), "--hidden-dim", str(s["hidden_dim"]), "--layers", str(s["layers"]),
-                 "--dropout", str(s["dropout"]), "--bptt", str(s["bptt"]), "--batch-size", str(s["batch_size"]),
-                 "--lr", str(s["lr"]), "--clip", str(s["clip"]), "--softmax", softmax, "--init", init,
-                 "--force", "-o", str(out), "--json"]
+    train_cmd = [
+        sys.executable,
+        "-m",
+        "textkit_cli.main",
+        "train-lm",
+        str(train),
+        "--model",
+        cell,
+        "--lang",
+        "whitespace",
+        "--min-freq",
+        str(min_count),
+        "--valid-fraction",
+        "0",
+        "--epochs",
+        "1",
+        "--no-progress",
+        "--device",
+        "cpu",
+        "--embed-dim",
+        str(s["embed_dim"]),
+        "--hidden-dim",
+        str(s["hidden_dim"]),
+        "--layers",
+        str(s["layers"]),
+        "--dropout",
+        str(s["dropout"]),
+        "--bptt",
+        str(s["bptt"]),
+        "--batch-size",
+        str(s["batch_size"]),
+        "--lr",
+        str(s["lr"]),
+        "--clip",
+        str(s["clip"]),
+        "--softmax",
+        softmax,
+        "--init",
+        init,
+        "--force",
+        "-o",
+        str(out),
+        "--json",
+    ]
     eval_cmd = [sys.executable, "-m", "textkit_cli.main", "eval-ppl", str(out), "--file", str(test), "--json"]
     return [train_cmd, eval_cmd]
 
@@ -210,39 +248,54 @@ def main() -> None:
     parser.add_argument("--max-train-tokens", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2, help="torch threads of each side (OMP_NUM_THREADS)")
     parser.add_argument("--inits", default="torch", help="textkit initialisations to run (comma-separated)")
-    parser.add_argument("--plain-side", nargs=5, metavar=("CELL", "TRAIN", "TEST", "MIN_COUNT", "SEED"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--plain-side", nargs=5, metavar=("CELL", "TRAIN", "TEST", "MIN_COUNT", "SEED"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.plain_side:
         cell, train, test, min_count, seed = args.plain_side
         return plain_side(cell, train, test, int(min_count), int(seed))
     limit = args.max_train_tokens or (40_000 if args.quick else None)
     inits = args.inits.split(",")
-    print(f"{'case':24} {'init':8} {'plain s':>8} {'textkit s':>9} {'speed':>6} {'plain ppl':>9} {'textkit ppl':>11} "
-          f"{'ppl ratio':>9} {'plain MiB':>9} {'textkit MiB':>11}", flush=True)
+    print(
+        f"{'case':24} {'init':8} {'plain s':>8} {'textkit s':>9} {'speed':>6} {'plain ppl':>9} {'textkit ppl':>11} "
+        f"{'ppl ratio':>9} {'plain MiB':>9} {'textkit MiB':>11}",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for case in args.cases.split(","):
             corpus, cell, *rest = case.split(":")
             softmax = rest[0] if rest else "full"
             train, test, min_count = corpus_files(corpus, folder, limit)
+            plain_runs: list = []
             for init in inits:
-                plain_cmd = [[sys.executable, __file__, "--plain-side", cell, str(train), str(test), str(min_count), "0"]]
+                plain_cmd = [
+                    [sys.executable, __file__, "--plain-side", cell, str(train), str(test), str(min_count), "0"]
+                ]
                 kit_cmds = textkit_cmds(cell, softmax, init, train, test, min_count, folder / "model")
-                figures: dict[str, list] = {"plain": [], "textkit": []}
-                for round_ in range(args.rounds):
-                    order = ("plain", "textkit") if round_ % 2 == 0 else ("textkit", "plain")
-                    for side in order:
-                        seconds, rss, out = timed(plain_cmd if side == "plain" else kit_cmds, args.threads)
-                        figures[side].append((seconds, rss, json.loads(out)["perplexity"]))
-                    print(f"  {case} {init} round {round_ + 1}: " + ", ".join(
-                        f"{k} {v[-1][0]:.1f}s ppl {v[-1][2]:.1f}" for k, v in figures.items()), file=sys.stderr, flush=True)
-                plain_s = statistics.median(f[0] for f in figures["plain"])
-                kit_s = statistics.median(f[0] for f in figures["textkit"])
-                plain_ppl = statistics.median(f[2] for f in figures["plain"])
-                kit_ppl = statistics.median(f[2] for f in figures["textkit"])
-                print(f"{case:24} {init:8} {plain_s:8.1f} {kit_s:9.1f} {plain_s / kit_s:6.2f} {plain_ppl:9.1f} "
-                      f"{kit_ppl:11.1f} {kit_ppl / plain_ppl:9.3f} {max(f[1] for f in figures['plain']) / 1024:9.0f} "
-                      f"{max(f[1] for f in figures['textkit']) / 1024:11.0f}", flush=True)
+                kit_runs: list = []
+                # the first initialisation is timed against the peer in alternated rounds; further
+                # ones (a quality comparison) run once and reuse the peer's figures
+                for round_ in range(args.rounds if not plain_runs else 1):
+                    sides = ("plain", "textkit") if round_ % 2 == 0 else ("textkit", "plain")
+                    for side in sides if len(plain_runs) <= round_ else ("textkit",):
+                        runs = plain_runs if side == "plain" else kit_runs
+                        runs.append(timed(plain_cmd if side == "plain" else kit_cmds, args.threads))
+                    print(
+                        f"  {case} {init} round {round_ + 1}: plain {plain_runs[-1][0]:.1f}s, textkit "
+                        f"{kit_runs[-1][0]:.1f}s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                plain_s, plain_ppl = (statistics.median(r[i] for r in plain_runs) for i in (0, 2))
+                kit_s, kit_ppl = (statistics.median(r[i] for r in kit_runs) for i in (0, 2))
+                print(
+                    f"{case:24} {init:8} {plain_s:8.1f} {kit_s:9.1f} {plain_s / kit_s:6.2f} {plain_ppl:9.1f} "
+                    f"{kit_ppl:11.1f} {kit_ppl / plain_ppl:9.3f} {max(r[1] for r in plain_runs) / 1024:9.0f} "
+                    f"{max(r[1] for r in kit_runs) / 1024:11.0f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

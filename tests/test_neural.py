@@ -76,7 +76,9 @@ def test_save_load_roundtrip_and_loader(tmp_path):
 
     assert textkit.artifacts.load(tmp_path / "m").score_lines(LINES) == pytest.approx(lm.score_lines(LINES))
     # a folder written by textkit 0.1 (its format, kind, weight file and tokenizer entry) still loads
-    old = dict(config, format="textkit.lm", kind="rnn", tokenizer={"spec": "whitespace", "options": {"lowercase": False}})
+    old = dict(
+        config, format="textkit.lm", kind="rnn", tokenizer={"spec": "whitespace", "options": {"lowercase": False}}
+    )
     for key in ("softmax", "cutoffs", "textkit_version"):
         old.pop(key, None)
     (tmp_path / "m" / "config.json").write_text(json.dumps(old))
@@ -131,7 +133,11 @@ def test_tied_needs_equal_sizes_and_init_schemes():
     # torch: every layer's own default, so a plain torch.nn model built after the same seed is identical
     lm = _model(init="torch", model="gru", layers=1)
     torch.manual_seed(0)
-    embedding, gru, decoder = torch.nn.Embedding(len(lm.vocab), 8), torch.nn.GRU(8, 8), torch.nn.Linear(8, len(lm.vocab))
+    embedding, gru, decoder = (
+        torch.nn.Embedding(len(lm.vocab), 8),
+        torch.nn.GRU(8, 8),
+        torch.nn.Linear(8, len(lm.vocab)),
+    )
     torch.testing.assert_close(lm.embedding.weight, embedding.weight, rtol=0, atol=0)
     torch.testing.assert_close(lm.encoder.weight_hh_l0, gru.weight_hh_l0, rtol=0, atol=0)
     torch.testing.assert_close(lm.decoder.weight, decoder.weight, rtol=0, atol=0)

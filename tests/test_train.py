@@ -70,8 +70,14 @@ def _weights(trainer):
 @pytest.mark.parametrize("stop_at", [(0, 5), (1, 0)], ids=["mid-epoch", "epoch-boundary"])
 @pytest.mark.parametrize("schedule", ["plateau", "cyclic"])
 def test_resume_continues_exactly(tmp_path, stop_at, schedule):
-    settings = dict(epochs=3, optimizer="sgd", lr=2.0, momentum=0.5, schedule=schedule,
-                    architecture={**TINY, "dropout": 0.2, "model": "lstm"})
+    settings = dict(
+        epochs=3,
+        optimizer="sgd",
+        lr=2.0,
+        momentum=0.5,
+        schedule=schedule,
+        architecture={**TINY, "dropout": 0.2, "model": "lstm"},
+    )
     reference = _trainer(tmp_path / "ref", **settings)
     reference.fit()
 
@@ -99,7 +105,13 @@ def test_checkpoint_files_and_plot(tmp_path):
     config = TrainConfig(epochs=2, batch_size=4, bptt=6, optimizer="adam", lr=0.02, progress=False)
     train_language_model(train, valid, tmp_path / "run", TINY, config, tokenizer="whitespace", device="cpu")
     run = tmp_path / "run"
-    assert {p.name for p in run.iterdir()} == {"config.json", "vocab.json", "weights.safetensors", CHECKPOINT, "perplexity.png"}
+    assert {p.name for p in run.iterdir()} == {
+        "config.json",
+        "vocab.json",
+        "weights.safetensors",
+        CHECKPOINT,
+        "perplexity.png",
+    }
     assert (run / "perplexity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     config = json.loads((run / "config.json").read_text())
     assert config["training"]["optimizer"] == "adam" and config["kind"] == "lm.neural"
@@ -174,7 +186,9 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
 def test_train_language_model_end_to_end(tmp_path):
     train, valid = split_lines(REPETITIVE)
     config = TrainConfig(epochs=2, batch_size=4, bptt=6, optimizer="adam", lr=0.02, progress=False)
-    model, result = train_language_model(train, valid, tmp_path / "m", TINY, config, tokenizer="whitespace", device="cpu")
+    model, result = train_language_model(
+        train, valid, tmp_path / "m", TINY, config, tokenizer="whitespace", device="cpu"
+    )
     assert result["epochs"] == 2
     rate = sum(h["train_tokens"] for h in result["history"]) / sum(h["train_seconds"] for h in result["history"])
     assert result["tokens_per_sec"] == pytest.approx(rate)  # training tokens over training time
@@ -250,8 +264,7 @@ def test_the_trainer_takes_the_same_steps_as_a_plain_torch_loop(tmp_path, cell):
     trainer = LMTrainer(model, ids, None, config)
     losses = []
     torch.manual_seed(1)
-    trainer.fit(on_batch=lambda t: losses.append(t.running["loss_sum"] / t.running["tokens"] * t.batch
-                                                 - sum(losses)))
+    trainer.fit(on_batch=lambda t: losses.append(t.running["loss_sum"] / t.running["tokens"] * t.batch - sum(losses)))
     torch.manual_seed(1)
     expected = _plain_loop(plain_model, ids, config, len(losses))
     assert len(losses) > 20
@@ -275,7 +288,9 @@ def test_fit_trains_in_memory():
     torch.manual_seed(0)
     lm = NeuralLM(build_lm_vocab(tok.tokenize_lines(train)), tok, **TINY)
     before = lm.score_lines(valid)[0]
-    result = lm.fit(train, valid, TrainConfig(epochs=2, batch_size=4, bptt=6, optimizer="adam", lr=0.02, progress=False))
+    result = lm.fit(
+        train, valid, TrainConfig(epochs=2, batch_size=4, bptt=6, optimizer="adam", lr=0.02, progress=False)
+    )
     assert result["epochs"] == 2 and lm.score_lines(valid)[0] > before
 
 
@@ -296,8 +311,17 @@ def test_force_run_that_fails_leaves_the_old_model_and_resume_finds_its_checkpoi
 
     config.epochs = 2
     with pytest.raises(KeyboardInterrupt):
-        train_language_model(train, valid, out, {**TINY, "model": "lstm"}, config, tokenizer="whitespace",
-                             device="cpu", force=True, on_batch=interrupt)
+        train_language_model(
+            train,
+            valid,
+            out,
+            {**TINY, "model": "lstm"},
+            config,
+            tokenizer="whitespace",
+            device="cpu",
+            force=True,
+            on_batch=interrupt,
+        )
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # the old model is untouched
     assert NeuralLM.load(out).config["model"] == "gru"
     assert (checkpoint_folder(out) / CHECKPOINT).exists()  # beside it, not inside
@@ -316,8 +340,16 @@ def test_a_read_only_destination_fails_before_training(tmp_path, monkeypatch):
     train, valid = split_lines(REPETITIVE)
     trained = []
     with pytest.raises(TextkitError, match="cannot write there.*Read-only"):
-        train_language_model(train, valid, tmp_path / "m", TINY, TrainConfig(progress=False), tokenizer="whitespace",
-                             device="cpu", on_batch=trained.append)
+        train_language_model(
+            train,
+            valid,
+            tmp_path / "m",
+            TINY,
+            TrainConfig(progress=False),
+            tokenizer="whitespace",
+            device="cpu",
+            on_batch=trained.append,
+        )
     assert trained == [] and list(tmp_path.iterdir()) == []
 
 

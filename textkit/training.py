@@ -110,8 +110,16 @@ def progress_bar(total: int, description: str, enabled: bool = True, initial: in
     """A tqdm bar on stderr that disappears when done."""
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, desc=description, unit="batch", file=sys.stderr, leave=False,
-                mininterval=0.5, disable=not enabled)
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc=description,
+        unit="batch",
+        file=sys.stderr,
+        leave=False,
+        mininterval=0.5,
+        disable=not enabled,
+    )
 
 
 def check_writable_folder(folder: PathLike) -> None:

@@ -152,15 +152,25 @@ class NeuralLM(nn.Module):
             cutoffs = _check_cutoffs(list(cutoffs) if cutoffs else default_cutoffs(vocab), len(vocab))
         elif cutoffs:
             raise UsageError("cutoffs only apply to the adaptive softmax")
-        self.config = dict(model=model, embed_dim=embed_dim, hidden_dim=hidden_dim, layers=layers,
-                           dropout=dropout, tied=tied, impl=impl, init=init, softmax=softmax,
-                           cutoffs=list(cutoffs) if cutoffs else None)
+        self.config = dict(
+            model=model,
+            embed_dim=embed_dim,
+            hidden_dim=hidden_dim,
+            layers=layers,
+            dropout=dropout,
+            tied=tied,
+            impl=impl,
+            init=init,
+            softmax=softmax,
+            cutoffs=list(cutoffs) if cutoffs else None,
+        )
         self.embedding = nn.Embedding(len(vocab), embed_dim)
         self.encoder = make_recurrent_layer(model, impl, embed_dim, hidden_dim, layers, dropout)
         self.drop = nn.Dropout(dropout)
         if softmax == "adaptive":
-            self.decoder = nn.AdaptiveLogSoftmaxWithLoss(hidden_dim, len(vocab), cutoffs,
-                                                         div_value=_div_value(hidden_dim, len(cutoffs)), head_bias=True)
+            self.decoder = nn.AdaptiveLogSoftmaxWithLoss(
+                hidden_dim, len(vocab), cutoffs, div_value=_div_value(hidden_dim, len(cutoffs)), head_bias=True
+            )
         else:
             self.decoder = nn.Linear(hidden_dim, len(vocab))
             if tied:
@@ -192,7 +202,7 @@ class NeuralLM(nn.Module):
                 nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
             return
         fill = nn.init.xavier_uniform_ if init == "xavier" else nn.init.kaiming_uniform_
-        for name, p in self.named_parameters():
+        for p in self.parameters():
             if p.dim() == 2:
                 fill(p)
             else:
@@ -246,7 +256,9 @@ class NeuralLM(nn.Module):
         return encode_lines(lines, self.tokenizer, self.vocab)
 
     @torch.no_grad()
-    def stream_logprob(self, stream: Tensor, rows: int = 1, row_subset: Sequence[int] | None = None) -> tuple[float, int]:
+    def stream_logprob(
+        self, stream: Tensor, rows: int = 1, row_subset: Sequence[int] | None = None
+    ) -> tuple[float, int]:
         """Sum of ln p over ``stream[1:]`` given the tokens before (``stream[0]`` is context only).
 
         The predictions are cut into ``rows`` contiguous segments scored side by side (each starts
@@ -298,8 +310,14 @@ class NeuralLM(nn.Module):
         return logprob, tokens, oov
 
     @torch.no_grad()
-    def generate(self, prefix: str = "", length: int = 50, temperature: float = 1.0,
-                 top_k: int | None = None, seed: int | None = None) -> str:
+    def generate(
+        self,
+        prefix: str = "",
+        length: int = 50,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        seed: int | None = None,
+    ) -> str:
         """Continue the line ``prefix`` by up to ``length`` sampled tokens, stopping at ``<eos>``.
 
         Returns prefix and continuation as text. ``temperature`` divides the logits (lower: safer
@@ -342,8 +360,13 @@ class NeuralLM(nn.Module):
         return out
 
     # ---- training -------------------------------------------------------------------------------
-    def fit(self, lines: Iterable[str], valid_lines: Iterable[str] | None = None, config=None,
-            checkpoint_dir: PathLike | None = None) -> dict:
+    def fit(
+        self,
+        lines: Iterable[str],
+        valid_lines: Iterable[str] | None = None,
+        config=None,
+        checkpoint_dir: PathLike | None = None,
+    ) -> dict:
         """Train this network on text ``lines`` (the vocabulary is the model's own); nothing is saved.
 
         ``config`` is a :class:`textkit.lm.train.TrainConfig`; with ``valid_lines`` the model ends
@@ -399,7 +422,9 @@ class NeuralLM(nn.Module):
         missing = sorted(set(expected) - set(tensors))
         unexpected = sorted(set(tensors) - set(expected))
         if missing or unexpected:
-            raise ModelFileError(f"{source}: weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})")
+            raise ModelFileError(
+                f"{source}: weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})"
+            )
         for name, value in tensors.items():
             if value is None or value.shape != expected[name].shape:
                 shape = None if value is None else tuple(value.shape)
@@ -437,7 +462,9 @@ class NeuralLM(nn.Module):
                 f"{config['vocab_size']}; the vocabulary does not belong to this model"
             )
         if tuple(vocab.specials) != SPECIALS:
-            raise ModelFileError(f"{Path(directory) / VOCAB}: a neural LM vocabulary must start with {' '.join(SPECIALS)}")
+            raise ModelFileError(
+                f"{Path(directory) / VOCAB}: a neural LM vocabulary must start with {' '.join(SPECIALS)}"
+            )
         tokenizer = load_tokenizer(directory, config)
         try:
             return cls(vocab, tokenizer, **{k: config[k] for k in ARCHITECTURE})
@@ -475,8 +502,13 @@ def _div_value(hidden_dim: int, clusters: int) -> float:
 
 
 def _check_cutoffs(cutoffs: list[int], vocab_size: int) -> list[int]:
-    if not cutoffs or any(not isinstance(c, int) for c in cutoffs) or cutoffs != sorted(set(cutoffs)) \
-            or cutoffs[0] < 1 or cutoffs[-1] > vocab_size - 2:
+    if (
+        not cutoffs
+        or any(not isinstance(c, int) for c in cutoffs)
+        or cutoffs != sorted(set(cutoffs))
+        or cutoffs[0] < 1
+        or cutoffs[-1] > vocab_size - 2
+    ):
         raise UsageError(
             f"cutoffs must be increasing whole numbers between 1 and {vocab_size - 2} (the vocabulary has "
             f"{vocab_size} tokens), got {cutoffs}"

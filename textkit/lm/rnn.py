@@ -142,7 +142,9 @@ class ScratchRNN(nn.Module):
         return torch.stack(outputs), state
 
 
-def make_recurrent_layer(mode: str, impl: str, input_size: int, hidden_size: int, num_layers: int, dropout: float) -> nn.Module:
+def make_recurrent_layer(
+    mode: str, impl: str, input_size: int, hidden_size: int, num_layers: int, dropout: float
+) -> nn.Module:
     """The encoder for ``mode`` (rnn|lstm|gru): ``torch.nn``'s fused layer or :class:`ScratchRNN`.
 
     Both take and return sequence-first tensors and share the parameter names, so a model trained
