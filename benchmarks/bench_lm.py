@@ -21,7 +21,8 @@ Corpora (built from gensim's test data, so nothing is downloaded):
   (~33k words): the adaptive-softmax case (``--softmax adaptive`` against the plain full softmax).
 
 Each row: seconds of each whole process (train + test evaluation, medians over ``--rounds``
-alternated A/B rounds), the speed ratio (plain seconds / textkit seconds: above 1 is textkit
+alternated A/B rounds, round r seeding both sides with r: at lr 20 one run's perplexity moves by
+several percent with the seed), the speed ratio (plain seconds / textkit seconds: above 1 is textkit
 faster), test perplexities and their ratio (textkit / plain), peak RSS of each side.
 
     python benchmarks/bench_lm.py                          # every case, 1 round (~1 h on 2 quiet cores)
@@ -190,7 +191,7 @@ def timed(cmds: list[list[str]], threads: int) -> tuple[float, int, str]:
     return total, peak, json.loads(out)["perplexity"]
 
 
-def textkit_cmds(cell, softmax, init, train, test, min_count, out) -> list[list[str]]:
+def textkit_cmds(cell, softmax, init, train, test, min_count, out, seed) -> list[list[str]]:
     s = SETTINGS
     train_cmd = [
         sys.executable,
@@ -231,6 +232,8 @@ def textkit_cmds(cell, softmax, init, train, test, min_count, out) -> list[list[
         softmax,
         "--init",
         init,
+        "--seed",
+        str(seed),
         "--force",
         "-o",
         str(out),
@@ -243,7 +246,12 @@ def textkit_cmds(cell, softmax, init, train, test, min_count, out) -> list[list[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", default=",".join(CASES), help="corpus:cell[:softmax], comma-separated")
-    parser.add_argument("--rounds", type=int, default=1, help="alternated A/B rounds (medians are printed)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="alternated A/B rounds, round r with seed r on both sides (medians printed)",
+    )
     parser.add_argument("--quick", action="store_true", help="at most 40k training tokens per corpus")
     parser.add_argument("--max-train-tokens", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2, help="torch threads of each side (OMP_NUM_THREADS)")
@@ -270,21 +278,30 @@ def main() -> None:
             train, test, min_count = corpus_files(corpus, folder, limit)
             plain_runs: list = []
             for init in inits:
-                plain_cmd = [
-                    [sys.executable, __file__, "--plain-side", cell, str(train), str(test), str(min_count), "0"]
-                ]
-                kit_cmds = textkit_cmds(cell, softmax, init, train, test, min_count, folder / "model")
                 kit_runs: list = []
-                # the first initialisation is timed against the peer in alternated rounds; further
-                # ones (a quality comparison) run once and reuse the peer's figures
-                for round_ in range(args.rounds if not plain_runs else 1):
+                # round r: seed r on both sides, the order of the sides alternating; the peer runs
+                # only for the first initialisation, the others reuse its figures
+                for round_ in range(args.rounds):
+                    plain_cmd = [
+                        [
+                            sys.executable,
+                            __file__,
+                            "--plain-side",
+                            cell,
+                            str(train),
+                            str(test),
+                            str(min_count),
+                            str(round_),
+                        ]
+                    ]
+                    kit_cmds = textkit_cmds(cell, softmax, init, train, test, min_count, folder / "model", round_)
                     sides = ("plain", "textkit") if round_ % 2 == 0 else ("textkit", "plain")
                     for side in sides if len(plain_runs) <= round_ else ("textkit",):
                         runs = plain_runs if side == "plain" else kit_runs
                         runs.append(timed(plain_cmd if side == "plain" else kit_cmds, args.threads))
                     print(
-                        f"  {case} {init} round {round_ + 1}: plain {plain_runs[-1][0]:.1f}s, textkit "
-                        f"{kit_runs[-1][0]:.1f}s",
+                        f"  {case} {init} seed {round_}: plain {plain_runs[round_][0]:.1f}s "
+                        f"ppl {plain_runs[round_][2]:.1f}, textkit {kit_runs[-1][0]:.1f}s ppl {kit_runs[-1][2]:.1f}",
                         file=sys.stderr,
                         flush=True,
                     )

@@ -67,16 +67,25 @@ def _weights(trainer):
     return {k: v.clone() for k, v in trainer.model.state_dict().items()}
 
 
-@pytest.mark.parametrize("stop_at", [(0, 5), (1, 0)], ids=["mid-epoch", "epoch-boundary"])
-@pytest.mark.parametrize("schedule", ["plateau", "cyclic"])
-def test_resume_continues_exactly(tmp_path, stop_at, schedule):
+@pytest.mark.parametrize(
+    "stop_at,schedule,softmax",
+    [
+        ((0, 5), "plateau", "full"),
+        ((1, 0), "plateau", "full"),
+        ((0, 5), "cyclic", "full"),
+        ((1, 0), "cyclic", "full"),
+        ((0, 5), "plateau", "adaptive"),
+    ],
+)
+def test_resume_continues_exactly(tmp_path, stop_at, schedule, softmax):
+    tied = softmax == "adaptive"  # the adaptive head's word rows tied to the embedding
     settings = dict(
         epochs=3,
         optimizer="sgd",
         lr=2.0,
         momentum=0.5,
         schedule=schedule,
-        architecture={**TINY, "dropout": 0.2, "model": "lstm"},
+        architecture={**TINY, "dropout": 0.2, "model": "lstm", "softmax": softmax, "tied": tied},
     )
     reference = _trainer(tmp_path / "ref", **settings)
     reference.fit()
