@@ -3,9 +3,10 @@
 The peer is the loop of pytorch/examples ``word_language_model`` written out below (``--plain-side``
 runs it as its own process): nn.Embedding + nn.LSTM/GRU + nn.Linear with PyTorch's default
 initialisation, ``batchify``, ``repackage_hidden``, ``clip_grad_norm_`` and a hand-written SGD
-step, trained on the whole training file, then the test file scored as one stream. textkit is the
-CLI a user runs: ``textkit train-lm TRAIN --valid-fraction 0 ...`` then ``textkit eval-ppl MODEL
---file TEST``. Both read the same whitespace-tokenized files, so both train on identical token
+step, trained on the whole training file, then the test file scored as one stream, in one process.
+textkit is the CLI a user runs, also one process: ``textkit train-lm TRAIN --valid-fraction 0
+--test TEST ...`` (trains, writes the model folder, scores TEST with the same definition as
+``eval-ppl``). Both read the same whitespace-tokenized files, so both train on identical token
 streams; both predict every word and one ``<eos>`` per line, with words under ``--min-freq`` as
 ``<unk>``. Settings: 2 layers of 200, dropout 0.2, BPTT 35, batch 20, SGD lr 20, clip 0.25, one
 epoch, ``--threads`` torch threads on both sides (on a machine shared with other jobs, 1 thread
@@ -188,7 +189,8 @@ def timed(cmds: list[list[str]], threads: int) -> tuple[float, int, str]:
         if os.waitstatus_to_exitcode(status):
             raise SystemExit(f"failed: {' '.join(cmd)}\n{err}")
         peak = max(peak, usage.ru_maxrss)
-    return total, peak, json.loads(out)["perplexity"]
+    figures = json.loads(out)
+    return total, peak, figures.get("test_perplexity", figures.get("perplexity"))
 
 
 def textkit_cmds(cell, softmax, init, train, test, min_count, out, seed) -> list[list[str]]:
@@ -234,13 +236,14 @@ def textkit_cmds(cell, softmax, init, train, test, min_count, out, seed) -> list
         init,
         "--seed",
         str(seed),
+        "--test",
+        str(test),
         "--force",
         "-o",
         str(out),
         "--json",
     ]
-    eval_cmd = [sys.executable, "-m", "textkit_cli.main", "eval-ppl", str(out), "--file", str(test), "--json"]
-    return [train_cmd, eval_cmd]
+    return [train_cmd]
 
 
 def main() -> None:

@@ -36,7 +36,7 @@ def cutoff_list(ctx, param, value):
 
 
 # options a --resume run may change; all others come from the checkpoint
-RESUMABLE_OPTIONS = ("epochs", "patience", "lr", "no_progress", "device")
+RESUMABLE_OPTIONS = ("epochs", "patience", "lr", "no_progress", "device", "test_file")
 
 
 def neural_options(f: Callable) -> Callable:
@@ -113,6 +113,13 @@ def neural_options(f: Callable) -> Callable:
             type=click.Path(dir_okay=False),
             default=None,
             help="Validate on this text file instead (the corpus is then used whole).",
+        ),
+        click.option(
+            "--test",
+            "test_file",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="After training, score this text file with the final model (test perplexity in the summary).",
         ),
         click.option(
             "--bptt",
@@ -269,6 +276,10 @@ def train_neural(
         raise click.UsageError(
             "--vocab applies to ngram models; neural models build their vocabulary (see --min-freq, --max-vocab)"
         )
+    if options["test_file"] is not None:  # fail now, not after training
+        from textkit.io import check_readable
+
+        check_readable(options["test_file"])
     if options["valid_file"] is not None and "valid_fraction" in given:
         raise click.UsageError("give --valid FILE or --valid-fraction, not both")
     if corpus is None and dataset is None and not resume:  # the quick demo
@@ -334,7 +345,13 @@ def train_neural(
     )
     if not _is_main_process():
         return
-    _report(lm, result, output, as_json)
+    test = None
+    if options["test_file"] is not None:
+        from textkit.corpora import read_corpus
+        from textkit.lm import evaluate
+
+        test = evaluate(lm, read_corpus(options["test_file"], errors=errors))
+    _report(lm, result, output, as_json, test)
 
 
 ARCHITECTURE_OPTIONS = ("embed_dim", "hidden_dim", "layers", "dropout", "tied", "impl", "init", "softmax", "cutoffs")
@@ -344,7 +361,7 @@ def _flags(names) -> str:
     return ", ".join("--" + n.replace("_", "-") for n in names)
 
 
-def _report(lm, result: dict, output: str, as_json: bool) -> None:
+def _report(lm, result: dict, output: str, as_json: bool, test=None) -> None:
     # the model holds what the folder holds: the best validation epoch (the last without validation)
     sample = lm.generate("the" if lm.tokenizer.spec == "en" else "", length=30, temperature=0.8, top_k=40, seed=0)
     figures = {
@@ -357,6 +374,8 @@ def _report(lm, result: dict, output: str, as_json: bool) -> None:
         "model": output,
         "sample": sample,
     }
+    if test is not None:
+        figures.update(test_perplexity=test.perplexity, test_tokens=test.tokens, test_oov_rate=test.oov_rate)
     if as_json:
         emit_json(figures)
         return
@@ -370,6 +389,8 @@ def _report(lm, result: dict, output: str, as_json: bool) -> None:
         f"epoch{'s' if result['epochs'] != 1 else ''}, {result['tokens_per_sec']:.0f} tokens/s"
     )
     plot = f" (plot: {output}/perplexity.png)" if result["epochs"] > 1 else ""
+    if test is not None:
+        click.echo(f"test perplexity {test.perplexity:.2f} ({test.tokens} tokens, OOV {100 * test.oov_rate:.2f}%)")
     click.echo(f"model saved in {output}{plot}")
     click.echo(f"sample: {sample}")
 

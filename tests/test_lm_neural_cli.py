@@ -238,10 +238,27 @@ def test_valid_fraction_zero_valid_file_and_adaptive_softmax(tmp_path, corpus):
     valid = tmp_path / "valid.txt"
     valid.write_text("the cat sat on the log\n")
     code, stdout, err = textkit(
-        "train-lm", corpus, "--model", "gru", *SMALL, "--epochs", 1, "--valid", valid, "-o", tmp_path / "v", "--json"
+        "train-lm",
+        corpus,
+        "--model",
+        "gru",
+        *SMALL,
+        "--epochs",
+        1,
+        "--valid",
+        valid,
+        "--test",
+        valid,
+        "-o",
+        tmp_path / "v",
+        "--json",
     )
     assert code == 0, err
-    assert json.loads(stdout)["valid_perplexity"] > 1
+    figures = json.loads(stdout)
+    assert figures["valid_perplexity"] > 1
+    # --test scores the final model exactly as eval-ppl does
+    expected = json.loads(textkit("eval-ppl", tmp_path / "v", "--file", valid, "--json")[1])
+    assert figures["test_perplexity"] == pytest.approx(expected["perplexity"]) and figures["test_tokens"] == 7
 
 
 def test_bad_numbers_and_mismatched_resumes_are_refused(tmp_path, corpus):
