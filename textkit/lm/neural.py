@@ -56,8 +56,9 @@ ARCHITECTURE_DEFAULTS = {"softmax": "full", "cutoffs": None}
 # adaptive softmax: the head holds the words covering this share of the training tokens, the first
 # tail cluster the next ones up to the second share, the last cluster the rest (Grave et al. 2017)
 CUTOFF_COVERAGE = (0.8, 0.95)
-# per chunk of scoring, at most this many logits are held in memory (128 MiB of float32)
-MAX_LOGITS = 1 << 25
+# per chunk of scoring, at most this many logits are held in memory (16 MiB of float32; several
+# copies of a chunk are alive at once: scores, log-probabilities, the adaptive head's parts)
+MAX_LOGITS = 1 << 22
 # chosen by test perplexity at the pytorch/examples settings on several corpora (benchmarks/bench_lm.py)
 DEFAULT_INIT = "torch"
 
