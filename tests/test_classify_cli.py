@@ -121,3 +121,47 @@ def test_single_class_and_empty_files(tmp_path, capsys):
     empty.write_text("", encoding="utf-8")
     code, err = cli_exit(["train-clf", "--dataset", empty, "--model", "fasttext", "-o", tmp_path / "m"], capsys)
     assert code == 1 and "empty" in err
+
+
+def test_autotune_saves_the_best_model_and_its_trials(files, capsys):
+    root, paths = files
+    args = ["train-clf", "--dataset", paths["train"], "--text-field", "review", "--label-field", "stars", "--autotune",
+            "--autotune-trials", "3", "--autotune-metric", "macro_f1", "--threads", "1", "-o", root / "auto", "--json"]
+    with pytest.raises(SystemExit) as e:
+        main([str(a) for a in args])
+    out = capsys.readouterr().out
+    assert e.value.code == 0
+    result = json.loads(out)  # exactly one JSON object on stdout
+    report = json.loads((root / "auto" / "autotune.json").read_text())
+    assert [t["trial"] for t in report["trials"]] == [1, 2, 3] and report["metric"] == "macro_f1"
+    assert result["autotune"]["best"] == report["best"] and result["model"] == report["best"]["kind"]
+    assert report["best"]["score"] == max(t["score"] for t in report["trials"])
+    assert run(["eval-clf", root / "auto", "--dataset", paths["test"], "--text-field", "review", "--label-field", "stars"]).exit_code == 0
+
+
+@pytest.mark.parametrize("extra, message", [(["--model", "bow"], "--autotune chooses"), (["--C", "3"], "drop --C"),
+                                            (["--autotune-duration", "5"], None)])
+def test_autotune_refuses_options_it_chooses(files, capsys, extra, message):
+    root, paths = files
+    base = ["train-clf", "--dataset", paths["train"], "--text-field", "review", "--label-field", "stars", "-o", root / "x"]
+    if message is None:  # --autotune-duration without --autotune
+        code, err = cli_exit(base + ["--model", "bow"] + extra, capsys)
+        assert code == 2 and "only with --autotune" in err
+        return
+    code, err = cli_exit(base + ["--autotune"] + extra, capsys)
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_predict_refuses_invalid_utf8_on_stdin_in_one_line(files, capsys, monkeypatch):
+    import io
+    import sys
+
+    root, paths = files
+    assert run(["train-clf", "--dataset", paths["train"], "--text-field", "review", "--label-field", "stars", "--model", "bow",
+                "-o", root / "m"]).exit_code == 0
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"good film\n\xff\xfe bad\n")))
+    code, err = cli_exit(["predict", root / "m"], capsys)
+    assert code == 1 and "<stdin>: line 2" in err and "UTF-8" in err and err.count("\n") == 1
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"good film\n\xff\xfe bad\n")))
+    code, _ = cli_exit(["predict", root / "m", "--errors", "replace"], capsys)
+    assert code == 0

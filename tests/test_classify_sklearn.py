@@ -120,3 +120,28 @@ def test_classifiers_do_not_import_the_dataset_loaders():
            "print('textkit.datasets.classification' in sys.modules, 'textkit.datasets.hub' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+def test_autotune_is_reproducible_and_refits_the_best():
+    from textkit.classify.autotune import autotune
+
+    texts, labels = TRAIN
+    lines: list[str] = []
+    runs = [autotune(texts, labels, duration=1e6, max_trials=4, seed=5, threads=1, log=lines.append) for _ in range(2)]
+    (model, report), (_, again) = runs
+    strip = lambda trials: [{k: v for k, v in t.items() if k != "seconds"} for t in trials]  # noqa: E731
+    assert strip(report["trials"]) == strip(again["trials"])
+    assert len(report["trials"]) == 4 and report["protocol"].startswith("5-fold")  # 150 examples: small data
+    assert {t["kind"] for t in report["trials"]} == {"bow", "fasttext"}
+    assert report["best"]["score"] == max(t["score"] for t in report["trials"])
+    assert model.kind == report["best"]["kind"] and model.get_params()["tokenizer"] == "en"
+    assert len(model.predict(texts)) == len(texts) and any("trial" in line for line in lines)
+
+
+def test_autotune_refuses_bad_arguments():
+    from textkit.classify.autotune import autotune
+
+    with pytest.raises(UsageError, match="metric"):
+        autotune(*TRAIN, metric="auc")
+    with pytest.raises(UsageError, match="kinds"):
+        autotune(*TRAIN, kinds=["svm"])
