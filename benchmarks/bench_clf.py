@@ -72,8 +72,14 @@ def peer_sklearn(train, test, lang):
     from sklearn.pipeline import make_pipeline
 
     p = PEER_SK
-    vectorizer = TfidfVectorizer(ngram_range=p["ngram_range"], sublinear_tf=p["sublinear_tf"], min_df=p["min_df"],
-                                 tokenizer=str.split, token_pattern=None, lowercase=True)
+    vectorizer = TfidfVectorizer(
+        ngram_range=p["ngram_range"],
+        sublinear_tf=p["sublinear_tf"],
+        min_df=p["min_df"],
+        tokenizer=str.split,
+        token_pattern=None,
+        lowercase=True,
+    )
     model = make_pipeline(vectorizer, LogisticRegression(C=p["C"], max_iter=1000))
     model.fit(pretokenize(train.texts, lang), train.labels)
     return list(model.predict(pretokenize(test.texts, lang)))
@@ -90,7 +96,7 @@ def peer_fasttext(train, test, lang, seed=0):
     finally:
         os.unlink(f.name)
     test_texts = [t.lower() for t in pretokenize(test.texts, lang)]
-    return [labels[0][len("__label__"):] for labels in model.predict(test_texts)[0]]
+    return [labels[0][len("__label__") :] for labels in model.predict(test_texts)[0]]
 
 
 def textkit_default(kind):
@@ -123,7 +129,11 @@ def quality(args) -> dict:
         for system, run in SYSTEMS.items():
             start = time.perf_counter()
             row[system] = 100 * accuracy(run, folds, LANG[name])
-            print(f"  {name:13s} {system:18s} {row[system]:6.2f}  ({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
+            print(
+                f"  {name:13s} {system:18s} {row[system]:6.2f}  ({time.perf_counter() - start:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
         best_peer = max(v for k, v in row.items() if not k.startswith("textkit"))
         best_textkit = max(v for k, v in row.items() if k.startswith("textkit"))
         row["textkit - best peer"] = best_textkit - best_peer
@@ -149,14 +159,26 @@ def autotune_mode(args) -> dict:
         train, test = folds[0]
         peers = {s: 100 * accuracy(SYSTEMS[s], folds, LANG[name]) for s in ("sklearn tfidf+LR", "fastText package")}
         start = time.perf_counter()
-        model, report = autotune(train.texts, train.labels, tokenizer=LANG[name], duration=args.duration, seed=args.seed, log=lambda s: None)
+        model, report = autotune(
+            train.texts, train.labels, tokenizer=LANG[name], duration=args.duration, seed=args.seed, log=lambda s: None
+        )
         seconds = time.perf_counter() - start
         acc = 100 * float(np.mean(np.array(model.predict(test.texts)) == np.array(test.labels)))
         best_peer = max(peers.values())
-        out[name] = {**peers, "textkit autotune": acc, "autotune - best peer": acc - best_peer, "seconds": seconds,
-                     "trials": len(report["trials"]), "best": report["best"]}
-        print(f"{name:13s} peers {peers}  autotune {acc:.2f} ({acc - best_peer:+.2f} points; {len(report['trials'])} trials, "
-              f"{seconds:.0f} s; best {report['best']['kind']} {report['best']['params']})", flush=True)
+        out[name] = {
+            **peers,
+            "textkit autotune": acc,
+            "autotune - best peer": acc - best_peer,
+            "seconds": seconds,
+            "trials": len(report["trials"]),
+            "best": report["best"],
+        }
+        print(
+            f"{name:13s} peers {peers}  autotune {acc:.2f} ({acc - best_peer:+.2f} points; "
+            f"{len(report['trials'])} trials, "
+            f"{seconds:.0f} s; best {report['best']['kind']} {report['best']['params']})",
+            flush=True,
+        )
     return out
 
 
@@ -207,7 +229,18 @@ def speed(args) -> dict:
                 for _ in range(k):
                     for text, label in zip(data.texts, data.labels):
                         f.write(f"__label__{label} {' '.join(text.split())}\n")
-            a_cmd = textkit + ["train-clf", "--dataset", str(src), "--model", "fasttext", "--lang", lang, "-o", f"{tmp}/tk", "--force"]
+            a_cmd = textkit + [
+                "train-clf",
+                "--dataset",
+                str(src),
+                "--model",
+                "fasttext",
+                "--lang",
+                lang,
+                "-o",
+                f"{tmp}/tk",
+                "--force",
+            ]
             peer = PEER_SCRIPT.replace("**PEER", "**" + repr(PEER_FT))
             b_cmd = [sys.executable, "-c", peer, str(src), lang, f"{tmp}/ft.bin"]
             run_process(a_cmd)  # warm-up: numba's cache, the page cache
@@ -227,10 +260,14 @@ def speed(args) -> dict:
                 "peer_peak_mib": max(y[1] for y in b),
             }
             results[f"x{k}"] = row
-            print(f"{args.corpus} x{k} ({row['lines']} lines): textkit {row['textkit_seconds']:.2f} s, {row['textkit_peak_mib']:.0f} MiB; "
-                  f"fastText package {row['peer_seconds']:.2f} s, {row['peer_peak_mib']:.0f} MiB; "
-                  f"ratio {row['ratio_median']:.2f} (min {row['ratio_min']:.2f}, max {row['ratio_max']:.2f}, {args.rounds} alternated rounds)",
-                  flush=True)
+            print(
+                f"{args.corpus} x{k} ({row['lines']} lines): "
+                f"textkit {row['textkit_seconds']:.2f} s, {row['textkit_peak_mib']:.0f} MiB; "
+                f"fastText package {row['peer_seconds']:.2f} s, {row['peer_peak_mib']:.0f} MiB; "
+                f"ratio {row['ratio_median']:.2f} (min {row['ratio_min']:.2f}, max {row['ratio_max']:.2f}, "
+                f"{args.rounds} alternated rounds)",
+                flush=True,
+            )
     return results
 
 
@@ -245,7 +282,16 @@ def kernel(args) -> dict:
     texts = [t.lower() for t in pretokenize(data.texts, LANG[args.corpus])] * args.replicate[-1]
     labels = data.labels * args.replicate[-1]
     settings = dict(dim=args.dim, epoch=10, lr=0.5, wordNgrams=2, bucket=2_000_000, thread=2, minCount=1)
-    params = dict(tokenizer="whitespace", embed_dim=args.dim, epochs=10, lr=0.5, ngrams=2, buckets=2_000_000, threads=2, progress=False)
+    params = dict(
+        tokenizer="whitespace",
+        embed_dim=args.dim,
+        epochs=10,
+        lr=0.5,
+        ngrams=2,
+        buckets=2_000_000,
+        threads=2,
+        progress=False,
+    )
     FastTextClassifier(**{**params, "epochs": 1}).fit(texts[:100], labels[:100])
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as f:
         for text, label in zip(texts, labels):
@@ -262,10 +308,20 @@ def kernel(args) -> dict:
     finally:
         os.unlink(f.name)
     ratios = [x / y for x, y in zip(a, b)]
-    row = {"examples": len(texts), "dim": args.dim, "textkit_seconds": statistics.median(a), "peer_seconds": statistics.median(b),
-           "ratio_median": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios)}
-    print(f"training only, {len(texts)} examples, dim {args.dim}: textkit {row['textkit_seconds']:.2f} s, fastText {row['peer_seconds']:.2f} s, "
-          f"ratio {row['ratio_median']:.2f} (min {row['ratio_min']:.2f}, max {row['ratio_max']:.2f}, {args.rounds} alternated rounds)")
+    row = {
+        "examples": len(texts),
+        "dim": args.dim,
+        "textkit_seconds": statistics.median(a),
+        "peer_seconds": statistics.median(b),
+        "ratio_median": statistics.median(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+    }
+    print(
+        f"training only, {len(texts)} examples, dim {args.dim}: textkit {row['textkit_seconds']:.2f} s, "
+        f"fastText {row['peer_seconds']:.2f} s, ratio {row['ratio_median']:.2f} "
+        f"(min {row['ratio_min']:.2f}, max {row['ratio_max']:.2f}, {args.rounds} alternated rounds)"
+    )
     return row
 
 

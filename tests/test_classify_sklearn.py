@@ -7,10 +7,10 @@ import json
 
 import numpy as np
 import pytest
+from clf_planted import planted
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_val_score
 
-from clf_planted import planted
 from textkit.artifacts import read_config
 from textkit.classify import load_classifier, make_classifier
 from textkit.classify.base import MODEL_KINDS, classifier_class
@@ -104,8 +104,14 @@ def test_legacy_folder_still_loads(tmp_path):
     model = make_classifier("bow", tokenizer="whitespace").fit(*TRAIN)
     model.save(tmp_path / "m")
     config = json.loads((tmp_path / "m" / "config.json").read_text())
-    legacy = {"format": "textkit.classifier", "version": 1, "kind": "bow", "labels": config["labels"],
-              "params": {**config["params"], "lang": "whitespace"}, "ngrams": config["ngrams"]}
+    legacy = {
+        "format": "textkit.classifier",
+        "version": 1,
+        "kind": "bow",
+        "labels": config["labels"],
+        "params": {**config["params"], "lang": "whitespace"},
+        "ngrams": config["ngrams"],
+    }
     (tmp_path / "m" / "config.json").write_text(json.dumps(legacy), encoding="utf-8")
     loaded = load_classifier(tmp_path / "m")
     assert loaded.tokenizer_object().spec == "whitespace"
@@ -116,8 +122,11 @@ def test_classifiers_do_not_import_the_dataset_loaders():
     import subprocess
     import sys
 
-    code = "import sys, textkit.classify.bow, textkit.classify.fasttext, textkit.classify.train, textkit.classify.autotune; " \
-           "print('textkit.datasets.classification' in sys.modules, 'textkit.datasets.hub' in sys.modules)"
+    code = (
+        "import sys, textkit.classify.bow, textkit.classify.fasttext, textkit.classify.train, "
+        "textkit.classify.autotune; "
+        "print('textkit.datasets.classification' in sys.modules, 'textkit.datasets.hub' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 import math
 import sys
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -187,7 +188,10 @@ def autotune(
 
     workers = threads or os.cpu_count() or 1
     cached.fill(data.texts, workers)
-    say(f"autotune: {len(data)} examples, {len(classes)} classes; {protocol}; tokenized in {time.perf_counter() - start:.1f} s")
+    say(
+        f"autotune: {len(data)} examples, {len(classes)} classes; {protocol}; "
+        f"tokenized in {time.perf_counter() - start:.1f} s"
+    )
     trials: list[dict[str, Any]] = []
     best: dict[str, Any] | None = None
     last_seconds: dict[str, float] = {}
@@ -217,15 +221,23 @@ def autotune(
             scores.append(report[metric])
         seconds = time.perf_counter() - t0
         last_seconds[kind] = seconds
-        trial = {"trial": len(trials) + 1, "kind": kind, "params": params, "score": float(np.mean(scores)), "seconds": round(seconds, 3)}
+        trial = {
+            "trial": len(trials) + 1,
+            "kind": kind,
+            "params": params,
+            "score": float(np.mean(scores)),
+            "seconds": round(seconds, 3),
+        }
         if len(scores) > 1:
             trial["score_std"] = float(np.std(scores))
         trials.append(trial)
         improved = best is None or trial["score"] > best["score"]
         if improved:
             best = trial
-        say(f"autotune: trial {trial['trial']:3d} {kind:8s} {metric} {trial['score']:.4f}{' *' if improved else '  '} "
-            f"({seconds:.1f} s) {_describe(params)}")
+        say(
+            f"autotune: trial {trial['trial']:3d} {kind:8s} {metric} {trial['score']:.4f}{' *' if improved else '  '} "
+            f"({seconds:.1f} s) {_describe(params)}"
+        )
         proposal = generator.send((best["kind"], best["params"]) if improved else None)
     assert best is not None
     t0 = time.perf_counter()
@@ -233,7 +245,10 @@ def autotune(
     model.fit(data.texts, data.labels)
     _swap_tokenizer(model, tokenizer if isinstance(tokenizer, Tokenizer) else original.spec, original)
     refit_seconds = time.perf_counter() - t0
-    say(f"autotune: best {best['kind']} {_describe(best['params'])}: {metric} {best['score']:.4f}; refit on {len(data)} examples in {refit_seconds:.1f} s")
+    say(
+        f"autotune: best {best['kind']} {_describe(best['params'])}: {metric} {best['score']:.4f}; "
+        f"refit on {len(data)} examples in {refit_seconds:.1f} s"
+    )
     report = {
         "metric": metric,
         "protocol": protocol,

@@ -90,8 +90,13 @@ class BagOfWordsClassifier(TextClassifier):
     def _features(self) -> BagOfWords:
         weighting = "tfidf" if self.features == "tfidf" else "binary"
         return BagOfWords(
-            tokenizer=self.tokenizer, analyzer=self.analyzer, weighting=weighting, ngram_range=(1, self.ngrams),
-            min_df=self.min_freq, max_features=self.max_vocab, sublinear_tf=True,
+            tokenizer=self.tokenizer,
+            analyzer=self.analyzer,
+            weighting=weighting,
+            ngram_range=(1, self.ngrams),
+            min_df=self.min_freq,
+            max_features=self.max_vocab,
+            sublinear_tf=True,
         )
 
     def _regression(self, n_examples: int, n_classes: int):
