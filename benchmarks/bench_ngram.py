@@ -1,6 +1,6 @@
-"""n-gram language models: textkit vs NLTK (build + score) and vs KenLM (scoring the same ARPA file).
+"""n-gram language models: textkit vs NLTK (build + score) and vs KenLM (scoring; whole-process builds).
 
-Three parts, all on gensim's English Wikipedia sample (``textkit.corpora`` name ``wiki``, ~460k words):
+Four parts, all on gensim's English Wikipedia sample (``textkit.corpora`` name ``wiki``, ~460k words):
 
 1. **NLTK** (``nltk.lm``), order 3, trained on the first 100k tokens, scored on held-out lines.
    Both libraries count the same n-grams (one ``<s>``, as KenLM; NLTK is fed textkit's n-grams).
@@ -19,14 +19,24 @@ Three parts, all on gensim's English Wikipedia sample (``textkit.corpora`` name 
    (as is, words reversed, lowercased, both, shuffled within each line) so that the counts are not
    five identical copies. Each build runs in a fresh process; peak RSS is measured with
    ``resource.getrusage`` before and after ``fit``.
+4. **Whole process vs KenLM's lmplz**: ``textkit train-lm --model ngram --order 5`` and ``lmplz -o 5``
+   (``--discount_fallback``, as textkit always does) as a user runs them, fresh processes on the same
+   text file with the same memory budget (``--memory``, lmplz ``-S``), alternated; wall time, each
+   process's own peak RSS (``os.wait4``), the ratio, and whether the ``\\data\\`` counts of the two
+   ARPA files are equal. Sizes: the wiki sample (whitespace-split, ~0.46M words; three runs each)
+   and ~20M words (one run each) made by :func:`streamed_corpus`: the sample as is, reversed,
+   lowercased, both, then shuffled within each line with a new seed per pass. lmplz is found as
+   ``$LMPLZ`` or on PATH (built from the ``kenlm`` source distribution); else the part is skipped.
 
     python benchmarks/bench_ngram.py            # full
-    python benchmarks/bench_ngram.py --quick    # smaller corpora, same comparisons
+    python benchmarks/bench_ngram.py --quick    # smaller corpora, same comparisons (lmplz: the sample only)
+    python benchmarks/bench_ngram.py --skip nltk kenlm build    # only the whole-process lmplz comparison
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import multiprocessing
 import resource
@@ -319,10 +329,114 @@ def bench_scale(order: int, n_tokens: int) -> None:
     )
 
 
+# ---- 4. whole process vs KenLM's lmplz ----------------------------------------------------------
+LMPLZ_HELP = (
+    "lmplz not found: set LMPLZ=/path/to/lmplz or put it on PATH. To build it: install cmake and Boost "
+    "(program-options, system, thread), zlib, bzip2 and lzma headers; `pip download --no-deps --no-binary :all: "
+    "kenlm`; unpack; `cmake -S kenlm-* -B build -DCMAKE_BUILD_TYPE=Release && make -C build lmplz`"
+)
+
+
+def find_lmplz() -> str | None:
+    import os
+    import shutil
+
+    path = os.environ.get("LMPLZ") or shutil.which("lmplz")
+    return path if path and os.access(path, os.X_OK) else None
+
+
+def write_corpus(path: Path, n_tokens: int | None) -> int:
+    """The wiki sample as whitespace-split lines (``n_tokens`` None), or :func:`streamed_corpus`'s
+    stream of variants and shuffles up to ``n_tokens`` words; returns the number of words."""
+    words = 0
+    with open(path, "w", encoding="utf-8") as f:
+        for line in wiki_lines() if n_tokens is None else streamed_corpus(n_tokens):
+            if line:
+                f.write(" ".join(line) + "\n")
+                words += len(line)
+    return words
+
+
+def run_process(command: list[str], stdin_path: Path | None = None, stdout_path: Path | None = None) -> tuple[float, int]:
+    """Run ``command`` to the end; its wall time (s) and its own peak RSS (bytes, from wait4)."""
+    import os
+    import subprocess
+
+    with contextlib.ExitStack() as stack:
+        stdin = stack.enter_context(open(stdin_path, "rb")) if stdin_path else subprocess.DEVNULL
+        stdout = stack.enter_context(open(stdout_path, "wb")) if stdout_path else subprocess.DEVNULL
+        stderr = stack.enter_context(tempfile.TemporaryFile())
+        start = time.perf_counter()
+        child = subprocess.Popen(command, stdin=stdin, stdout=stdout, stderr=stderr)
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own rusage, not all children's
+        wall = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode:
+            stderr.seek(0)
+            raise RuntimeError(f"{' '.join(command[:4])} ... failed: {stderr.read().decode(errors='replace')[-500:]}")
+    return wall, usage.ru_maxrss * 1024
+
+
+def arpa_counts(path: Path) -> list[int]:
+    """The n-gram counts of an ARPA file's \\data\\ header."""
+    counts = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("ngram "):
+                counts.append(int(line.split("=")[1]))
+            elif line.startswith("\\1-grams"):
+                return counts
+    return counts
+
+
+def bench_lmplz(sizes: list[int | None], memory: str, repeats: int) -> None:
+    """``textkit train-lm --model ngram`` and ``lmplz`` as a user runs them: fresh processes, the
+    same text file, order 5, modified KN, the same memory budget; A/B alternated."""
+    import subprocess
+
+    lmplz = find_lmplz()
+    print(f"\n== Whole process vs KenLM lmplz: order 5 modified KN, memory budget {memory} ==")
+    if lmplz is None:
+        print(LMPLZ_HELP)
+        return
+    textkit = [sys.executable, "-m", "textkit_cli.main", "train-lm"]
+    has_memory = "--memory" in subprocess.run(textkit + ["--help"], capture_output=True, text=True).stdout
+    if not has_memory:
+        print("(textkit train-lm has no --memory option here: it builds in memory, without a budget)")
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        for size in sizes:
+            corpus = d / "corpus.txt"
+            n_words = write_corpus(corpus, size)
+            how = "the wiki sample, whitespace-split" if size is None else "the wiki sample, its variants and in-line shuffles"
+            tk_cmd = textkit + [str(corpus), "--model", "ngram", "--order", "5", "--smoothing", "mkn", "--lang", "whitespace", "-o", str(d / "tk"), "--force"]
+            if has_memory:
+                tk_cmd += ["--memory", memory, "--temp-dir", str(d)]
+            lm_cmd = [lmplz, "-o", "5", "-S", memory, "-T", str(d), "--discount_fallback"]
+            run_process(textkit + [str(corpus), "--order", "2", "--lang", "whitespace", "-o", str(d / "warm"), "--force"])  # kernels cached
+            runs = {"textkit": [], "lmplz": []}
+            for r in range(repeats):
+                sides = [("textkit", lambda: run_process(tk_cmd)), ("lmplz", lambda: run_process(lm_cmd, corpus, d / "lmplz.arpa"))]
+                for name, fn in sides if r % 2 == 0 else sides[::-1]:
+                    runs[name].append(fn())
+            tk_counts, lm_counts = arpa_counts(d / "tk" / "model.arpa"), arpa_counts(d / "lmplz.arpa")
+            gib = 2**30
+            print(f"{n_words / 1e6:.2f}M words ({how}), {repeats} alternated run(s) each:")
+            for name, results in runs.items():
+                walls = ", ".join(f"{w:.2f}" for w, _ in results)
+                print(f"  {name:8} wall {min(w for w, _ in results):7.2f}s (runs: {walls})  peak RSS {max(m for _, m in results) / gib:.2f} GiB")
+            ratio = min(w for w, _ in runs["lmplz"]) / min(w for w, _ in runs["textkit"])
+            print(f"  lmplz time / textkit time = {ratio:.2f} (fastest runs; > 1: textkit faster)")
+            print(f"  \\data\\ counts: textkit {tk_counts}  lmplz {lm_counts}  {'EQUAL' if tk_counts == lm_counts else 'DIFFERENT'}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="Smaller corpora (about a minute).")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["nltk", "kenlm", "build"], help="Parts to leave out.")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["nltk", "kenlm", "build", "lmplz"], help="Parts to leave out.")
+    parser.add_argument("--lmplz-tokens", type=float, nargs="*", default=[2e7], help="Sizes besides the wiki sample for the lmplz comparison (words).")
+    parser.add_argument("--memory", default="1G", help="Memory budget given to both builders in the lmplz comparison (lmplz -S).")
+    parser.add_argument("--repeats", type=int, default=3, help="Alternated runs per side on the wiki sample (1 on larger corpora).")
     parser.add_argument("--scale-tokens", type=float, default=0, help="Also build an order-5 model on this many streamed tokens (e.g. 1e7) and report its peak RSS.")
     args = parser.parse_args(argv)
     lines = wiki_lines()
@@ -336,6 +450,10 @@ def main(argv: list[str] | None = None) -> None:
         bench_build(copies=1 if args.quick else 5)
     if args.scale_tokens:
         bench_scale(5, int(args.scale_tokens))
+    if "lmplz" not in args.skip:
+        bench_lmplz([None], args.memory, args.repeats)
+        if not args.quick and args.lmplz_tokens:
+            bench_lmplz([int(n) for n in args.lmplz_tokens], args.memory, 1)
     sys.stdout.flush()
 
 

@@ -133,12 +133,13 @@ def generate(model, prefix, length, temperature, top_k, seed, as_json):
 @click.option("--smoothing", type=click.Choice(["mkn", "kn", "addk", "mle"]), default="mkn", show_default=True, help="ngram: modified Kneser-Ney, Kneser-Ney, add-k, or maximum likelihood.")
 @click.option("--k", type=float, default=None, help="ngram, addk: the k to add (default 1: Laplace).")
 @click.option("--gzip", "use_gzip", is_flag=True, help="ngram: write model.arpa.gz instead of model.arpa.")
+@click.option("--format", "model_format", type=click.Choice(["arpa", "native"]), default="arpa", show_default=True, help="ngram, kn/mkn: model.arpa, or weights.safetensors (loads by memory-mapping: fast start, models larger than RAM).")
 @click.option("-o", "--output", type=click.Path(), default=None, help="Model folder to write (config.json, vocab.json, model files).")
 @errors_option
 @force_option
 @json_option
 @neural_options
-def train_lm(corpus, family, dataset, raw, data_dir, lang, lowercase, min_freq, vocab_path, order, smoothing, k, use_gzip, output, errors, force, as_json, **neural):
+def train_lm(corpus, family, dataset, raw, data_dir, lang, lowercase, min_freq, vocab_path, order, smoothing, k, use_gzip, model_format, output, errors, force, as_json, **neural):
     """Train a language model on CORPUS (a file or named corpus) or a WikiText training split.
 
     \b
@@ -163,7 +164,7 @@ def train_lm(corpus, family, dataset, raw, data_dir, lang, lowercase, min_freq, 
     check_overwrite(output, force)
     tokenizer = make_tokenizer(lang, lowercase)
     lines, source = _text_lines(corpus, dataset, raw, data_dir, "train", errors)
-    summary = _train_ngram(lines, tokenizer, min_freq, vocab_path, order, smoothing, k, use_gzip, output)
+    summary = _train_ngram(lines, tokenizer, min_freq, vocab_path, order, smoothing, k, use_gzip, model_format == "native", output, force)
     summary = {"output": output, "source": source, **summary}
     if as_json:
         emit_json(summary)
@@ -171,7 +172,7 @@ def train_lm(corpus, family, dataset, raw, data_dir, lang, lowercase, min_freq, 
         log(f"wrote {output}: {summary['model']}, {summary['vocab_size']} words, {summary['train_tokens']} training tokens, {summary['seconds']:.1f}s")
 
 
-def _train_ngram(lines, tokenizer, min_freq, vocab_path, order, smoothing, k, use_gzip, output) -> dict:
+def _train_ngram(lines, tokenizer, min_freq, vocab_path, order, smoothing, k, use_gzip, native, output, force) -> dict:
     """Count, estimate and save an n-gram model; the summary train-lm prints."""
     from textkit.lm.ngram import NgramLM
     from textkit.vocab import Vocab
@@ -180,11 +181,13 @@ def _train_ngram(lines, tokenizer, min_freq, vocab_path, order, smoothing, k, us
         raise click.UsageError("--k only applies with --smoothing addk")
     if use_gzip and smoothing in ("mle", "addk"):
         raise click.UsageError(f"--gzip applies to ARPA files; {smoothing} models are saved as counts")
+    if native and (use_gzip or smoothing in ("mle", "addk")):
+        raise click.UsageError("--format native applies to kn and mkn models, without --gzip")
     vocab = Vocab.load(vocab_path) if vocab_path else None
     start = time.perf_counter()
     lm = NgramLM(order=order, smoothing=smoothing, k=1.0 if k is None else k, min_freq=min_freq, vocab=vocab, tokenizer=tokenizer)
     lm.fit_lines(lines)
-    lm.save(output, gzip=use_gzip)
+    lm.save(output, force=force, gzip=use_gzip, native=native)
     ngrams = [len(p) for p in lm.tables_.log10_prob] if lm.tables_ is not None else [int((lm.counts_[0] > 0).sum())] + [len(c) for c in lm.counts_[1:]]
     return {
         "model": f"ngram order {order} {smoothing}",

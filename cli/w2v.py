@@ -24,7 +24,7 @@ SHOWCASE_WORDS = ("france", "january", "two", "war", "water", "university")  # c
 @click.command("train-w2v")
 @click.argument("corpus", required=False)
 @click.option("-o", "--output", default=DEFAULT_OUTPUT, show_default=True,
-              help="Vectors to write: .bin (word2vec binary), .txt/.vec (text), .safetensors or a folder (native, keeps counts).")
+              help="Vectors to write: .bin (word2vec binary), .txt/.vec (text), or a folder (the whole model: can train further).")
 @click.option("--sg/--cbow", default=False, show_default=True, help="Skip-gram or CBOW (mean of the context).")
 @click.option("--hs", is_flag=True, help="Hierarchical softmax (Huffman tree); combine with --negative 0 to use it alone.")
 @click.option("--negative", type=click.IntRange(min=0), default=5, show_default=True, help="Negative samples per example (0: off).")
@@ -38,45 +38,46 @@ SHOWCASE_WORDS = ("france", "january", "two", "war", "water", "university")  # c
 @click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=min(os.cpu_count() or 1, 4), show_default=True, help="Training threads (1 + --seed: reproducible).")
 @click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--kernel", type=click.Choice(["hogbatch", "classic"]), default="hogbatch", show_default=True,
+              help="hogbatch: a window's context words share the target's negatives (fast); classic: pair by pair, "
+                   "as the C tool and gensim.")
 @tokenizer_options
 @errors_option
 @force_option
 @json_option
 def train_w2v(corpus, output, sg, hs, negative, dim, window, min_count, max_vocab_size, sample, alpha, min_alpha,
-              epochs, workers, seed, lang, lowercase, zh_mode, hmm, user_dict, errors, force, as_json):
+              epochs, workers, seed, kernel, lang, lowercase, zh_mode, hmm, user_dict, errors, force, as_json):
     """Train word2vec on CORPUS (a text file or a named corpus; default: the Wikipedia sample).
 
-    The corpus streams from disk: it is tokenized once into a temporary file, counted, and trained
-    on (later epochs replay word ids spooled to disk). Loss per epoch and words/s are reported; a
-    progress bar shows on a terminal.
+    The corpus is read and tokenized once: its word ids go to an anonymous temporary file that every
+    epoch replays. Loss per epoch and words/s are reported; a progress bar shows on a terminal.
 
     \b
     Examples:
       textkit train-w2v                                   # Wikipedia sample → models/w2v.bin
       textkit train-w2v corpus.txt --sg -o models/sg.txt --epochs 10
-      textkit train-w2v zh.txt --lang zh --min-count 2 -o models/zh.safetensors
+      textkit train-w2v zh.txt --lang zh --min-count 2 -o models/zh
       textkit train-w2v corpus.txt --hs --negative 0 --workers 1 --seed 7 --json
     """
     from textkit.embeddings import save_vectors
     from textkit.word2vec import Word2Vec
-    from textkit.word2vec.model import pretokenized
 
     _check_vector_output(output, force)
     tokenizer = make_tokenizer(lang, lowercase, zh_mode, hmm, user_dict)
     source = corpus if corpus is not None else "wiki"
     model = Word2Vec(vector_size=dim, window=window, min_count=min_count, max_vocab_size=max_vocab_size, sample=sample,
                      alpha=alpha, min_alpha=min_alpha, sg=int(sg), hs=int(hs), negative=negative, epochs=epochs,
-                     workers=workers, seed=seed)
-    with pretokenized(source, tokenizer, errors=errors) as sentences:
-        model.build_vocab(sentences)
-        if not as_json:
-            log(f"vocabulary: {len(model.wv)} words (min_count {min_count}) from {model.corpus_total_words} words")
-        report = model.train(sentences)
-    written = save_vectors(model.wv, output)
-    summary = {"vocab_size": len(model.wv), "output": str(written), **report.to_dict(),
+                     workers=workers, seed=seed, kernel=kernel)
+    sentences = _sentences(source, tokenizer, errors)
+    model.build_vocab(sentences)
+    if not as_json:
+        log(f"vocabulary: {len(model.vocab)} words (min_count {min_count}) from {model.corpus_total_words} words")
+    report = model.train(sentences)
+    written = save_vectors(model, output, force=force)
+    summary = {"vocab_size": len(model.vocab), "output": str(written), **report.to_dict(),
                "settings": {"sg": int(sg), "hs": int(hs), "negative": negative, "vector_size": dim, "window": window,
                             "min_count": min_count, "sample": sample, "alpha": alpha, "min_alpha": min_alpha,
-                            "epochs": epochs, "workers": workers, "seed": seed, "corpus": source}}
+                            "epochs": epochs, "workers": workers, "seed": seed, "kernel": kernel, "corpus": source}}
     if as_json:
         emit_json(summary)
         return
@@ -87,16 +88,25 @@ def train_w2v(corpus, output, sg, hs, negative, dim, window, min_count, max_voca
         _show_neighbours(model.wv)
 
 
+def _sentences(source: str, tokenizer, errors: str):
+    """The corpus as token lists: split on whitespace straight from the file when that is the
+    tokenizer (no tokenizer call per line), else through the tokenizer."""
+    from textkit.corpora import TokenizedCorpus, resolve_corpus
+    from textkit.tokenize import WhitespaceTokenizer
+    from textkit.word2vec import LineCorpus
+
+    if type(tokenizer) is WhitespaceTokenizer and not tokenizer.lowercase:
+        return LineCorpus(resolve_corpus(source), errors=errors)
+    return TokenizedCorpus(source, tokenizer, errors=errors)
+
+
 def _check_vector_output(output: str, force: bool) -> None:
-    """Refuse to replace existing vectors (both files of a native pair) without --force."""
+    """Refuse to replace existing vectors without --force, before any work."""
     from pathlib import Path
 
-    from textkit.embeddings import native_paths
-
-    p = Path(output)
-    targets = native_paths(p) if p.suffix in ("", ".safetensors") or p.is_dir() else (p,)
-    for path in targets:
-        check_overwrite(str(path), force)
+    if Path(output).suffix == ".safetensors":
+        raise click.UsageError(f"{output}: textkit's own format is a folder; give a name without a suffix")
+    check_overwrite(output, force)
 
 
 def _show_neighbours(kv, words=SHOWCASE_WORDS, topn: int = 6) -> None:
@@ -130,18 +140,20 @@ def eval_w2v(vectors, analogies, similarity, restrict_vocab, case_sensitive, as_
       textkit eval-w2v models/w2v.bin --analogies google --similarity ws353,simlex --json
       textkit eval-w2v vectors.txt --similarity my_pairs.tsv
     """
+    from textkit.embeddings import evaluate_analogies, evaluate_pairs
+
     kv = _load(vectors)
     if analogies is None and similarity is None:
         analogies, similarity = "google", "ws353,simlex"
     result: dict = {"vectors": vectors, "vocab_size": len(kv)}
     if analogies:
-        r = kv.evaluate_word_analogies(analogies, restrict_vocab=restrict_vocab, case_insensitive=not case_sensitive)
-        result["analogies"] = {"set": analogies, **r.to_dict()}
+        r = evaluate_analogies(kv, analogies, restrict_vocab=restrict_vocab, case_insensitive=not case_sensitive)
+        result["analogies"] = {"set": analogies, **r}
     if similarity:
         result["similarity"] = {}
         for name in [s.strip() for s in similarity.split(",") if s.strip()]:
-            r = kv.evaluate_word_pairs(name, restrict_vocab=restrict_vocab, case_insensitive=not case_sensitive)
-            result["similarity"][name] = r.to_dict()
+            result["similarity"][name] = evaluate_pairs(kv, name, restrict_vocab=restrict_vocab,
+                                                        case_insensitive=not case_sensitive)
     if as_json:
         emit_json(result)
         return
@@ -170,10 +182,14 @@ def similar(vectors, words, minus, topn, restrict_vocab, as_json):
       textkit similar models/w2v.bin france
       textkit similar models/w2v.bin king woman --minus man --topn 5 --json
     """
+    from textkit.embeddings import check_words
+
     kv = _load(vectors)
+    check_words(kv, [*words, *minus])
     neighbours = kv.most_similar(positive=list(words), negative=list(minus), topn=topn, restrict_vocab=restrict_vocab)
     if as_json:
-        emit_json({"words": list(words), "minus": list(minus), "similar": [{"word": w, "cosine": s} for w, s in neighbours]})
+        emit_json({"words": list(words), "minus": list(minus),
+                   "similar": [{"word": w, "cosine": float(s)} for w, s in neighbours]})
         return
     for w, s in neighbours:
         click.echo(f"{w}\t{s:.4f}")
@@ -196,10 +212,14 @@ def analogy(vectors, a, b, c, method, topn, restrict_vocab, as_json):
       textkit analogy models/w2v.bin man king woman
       textkit analogy models/w2v.bin paris france berlin --method 3cosmul --json
     """
+    from textkit.embeddings import check_words
+
     kv = _load(vectors)
-    answers = kv.analogy(a, b, c, method=method, topn=topn, restrict_vocab=restrict_vocab)
+    check_words(kv, [a, b, c])
+    query = kv.most_similar if method == "3cosadd" else kv.most_similar_cosmul  # 3CosMul: Levy and Goldberg 2014
+    answers = query(positive=[b, c], negative=[a], topn=topn, restrict_vocab=restrict_vocab)
     if as_json:
-        emit_json({"a": a, "b": b, "c": c, "method": method, "answers": [{"word": w, "score": s} for w, s in answers]})
+        emit_json({"a": a, "b": b, "c": c, "method": method, "answers": [{"word": w, "score": float(s)} for w, s in answers]})
         return
     for w, s in answers:
         click.echo(f"{w}\t{s:.4f}")

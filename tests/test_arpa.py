@@ -195,3 +195,52 @@ def test_truncated_gzip_arpa(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(TextkitError, match="read failed|truncated"):
         NgramLM.load(path)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64), min_size=1, max_size=50), st.integers(0, 12))
+def test_compiled_lines_are_byte_for_byte_pythons_format(values, places):
+    """The compiled writer formats numbers exactly as ``format(x, ".7g")``, halfway cases included."""
+    from textkit.lm.arpa_text import format_block, token_table
+
+    tokens = ["a", "ß", "<s>"]
+    probs = np.array(values)
+    ties = (np.arange(len(values)) * 1234567 + 5) / 10.0**places  # digits ending in 5 past the 7th
+    backoffs = np.concatenate([ties, [-0.0, 0.5, 9999999.5]])[: len(values)]
+    words = np.arange(len(values) * 2, dtype=np.int32).reshape(-1, 2) % 3
+    out = bytes(format_block(words, probs, backoffs, *token_table(tokens))).decode()
+    expected = "".join(
+        f"{p:.7g}\t{tokens[a]} {tokens[b]}\t{o:.7g}\n" for p, (a, b), o in zip(probs.tolist(), words.tolist(), backoffs.tolist())
+    )
+    assert out == expected
+
+
+def test_reading_arpa_needs_no_compiled_counting():
+    import subprocess
+    import sys
+
+    code = "import sys, textkit.lm.arpa; print(sorted(m for m in ('numba', 'textkit.lm.counting') if m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("order", [1, 2, 4])
+def test_native_file_is_memory_mapped_and_scores_as_the_arpa_file(tmp_path, order):
+    lm = NgramLM(order=order, smoothing="mkn").fit([line.split() for line in TRAIN])
+    lm.save(tmp_path / "native", native=True)
+    lm.save(tmp_path / "arpa")
+    native, arpa = load_language_model(tmp_path / "native"), load_language_model(tmp_path / "arpa")
+    assert all(isinstance(a, np.memmap) for a in native.tables_.log10_prob)
+    for a, b in zip(native.tables_.keys + native.tables_.log10_prob, lm.tables_.keys + lm.tables_.log10_prob):
+        np.testing.assert_array_equal(a, b)
+    assert native.score_lines(TEST) == lm.score_lines(TEST)
+    assert math.isclose(native.score_lines(TEST)[0], arpa.score_lines(TEST)[0], rel_tol=1e-6)
+    assert native.generate("the", length=5, seed=3) == lm.generate("the", length=5, seed=3)
+
+
+def test_corrupt_native_file_is_a_model_file_error(tmp_path):
+    lm = NgramLM(order=2, smoothing="kn").fit([line.split() for line in TRAIN])
+    lm.save(tmp_path / "m", native=True)
+    weights = tmp_path / "m" / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:40])
+    with pytest.raises(ModelFileError):
+        load_language_model(tmp_path / "m")

@@ -8,7 +8,7 @@ import math
 import pytest
 from click.testing import CliRunner
 
-from textkit.lm import MODEL_KINDS
+from textkit.artifacts import KINDS
 from textkit.lm.ngram import NgramLM
 from textkit_cli.main import cli
 
@@ -61,7 +61,7 @@ def test_train_eval_generate_round_trip(tmp_path, corpus):
     summary = json.loads(result.stdout)
     assert summary["order"] == 3 and summary["vocab_size"] == 14 and summary["train_tokens"] == 32 + 6
     config = json.loads((out / "config.json").read_text())
-    assert config["kind"] == "ngram" and config["file"] == "model.arpa.gz"
+    assert config["kind"] == "lm.ngram" and config["file"] == "model.arpa.gz"
     assert (out / "model.arpa.gz").exists() and (out / "vocab.json").exists()
 
     result = run("eval-ppl", out, "--file", test, "--json")
@@ -128,7 +128,7 @@ def test_eval_ppl_and_generate_use_only_the_model_contract(tmp_path, corpus, mon
     fake = types.ModuleType("fake_neural")
     fake.ConstantLM = ConstantLM
     monkeypatch.setitem(__import__("sys").modules, "fake_neural", fake)
-    monkeypatch.setitem(MODEL_KINDS, "rnn", ("fake_neural", "ConstantLM"))
+    monkeypatch.setitem(KINDS, "lm.neural", "fake_neural:ConstantLM")
     folder = tmp_path / "rnn"
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps({"format": "textkit.lm", "version": 1, "kind": "rnn"}))

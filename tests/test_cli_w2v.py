@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from textkit.embeddings import KeyedVectors, load_vectors
+from textkit.embeddings import load_vectors, word_counts
 from textkit_cli.main import cli
 
 
@@ -57,13 +57,22 @@ def test_train_w2v_json_reports_the_run(vectors):
     assert len(kv) == 15 and kv.vector_size == 12
 
 
-def test_train_w2v_native_output_is_reproducible(corpus, tmp_path):
-    args = ["--dim", "8", "--min-count", "1", "--epochs", "2", "--workers", "1", "--lang", "whitespace"]
-    for name in ("a.safetensors", "b.safetensors"):
+@pytest.mark.parametrize("kernel", ["hogbatch", "classic"])
+def test_train_w2v_folder_output_is_reproducible_and_trains_further(corpus, tmp_path, kernel):
+    import textkit.artifacts
+    from textkit.word2vec import LineCorpus, Word2Vec
+
+    args = ["--dim", "8", "--min-count", "1", "--epochs", "2", "--workers", "1", "--lang", "whitespace",
+            "--kernel", kernel]
+    for name in ("a", "b"):
         assert run("train-w2v", str(corpus), "-o", str(tmp_path / name), *args)[0] == 0
-    a, b = KeyedVectors.load(tmp_path / "a.safetensors"), KeyedVectors.load(tmp_path / "b.safetensors")
-    np.testing.assert_array_equal(a.vectors, b.vectors)
-    assert a.counts is not None and a.counts.sum() == 3200
+    a, b = textkit.artifacts.load(tmp_path / "a"), textkit.artifacts.load(tmp_path / "b")
+    assert isinstance(a, Word2Vec) and a.kernel == kernel
+    np.testing.assert_array_equal(a.wv.vectors, b.wv.vectors)
+    assert sum(word_counts(a.wv)) == 3200
+    before = a.wv.vectors.copy()
+    report = a.train(LineCorpus(corpus), epochs=1)
+    assert report.words == 3200 and not np.array_equal(a.wv.vectors, before)
 
 
 def test_similar_analogy_and_eval(vectors, tmp_path):
@@ -101,15 +110,50 @@ def test_plot_embeddings_writes_an_image(vectors, tmp_path):
     (["train-w2v", "{corpus}", "--negative", "0", "-o", "{dir}/y.bin"], 2, "hierarchical softmax"),
     (["eval-w2v", "{dir}/corrupt.txt"], 1, "not a word2vec file"),
     (["eval-w2v", "{vec}", "--similarity", "nope"], 1, "named evaluation sets"),
+    (["analogy", "{vec}", "cat0", "cat1", "dog"], 1, "'dog' is not in the vocabulary"),
+    (["train-w2v", "{corpus}", "--min-alpha", "10", "--lang", "whitespace", "--json", "-o", "{dir}/nan.txt"], 1,
+     "learning rate is too high"),
+    (["train-w2v", "{corpus}", "--alpha", "inf", "-o", "{dir}/inf.txt"], 2, "inf"),
+    (["train-w2v", "{dir}/unique.txt", "--max-vocab-size", "1", "-o", "{dir}/m.txt"], 1, "max_vocab_size=1"),
+    (["train-w2v", "{corpus}", "-o", "{dir}/v.safetensors"], 2, "folder"),
 ])
 def test_errors_are_one_line_without_traceback(vectors, corpus, tmp_path, capsys, args, code, message):
     (tmp_path / "empty.txt").write_text("")
     (tmp_path / "corrupt.txt").write_text("this is not\na vectors file\n")
+    (tmp_path / "unique.txt").write_text("one two three four\n")
     fill = {"vec": str(vectors[0]), "dir": str(tmp_path), "corpus": str(corpus)}
     got_code, stderr = guarded(capsys, *[a.format(**fill) for a in args])
     assert got_code == code
     assert message in stderr and "Traceback" not in stderr
     assert stderr.count("\n") == 1
+    assert not any(p.name.startswith(("nan", "inf", "m.")) for p in tmp_path.iterdir())  # nothing written
+
+
+def test_sigterm_during_training_leaves_no_file_behind(tmp_path):
+    """The corpus's ids live in anonymous temporary files: a killed run leaves nothing on disk."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    corpus = tmp_path / "big.txt"
+    rng = random.Random(1)
+    words = [f"w{i}" for i in range(300)]
+    corpus.write_text("\n".join(" ".join(rng.choices(words, k=20)) for _ in range(20_000)) + "\n")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    command = [sys.executable, "-c", "from textkit_cli.main import main; main()", "train-w2v", str(corpus), "--lang",
+               "whitespace", "--epochs", "200", "--workers", "1", "-o", str(tmp_path / "out.bin")]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    line = ""
+    while "vocabulary:" not in line and time.time() < deadline:  # training has begun
+        line = process.stderr.readline()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) != 0
+    assert list(scratch.iterdir()) == [] and not (tmp_path / "out.bin").exists()
 
 
 @pytest.mark.slow

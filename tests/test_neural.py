@@ -112,12 +112,19 @@ def test_weights_of_another_vocab_size_are_rejected(tmp_path):
 
 
 def test_tied_needs_equal_sizes_and_init_schemes():
-    with pytest.raises(UsageError, match="--embed-dim"):
+    with pytest.raises(UsageError, match="embedding size"):
         _model(tied=True, embed_dim=8, hidden_dim=16)
     for init in ("xavier", "kaiming"):
         lm = _model(init=init)
         assert torch.count_nonzero(lm.decoder.bias) == 0
         assert lm.embedding.weight.std() > 0
+    # torch: every layer's own default, so a plain torch.nn model built after the same seed is identical
+    lm = _model(init="torch", model="gru", layers=1)
+    torch.manual_seed(0)
+    embedding, gru, decoder = torch.nn.Embedding(len(lm.vocab), 8), torch.nn.GRU(8, 8), torch.nn.Linear(8, len(lm.vocab))
+    torch.testing.assert_close(lm.embedding.weight, embedding.weight, rtol=0, atol=0)
+    torch.testing.assert_close(lm.encoder.weight_hh_l0, gru.weight_hh_l0, rtol=0, atol=0)
+    torch.testing.assert_close(lm.decoder.weight, decoder.weight, rtol=0, atol=0)
     with pytest.raises(UsageError):
         _model(init="zeros")
 
@@ -155,3 +162,102 @@ def test_char_and_subword_models(tmp_path):
     spm.unlink()  # the model folder keeps its own copy
     loaded = NeuralLM.load(tmp_path / "sub")
     assert loaded.score_lines(["the cat"]) == pytest.approx(lm.score_lines(["the cat"]))
+
+
+ZIPF = [" ".join(f"w{(i * 7 + j) % (j + 3)}" for j in range(12)) for i in range(60)]
+
+
+def _adaptive(**kw):
+    return _model(lines=ZIPF, softmax="adaptive", **kw)
+
+
+@pytest.mark.parametrize("impl", ["torch", "scratch"])
+@pytest.mark.parametrize("tied", [False, True])
+def test_adaptive_softmax_gives_normalised_exact_probabilities(impl, tied):
+    lm = _adaptive(impl=impl, tied=tied, cutoffs=[6, 10]).eval()
+    assert isinstance(lm.decoder, torch.nn.AdaptiveLogSoftmaxWithLoss)
+    tokens = torch.tensor([[4], [5], [6]])
+    scores, _ = lm(tokens)
+    torch.testing.assert_close(torch.logsumexp(scores, -1), torch.zeros(3, 1), rtol=0, atol=1e-5)  # normalised
+    # the training loss is the mean of -log p over the targets, the same distribution
+    targets = torch.tensor([[5], [12], [3]])
+    loss, _ = lm(tokens, None, targets)
+    expected = -scores.gather(-1, targets.unsqueeze(-1)).mean()
+    assert float(loss) == pytest.approx(float(expected), rel=1e-5)
+    # scoring a text is the token-by-token sum of those log-probabilities
+    logprob, count, _ = lm.score_lines([ZIPF[0]])
+    ids = [lm.vocab.eos_id] + lm.vocab.encode(ZIPF[0].split()) + [lm.vocab.eos_id]
+    scores, _ = lm(torch.tensor(ids[:-1]).unsqueeze(1))
+    manual = sum(float(scores[t, 0, ids[t + 1]]) for t in range(len(ids) - 1))
+    assert count == len(ids) - 1 and logprob == pytest.approx(manual, rel=1e-5)
+
+
+def test_adaptive_tied_head_shares_word_rows_with_the_embedding():
+    lm = _adaptive(tied=True, cutoffs=[6])
+    frequent = torch.tensor([[4]])
+    torch.testing.assert_close(lm.embed(frequent)[0, 0], lm.decoder.head.weight[4])
+    rare = torch.tensor([[len(lm.vocab) - 1]])
+    torch.testing.assert_close(lm.embed(rare)[0, 0], lm.embedding.weight[-1])
+    with pytest.raises(UsageError, match="cutoffs"):
+        _adaptive(cutoffs=[len(lm.vocab) + 5])
+    with pytest.raises(UsageError, match="cutoffs"):
+        _model(cutoffs=[4])  # a full softmax has no clusters
+
+
+def test_default_cutoffs_follow_the_frequency_profile():
+    from textkit.lm.neural import default_cutoffs
+    from textkit.vocab import Vocab
+
+    words = [f"w{i}" for i in range(2000)]
+    counts = {w: max(1, int(10000 / (i + 1))) for i, w in enumerate(words)}  # Zipf
+    vocab = Vocab.from_counter(counts, specials=("<unk>", "<pad>", "<bos>", "<eos>"))
+    cutoffs = default_cutoffs(vocab)
+    freqs = torch.tensor(vocab.freqs, dtype=torch.float64)
+    assert cutoffs == sorted(cutoffs) and cutoffs[-1] < len(vocab)
+    assert float(freqs[: cutoffs[0]].sum() / freqs.sum()) >= 0.8  # the head covers 80% of the tokens
+    assert float(freqs[: cutoffs[0] - 1].sum() / freqs.sum()) < 0.8  # and no more than it needs
+
+
+def test_adaptive_model_saves_loads_and_generates(tmp_path):
+    lm = _adaptive(tied=True)
+    lm.save(tmp_path / "a")
+    loaded = NeuralLM.load(tmp_path / "a")
+    assert loaded.config["softmax"] == "adaptive" and loaded.config["cutoffs"] == lm.config["cutoffs"]
+    assert loaded.score_lines(ZIPF[:3]) == pytest.approx(lm.score_lines(ZIPF[:3]))
+    assert loaded.generate("w1", length=5, seed=0) == lm.generate("w1", length=5, seed=0)
+
+
+def test_nan_weights_in_a_saved_model_are_rejected(tmp_path):
+    from textkit.io import load_tensors, save_tensors
+
+    _model().save(tmp_path / "m")
+    path = tmp_path / "m" / "model.safetensors"
+    tensors = load_tensors(path)
+    tensors["decoder.bias"][0] = math.nan
+    save_tensors(path, tensors)
+    with pytest.raises(ModelFileError, match="NaN"):
+        NeuralLM.load(tmp_path / "m")
+
+
+def test_a_tiny_temperature_is_greedy_not_an_error():
+    lm = _model()
+    greedy = lm.generate("the cat", length=6, top_k=1, seed=1)
+    assert lm.generate("the cat", length=6, temperature=1e-300, seed=5) == greedy
+
+
+def test_save_is_all_or_nothing(tmp_path, monkeypatch):
+    first = _model()
+    first.save(tmp_path / "m")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()}
+    with pytest.raises(UsageError, match="exists"):
+        first.save(tmp_path / "m")  # exists, no force
+    other = _model(model="gru")
+
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("textkit.lm.neural.save_tensors", fail)
+    with pytest.raises(OSError):
+        other.save(tmp_path / "m", force=True)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]  # no temporary folder left behind

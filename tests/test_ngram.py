@@ -130,12 +130,12 @@ def test_collect_ids_first_occurrence_ids_across_chunks(lines, chunk_lines):
         with pytest.raises(EmptyCorpusError):
             collect_ids(lines, chunk_lines=chunk_lines)
         return
-    ids, lengths, table = collect_ids(lines, chunk_lines=chunk_lines)
-    words = table.words()
-    assert words == list(dict.fromkeys(flat))
+    ids, lengths, index = collect_ids(lines, chunk_lines=chunk_lines)
+    words = list(index)
+    assert words == list(dict.fromkeys(flat)) and list(index.values()) == list(range(len(words)))
     assert list(ids) == [words.index(w) for w in flat]
     assert list(lengths) == [len(line) for line in lines if line]
-    text_ids, text_lengths, text_table = collect_ids([" ".join(line) for line in lines], split_lines=True, chunk_lines=chunk_lines)
+    text_ids, text_lengths, _ = collect_ids([" ".join(line) for line in lines], split_lines=True, chunk_lines=chunk_lines)
     np.testing.assert_array_equal(text_ids, ids)
     np.testing.assert_array_equal(text_lengths, lengths)
 
@@ -350,16 +350,14 @@ def test_min_freq_maps_rare_words_to_unk():
     assert lm.counts_ is None and 10 ** lm.logprob("<unk>") > 1 / len(lm.vocab_) / 10
 
 
-def test_model_vocabulary_is_made_lazily_and_copies_whole():
-    import copy
-
-    lm = NgramLM(order=2, smoothing="mle").fit(tokens(TRAIN))
-    assert callable(lm.vocab_._tokens)  # scoring needs no Python strings
-    lm.perplexity(TEST)
-    assert callable(lm.vocab_._tokens)
-    copied = copy.deepcopy(lm.vocab_)  # a function cannot be copied or pickled: the lists are
-    assert copied == lm.vocab_ and copied.tokens[:3] == ["<unk>", "<s>", "</s>"]
-    assert lm.vocab_.stoi["the"] == lm.vocab_.tokens.index("the") and len(lm.vocab_) == len(lm.vocab_.tokens)
+def test_model_vocabulary_is_vocab_from_counter_with_the_three_markers_first():
+    lines = tokens(TRAIN) + [["<unk>", "<s>", "zebra"]]
+    lm = NgramLM(order=2, smoothing="mle", min_freq=2).fit(lines)
+    counter = Counter(w for line in lines for w in line)
+    assert lm.vocab_ == Vocab.from_counter(counter, min_freq=2, specials=("<unk>", "<s>", "</s>"))
+    # rare words, a literal <unk> and a literal <s> (never the model's start marker) count as <unk>
+    unknown = sum(c for w, c in counter.items() if c < 2 or w in ("<unk>", "<s>"))
+    assert lm.counts_[0][lm.vocab_.stoi["<unk>"]] == unknown and lm.counts_[0][lm.vocab_.stoi["<s>"]] == 0
 
 
 def test_given_vocab_is_used():
@@ -409,6 +407,64 @@ def test_save_load_round_trip(tmp_path, smoothing):
     a, b = evaluate(lm, TEST[:3]), evaluate(loaded, TEST[:3])
     assert b.perplexity == pytest.approx(a.perplexity, rel=1e-6)
     assert loaded.tokenizer_.spec == "en"
+
+
+def test_folder_is_written_in_one_transaction_and_loads_through_textkit_load(tmp_path, monkeypatch):
+    import textkit
+    from textkit.artifacts import ArtifactExistsError, read_config
+    from textkit.tokenize import EnglishTokenizer
+
+    lm = NgramLM(order=3, smoothing="kn", tokenizer=EnglishTokenizer(lowercase=False)).fit(tokens(TRAIN))
+    lm.save(tmp_path / "m")
+    assert read_config(tmp_path / "m")["kind"] == "lm.ngram"
+    loaded = textkit.load(tmp_path / "m")
+    assert isinstance(loaded, NgramLM) and loaded.tokenizer_.lowercase is False
+    with pytest.raises(ArtifactExistsError):
+        lm.save(tmp_path / "m")
+    before = sorted(p.name for p in (tmp_path / "m").iterdir())
+
+    def broken(path, tables):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("textkit.lm.ngram.write_arpa", broken)
+    with pytest.raises(OSError):
+        NgramLM(order=2, smoothing="kn").fit(tokens(TRAIN[:2])).save(tmp_path / "m", force=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]  # no temporary folder left
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == before
+    assert textkit.load(tmp_path / "m").score("the cat sat") == pytest.approx(lm.score("the cat sat"), rel=1e-6)
+
+
+@pytest.mark.parametrize("smoothing", ["mle", "kn"])
+def test_folders_written_by_textkit_0_1_still_load(tmp_path, smoothing):
+    import json
+
+    from safetensors.numpy import save_file
+
+    from textkit.lm.arpa import write_arpa
+
+    lm = NgramLM(order=2, smoothing=smoothing).fit(tokens(TRAIN))
+    folder = tmp_path / "old"
+    folder.mkdir()
+    lm.vocab_.save(folder / "vocab.json")
+    if smoothing == "kn":
+        data_file = "model.arpa"
+        write_arpa(folder / data_file, lm.tables_)
+    else:
+        data_file = "counts.safetensors"
+        save_file({"counts_1": lm.counts_[0], "keys_2": lm.keys_[0], "counts_2": lm.counts_[1]}, str(folder / data_file))
+    config = {"format": "textkit.lm", "version": 1, "kind": "ngram", "order": 2, "smoothing": smoothing, "min_freq": 1,
+              "tokenizer": {"spec": "en", "options": {"lowercase": True}}, "file": data_file, "vocab": "vocab.json"}
+    (folder / "config.json").write_text(json.dumps(config))
+    loaded = load_language_model(folder)
+    assert loaded.tokenizer_.lowercase and loaded.score_lines(TEST[:2]) == pytest.approx(lm.score_lines(TEST[:2]))
+
+
+def test_a_model_read_from_an_arpa_file_saves_and_loads(tmp_path):
+    NgramLM(order=2, smoothing="kn").fit(tokens(TRAIN)).to_arpa(tmp_path / "m.arpa")
+    lm = NgramLM.load(tmp_path / "m.arpa")
+    lm.save(tmp_path / "f", native=True)
+    loaded = NgramLM.load(tmp_path / "f")
+    assert loaded.smoothing == "arpa" and loaded.score_lines(TEST) == lm.score_lines(TEST)
 
 
 def test_mixed_up_model_files_are_refused(tmp_path):

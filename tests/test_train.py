@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from textkit.errors import EmptyCorpusError, ModelFileError, UsageError
+from textkit.errors import EmptyCorpusError, ModelFileError, TextkitError, UsageError
 from textkit.lm.neural import NeuralLM, build_lm_vocab
 from textkit.lm.train import (
     CHECKPOINT,
@@ -95,13 +95,15 @@ def test_resume_continues_exactly(tmp_path, stop_at, schedule):
 
 
 def test_checkpoint_files_and_plot(tmp_path):
-    trainer = _trainer(tmp_path, epochs=2)
-    trainer.fit()
+    train, valid = split_lines(REPETITIVE)
+    config = TrainConfig(epochs=2, batch_size=4, bptt=6, optimizer="adam", lr=0.02, progress=False)
+    train_language_model(train, valid, tmp_path / "run", TINY, config, tokenizer="whitespace", device="cpu")
     run = tmp_path / "run"
-    assert {p.name for p in run.iterdir()} >= {"config.json", "vocab.json", "model.safetensors", CHECKPOINT, "perplexity.png"}
+    assert {p.name for p in run.iterdir()} == {"config.json", "vocab.json", "model.safetensors", CHECKPOINT, "perplexity.png"}
     assert (run / "perplexity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     config = json.loads((run / "config.json").read_text())
     assert config["training"]["optimizer"] == "adam" and config["kind"] == "rnn"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # the checkpoint folder moved inside
     # no pickle anywhere: every file is JSON, PNG or safetensors
     assert not any(p.suffix in (".pt", ".pth", ".pkl") for p in run.iterdir())
 
@@ -118,6 +120,7 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path):
 
     with pytest.raises(TrainingDiverged, match="epoch 2.*last good checkpoint \\(epoch 1\\)"):
         trainer.fit(on_batch=poison)
+    assert all(torch.isfinite(p).all() for p in trainer.model.encoder.parameters())  # the bad step was not taken
     assert (tmp_path / "run" / CHECKPOINT).read_bytes() == before["checkpoint"]
 
 
@@ -155,7 +158,7 @@ def test_bad_settings_and_input(tmp_path):
         split_lines(["", "  "])
     with pytest.raises(EmptyCorpusError):
         _trainer(tmp_path, lines=["a b", "c d"], batch_size=4, bptt=6)
-    with pytest.raises(ModelFileError, match="no checkpoint"):
+    with pytest.raises(ModelFileError, match="no training checkpoint"):
         train_language_model(["a b c"], ["a b"], tmp_path / "nothing", resume=True, device="cpu")
 
 
@@ -177,10 +180,15 @@ def test_train_language_model_end_to_end(tmp_path):
     assert result["tokens_per_sec"] == pytest.approx(rate)  # training tokens over training time
     loaded = NeuralLM.load(tmp_path / "m")
     assert loaded.vocab == model.vocab
-    # resume with more epochs continues from epoch 2
+    # resume with more epochs continues from epoch 2 (the finished folder keeps its checkpoint)
     config.epochs = 3
     _, more = train_language_model(train, valid, tmp_path / "m", None, config, device="cpu", resume=True)
     assert more["epochs"] == 3 and len(more["history"]) == 3
+    # but not with another architecture, nor on other text
+    with pytest.raises(UsageError, match="hidden_dim 16 -> 32"):
+        train_language_model(train, valid, tmp_path / "m", {"hidden_dim": 32}, config, device="cpu", resume=True)
+    with pytest.raises(UsageError, match="training text differs"):
+        train_language_model(train[:-5], valid, tmp_path / "m", None, config, device="cpu", resume=True)
 
 
 def test_ctrl_c_saves_a_checkpoint_then_stops(tmp_path):
@@ -199,3 +207,123 @@ def test_ctrl_c_saves_a_checkpoint_then_stops(tmp_path):
     resumed.restore()
     assert (resumed.epoch, resumed.batch) == (0, 3)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is given back
+
+
+def _plain_loop(model, ids, config, steps):
+    """pytorch/examples word_language_model's loop, written out: the oracle for textkit's trainer."""
+    import numpy as np
+
+    b, t = config.batch_size, config.bptt
+    offset = int(np.random.default_rng(config.seed).integers(0, t + 1))  # the sampler's first offset
+    rows = (len(ids) - offset - 1) // b
+    data = ids[offset : offset + b * rows].view(b, rows).t()
+    target = ids[offset + 1 : offset + 1 + b * rows].view(b, rows).t()
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
+    hidden, losses = model.init_state(b), []
+    model.train()
+    for i in range(0, steps * t, t):
+        hidden = tuple(h.detach() for h in hidden) if isinstance(hidden, tuple) else hidden.detach()
+        model.zero_grad()
+        logits, hidden = model(data[i : i + t], hidden)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target[i : i + t].reshape(-1))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_the_trainer_takes_the_same_steps_as_a_plain_torch_loop(tmp_path, cell):
+    """Same seed, init and tokens: textkit's loop and the plain loop give the same loss sequence,
+    at the pytorch/examples recipe (SGD lr 20, clip 0.25, dropout, carried and detached state)."""
+    import copy
+
+    train, _ = split_lines(REPETITIVE * 2, valid_fraction=0)
+    tok = get_tokenizer("whitespace")
+    vocab = build_lm_vocab(tok.tokenize_lines(train))
+    torch.manual_seed(0)
+    model = NeuralLM(vocab, tok, model=cell, embed_dim=16, hidden_dim=16, layers=2, dropout=0.2, init="torch")
+    plain_model = copy.deepcopy(model)
+    ids, _ = model.encode_lines(train)
+    config = TrainConfig(epochs=1, batch_size=4, bptt=5, lr=20.0, clip=0.25, progress=False)
+    trainer = LMTrainer(model, ids, None, config)
+    losses = []
+    torch.manual_seed(1)
+    trainer.fit(on_batch=lambda t: losses.append(t.running["loss_sum"] / t.running["tokens"] * t.batch
+                                                 - sum(losses)))
+    torch.manual_seed(1)
+    expected = _plain_loop(plain_model, ids, config, len(losses))
+    assert len(losses) > 20
+    assert losses == pytest.approx(expected, rel=1e-4, abs=1e-4)
+    for name, value in plain_model.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[name], value, rtol=1e-4, atol=1e-5)
+
+
+def test_no_validation_text_keeps_the_last_epoch(tmp_path):
+    train, _ = split_lines(REPETITIVE, valid_fraction=0)
+    assert len(train) == len(REPETITIVE)
+    config = TrainConfig(epochs=2, batch_size=4, bptt=6, optimizer="adam", lr=0.02, progress=False)
+    model, result = train_language_model(train, None, None, TINY, config, tokenizer="whitespace", device="cpu")
+    assert result["valid_ppl"] is None and result["best_valid_ppl"] is None and len(result["history"]) == 2
+    assert list(tmp_path.iterdir()) == []  # no output folder: nothing written anywhere
+
+
+def test_fit_trains_in_memory():
+    tok = get_tokenizer("whitespace")
+    train, valid = split_lines(REPETITIVE)
+    torch.manual_seed(0)
+    lm = NeuralLM(build_lm_vocab(tok.tokenize_lines(train)), tok, **TINY)
+    before = lm.score_lines(valid)[0]
+    result = lm.fit(train, valid, TrainConfig(epochs=2, batch_size=4, bptt=6, optimizer="adam", lr=0.02, progress=False))
+    assert result["epochs"] == 2 and lm.score_lines(valid)[0] > before
+
+
+def test_force_run_that_fails_leaves_the_old_model_and_resume_finds_its_checkpoint(tmp_path):
+    from textkit.lm.train import checkpoint_folder
+
+    train, valid = split_lines(REPETITIVE)
+    config = TrainConfig(epochs=1, batch_size=4, bptt=6, optimizer="adam", lr=0.02, progress=False)
+    out = tmp_path / "m"
+    train_language_model(train, valid, out, TINY, config, tokenizer="whitespace", device="cpu")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(UsageError, match="exists"):
+        train_language_model(train, valid, out, TINY, config, tokenizer="whitespace", device="cpu")
+
+    def interrupt(trainer):
+        if trainer.batch == 3:
+            trainer.request_stop()
+
+    config.epochs = 2
+    with pytest.raises(KeyboardInterrupt):
+        train_language_model(train, valid, out, {**TINY, "model": "lstm"}, config, tokenizer="whitespace",
+                             device="cpu", force=True, on_batch=interrupt)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # the old model is untouched
+    assert NeuralLM.load(out).config["model"] == "gru"
+    assert (checkpoint_folder(out) / CHECKPOINT).exists()  # beside it, not inside
+    model, result = train_language_model(train, valid, out, {"model": "lstm"}, config, device="cpu", resume=True)
+    assert result["epochs"] == 2 and NeuralLM.load(out).config["model"] == "lstm"
+    assert not checkpoint_folder(out).exists()
+
+
+def test_a_read_only_destination_fails_before_training(tmp_path, monkeypatch):
+    import tempfile
+
+    def read_only(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    train, valid = split_lines(REPETITIVE)
+    trained = []
+    with pytest.raises(TextkitError, match="cannot write there.*Read-only"):
+        train_language_model(train, valid, tmp_path / "m", TINY, TrainConfig(progress=False), tokenizer="whitespace",
+                             device="cpu", on_batch=trained.append)
+    assert trained == [] and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("field", ["lr", "clip", "momentum"])
+def test_non_finite_settings_are_refused(field):
+    with pytest.raises(UsageError, match="finite"):
+        TrainConfig(**{field: math.nan})
+    with pytest.raises(UsageError, match="finite"):
+        TrainConfig(**{field: math.inf})

@@ -10,10 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from textkit.embeddings import word_counts
 from textkit.errors import EmptyCorpusError, UsageError
 from textkit.word2vec import LineCorpus, Word2Vec, kernels
+from textkit.word2vec.model import TrainingDivergedError
 from textkit.word2vec.reference import reference_step
-from textkit.word2vec.tables import count_words, huffman_tree, keep_probabilities, negative_sampler
+from textkit.word2vec.tables import huffman_tree, keep_probabilities, negative_sampler
 
 V, D = 9, 7
 COUNTS = np.array([50, 30, 20, 12, 9, 7, 4, 3, 2])
@@ -56,6 +58,36 @@ def test_kernel_updates_match_autograd(sg, hs, negatives):
         np.testing.assert_allclose(got, want, atol=2e-6)
     assert loss == pytest.approx(ref[3], rel=1e-4)
     assert not np.allclose(fast[0], syn0)  # the step did something
+
+
+@pytest.mark.parametrize("n_in,labels", [(1, [1, 0, 0]), (4, [1, 0, 0, 0, 0, 0]), (3, [0, 1, 1, 0])],
+                         ids=["one-input", "sg-window", "hs-path"])
+def test_shared_output_step_is_the_gradient_of_the_summed_loss(n_in, labels):
+    """HogBatch: every input and output row moves by -alpha times the gradient of the loss summed
+    over all (input, output) units, taken at the values before the step."""
+    import torch
+
+    rng = np.random.default_rng(1)
+    inputs = rng.normal(0, 0.5, (n_in, D)).astype(np.float32)
+    out = rng.normal(0, 0.5, (V, D)).astype(np.float32)
+    rows = np.array([3, 5, 1, 7, 0, 2][: len(labels)], dtype=np.int32)
+    labels = np.array(labels, dtype=np.float32)
+    alpha = 0.1
+    grads = np.zeros((n_in, D), np.float32)
+    scores = np.zeros((n_in, len(rows)), np.float32)
+    sig, loss_table = kernels.sigmoid_tables()
+    new_out = out.copy()
+    loss = kernels.batch_step(inputs, n_in, new_out, rows, labels, len(rows), alpha, grads, scores, sig, loss_table, True)
+    h = torch.tensor(inputs, dtype=torch.float64, requires_grad=True)
+    o = torch.tensor(out[rows], dtype=torch.float64, requires_grad=True)
+    z = (h @ o.T) * torch.tensor(2 * labels - 1, dtype=torch.float64)
+    want = -torch.nn.functional.logsigmoid(z).sum()
+    want.backward()
+    np.testing.assert_allclose(grads, -alpha * h.grad.numpy(), atol=2e-6)
+    np.testing.assert_allclose(new_out[rows], out[rows] - alpha * o.grad.numpy(), atol=2e-6)
+    untouched = np.setdiff1d(np.arange(V), rows)
+    np.testing.assert_array_equal(new_out[untouched], out[untouched])
+    assert loss == pytest.approx(float(want.detach()), rel=1e-4)
 
 
 def test_loss_tables_are_accurate():
@@ -110,10 +142,18 @@ def test_keep_probabilities_match_gensim():
     assert keep.min() < 1  # the frequent words are subsampled
 
 
-def test_count_words_prunes_like_word2vec():
+def test_max_vocab_size_prunes_like_word2vec():
     sentences = [["a"] * 5 + ["b"] * 2 + [f"rare{i}" for i in range(10)]]
-    counts, total = count_words(sentences, max_vocab_size=5)
-    assert total == 17 and counts == {"a": 5, "b": 2}
+    model = Word2Vec(vector_size=4, min_count=1, max_vocab_size=5, workers=1, progress=False)
+    model.build_vocab(sentences)
+    assert model.corpus_total_words == 17 and dict(zip(model.vocab.tokens, model.vocab.freqs)) == {"a": 5, "b": 2}
+
+
+def test_a_vocabulary_bound_that_keeps_no_word_is_a_clear_error():
+    with pytest.raises(EmptyCorpusError, match="max_vocab_size=1"):
+        Word2Vec([["a", "b", "c"]], min_count=1, max_vocab_size=1, progress=False)
+    model = Word2Vec([["a", "b", "a"]] * 3, vector_size=4, min_count=1, max_vocab_size=1, workers=1, progress=False)
+    assert model.vocab.tokens == ["a"]
 
 
 # ---- training ---------------------------------------------------------------------------------
@@ -125,12 +165,13 @@ def planted_corpus(n_sentences: int = 600, seed: int = 0) -> tuple[list[list[str
     return sentences, groups
 
 
-@pytest.mark.parametrize("sg,hs,negative", [(1, 0, 5), (0, 0, 5), (1, 1, 0), (0, 1, 0)],
-                         ids=["sg-ns", "cbow-ns", "sg-hs", "cbow-hs"])
-def test_planted_topics_are_nearest_neighbours(sg, hs, negative):
+@pytest.mark.parametrize("kernel", ["hogbatch", "classic"])
+@pytest.mark.parametrize("sg,hs,negative", [(1, 0, 5), (0, 0, 5), (1, 1, 0), (0, 1, 0), (1, 1, 3)],
+                         ids=["sg-ns", "cbow-ns", "sg-hs", "cbow-hs", "sg-hs+ns"])
+def test_planted_topics_are_nearest_neighbours(sg, hs, negative, kernel):
     sentences, groups = planted_corpus()
     model = Word2Vec(sentences, vector_size=16, window=3, min_count=1, sample=0, sg=sg, hs=hs, negative=negative,
-                     epochs=10, workers=2, seed=3, progress=False)
+                     epochs=10, workers=2, seed=3, kernel=kernel, progress=False)
     hits = 0
     for group in groups:
         for word in group:
@@ -139,21 +180,23 @@ def test_planted_topics_are_nearest_neighbours(sg, hs, negative):
     assert hits / (24 * 5) >= 0.9
     loss = model.report.epoch_mean_loss
     assert len(loss) == 10
-    if hs:  # a full softmax can do no better than the entropy of "another word of my topic": log 6
+    if hs and not negative:  # a full softmax can do no better than the entropy of "another word of my topic": log 6
         assert loss[-1] == pytest.approx(np.log(6), abs=0.1)
     else:
         assert loss[-1] < loss[0]
 
 
-def test_one_worker_with_a_seed_is_reproducible():
+@pytest.mark.parametrize("kernel", ["hogbatch", "classic"])
+def test_one_worker_with_a_seed_is_reproducible(kernel):
     sentences, _ = planted_corpus(200)
-    runs = [Word2Vec(sentences, vector_size=8, min_count=1, workers=1, seed=s, epochs=2, progress=False) for s in (5, 5, 6)]
+    runs = [Word2Vec(sentences, vector_size=8, min_count=1, workers=1, seed=s, epochs=2, sg=1, kernel=kernel,
+                     progress=False) for s in (5, 5, 6)]
     np.testing.assert_array_equal(runs[0].wv.vectors, runs[1].wv.vectors)
     assert runs[0].report.epoch_loss == runs[1].report.epoch_loss
     assert not np.array_equal(runs[0].wv.vectors, runs[2].wv.vectors)
 
 
-def test_streams_the_corpus_twice(tmp_path):
+def test_reads_the_corpus_once(tmp_path):
     sentences, _ = planted_corpus(100)
 
     class CountingCorpus:
@@ -164,7 +207,7 @@ def test_streams_the_corpus_twice(tmp_path):
             return iter(sentences)
 
     a = Word2Vec(CountingCorpus(), vector_size=8, min_count=1, epochs=3, workers=1, progress=False)
-    assert CountingCorpus.passes == 2  # count words, then the first epoch (later ones replay its ids from disk)
+    assert CountingCorpus.passes == 1  # every epoch replays the ids that pass wrote
     path = tmp_path / "corpus.txt"
     path.write_text("\n".join(" ".join(s) for s in sentences) + "\n", encoding="utf-8")
     b = Word2Vec(corpus_file=path, vector_size=8, min_count=1, epochs=3, workers=1, progress=False)
@@ -184,7 +227,7 @@ def test_max_vocab_size_and_min_count_shape_the_vocabulary():
     sentences = [["a"] * 10 + ["b"] * 5 + ["c"] * 2 + ["d"]]
     model = Word2Vec(sentences, vector_size=4, min_count=2, epochs=1, workers=1, progress=False)
     assert model.wv.index_to_key == ["a", "b", "c"]
-    assert model.wv.counts.tolist() == [10, 5, 2]
+    assert word_counts(model.wv) == [10, 5, 2]
 
 
 # ---- bad input ----------------------------------------------------------------------------------
@@ -203,8 +246,10 @@ def test_every_word_below_min_count_is_a_clear_error():
 
 
 @pytest.mark.parametrize("corpus,kwargs,message", [
-    ((s for s in [["a"]]), {}, "one-shot iterator"),
     (["a b c"], {}, "lists of tokens"),
+    ([["a"]], {"alpha": float("inf")}, "alpha must be a positive finite number"),
+    ([["a"]], {"min_alpha": float("nan")}, "min_alpha"),
+    ([["a"]], {"kernel": "fast"}, "kernel must be one of"),
     ([["a"]], {"hs": 0, "negative": 0}, "hierarchical softmax"),
     ([["a"]], {"window": 0}, "window"),
 ])
@@ -213,7 +258,24 @@ def test_bad_arguments_are_usage_errors(corpus, kwargs, message):
         Word2Vec(corpus, min_count=1, progress=False, **kwargs)
 
 
-def test_line_corpus_splits_very_long_lines(tmp_path):
+def test_a_one_shot_iterator_is_enough():
+    sentences, _ = planted_corpus(100)
+    model = Word2Vec(iter(sentences), vector_size=8, min_count=1, epochs=2, workers=1, progress=False)
+    assert model.report.words == 2 * sum(map(len, sentences))
+
+
+@pytest.mark.parametrize("kwargs", [{"alpha": 1e30}, {"min_alpha": 1e30}], ids=["alpha", "min_alpha"])
+def test_a_diverging_run_stops_with_a_clear_error(kwargs):
+    sentences, _ = planted_corpus(300)
+    with pytest.raises(TrainingDivergedError, match="learning rate is too high"):
+        Word2Vec(sentences, vector_size=8, min_count=1, epochs=3, workers=2, progress=False, **kwargs)
+
+
+def test_very_long_sentences_are_cut_into_pieces(tmp_path):
     path = tmp_path / "long.txt"
-    path.write_text(" ".join(["w"] * 25_000) + "\n")
-    assert [len(s) for s in LineCorpus(path)] == [10_000, 10_000, 5_000]
+    path.write_text(" ".join(f"w{i % 7}" for i in range(25_000)) + "\n")
+    model = Word2Vec(vector_size=4, min_count=1, workers=1, progress=False)
+    model.build_vocab(LineCorpus(path))
+    assert model._spool.sentences == 3 and model.corpus_total_words == 25_000
+    ends = [e[-1] for _, e, _ in model._spool.chunks(batch_words=10**6)]
+    assert ends == [25_000]

@@ -13,8 +13,6 @@ saved vocabulary can rebuild subsampling or negative-sampling tables.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 from bisect import bisect_right
 from collections import Counter
 from itertools import chain
@@ -34,20 +32,6 @@ VERSION = 1
 
 def _negated_count(token_count: tuple[str, int]) -> int:
     return -token_count[1]
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    # Sorting the counts allocates one tuple per distinct token and no reference cycles; left on,
-    # the cyclic collector walks the caller's whole corpus (lists of lists) again and again
-    # meanwhile, which costs more than the sort itself. Counting allocates nothing it tracks.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class Vocab:
@@ -147,11 +131,6 @@ class Vocab:
         specials: Sequence[str] = DEFAULT_SPECIALS,
     ) -> "Vocab":
         """Build from token counts; ties in frequency keep the mapping's insertion order."""
-        with _gc_paused():
-            return cls._from_counter(counter, min_freq, max_size, specials)
-
-    @classmethod
-    def _from_counter(cls, counter: Mapping[str, int], min_freq: int, max_size: int | None, specials: Sequence[str]) -> "Vocab":
         if min_freq < 1:
             raise UsageError(f"min_freq must be at least 1, not {min_freq}")
         specials = tuple(specials)
@@ -179,6 +158,34 @@ class Vocab:
         # Unknown tokens map to <unk> only when it was reserved: a "<unk>" that merely occurs in the
         # data (WikiText has thousands) is an ordinary token in a vocabulary built without it.
         return cls(tokens, freqs, specials, unk_token=UNK if UNK in specials else None)
+
+    @classmethod
+    def from_counts(cls, tokens: Sequence[str], counts, min_freq: int = 1) -> "Vocab":
+        """Build from distinct ``tokens`` and their ``counts`` (a sequence or integer array), no specials.
+
+        The fast path for trainers that count into an array (word2vec): one stable numpy sort
+        (frequency first, ties keep the order of ``tokens``), no per-token tuples.
+
+        >>> Vocab.from_counts(["a", "b", "c"], [1, 3, 1]).tokens
+        ['b', 'a', 'c']
+        """
+        import numpy as np
+
+        if min_freq < 1:
+            raise UsageError(f"min_freq must be at least 1, not {min_freq}")
+        counts = np.asarray(counts, dtype=np.int64)
+        if len(tokens) != len(counts):
+            raise UsageError(f"{len(tokens)} tokens but {len(counts)} counts")
+        if len(counts) == 0:
+            raise EmptyCorpusError("the corpus has no tokens")
+        order = np.argsort(-counts, kind="stable")
+        kept = order[counts[order] >= min_freq]
+        if len(kept) == 0:
+            raise EmptyCorpusError(
+                f"no token occurs at least {min_freq} times (the most frequent occurs {int(counts.max())} times); "
+                "lower min_freq"
+            )
+        return cls([tokens[i] for i in kept.tolist()], counts[kept].tolist(), specials=(), unk_token=None)
 
     # ---- lookups ------------------------------------------------------------------------------
     def __len__(self) -> int:

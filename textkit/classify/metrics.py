@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from textkit.errors import EmptyCorpusError
-from textkit.io import PathLike, atomic_path
+from textkit.io import PathLike
 
 
 def classification_report(gold: Sequence[str], predicted: Sequence[str], model_labels: Sequence[str]) -> dict[str, Any]:
@@ -75,17 +75,13 @@ def format_report(report: dict[str, Any]) -> str:
 
 
 def plot_confusion(report: dict[str, Any], path: PathLike, title: str = "confusion matrix") -> None:
-    """Draw the confusion matrix as a PNG (matplotlib's Agg backend, written atomically)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Draw the confusion matrix (a PNG, or the format the suffix names), written atomically."""
+    from textkit.plotting import figure
 
     matrix = np.asarray(report["confusion"])
     labels = report["labels"]
     size = 2.5 + 0.45 * len(labels)
-    fig, ax = plt.subplots(figsize=(size, size))
-    try:
+    with figure(path, size=(size, size)) as (fig, ax):
         ax.imshow(matrix, cmap="Blues")
         ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
         ax.set_yticks(range(len(labels)), labels)
@@ -95,8 +91,3 @@ def plot_confusion(report: dict[str, Any], path: PathLike, title: str = "confusi
         threshold = matrix.max() / 2 if matrix.size else 0
         for (i, j), v in np.ndenumerate(matrix):
             ax.text(j, i, str(v), ha="center", va="center", color="white" if v > threshold else "black", fontsize=8)
-        fig.tight_layout()
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=100)
-    finally:
-        plt.close(fig)

@@ -33,6 +33,7 @@ import logging
 import lzma
 import re
 import zlib
+from collections import deque
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -40,10 +41,11 @@ import numpy as np
 
 from textkit.errors import ModelFileError
 from textkit.io import PathLike, atomic_write, open_binary
-from textkit.lm.counting import BOS, EOS, SPECIALS, UNK
 
 logger = logging.getLogger(__name__)
 
+BOS, EOS, UNK = "<s>", "</s>", "<unk>"  # the sentence markers and unknown word of ARPA files
+SPECIALS = (UNK, BOS, EOS)  # a model vocabulary lists these first
 NEVER = -99.0  # ARPA's log10 "probability zero" (used for <s>)
 MISSING_UNK = -100.0  # what KenLM gives <unk> when a file has none
 _CHUNK = 1 << 20
@@ -84,35 +86,62 @@ def write_arpa(path: PathLike, tables: BackoffTables) -> None:
     with atomic_write(path, "wb") as raw:
         if gz:
             with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as z:
-                _write_text(io.TextIOWrapper(z, encoding="utf-8", newline="\n"), tables)
+                _write_text(z, tables)
         else:
-            _write_text(io.TextIOWrapper(raw, encoding="utf-8", newline="\n"), tables)
+            _write_text(raw, tables)
 
 
-def _write_text(out: io.TextIOWrapper, tables: BackoffTables) -> None:
-    out.write("\\data\\\n")
-    for n, count in enumerate(tables.counts(), 1):
-        out.write(f"ngram {n}={count}\n")
-    words = np.array(tables.tokens, dtype=object)
+def _write_text(out, tables: BackoffTables) -> None:
+    """The ARPA text into the binary stream ``out``. The n-gram lines are formatted in compiled
+    code (:mod:`textkit.lm.arpa_text`, which releases the GIL) a block of entries at a time, on a
+    second thread while the previous block is written, as lmplz overlaps its stages."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from textkit.lm.arpa_text import token_table
+
+    header = "\\data\\\n" + "".join(f"ngram {n}={count}\n" for n, count in enumerate(tables.counts(), 1))
+    out.write(header.encode())
+    token_bytes, token_starts = token_table(tables.tokens)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for n in range(1, tables.order + 1):
+            out.write(f"\n\\{n}-grams:\n".encode())
+            pending = deque()
+            for lo in range(0, len(tables.log10_prob[n - 1]), _CHUNK):
+                pending.append(pool.submit(_format_entries, tables, n, lo, token_bytes, token_starts))
+                if len(pending) > 2:  # at most three blocks of text in memory
+                    out.write(pending.popleft().result())
+            while pending:
+                out.write(pending.popleft().result())
+    out.write(b"\n\\end\\\n")
+
+
+def _format_entries(tables: BackoffTables, n: int, lo: int, token_bytes: np.ndarray, token_starts: np.ndarray) -> memoryview:
+    """The ARPA lines of the order-n entries ``lo`` to ``lo + _CHUNK``."""
+    from textkit.lm.arpa_text import format_block
+
+    prob = tables.log10_prob[n - 1]
+    hi = min(lo + _CHUNK, len(prob))
+    words = _entry_words(tables, n, lo, hi)
+    block_prob = np.maximum(np.nan_to_num(prob[lo:hi], neginf=NEVER), NEVER)
+    block_backoff = tables.log10_backoff[n - 1][lo:hi] if n < tables.order else None
+    return format_block(words, block_prob, block_backoff, token_bytes, token_starts)
+
+
+def _entry_words(tables: BackoffTables, n: int, lo: int, hi: int) -> np.ndarray:
+    """Word ids (entries × n) of the order-n entries ``lo:hi``: each key is its context's table
+    index × V + its last word, so the words come from walking the keys down the orders."""
     V = tables.vocab_size
-    word_ids = np.arange(V, dtype=np.int32)[:, None]  # the words of each entry of the current order
-    for n in range(1, tables.order + 1):
-        if n > 1:
-            keys = tables.keys[n - 2]
-            word_ids = np.column_stack([word_ids[keys // V], (keys % V).astype(np.int32)])
-        prob = np.maximum(np.nan_to_num(tables.log10_prob[n - 1], neginf=NEVER), NEVER)
-        backoff = tables.log10_backoff[n - 1] if n < tables.order else None
-        out.write(f"\n\\{n}-grams:\n")
-        for lo in range(0, len(prob), _CHUNK):
-            hi = lo + _CHUNK
-            grams = [" ".join(row) for row in words[word_ids[lo:hi]].tolist()]
-            if backoff is None:
-                out.writelines(f"{p:.7g}\t{g}\n" for p, g in zip(prob[lo:hi].tolist(), grams))
-            else:
-                out.writelines(f"{p:.7g}\t{g}\t{b:.7g}\n" for p, g, b in zip(prob[lo:hi].tolist(), grams, backoff[lo:hi].tolist()))
-    out.write("\n\\end\\\n")
-    out.flush()
-    out.detach()
+    words = np.empty((hi - lo, n), dtype=np.int32)
+    if n == 1:
+        words[:, 0] = np.arange(lo, hi)
+        return words
+    keys = tables.keys[n - 2][lo:hi]
+    for j in range(n - 1, 0, -1):
+        context, words[:, j] = np.divmod(keys, V)
+        if j > 1:
+            keys = tables.keys[j - 2][context]
+    words[:, 0] = context
+    return words
 
 
 # ---- reading -----------------------------------------------------------------------------------

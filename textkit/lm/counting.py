@@ -1,6 +1,6 @@
 """Counting n-grams with integer keys in compiled code: no Python object per token or n-gram.
 
-Words become ids in a :class:`~textkit.interning.StringTable` (hashed in a numba kernel), and a
+Words become ids through a dictionary (looked up in C, a chunk of lines at a time), and a
 corpus one flat int32 array of word ids, every line wrapped as ``<s> w1 ... wk </s>``. The
 n-grams of order ``n`` are numbered by their rank in a sorted table of int64 keys::
 
@@ -23,18 +23,16 @@ and no n-gram ends at ``<s>`` (the start marker is context, never predicted).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain, islice, repeat
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 from numba import njit
 
-from textkit.errors import EmptyCorpusError, UsageError
-from textkit.interning import StringTable
+from textkit.errors import EmptyCorpusError
+from textkit.lm.arpa import BOS, EOS, SPECIALS, UNK
 from textkit.vocab import Vocab
 
-BOS, EOS, UNK = "<s>", "</s>", "<unk>"
-SPECIALS = (UNK, BOS, EOS)
 
 
 @dataclass
@@ -53,38 +51,40 @@ class NgramTable:
         return len(self.keys)
 
 
-def collect_ids(
-    texts: Iterable, table: StringTable | None = None, split_lines: bool = False, chunk_lines: int = 50_000
-) -> tuple[np.ndarray, np.ndarray, StringTable]:
-    """One streaming pass: provisional word ids (int32, in order of first occurrence), the length of
-    each non-empty line (int64), and the :class:`~textkit.interning.StringTable` of the words.
+class _FirstAppearance(dict):
+    """word -> id, a new word getting the next id when first looked up (in C for known words)."""
 
-    ``texts``: token lists, or (``split_lines``) text lines split on whitespace as ``str.split()``.
-    Given a ``table`` (a fixed vocabulary's), words are only looked up in it: -1 for the others.
-    Empty lines are skipped; a corpus with no tokens at all raises EmptyCorpusError. Words are
-    hashed in compiled code one chunk of lines at a time, so memory is the ids (4 bytes per token)
-    plus each distinct word once.
+    def __missing__(self, word: str) -> int:
+        self[word] = new_id = len(self)
+        return new_id
+
+
+def collect_ids(texts: Iterable, split_lines: bool = False, chunk_lines: int = 50_000) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """One streaming pass: provisional word ids (int32, in order of first occurrence), the length of
+    each non-empty line (int64), and the words (a dict word -> provisional id, in id order).
+
+    ``texts``: token lists, or (``split_lines``) text lines split on whitespace by ``str.split()``.
+    Empty lines are skipped; a corpus with no tokens at all raises EmptyCorpusError. Memory is the
+    ids (4 bytes per token), each distinct word once, and one chunk of lines.
     """
-    fixed = table is not None
-    table = table if fixed else StringTable()
-    ids, lengths = _hash_chunks(table, texts, split_lines, insert=not fixed, chunk_lines=chunk_lines)
+    index = _FirstAppearance()
+    ids, lengths = _id_chunks(texts, lambda tokens: map(index.__getitem__, tokens), split_lines, chunk_lines)
     if len(lengths) == 0:
         raise EmptyCorpusError("the training corpus has no tokens (is it empty?)")
-    return ids, lengths, table
+    return ids, lengths, dict(index)
 
 
-def _hash_chunks(table: StringTable, texts: Iterable, split_lines: bool, insert: bool, chunk_lines: int) -> tuple[np.ndarray, np.ndarray]:
-    """Ids in ``table`` of all tokens of ``texts`` (token lists, or text lines to split), inserting
-    unseen ones if ``insert``, a chunk of lines at a time; and the length of each non-empty line."""
+def _id_chunks(texts: Iterable, word_ids, split_lines: bool, chunk_lines: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ids of all tokens of ``texts`` (token lists, or text lines to split), ``word_ids`` (an
+    iterable of tokens -> an iterator of ids) applied a chunk of lines at a time; and the length
+    of each non-empty line."""
     parts, lengths = [], []
     for chunk in _chunks(texts, chunk_lines):
-        if split_lines:
-            ids, chunk_lengths = table.add_lines(chunk) if insert else table.lookup_lines(chunk)
-            lengths.append(chunk_lengths[chunk_lengths > 0])
-        else:
-            ids = table.add_tokens(chunk) if insert else table.lookup_tokens(chunk)
-            lengths.append(np.fromiter(filter(None, map(len, chunk)), dtype=np.int64))
-        parts.append(ids)
+        token_lists = list(map(str.split, chunk)) if split_lines else chunk
+        chunk_lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
+        n_tokens = int(chunk_lengths.sum())
+        parts.append(np.fromiter(word_ids(chain.from_iterable(token_lists)), dtype=np.int32, count=n_tokens))
+        lengths.append(chunk_lengths[chunk_lengths > 0])
     if not parts:
         return np.zeros(0, np.int32), np.zeros(0, np.int64)
     if len(parts) == 1:
@@ -98,78 +98,42 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
+def ngram_vocab(words: dict[str, int], counts: np.ndarray, min_freq: int = 1) -> tuple[Vocab, np.ndarray]:
+    """The model vocabulary and each word's id in it (``<unk>`` for rare words and for a literal
+    ``<s>``/``</s>``), from ``words`` (word -> provisional id) and their ``counts``.
+
+    The vocabulary is :meth:`Vocab.from_counter`'s: ``<unk> <s> </s>`` first, then words seen
+    ``min_freq`` times or more, most frequent first, ties in order of first appearance.
+    """
+    vocab = Vocab.from_counter(dict(zip(words, counts.tolist())), min_freq=min_freq, specials=SPECIALS)
+    return vocab, vocab_ids(words, vocab)
+
+
 @dataclass
 class WordIndex:
-    """Text to model word ids in compiled code: a :class:`StringTable` and, for each of its
-    strings, the model's id and whether it is a known word (a literal ``<unk>`` is; rarer-than-
-    ``min_freq`` words and literal ``<s>``/``</s>`` map to ``<unk>`` and are not).
-
-    The table may hold more strings than the vocabulary (after :meth:`NgramLM.fit` it is the
-    training table, so scoring needs no second table).
+    """Text to model word ids: ``ids`` maps every word the model knows to its id. Literal ``<s>``
+    and ``</s>`` are not in it (the markers belong to the model, as in KenLM); a literal ``<unk>``
+    (as in WikiText) is the vocabulary's own ``<unk>``.
     """
 
-    table: StringTable
-    model_ids: np.ndarray
-    known: np.ndarray
-
-    @classmethod
-    def for_ids(cls, table: StringTable, model_ids: np.ndarray, vocab: Vocab) -> "WordIndex":
-        """``model_ids[i]``: the model id of the table's string ``i`` (``<unk>`` when unknown)."""
-        unk = special_id(vocab, UNK)
-        known = model_ids != unk
-        literal_unk = table.lookup_tokens([[UNK]])[0]
-        if literal_unk >= 0:
-            known[literal_unk] = True
-        # index -1 (a string not in the table) picks these last entries: <unk>, unknown
-        return cls(table, np.append(model_ids, unk).astype(np.int32), np.append(known, False))
+    ids: dict[str, int]
+    unk: int
 
     @classmethod
     def from_vocab(cls, vocab: Vocab) -> "WordIndex":
-        table = StringTable(vocab.tokens)
-        return cls.for_ids(table, vocab_ids(table, vocab, vocab_table=table), vocab)
+        ids = dict(vocab.stoi)
+        for marker in (BOS, EOS):
+            ids.pop(marker, None)
+        return cls(ids, special_id(vocab, UNK))
 
     def encode(self, texts: Iterable, split_lines: bool = False, chunk_lines: int = 50_000) -> tuple[np.ndarray, np.ndarray, int]:
         """Word ids of token lists (or, with ``split_lines``, of text lines split on whitespace as
         ``str.split()`` does), the length of each non-empty line, and the number of unknown words."""
-        found, lengths = _hash_chunks(self.table, texts, split_lines, insert=False, chunk_lines=chunk_lines)
-        unknown = len(found) - int(np.count_nonzero(self.known[found]))
-        return self.model_ids[found], lengths, unknown
-
-
-def build_vocab(table: StringTable, counts: np.ndarray, min_freq: int = 1) -> tuple[Vocab, np.ndarray]:
-    """The model vocabulary: ``<unk> <s> </s>`` first, then words seen ``min_freq`` times or more,
-    most frequent first, ties in order of first appearance (as :meth:`Vocab.from_counter`).
-
-    ``table`` holds the words, ``counts`` how often each occurred. Also returns each table word's
-    id in the vocabulary, as :func:`vocab_ids` would (``<unk>`` for rare words and for literal
-    markers), known here from the sort without a lookup per word. The vocabulary's token and
-    frequency lists are made when first used (scoring needs neither).
-    """
-    if min_freq < 1:
-        raise UsageError(f"min_freq must be at least 1, not {min_freq}")
-    keep = counts >= min_freq
-    special_counts = np.zeros(len(SPECIALS), dtype=np.int64)
-    for i, at in enumerate(table.lookup_tokens([list(SPECIALS)]).tolist()):
-        if at >= 0:  # a literal <unk> in the text (WikiText has them) keeps its count
-            special_counts[i] = counts[at]
-            keep[at] = False
-    if not keep.any():
-        raise EmptyCorpusError(f"no word occurs at least {min_freq} times (the most frequent occurs {counts.max()} times); lower min_freq")
-    kept = np.flatnonzero(keep)
-    rarity = (counts.max() - counts[kept]).astype(np.uint64)  # radix sort is stable: ties keep first appearance
-    kept = radix_sort(rarity, kept)[1]
-    kept_counts = counts[kept]
-
-    def tokens() -> list[str]:
-        return list(SPECIALS) + list(map(table.words().__getitem__, kept.tolist()))
-
-    def freqs() -> list[int]:
-        return np.concatenate([special_counts, kept_counts]).tolist()
-
-    vocab = Vocab._from_distinct(tokens, freqs, SPECIALS, UNK, size=len(SPECIALS) + len(kept))
-    ids = np.full(len(counts), SPECIALS.index(UNK), dtype=np.int32)
-    ids[kept] = np.arange(len(SPECIALS), len(SPECIALS) + len(kept), dtype=np.int32)
-    return vocab, ids
+        lookup = self.ids.get
+        found, lengths = _id_chunks(texts, lambda tokens: map(lookup, tokens, repeat(-1)), split_lines, chunk_lines)
+        unknown = found < 0
+        found[unknown] = self.unk
+        return found, lengths, int(np.count_nonzero(unknown))
 
 
 def special_id(vocab: Vocab, token: str) -> int:
@@ -192,19 +156,11 @@ def model_vocab(vocab: Vocab) -> Vocab:
     return Vocab._from_distinct(list(SPECIALS) + words, [0, 0, 0] + freqs, SPECIALS, UNK)
 
 
-def vocab_ids(table: StringTable, vocab: Vocab, vocab_table: StringTable | None = None) -> np.ndarray:
-    """The id in ``vocab`` of each string of ``table``, ``<unk>`` for the strings it lacks.
-
-    A literal ``<s>`` or ``</s>`` in the text is treated as an unknown word: the markers belong to
-    the model (KenLM refuses them in training text for the same reason). A literal ``<unk>`` (as in
-    WikiText) is the vocabulary's own ``<unk>``. ``vocab_table``: a StringTable of the
-    vocabulary's tokens, if there is one already.
-    """
-    if vocab_table is None:
-        vocab_table = StringTable(vocab.tokens)
-    ids = np.arange(len(table), dtype=np.int32) if vocab_table is table else vocab_table.lookup_table(table)
-    ids[(ids < 0) | (ids == special_id(vocab, BOS)) | (ids == special_id(vocab, EOS))] = special_id(vocab, UNK)
-    return ids
+def vocab_ids(words: dict[str, int], vocab: Vocab) -> np.ndarray:
+    """The id in ``vocab`` of each of ``words`` (word -> provisional id, in id order), ``<unk>``
+    for the words it lacks and for literal ``<s>`` / ``</s>``."""
+    index = WordIndex.from_vocab(vocab)
+    return np.fromiter(map(index.ids.get, words, repeat(index.unk)), dtype=np.int32, count=len(words))
 
 
 def wrap_lines(word_ids: np.ndarray, lengths: Sequence[int], bos_id: int, eos_id: int, id_map: np.ndarray | None = None) -> np.ndarray:

@@ -31,21 +31,49 @@ from textkit.io import PathLike, load_tensors, read_json, save_tensors, write_js
 from textkit.lm import check_generation_options
 from textkit.lm.rnn import GATES, make_recurrent_layer
 from textkit.tokenize import Tokenizer, get_tokenizer
+from textkit.training import folder_transaction
 from textkit.vocab import Vocab
 
 FORMAT, VERSION, KIND = "textkit.lm", 1, "rnn"
 SPECIALS = ("<unk>", "<pad>", "<bos>", "<eos>")
-INITS = ("uniform", "xavier", "kaiming")
+INITS = ("torch", "uniform", "xavier", "kaiming")
 IMPLS = ("torch", "scratch")
+SOFTMAXES = ("full", "adaptive")
 # the architecture: what config.json must hold to rebuild the network
-ARCHITECTURE = ("model", "embed_dim", "hidden_dim", "layers", "dropout", "tied", "impl", "init")
+ARCHITECTURE = ("model", "embed_dim", "hidden_dim", "layers", "dropout", "tied", "impl", "init", "softmax", "cutoffs")
+# what configs written before the adaptive softmax existed mean
+ARCHITECTURE_DEFAULTS = {"softmax": "full", "cutoffs": None}
+# adaptive softmax: the head holds the words covering this share of the training tokens, the first
+# tail cluster the next ones up to the second share, the last cluster the rest (Grave et al. 2017)
+CUTOFF_COVERAGE = (0.8, 0.95)
 # per chunk of scoring, at most this many logits are held in memory (128 MiB of float32)
 MAX_LOGITS = 1 << 25
+# chosen by test perplexity at the pytorch/examples settings on several corpora (benchmarks/bench_lm.py)
+DEFAULT_INIT = "torch"
 
 
 def build_lm_vocab(token_lists: Iterable[Sequence[str]], min_freq: int = 1, max_size: int | None = None) -> Vocab:
     """The vocabulary a neural LM predicts over: ``<unk> <pad> <bos> <eos>`` then tokens by frequency."""
     return Vocab.build(token_lists, min_freq=min_freq, max_size=max_size, specials=SPECIALS)
+
+
+def default_cutoffs(vocab: Vocab) -> list[int]:
+    """Adaptive-softmax cluster boundaries from the vocabulary's frequency profile.
+
+    Ids are in frequency order, so a boundary is the first id at which the words before it cover
+    :data:`CUTOFF_COVERAGE` of the counted tokens. A cluster is kept only if it at least doubles the
+    one before it (a tiny cluster costs a projection and saves nothing); there is always one.
+
+    >>> default_cutoffs(vocab)   # e.g. [2300, 9800] for 33k words of Wikipedia
+    """
+    freqs = torch.tensor(vocab.freqs, dtype=torch.float64)
+    share = freqs.cumsum(0) / max(float(freqs.sum()), 1.0)
+    size, cutoffs = len(vocab), []
+    for coverage in CUTOFF_COVERAGE:
+        cut = int(torch.searchsorted(share, coverage)) + 1
+        if cut < size - 1 and cut >= 2 * (cutoffs[-1] if cutoffs else len(SPECIALS)):
+            cutoffs.append(cut)
+    return cutoffs or [max(1, min(size // 2, size - 2))]
 
 
 def encode_lines(lines: Iterable[str], tokenizer: Tokenizer, vocab: Vocab) -> tuple[Tensor, int]:
@@ -76,8 +104,14 @@ class NeuralLM(nn.Module):
 
     ``tied`` shares the embedding matrix with the decoder (Press & Wolf 2017; needs
     ``embed_dim == hidden_dim``). ``init`` picks the initialisation of the embedding, decoder and
-    recurrent matrices: ``uniform`` (pytorch/examples: ±0.1 for embedding and decoder, torch's default
-    for the recurrent layer), ``xavier`` or ``kaiming`` (biases zero).
+    recurrent matrices: ``torch`` (every layer's own default: N(0, 1) embedding, ±1/sqrt(fan-in)
+    elsewhere), ``uniform`` (pytorch/examples: ±0.1 for embedding and decoder, torch's default for the
+    recurrent layer), ``xavier`` or ``kaiming`` (biases zero).
+
+    ``softmax="adaptive"`` replaces the decoder with ``torch.nn.AdaptiveLogSoftmaxWithLoss`` (Grave et
+    al. 2017): frequent words in a head, rarer ones in tail clusters split at ``cutoffs`` (default:
+    :func:`default_cutoffs`). Its log-probabilities are exact and normalised, so scoring and sampling
+    are unchanged; ``tied`` then shares the head's word rows with the embedding.
 
     >>> lm = NeuralLM(vocab, "en", model="lstm", embed_dim=200, hidden_dim=200, layers=2, tied=True)
     >>> logits, state = lm(torch.zeros(35, 20, dtype=torch.long))   # (T, B) -> (T, B, V)
@@ -96,27 +130,53 @@ class NeuralLM(nn.Module):
         dropout: float = 0.2,
         tied: bool = False,
         impl: str = "torch",
-        init: str = "uniform",
+        init: str = DEFAULT_INIT,
+        softmax: str = "full",
+        cutoffs: Sequence[int] | None = None,
     ):
         super().__init__()
-        _check_architecture(model, embed_dim, hidden_dim, layers, dropout, tied, impl, init)
+        _check_architecture(model, embed_dim, hidden_dim, layers, dropout, tied, impl, init, softmax)
         self.vocab = vocab
         self.tokenizer = get_tokenizer(tokenizer)
+        if softmax == "adaptive":
+            cutoffs = _check_cutoffs(list(cutoffs) if cutoffs else default_cutoffs(vocab), len(vocab))
+        elif cutoffs:
+            raise UsageError("cutoffs only apply to the adaptive softmax")
         self.config = dict(model=model, embed_dim=embed_dim, hidden_dim=hidden_dim, layers=layers,
-                           dropout=dropout, tied=tied, impl=impl, init=init)
+                           dropout=dropout, tied=tied, impl=impl, init=init, softmax=softmax,
+                           cutoffs=list(cutoffs) if cutoffs else None)
         self.embedding = nn.Embedding(len(vocab), embed_dim)
         self.encoder = make_recurrent_layer(model, impl, embed_dim, hidden_dim, layers, dropout)
         self.drop = nn.Dropout(dropout)
-        self.decoder = nn.Linear(hidden_dim, len(vocab))
-        if tied:
-            self.decoder.weight = self.embedding.weight
-        self.init_weights(init)
+        if softmax == "adaptive":
+            self.decoder = nn.AdaptiveLogSoftmaxWithLoss(hidden_dim, len(vocab), cutoffs,
+                                                         div_value=_div_value(hidden_dim, len(cutoffs)), head_bias=True)
+        else:
+            self.decoder = nn.Linear(hidden_dim, len(vocab))
+            if tied:
+                self.decoder.weight = self.embedding.weight
+        if init != "torch":  # "torch": the layers were just built with their own defaults
+            self.init_weights(init)
 
     # ---- network --------------------------------------------------------------------------------
     def init_weights(self, init: str) -> None:
         """(Re)initialise the parameters with the ``init`` scheme (see the class docstring)."""
+        adaptive = self.config["softmax"] == "adaptive"
+        if init == "torch":  # the layers' own defaults: N(0, 1) embedding, ±1/sqrt(fan_in) elsewhere
+            self.embedding.reset_parameters()
+            self.encoder.reset_parameters()
+            if adaptive or not self.config["tied"]:
+                self.decoder.reset_parameters()
+            else:
+                bound = 1 / math.sqrt(self.config["hidden_dim"])
+                nn.init.uniform_(self.decoder.bias, -bound, bound)
+            return
         if init == "uniform":
             nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
+            if adaptive:
+                for name, p in self.decoder.named_parameters():
+                    nn.init.zeros_(p) if name.endswith("bias") else nn.init.uniform_(p, -0.1, 0.1)
+                return
             nn.init.zeros_(self.decoder.bias)
             if not self.config["tied"]:
                 nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
@@ -128,21 +188,47 @@ class NeuralLM(nn.Module):
             else:
                 nn.init.zeros_(p)
 
-    def forward(self, tokens: Tensor, state=None):
-        """``tokens (T, B)`` → ``logits (T, B, V)`` and the new recurrent state."""
-        embedded = self.drop(self.embedding(tokens))
-        output, state = self.encoder(embedded, state)
-        return self.decoder(self.drop(output)), state
+    def embed(self, tokens: Tensor) -> Tensor:
+        """Input vectors of ``tokens``; with a tied adaptive head, its word rows serve the frequent ids."""
+        if not (self.config["tied"] and self.config["softmax"] == "adaptive"):
+            return self.embedding(tokens)
+        shortlist = self.decoder.shortlist_size
+        head_rows = nn.functional.embedding(tokens.clamp(max=shortlist - 1), self.decoder.head.weight)
+        return torch.where((tokens < shortlist).unsqueeze(-1), head_rows, self.embedding(tokens))
+
+    def forward(self, tokens: Tensor, state=None, targets: Tensor | None = None):
+        """``tokens (T, B)`` → scores ``(T, B, V)`` and the new recurrent state.
+
+        The scores are logits (full softmax) or normalised log-probabilities (adaptive): either way
+        ``log_softmax`` of them is the model's distribution. With ``targets (T, B)`` the first result
+        is instead the mean negative log-likelihood of the targets (what training minimises; the
+        adaptive head then evaluates only the clusters the targets fall in).
+        """
+        output, state = self.encoder(self.drop(self.embed(tokens)), state)
+        hidden = self.drop(output)
+        if targets is not None:
+            return self.loss(hidden, targets), state
+        if self.config["softmax"] == "adaptive":
+            flat = self.decoder.log_prob(hidden.reshape(-1, hidden.shape[-1]))
+            return flat.view(*hidden.shape[:-1], -1), state
+        return self.decoder(hidden), state
+
+    def loss(self, hidden: Tensor, targets: Tensor) -> Tensor:
+        """Mean cross-entropy of ``targets`` given the decoder inputs ``hidden (..., hidden_dim)``."""
+        flat, flat_targets = hidden.reshape(-1, hidden.shape[-1]), targets.reshape(-1)
+        if self.config["softmax"] == "adaptive":
+            return self.decoder(flat, flat_targets).loss
+        return nn.functional.cross_entropy(self.decoder(flat), flat_targets)
 
     def init_state(self, batch_size: int):
         """Zero recurrent state for ``batch_size`` rows (a pair ``(h, c)`` for the LSTM)."""
-        weight = self.decoder.bias
+        weight = self.embedding.weight
         h = weight.new_zeros(self.config["layers"], batch_size, self.config["hidden_dim"])
         return (h, h.clone()) if self.config["model"] == "lstm" else h
 
     @property
     def device(self) -> torch.device:
-        return self.decoder.bias.device
+        return self.embedding.weight.device
 
     # ---- text -----------------------------------------------------------------------------------
     def encode_lines(self, lines: Iterable[str]) -> tuple[Tensor, int]:
@@ -185,7 +271,7 @@ class NeuralLM(nn.Module):
         chunk = max(1, MAX_LOGITS // (inputs.shape[1] * len(self.vocab)))
         state, total = self.init_state(inputs.shape[1]), torch.zeros((), dtype=torch.float64, device=self.device)
         for t in range(0, inputs.shape[0], chunk):
-            logits, state = self(inputs[t : t + chunk], state)
+            logits, state = self(inputs[t : t + chunk], state)  # log_softmax: a no-op on adaptive scores
             target = targets[t : t + chunk]
             logprobs = torch.log_softmax(logits.float(), dim=-1)
             picked = logprobs.gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
@@ -230,8 +316,11 @@ class NeuralLM(nn.Module):
         logits, state = self(torch.tensor(context, device=self.device).unsqueeze(1))
         out: list[str] = []
         for _ in range(length):
-            last = logits[-1, 0].float().cpu() / temperature
+            last = logits[-1, 0].double().cpu()
             last[banned] = -math.inf
+            # shift so the best score is 0 before dividing: a tiny temperature then gives -inf
+            # to the others (greedy) instead of inf - inf = nan
+            last = (last - last.max()) / temperature
             if top_k is not None and top_k < len(last):
                 kth = torch.topk(last, top_k).values[-1]
                 last[last < kth] = -math.inf
@@ -242,20 +331,45 @@ class NeuralLM(nn.Module):
             logits, state = self(torch.tensor([[next_id]], device=self.device), state)
         return out
 
+    # ---- training -------------------------------------------------------------------------------
+    def fit(self, lines: Iterable[str], valid_lines: Iterable[str] | None = None, config=None,
+            checkpoint_dir: PathLike | None = None) -> dict:
+        """Train this network on text ``lines`` (the vocabulary is the model's own); nothing is saved.
+
+        ``config`` is a :class:`textkit.lm.train.TrainConfig`; with ``valid_lines`` the model ends
+        with its best validation epoch's weights, without them with the last epoch's.
+        ``checkpoint_dir`` (optional) keeps a resumable checkpoint after every epoch. Returns the
+        figures of :meth:`textkit.lm.train.LMTrainer.result`.
+
+        >>> lm = NeuralLM(build_lm_vocab(get_tokenizer("en").tokenize_lines(lines)), "en", model="gru")
+        >>> history = lm.fit(lines, config=TrainConfig(epochs=2))["history"]
+        """
+        from textkit.lm.train import LMTrainer
+
+        train_ids, _ = self.encode_lines(lines)
+        valid = list(valid_lines) if valid_lines is not None else []
+        valid_ids = self.encode_lines(valid)[0] if valid else None
+        return LMTrainer(self, train_ids, valid_ids, config, checkpoint_dir).fit()
+
     # ---- files ----------------------------------------------------------------------------------
     def config_dict(self, extra: dict | None = None) -> dict:
         """What config.json holds: format, kind, architecture, tokenizer and vocabulary size."""
         return {"format": FORMAT, "version": VERSION, "kind": KIND, **self.config,
                 "vocab_size": len(self.vocab), "tokenizer": tokenizer_spec(self.tokenizer), **(extra or {})}
 
-    def save(self, directory: PathLike, extra_config: dict | None = None) -> None:
-        """Write ``config.json``, ``vocab.json`` and ``model.safetensors`` into ``directory``.
+    def save(self, directory: PathLike, extra_config: dict | None = None, force: bool = False) -> None:
+        """Write the model folder ``directory``: ``config.json``, ``vocab.json``, ``model.safetensors``.
 
-        Each file is written atomically; a sentencepiece model is copied in so the folder is
-        self-contained.
+        All or nothing: the files are written into a fresh folder beside it that is renamed into
+        place at the end; an existing folder is replaced only with ``force``.
         """
+        with folder_transaction(directory, replace=force) as tmp:
+            self.write_files(tmp, extra_config)
+
+    def write_files(self, directory: PathLike, extra_config: dict | None = None) -> None:
+        """The files of :meth:`save`, written into an existing folder (a sentencepiece model is
+        copied in so the folder is self-contained)."""
         d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
         config = self.config_dict(extra_config)
         if config["tokenizer"]["spec"] == "spm":
             source = Path(self.tokenizer.model_path)
@@ -268,13 +382,13 @@ class NeuralLM(nn.Module):
     def weights(self) -> dict[str, Tensor]:
         """The state dict without the tied decoder weight (safetensors refuses shared tensors)."""
         state = self.state_dict()
-        if self.config["tied"]:
+        if self.config["tied"] and self.config["softmax"] == "full":
             state.pop("decoder.weight")
         return state
 
     def load_weights(self, tensors: dict[str, Tensor], source: str) -> None:
         """Load a dict written by :meth:`weights`; wrong names or shapes raise ModelFileError."""
-        if self.config["tied"]:
+        if self.config["tied"] and self.config["softmax"] == "full":
             tensors = {**tensors, "decoder.weight": tensors.get("embedding.weight")}
         expected = self.state_dict()
         missing = sorted(set(expected) - set(tensors))
@@ -288,6 +402,8 @@ class NeuralLM(nn.Module):
                     f"{source}: {name} has shape {shape}, the config needs {tuple(expected[name].shape)} "
                     "(does vocab.json belong to this model?)"
                 )
+            if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                raise ModelFileError(f"{source}: {name} holds NaN or infinite values; the model is unusable")
         self.load_state_dict(tensors)
 
     @classmethod
@@ -305,6 +421,7 @@ class NeuralLM(nn.Module):
         source = directory / "config.json"
         if not isinstance(config, dict) or config.get("format") != FORMAT or config.get("kind") != KIND:
             raise ModelFileError(f"{source}: not a textkit neural language model config")
+        config = {**ARCHITECTURE_DEFAULTS, **config}
         missing = [k for k in (*ARCHITECTURE, "vocab_size", "tokenizer") if k not in config]
         if missing:
             raise ModelFileError(f"{source}: config lacks {', '.join(missing)}")
@@ -322,22 +439,43 @@ class NeuralLM(nn.Module):
             raise ModelFileError(f"{source}: invalid architecture ({e})") from None
 
 
-def _check_architecture(model, embed_dim, hidden_dim, layers, dropout, tied, impl, init) -> None:
+def _check_architecture(model, embed_dim, hidden_dim, layers, dropout, tied, impl, init, softmax) -> None:
     if model not in GATES:
         raise UsageError(f"unknown model {model!r}; choose one of {', '.join(GATES)}")
     if impl not in IMPLS:
         raise UsageError(f"unknown implementation {impl!r}; choose one of {', '.join(IMPLS)}")
     if init not in INITS:
         raise UsageError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
+    if softmax not in SOFTMAXES:
+        raise UsageError(f"unknown softmax {softmax!r}; choose one of {', '.join(SOFTMAXES)}")
     if min(embed_dim, hidden_dim, layers) < 1:
         raise UsageError("embed_dim, hidden_dim and layers must be positive")
-    if not 0 <= dropout < 1:
+    if not 0 <= dropout < 1:  # also refuses NaN
         raise UsageError(f"dropout must be in [0, 1), got {dropout}")
     if tied and embed_dim != hidden_dim:
         raise UsageError(
-            f"--tied shares the embedding with the output layer, so --embed-dim ({embed_dim}) must equal "
-            f"--hidden-dim ({hidden_dim})"
+            f"a tied model shares the embedding with the output layer, so the embedding size ({embed_dim}) "
+            f"must equal the hidden size ({hidden_dim})"
         )
+
+
+def _div_value(hidden_dim: int, clusters: int) -> float:
+    """Each tail cluster projects to a quarter of the size of the one before (Grave et al.), less
+    where a small hidden size would leave the last cluster an empty projection."""
+    div = 4.0
+    while div > 1.0 and hidden_dim // (div**clusters) < 1:
+        div -= 0.25
+    return div
+
+
+def _check_cutoffs(cutoffs: list[int], vocab_size: int) -> list[int]:
+    if not cutoffs or any(not isinstance(c, int) for c in cutoffs) or cutoffs != sorted(set(cutoffs)) \
+            or cutoffs[0] < 1 or cutoffs[-1] > vocab_size - 2:
+        raise UsageError(
+            f"cutoffs must be increasing whole numbers between 1 and {vocab_size - 2} (the vocabulary has "
+            f"{vocab_size} tokens), got {cutoffs}"
+        )
+    return cutoffs
 
 
 # tokenizer attributes that change its output, per spec (saved so a model re-tokenizes identically)

@@ -39,8 +39,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from textkit.errors import EmptyCorpusError, ModelFileError, TextkitError, UsageError
-from textkit.interning import StringTable
-from textkit.io import PathLike, read_json, write_json
+from textkit.io import PathLike
 from textkit.lm import check_generation_options
 from textkit.lm.arpa import read_arpa, write_arpa
 from textkit.lm.counting import (
@@ -48,15 +47,14 @@ from textkit.lm.counting import (
     EOS,
     UNK,
     WordIndex,
-    build_vocab,
     collect_ids,
     context_totals,
     count_ngrams,
     gather_counts,
     lookup_indices,
     model_vocab,
+    ngram_vocab,
     special_id,
-    vocab_ids,
     wrap_lines,
 )
 from textkit.lm.smoothing import check_discounts, kneser_ney
@@ -64,7 +62,7 @@ from textkit.tokenize import WhitespaceTokenizer, get_tokenizer
 from textkit.vocab import Vocab
 
 SMOOTHINGS = ("mle", "addk", "kn", "mkn")
-FORMAT, VERSION, KIND = "textkit.lm", 1, "ngram"
+KIND = "lm.ngram"
 LN10 = math.log(10)
 
 
@@ -136,17 +134,17 @@ class NgramLM:
         return self._fit(tok.tokenize_lines(lines), split_lines=False)
 
     def _fit(self, texts: Iterable, split_lines: bool) -> "NgramLM":
-        if self.vocab is not None:  # words are looked up in the vocabulary's table, -1 if absent
+        if self.vocab is not None:  # words outside the given vocabulary are <unk>
             self.vocab_ = model_vocab(self.vocab)
-            table = StringTable(self.vocab_.tokens)
-            ids, lengths, _ = collect_ids(texts, table, split_lines=split_lines)
-            model_ids = vocab_ids(table, self.vocab_, vocab_table=table)
+            ids, lengths, _ = WordIndex.from_vocab(self.vocab_).encode(texts, split_lines=split_lines)
+            if len(lengths) == 0:
+                raise EmptyCorpusError("the training corpus has no tokens (is it empty?)")
+            model_ids = None
         else:  # words get ids in order of appearance, then vocabulary ids
-            ids, lengths, table = collect_ids(texts, split_lines=split_lines)
-            self.vocab_, model_ids = build_vocab(table, np.bincount(ids, minlength=len(table)), self.min_freq)
-        self._index = WordIndex.for_ids(table, model_ids, self.vocab_)  # scoring reuses the table
-        self._index_vocab = self.vocab_
-        seq = wrap_lines(ids, lengths, self._bos, self._eos, id_map=self._index.model_ids)  # -1: <unk>, its last entry
+            ids, lengths, words = collect_ids(texts, split_lines=split_lines)
+            self.vocab_, model_ids = ngram_vocab(words, np.bincount(ids, minlength=len(words)), self.min_freq)
+            del words
+        seq = wrap_lines(ids, lengths, self._bos, self._eos, id_map=model_ids)
         del ids
         self.train_tokens_ = int(len(seq) - len(lengths))  # words + one </s> per line
         unigram, tables = count_ngrams(seq, self.order, len(self.vocab_), self._bos)
@@ -252,7 +250,7 @@ class NgramLM:
         return seq, len(lengths), len(word_ids), n_unknown
 
     def _word_index(self) -> WordIndex:
-        """Strings to this model's ids (built from the vocabulary after :meth:`load`)."""
+        """Strings to this model's ids (built from the vocabulary when first needed)."""
         if getattr(self, "_index_vocab", None) is not self.vocab_:
             self._index = WordIndex.from_vocab(self.vocab_)
             self._index_vocab = self.vocab_
@@ -410,28 +408,38 @@ class NgramLM:
             )
         write_arpa(path, self.tables_)
 
-    def save(self, directory: PathLike, gzip: bool = False) -> None:
-        """Write ``directory/config.json``, ``vocab.json`` and ``model.arpa[.gz]`` (kn, mkn, ARPA
-        models) or ``counts.safetensors`` (mle, addk). Each file is written atomically."""
-        self._check_fitted()
-        d = Path(directory)
-        if d.exists() and not d.is_dir():
-            raise UsageError(f"{d} exists and is not a folder")
-        d.mkdir(parents=True, exist_ok=True)
-        if self.tables_ is not None:
-            data_file = "model.arpa.gz" if gzip else "model.arpa"
-            write_arpa(d / data_file, self.tables_)
-        else:
-            data_file = "counts.safetensors"
-            self._save_counts(d / data_file)
-        self.vocab_.save(d / "vocab.json")
-        write_json(d / "config.json", self._config(data_file))
+    def save(self, folder: PathLike, force: bool = False, gzip: bool = False, native: bool = False) -> None:
+        """Write the model folder in one transaction (:func:`textkit.artifacts.save_artifact`):
+        ``config.json`` (with the tokenizer), ``vocab.json`` and, for kn, mkn and ARPA models,
+        ``model.arpa[.gz]`` or (``native``) ``weights.safetensors`` (the back-off arrays, loaded by
+        memory-mapping; :mod:`textkit.lm.native`); for mle and addk, the counts as
+        ``weights.safetensors``. An existing folder is replaced only with ``force``.
 
-    def _config(self, data_file: str) -> dict:
+        >>> lm.save("models/kn3", native=True)
+        """
+        from textkit.artifacts import WEIGHTS, save_artifact
+
+        self._check_fitted()
+        if native and gzip:
+            raise UsageError("gzip applies to ARPA files, not to the native format")
+        files = tensors = None
+        if self.tables_ is not None and not native:
+            data_file = "model.arpa.gz" if gzip else "model.arpa"
+            tables = self.tables_
+
+            def files(tmp: Path) -> None:
+                write_arpa(tmp / data_file, tables)
+
+        elif self.tables_ is not None:
+            from textkit.lm.native import table_arrays
+
+            data_file, tensors = WEIGHTS, table_arrays(self.tables_)
+        else:
+            data_file, tensors = WEIGHTS, self._count_arrays()
+        save_artifact(folder, KIND, self._params(data_file), tensors=tensors, vocab=self.vocab_, tokenizer=self.tokenizer_, files=files, force=force)
+
+    def _params(self, data_file: str) -> dict:
         return {
-            "format": FORMAT,
-            "version": VERSION,
-            "kind": KIND,
             "order": self.order_,
             "smoothing": self.smoothing,
             "k": self.k if self.smoothing == "addk" else None,
@@ -440,55 +448,56 @@ class NgramLM:
             "discount_fallback_orders": self.discount_fallback_orders_ or None,
             "vocab_size": len(self.vocab_),
             "train_tokens": getattr(self, "train_tokens_", None),
-            "tokenizer": tokenizer_config(self.tokenizer_),
             "file": data_file,
-            "vocab": "vocab.json",
             "log_base": 10,
         }
 
-    def _save_counts(self, path: Path) -> None:
-        from safetensors.numpy import save_file
-
-        from textkit.io import atomic_path
-
+    def _count_arrays(self) -> dict[str, np.ndarray]:
         tensors = {"counts_1": self.counts_[0]}
         for n in range(2, self.order_ + 1):
             tensors[f"keys_{n}"] = self.keys_[n - 2]
             tensors[f"counts_{n}"] = self.counts_[n - 1]
-        with atomic_path(path) as tmp:
-            save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(tmp))
+        return tensors
 
     @classmethod
     def load(cls, path: PathLike) -> "NgramLM":
-        """Load a folder written by :meth:`save`, or any ARPA file (``.arpa`` / ``.arpa.gz``).
+        """Load a folder written by :meth:`save` (or by textkit 0.1), or any ARPA file
+        (``.arpa`` / ``.arpa.gz``).
 
         >>> NgramLM.load("models/wt2-mkn5"); NgramLM.load("lm.arpa.gz")
         """
+        from textkit.artifacts import describe_kind, load_tokenizer, load_vocab, read_config
+
         p = Path(path)
         if p.is_file():
             return cls.from_arpa(p)
-        config = read_json(p / "config.json", "model config")
-        if not isinstance(config, dict) or config.get("kind") != KIND:
-            raise ModelFileError(f"{p}: not a textkit n-gram model folder")
+        config = read_config(p, family="lm")
+        if config["kind"] != KIND:
+            raise ModelFileError(f"{p}: is {describe_kind(config['kind'])}, not an n-gram model")
         try:
             smoothing, data_file = config["smoothing"], config["file"]
-            lm = cls(order=int(config["order"]), smoothing=smoothing, k=config.get("k") or 1.0)
+            lm = cls(order=int(config["order"]), smoothing="kn" if smoothing == "arpa" else smoothing, k=config.get("k") or 1.0)
         except (KeyError, TypeError, ValueError, UsageError) as e:
             raise ModelFileError(f"{p}/config.json: incomplete or invalid n-gram config ({e})") from None
+        lm.smoothing = smoothing
         lm.min_freq = config.get("min_freq", 1)
         lm.train_tokens_ = config.get("train_tokens")
         lm.discounts_ = [tuple(d) for d in config["discounts"]] if config.get("discounts") else None
         lm.discount_fallback_orders_ = config.get("discount_fallback_orders") or []
-        lm.tokenizer_ = tokenizer_from_config(config.get("tokenizer"), p)
-        lm.tokenizer = lm.tokenizer_
-        lm.vocab_ = Vocab.load(p / config.get("vocab", "vocab.json"))
+        lm.tokenizer_ = lm.tokenizer = load_tokenizer(p, config)
+        lm.vocab_ = load_vocab(p)
         if data_file.endswith((".arpa", ".arpa.gz")):
             lm.tables_ = read_arpa(p / data_file)
             lm.counts_ = None
             if lm.tables_.tokens != lm.vocab_.tokens or lm.tables_.order != lm.order:
                 raise ModelFileError(f"{p}: {data_file} does not match vocab.json / config.json (mixed-up files?)")
-        else:
+        elif smoothing in ("mle", "addk"):
             lm._load_counts(p / data_file)
+        else:
+            from textkit.lm.native import load_tables
+
+            lm.tables_ = load_tables(p / data_file, lm.vocab_.tokens, lm.order)
+            lm.counts_ = None
         return lm
 
     @classmethod
@@ -528,18 +537,3 @@ class NgramLM:
 def _splits_in_kernel(tokenizer) -> bool:
     """Whether text for this tokenizer can be split by StringTable's compiled whitespace split."""
     return type(tokenizer) is WhitespaceTokenizer and not tokenizer.lowercase
-
-
-def tokenizer_config(tokenizer) -> dict:
-    """What rebuilds a tokenizer: its spec and the options it was made with."""
-    options = {name: getattr(tokenizer, name) for name in ("lowercase", "mode", "hmm", "user_dict", "space_token") if hasattr(tokenizer, name)}
-    return {"spec": tokenizer.spec, "options": options}
-
-
-def tokenizer_from_config(config: dict | None, folder: Path):
-    if config is None:
-        return get_tokenizer("whitespace")
-    try:
-        return get_tokenizer(config["spec"], **config.get("options", {}))
-    except (KeyError, TypeError) as e:
-        raise ModelFileError(f"{folder}/config.json: bad tokenizer entry ({e})") from None

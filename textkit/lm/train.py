@@ -8,27 +8,36 @@ The loop is the one of pytorch/examples ``word_language_model``, step by step:
 3. forward, cross-entropy, backward, ``clip_grad_norm_`` (global norm), optimizer step;
 4. after every epoch: validation perplexity, learning-rate schedule, checkpoint, early stopping.
 
-Everything a run needs to continue exactly is in ``checkpoint.safetensors`` next to the model:
-weights, optimizer tensors and the recurrent state as tensors; epoch, position in the epoch,
-scheduler, sampler and RNG state as JSON in the safetensors header. Nothing is pickled.
+The step itself (clip, non-finite loss check, optimizer step) is :func:`textkit.training.train_steps`,
+shared with the recurrent classifiers. Without validation text every epoch is kept in turn (the
+model ends as the last epoch left it); with it, the model ends with its best epoch's weights.
+
+Checkpoints are optional (``checkpoint_dir``): everything a run needs to continue exactly is in
+``checkpoint.safetensors`` there, beside ``config.json`` and ``vocab.json``: weights (current and
+best), optimizer tensors and the recurrent state as tensors; epoch, position in the epoch,
+scheduler, sampler and RNG state and a fingerprint of the training tokens as JSON in the
+safetensors header. Nothing is pickled. :func:`train_language_model` keeps them in
+``NAME.checkpoint/`` beside the model folder ``NAME`` while it trains, so an interrupted run never
+touches an existing model, and moves them into the finished folder at the end.
 
 Under ``torchrun`` the same code trains data-parallel (see :mod:`textkit.lm.distributed`): every
 process takes its share of the rows of each global minibatch, gradients are averaged by
 DistributedDataParallel, evaluation segments are split across processes and summed, and only rank 0
 writes files.
 
->>> trainer = LMTrainer(model, train_ids, valid_ids, TrainConfig(epochs=3), "models/lstm")
->>> result = trainer.fit()
+>>> trainer = LMTrainer(model, train_ids, valid_ids, TrainConfig(epochs=3))
+>>> result = trainer.fit()          # model now holds the best epoch's weights
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import shutil
 import signal
-import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable
 
@@ -36,12 +45,15 @@ import torch
 from torch import Tensor, nn
 
 from textkit.errors import EmptyCorpusError, ModelFileError, TextkitError, UsageError
-from textkit.io import PathLike, atomic_path, load_tensor_metadata, load_tensors, read_json, save_tensors, write_json
+from textkit.io import PathLike, load_tensor_metadata, load_tensors, read_json, save_tensors, write_json
 from textkit.lm.distributed import Distributed, setup_distributed, shutdown_distributed
-from textkit.lm.neural import NeuralLM, build_lm_vocab, encode_token_lists
+from textkit.lm.neural import ARCHITECTURE, ARCHITECTURE_DEFAULTS, NeuralLM, build_lm_vocab, encode_token_lists
 from textkit.lm.perplexity import perplexity_from_logprob
 from textkit.sampling import SAMPLERS
 from textkit.tokenize import Tokenizer, get_tokenizer
+from textkit.training import (
+    EarlyStopping, TrainingDiverged, check_writable_folder, folder_transaction, log, progress_bar, train_steps,
+)
 from textkit.vocab import Vocab
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "adagrad", "rmsprop")
@@ -49,10 +61,9 @@ SCHEDULES = ("none", "plateau", "exponential", "step", "cyclic")
 DEFAULT_LR = {"sgd": 20.0, "adam": 2e-3, "adamw": 2e-3, "adagrad": 0.1, "rmsprop": 1e-3}
 CHECKPOINT = "checkpoint.safetensors"
 EVAL_ROWS = 10  # validation is scored as 10 contiguous segments side by side (pytorch/examples)
-
-
-class TrainingDiverged(TextkitError):
-    """The loss became NaN or infinite."""
+# settings a resumed run may change; everything else must match the checkpoint
+RESUMABLE = ("epochs", "patience", "lr", "progress")
+__all__ = ["CHECKPOINT", "LMTrainer", "TrainConfig", "TrainingDiverged", "split_lines", "train_language_model"]
 
 
 @dataclass
@@ -75,7 +86,6 @@ class TrainConfig:
     seed: int = 0
     patience: int | None = None  # early stopping: epochs without a better validation perplexity
     progress: bool = True
-    data: dict = field(default_factory=dict)  # where the text came from, so --resume can read it again
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -88,8 +98,13 @@ class TrainConfig:
             raise UsageError("bptt, batch size, epochs and step epochs must be positive")
         if self.lr is None:
             self.lr = DEFAULT_LR[self.optimizer]
-        if self.lr <= 0 or self.lr_factor <= 1 or self.weight_decay < 0 or self.momentum < 0:
-            raise UsageError("lr must be positive, lr_factor above 1, weight decay and momentum non-negative")
+        numbers = {"lr": self.lr, "lr_factor": self.lr_factor, "lr_decay": self.lr_decay,
+                   "weight_decay": self.weight_decay, "momentum": self.momentum, "clip": self.clip or 0.0}
+        bad = [name for name, value in numbers.items() if not math.isfinite(value)]
+        if bad:
+            raise UsageError(f"{', '.join(bad)} must be a finite number")
+        if self.lr <= 0 or self.lr_factor <= 1 or self.weight_decay < 0 or self.momentum < 0 or (self.clip or 0) < 0:
+            raise UsageError("lr must be positive, lr_factor above 1, weight decay, momentum and clip non-negative")
         if self.patience is not None and self.patience < 1:
             raise UsageError(f"patience must be at least 1, got {self.patience}")
 
@@ -135,25 +150,43 @@ def detach_state(state):
     return state.detach()
 
 
-class LMTrainer:
-    """Trains ``model`` on ``train_ids`` (one token stream), validates on ``valid_ids``, saves to ``output_dir``."""
+def token_fingerprint(ids: Tensor) -> str:
+    """A short hash of a token-id stream: a resumed run must train on the same tokens."""
+    return hashlib.sha256(ids.to(torch.int64).cpu().numpy().tobytes()).hexdigest()[:16]
 
-    def __init__(self, model: NeuralLM, train_ids: Tensor, valid_ids: Tensor, config: TrainConfig,
-                 output_dir: PathLike, dist: Distributed | None = None):
-        self.model, self.config, self.output_dir = model, config, Path(output_dir)
+
+class LMTrainer:
+    """Trains ``model`` on ``train_ids`` (one token stream), validating on ``valid_ids`` if given.
+
+    ``checkpoint_dir``: where to keep a checkpoint after every epoch (and on Ctrl-C); None keeps
+    none. ``run_info`` is stored in the checkpoint untouched (e.g. where the text came from).
+    """
+
+    def __init__(self, model: NeuralLM, train_ids: Tensor, valid_ids: Tensor | None = None,
+                 config: TrainConfig | None = None, checkpoint_dir: PathLike | None = None,
+                 dist: Distributed | None = None, run_info: dict | None = None):
+        config = config or TrainConfig()
+        self.model, self.config = model, config
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        self.run_info = run_info or {}
         self.dist = dist or Distributed(device=model.device)
         if config.batch_size % self.dist.world_size:
-            raise UsageError(f"--batch-size {config.batch_size} must be divisible by the {self.dist.world_size} processes")
-        if len(valid_ids) < 1:
-            raise EmptyCorpusError("the validation text has no tokens")
-        self.valid_stream = torch.cat([torch.tensor([model.vocab.eos_id]), valid_ids])
+            raise UsageError(f"the batch size {config.batch_size} must be divisible by the {self.dist.world_size} processes")
+        self.valid_stream = None
+        if valid_ids is not None:
+            if len(valid_ids) < 1:
+                raise EmptyCorpusError("the validation text has no tokens")
+            self.valid_stream = torch.cat([torch.tensor([model.vocab.eos_id]), valid_ids])
+        self.fingerprint = token_fingerprint(train_ids)
         self.sampler = SAMPLERS[config.sampler](train_ids, config.batch_size, config.bptt, seed=config.seed)
         self.net = model
         if self.dist.enabled:
-            self.net = nn.parallel.DistributedDataParallel(model, device_ids=[self.dist.device] if self.dist.device.type == "cuda" else None)
+            device_ids = [self.dist.device] if self.dist.device.type == "cuda" else None
+            # the adaptive head evaluates only the clusters a batch's targets fall in
+            unused = model.config["softmax"] == "adaptive"
+            self.net = nn.parallel.DistributedDataParallel(model, device_ids=device_ids, find_unused_parameters=unused)
         self.optimizer = make_optimizer(model.parameters(), config)
         self.scheduler = make_scheduler(self.optimizer, config, len(self.sampler))
-        self.criterion = nn.CrossEntropyLoss()
         # progress: everything the checkpoint must hold to continue exactly
         self.epoch = 0  # completed epochs
         self.batch = 0  # completed batches of the current epoch
@@ -161,27 +194,33 @@ class LMTrainer:
         self.running = {"loss_sum": 0.0, "tokens": 0, "seconds": 0.0}
         self.state = None  # carried recurrent state (sequential sampler)
         self.history: list[dict] = []
-        self.best_valid = math.inf
-        self.bad_epochs = 0
+        self.stopper = EarlyStopping(config.patience)
+        self.best_weights: dict[str, Tensor] | None = None
         self.stop_requested = False
+
+    @property
+    def best_valid(self) -> float:
+        return self.stopper.best
 
     # ---- the loop -------------------------------------------------------------------------------
     def fit(self, on_batch: Callable[["LMTrainer"], None] | None = None) -> dict:
         """Train until ``config.epochs`` (or early stopping); returns the final figures.
 
-        Ctrl-C (or :meth:`request_stop`) finishes the current batch, saves a checkpoint and raises
-        KeyboardInterrupt; ``on_batch(trainer)`` is called after every batch.
+        Afterwards the model holds the best validation epoch's weights (the last epoch's without
+        validation text). Ctrl-C (or :meth:`request_stop`) finishes the current batch, saves a
+        checkpoint if there is a checkpoint folder and raises KeyboardInterrupt;
+        ``on_batch(trainer)`` is called after every batch.
         """
         previous_handler = self._install_interrupt_handler()
         try:
-            while self.epoch < self.config.epochs and not self._early_stop():
+            while self.epoch < self.config.epochs and not self.stopper.stop:
                 self.train_epoch(on_batch)
                 self.end_epoch()
         finally:
             if previous_handler is not None:
                 signal.signal(signal.SIGINT, previous_handler)
-        if self.dist.is_main:
-            plot_history(self.history, self.output_dir / "perplexity.png")
+        if self.best_weights is not None:
+            self.model.load_weights(self.best_weights, "the best epoch's weights")
         return self.result()
 
     def train_epoch(self, on_batch=None) -> None:
@@ -192,66 +231,66 @@ class LMTrainer:
             self.state = None
         self.sampler.load_state_dict(self.epoch_sampler_state)  # replays this epoch's offset/order
         rows = self._rows_of_this_process()
-        vocab_size = len(model.vocab)
         model.train()
-        bar = self._progress_bar()
+        bar = progress_bar(len(self.sampler), f"epoch {self.epoch + 1}", cfg.progress and dist.is_main, self.batch)
         start = time.perf_counter() - self.running["seconds"]
-        for i, (x, y) in enumerate(self.sampler):
-            if i < self.batch:
-                continue  # resumed mid-epoch: these batches were already trained
-            x, y = x[rows].t().to(dist.device), y[rows].t().to(dist.device)
+
+        def loss_of(batch):
+            x, y = batch
+            if rows is not None:
+                x, y = x[rows], y[rows]
+            x, y = x.t().to(dist.device), y.t().to(dist.device)
             if cfg.sampler == "random" or self.state is None:
-                self.state = model.init_state(len(rows))
+                self.state = model.init_state(x.shape[1])
             else:
                 self.state = detach_state(self.state)
-            self.optimizer.zero_grad(set_to_none=True)
-            logits, self.state = self.net(x, self.state)
-            loss = self.criterion(logits.view(-1, vocab_size), y.reshape(-1))
-            loss.backward()
-            if cfg.clip:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            self.optimizer.step()
-            if cfg.schedule == "cyclic":
-                self.scheduler.step()
-            loss_value = loss.item()
-            if not math.isfinite(loss_value):
-                self._diverged(i)
-            self.batch = i + 1
-            self.running["loss_sum"] += loss_value * y.numel()
-            self.running["tokens"] += y.numel()
-            self.running["seconds"] = time.perf_counter() - start
-            self._update_bar(bar, loss_value)
-            if on_batch is not None:
-                on_batch(self)
-            if dist.any(self.stop_requested):
-                bar.close()
-                self._interrupted()
+            loss, self.state = self.net(x, self.state, y)
+            return loss, y.numel()
+
+        steps = train_steps(self.sampler, loss_of, self.optimizer, model.parameters(), cfg.clip, skip=self.batch)
+        try:
+            for i, loss_value, tokens in steps:
+                if cfg.schedule == "cyclic":
+                    self.scheduler.step()
+                self.batch = i + 1
+                self.running["loss_sum"] += loss_value * tokens
+                self.running["tokens"] += tokens
+                self.running["seconds"] = time.perf_counter() - start
+                self._update_bar(bar, loss_value)
+                if on_batch is not None:
+                    on_batch(self)
+                if dist.any(self.stop_requested):
+                    bar.close()
+                    self._interrupted()
+        except TrainingDiverged:
+            bar.close()
+            self._diverged(self.batch)
         bar.close()
 
     def end_epoch(self) -> None:
-        """Validate, log, step the schedule, save the best model and the checkpoint."""
+        """Validate, log, step the schedule, remember the best weights, save the checkpoint."""
         loss_sum, tokens, seconds = self.dist.sum(self.running["loss_sum"], self.running["tokens"], self.running["seconds"])
         train = perplexity_from_logprob(-loss_sum, int(tokens))
-        valid = self.evaluate()
+        valid = self.evaluate() if self.valid_stream is not None else None
         self.epoch, self.batch = self.epoch + 1, 0
         self.running = {"loss_sum": 0.0, "tokens": 0, "seconds": 0.0}
         entry = {
-            "epoch": self.epoch, "train_ppl": train.perplexity, "valid_ppl": valid.perplexity,
+            "epoch": self.epoch, "train_ppl": train.perplexity, "valid_ppl": valid.perplexity if valid else None,
             "lr": self.optimizer.param_groups[0]["lr"], "tokens_per_sec": tokens / max(seconds / self.dist.world_size, 1e-9),
             "train_seconds": seconds / self.dist.world_size, "train_tokens": int(tokens),
         }
         self.history.append(entry)
-        self._log(f"epoch {self.epoch:3d} | train ppl {train.perplexity:9.2f} | valid ppl {valid.perplexity:9.2f} | "
-                  f"lr {entry['lr']:.3g} | {entry['tokens_per_sec']:8.0f} tokens/s")
-        if self.scheduler is not None and self.config.schedule == "plateau":
-            self.scheduler.step(valid.perplexity)
-        elif self.scheduler is not None and self.config.schedule != "cyclic":
+        if self.dist.is_main:
+            shown = f"{valid.perplexity:9.2f}" if valid else "        -"
+            log(f"epoch {self.epoch:3d} | train ppl {train.perplexity:9.2f} | valid ppl {shown} | "
+                f"lr {entry['lr']:.3g} | {entry['tokens_per_sec']:8.0f} tokens/s")
+        if valid is not None:
+            if self.scheduler is not None and self.config.schedule == "plateau":
+                self.scheduler.step(valid.perplexity)
+            if self.stopper.update(valid.perplexity):
+                self.best_weights = {k: v.detach().clone() for k, v in self.model.weights().items()}
+        if self.scheduler is not None and self.config.schedule not in ("plateau", "cyclic"):
             self.scheduler.step()
-        improved = valid.perplexity < self.best_valid
-        self.best_valid = min(self.best_valid, valid.perplexity)
-        self.bad_epochs = 0 if improved else self.bad_epochs + 1
-        if improved and self.dist.is_main:  # the model folder always holds the best model so far
-            self.model.save(self.output_dir, {"training": asdict(self.config)})
         self.save_checkpoint()
         self.dist.barrier()
 
@@ -268,21 +307,23 @@ class LMTrainer:
         seconds = sum(h["train_seconds"] for h in self.history)
         return {
             "train_ppl": last.get("train_ppl"), "valid_ppl": last.get("valid_ppl"),
-            "best_valid_ppl": self.best_valid, "epochs": self.epoch,
+            "best_valid_ppl": self.stopper.best if math.isfinite(self.stopper.best) else None, "epochs": self.epoch,
             "tokens_per_sec": sum(h["train_tokens"] for h in self.history) / seconds if seconds else None,
-            "early_stopped": self._early_stop() and self.epoch < self.config.epochs,
+            "early_stopped": self.stopper.stop and self.epoch < self.config.epochs,
             "history": self.history,
         }
 
     # ---- helpers --------------------------------------------------------------------------------
-    def _rows_of_this_process(self) -> Tensor:
-        """This process's batch rows: a permutation drawn anew every epoch, dealt out round-robin."""
+    def _rows_of_this_process(self) -> Tensor | None:
+        """This process's batch rows: a permutation drawn anew every epoch, dealt out round-robin.
+
+        One process takes every row in order (None), exactly as a plain loop does.
+        """
+        if not self.dist.enabled:
+            return None
         generator = torch.Generator().manual_seed(self.config.seed * 100_003 + self.epoch)
         order = torch.randperm(self.config.batch_size, generator=generator)
         return order[self.dist.rank :: self.dist.world_size]
-
-    def _early_stop(self) -> bool:
-        return self.config.patience is not None and self.bad_epochs >= self.config.patience
 
     def request_stop(self) -> None:
         """Stop after the current batch with a checkpoint (what Ctrl-C does)."""
@@ -297,29 +338,20 @@ class LMTrainer:
 
     def _interrupted(self) -> None:
         self.save_checkpoint()
-        if self.dist.is_main:
-            self._log(f"interrupted at epoch {self.epoch + 1}, batch {self.batch}: checkpoint saved in "
-                      f"{self.output_dir}; continue with --resume")
+        if self.dist.is_main and self.checkpoint_dir is not None:
+            log(f"interrupted at epoch {self.epoch + 1}, batch {self.batch}: checkpoint saved in {self.checkpoint_dir}")
         self.dist.barrier()
         raise KeyboardInterrupt
 
     def _diverged(self, batch: int) -> None:
-        kept = f"the last good checkpoint (epoch {self.epoch}) is kept in {self.output_dir}" if self.epoch else "no checkpoint was written"
+        if self.epoch and self.checkpoint_dir is not None:
+            kept = f"the last good checkpoint (epoch {self.epoch}) is kept in {self.checkpoint_dir}"
+        else:
+            kept = "nothing was written"
         raise TrainingDiverged(
             f"the loss became NaN or infinite at epoch {self.epoch + 1}, batch {batch + 1}; {kept}; "
-            "lower --lr or set --clip"
+            "a lower learning rate or gradient clipping may help"
         )
-
-    def _log(self, message: str) -> None:
-        if self.dist.is_main:
-            print(message, file=sys.stderr, flush=True)
-
-    def _progress_bar(self):
-        from tqdm import tqdm
-
-        return tqdm(total=len(self.sampler), initial=self.batch, desc=f"epoch {self.epoch + 1}", unit="batch",
-                    file=sys.stderr, leave=False, mininterval=0.5,
-                    disable=not (self.config.progress and self.dist.is_main))
 
     def _update_bar(self, bar, loss_value: float) -> None:
         bar.update(1)
@@ -330,11 +362,16 @@ class LMTrainer:
 
     # ---- checkpoints ----------------------------------------------------------------------------
     def save_checkpoint(self) -> None:
-        """Write everything needed to continue into ``checkpoint.safetensors`` (one atomic file).
+        """Write ``config.json``, ``vocab.json`` and ``checkpoint.safetensors`` into the checkpoint folder.
 
         Every process must call this (the carried state is gathered from all); only rank 0 writes.
+        Without a checkpoint folder it does nothing.
         """
+        if self.checkpoint_dir is None:
+            return
         tensors = {f"model.{k}": v for k, v in self.model.weights().items()}
+        if self.best_weights is not None:
+            tensors.update({f"best.{k}": v for k, v in self.best_weights.items()})
         optimizer_tensors, optimizer_json = _split_optimizer_state(self.optimizer.state_dict())
         tensors.update({f"optimizer.{k}": v for k, v in optimizer_tensors.items()})
         # every process has its own dropout stream: keep one RNG state per rank
@@ -346,31 +383,45 @@ class LMTrainer:
                 tensors[f"state.{name}"] = self.dist.gather_rows(s.detach(), dim=1)
         progress = {
             "epoch": self.epoch, "batch": self.batch, "epoch_sampler_state": self.epoch_sampler_state,
-            "running": self.running, "history": self.history, "best_valid": self.best_valid,
-            "bad_epochs": self.bad_epochs, "optimizer": optimizer_json,
+            "running": self.running, "history": self.history, "early_stopping": self.stopper.state_dict(),
+            "optimizer": optimizer_json, "fingerprint": self.fingerprint,
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "world_size": self.dist.world_size,
         }
         if self.dist.is_main:
-            write_json(self.output_dir / "config.json", self.model.config_dict({"training": asdict(self.config)}))
-            self.model.vocab.save(self.output_dir / "vocab.json")
-            save_tensors(self.output_dir / CHECKPOINT, tensors, {"textkit.trainer": json.dumps(progress)})
+            d = self.checkpoint_dir
+            d.mkdir(parents=True, exist_ok=True)
+            write_json(d / "config.json", self.model.config_dict({"training": asdict(self.config), "run": self.run_info}))
+            self.model.vocab.save(d / "vocab.json")
+            save_tensors(d / CHECKPOINT, tensors, {"textkit.trainer": json.dumps(progress)})
 
     def restore(self, directory: PathLike | None = None) -> None:
-        """Continue from the checkpoint in ``directory`` (default: the output folder)."""
-        path = Path(directory or self.output_dir) / CHECKPOINT
+        """Continue from the checkpoint in ``directory`` (default: the checkpoint folder).
+
+        The training tokens must be the ones the checkpoint was trained on (a fingerprint is compared).
+        """
+        path = Path(directory or self.checkpoint_dir) / CHECKPOINT
         tensors = load_tensors(path)
         try:
             progress = json.loads(load_tensor_metadata(path)["textkit.trainer"])
+        except (KeyError, ValueError, TypeError) as e:
+            raise ModelFileError(f"{path}: not a usable training checkpoint ({e})") from None
+        saved_fingerprint = progress.get("fingerprint")
+        if saved_fingerprint is not None and saved_fingerprint != self.fingerprint:
+            raise UsageError(f"{path}: the training text differs from the one this checkpoint was trained on")
+        try:
             self.model.load_weights({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, str(path))
+            best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+            self.best_weights = best or None
             self.optimizer.load_state_dict(_join_optimizer_state(
                 {k[10:]: v for k, v in tensors.items() if k.startswith("optimizer.")}, progress["optimizer"]))
             if self.scheduler is not None and progress["scheduler"] is not None:
                 self.scheduler.load_state_dict(progress["scheduler"])
             self.epoch, self.batch = progress["epoch"], progress["batch"]
             self.epoch_sampler_state, self.running = progress["epoch_sampler_state"], progress["running"]
-            self.history, self.best_valid = progress["history"], progress["best_valid"]
-            self.bad_epochs = progress["bad_epochs"]
+            self.history = progress["history"]
+            self.stopper.load_state_dict(progress.get("early_stopping")
+                                         or {"best": progress["best_valid"], "bad_epochs": progress["bad_epochs"]})
             rng_states = tensors["rng.torch"]
             # clone: set_rng_state misreads a row view that does not start its storage
             torch.set_rng_state(rng_states[self.dist.rank if self.dist.rank < len(rng_states) else 0].clone())
@@ -418,28 +469,39 @@ def plot_history(history: list[dict], path: Path) -> None:
     """Train and validation perplexity per epoch as a PNG (log scale), written atomically."""
     if not history:
         return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from textkit.plotting import figure
 
     epochs = [h["epoch"] for h in history]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(epochs, [h["train_ppl"] for h in history], marker="o", label="train")
-    ax.plot(epochs, [h["valid_ppl"] for h in history], marker="o", label="valid")
-    ax.set(xlabel="epoch", ylabel="perplexity", yscale="log", title="perplexity per epoch")
-    ax.legend()
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+    with figure(path, size=(6, 4)) as (fig, ax):
+        ax.plot(epochs, [h["train_ppl"] for h in history], marker="o", label="train")
+        if any(h["valid_ppl"] is not None for h in history):
+            ax.plot(epochs, [h["valid_ppl"] for h in history], marker="o", label="valid")
+        ax.set(xlabel="epoch", ylabel="perplexity", yscale="log", title="perplexity per epoch")
+        ax.legend()
+
+
+def checkpoint_folder(output_dir: PathLike) -> Path:
+    """Where a run writing the model folder ``NAME`` keeps its checkpoints: ``NAME.checkpoint`` beside it."""
+    out = Path(output_dir)
+    return out.parent / f"{out.name}.checkpoint"
+
+
+def find_checkpoint(output_dir: PathLike) -> Path:
+    """The folder to resume a run for ``output_dir`` from: an interrupted run's ``NAME.checkpoint``
+    beside it, else the checkpoint a finished run left inside the model folder."""
+    for d in (checkpoint_folder(output_dir), Path(output_dir)):
+        if (d / CHECKPOINT).exists():
+            return d
+    raise ModelFileError(f"{output_dir}: no training checkpoint to resume from (looked in "
+                         f"{checkpoint_folder(output_dir)} and {output_dir})")
 
 
 def load_training_run(directory: PathLike) -> tuple[dict, TrainConfig]:
-    """The model config and training settings of a run saved in ``directory`` (for ``--resume``)."""
-    d = Path(directory)
-    if not (d / CHECKPOINT).exists():
-        raise ModelFileError(f"{d}: no {CHECKPOINT} to resume from")
+    """The model config and training settings of the run checkpointed for ``directory``.
+
+    ``config["run"]`` holds what the caller stored with the run (``run_info``).
+    """
+    d = find_checkpoint(directory)
     config = read_json(d / "config.json", "model config")
     if not isinstance(config, dict) or not isinstance(config.get("training"), dict):
         raise ModelFileError(f"{d / 'config.json'}: has no training settings to resume with")
@@ -449,9 +511,25 @@ def load_training_run(directory: PathLike) -> tuple[dict, TrainConfig]:
         raise ModelFileError(f"{d / 'config.json'}: bad training settings ({e})") from None
 
 
+def architecture_differences(saved: dict, requested: dict) -> list[str]:
+    """``name saved -> requested`` for every architecture setting in ``requested`` that differs."""
+    saved = {**ARCHITECTURE_DEFAULTS, **saved}
+    return [f"{k} {saved.get(k)!r} -> {v!r}" for k, v in requested.items()
+            if k in ARCHITECTURE and saved.get(k) != v and not (k == "cutoffs" and v is None)]
+
+
 def split_lines(lines: list[str], valid_fraction: float = 0.1) -> tuple[list[str], list[str]]:
-    """The last ``valid_fraction`` of the non-blank lines for validation, the rest for training."""
+    """The last ``valid_fraction`` of the non-blank lines for validation, the rest for training.
+
+    ``valid_fraction=0`` keeps every line for training and returns no validation lines.
+    """
+    if not 0 <= valid_fraction < 1:  # also refuses NaN
+        raise UsageError(f"the validation fraction must be in [0, 1), got {valid_fraction}")
     kept = [line for line in lines if line.strip()]
+    if valid_fraction == 0:
+        if not kept:
+            raise EmptyCorpusError("the corpus has no non-blank lines")
+        return kept, []
     if len(kept) < 2:
         raise EmptyCorpusError("the corpus needs at least two non-blank lines to hold some out for validation")
     cut = min(len(kept) - 1, max(1, round(len(kept) * (1 - valid_fraction))))
@@ -460,8 +538,8 @@ def split_lines(lines: list[str], valid_fraction: float = 0.1) -> tuple[list[str
 
 def train_language_model(
     train_lines: list[str],
-    valid_lines: list[str],
-    output_dir: PathLike,
+    valid_lines: list[str] | None = None,
+    output_dir: PathLike | None = None,
     architecture: dict | None = None,
     config: TrainConfig | None = None,
     tokenizer: str | Tokenizer = "en",
@@ -470,37 +548,75 @@ def train_language_model(
     device: str = "auto",
     resume: bool = False,
     on_batch: Callable[[LMTrainer], None] | None = None,
+    force: bool = False,
+    run_info: dict | None = None,
 ) -> tuple[NeuralLM, dict]:
-    """Build the vocabulary and network, train, and save the best model into ``output_dir``.
+    """Build the vocabulary and network, train, and (with ``output_dir``) save the model there.
 
     ``architecture`` holds :class:`NeuralLM` keyword arguments (model, embed_dim, hidden_dim, layers,
-    dropout, tied, impl, init). With ``resume=True`` the architecture and vocabulary come from
-    ``output_dir`` and training continues from its checkpoint. Returns the trained model (last
-    epoch) and the figures of :meth:`LMTrainer.result`. Runs data-parallel under ``torchrun``.
+    dropout, tied, impl, init, softmax, cutoffs). Without ``valid_lines`` every line trains and the
+    last epoch is kept; with them the best validation epoch is. While training, checkpoints live in
+    :func:`checkpoint_folder` beside ``output_dir``; the model folder is written once, at the end,
+    replacing an existing one only with ``force`` (or ``resume``). ``resume=True`` continues from
+    :func:`find_checkpoint`: the vocabulary and architecture come from there, ``architecture`` settings
+    that differ are refused, and ``config``'s epochs, patience and learning rate apply.
+    Returns the trained model and the figures of :meth:`LMTrainer.result`. Runs data-parallel under
+    ``torchrun`` (only rank 0 writes).
 
     >>> model, result = train_language_model(train, valid, "models/lstm", {"model": "lstm"}, TrainConfig(epochs=2))
     """
     config = config or TrainConfig()
+    out = Path(output_dir) if output_dir is not None else None
+    if out is not None and out.exists() and not (force or resume):
+        raise UsageError(f"{out} already exists")
     dist = setup_distributed(device)
     try:
         torch.manual_seed(config.seed)  # the same initial weights in every process
-        out = Path(output_dir)
         if resume:
-            saved, _ = load_training_run(out)
-            model = NeuralLM.from_config(saved, Vocab.load(out / "vocab.json"), out)
+            if out is None:
+                raise UsageError("resuming needs the model folder whose run to continue")
+            source = find_checkpoint(out)
+            saved, saved_training = load_training_run(out)
+            differences = architecture_differences(saved, architecture or {})
+            if differences:
+                raise UsageError(f"{source}: the checkpoint's model differs: {'; '.join(differences)}")
+            model = NeuralLM.from_config(saved, Vocab.load(source / "vocab.json"), source)
             token_lists = list(model.tokenizer.tokenize_lines(train_lines))
         else:
             tok = get_tokenizer(tokenizer)
             token_lists = list(tok.tokenize_lines(train_lines))
             vocab = build_lm_vocab(token_lists, min_freq=min_freq, max_size=max_vocab)
             model = NeuralLM(vocab, tok, **(architecture or {}))
+        if out is not None and dist.is_main:
+            check_writable_folder(out.parent)
         model.to(dist.device)
         train_ids, _ = encode_token_lists(token_lists, model.vocab)
-        valid_ids, _ = model.encode_lines(valid_lines)
+        valid_ids = model.encode_lines(valid_lines)[0] if valid_lines else None
         torch.manual_seed(config.seed + dist.rank)  # but different dropout masks
-        trainer = LMTrainer(model, train_ids, valid_ids, config, out, dist)
+        checkpoints = checkpoint_folder(out) if out is not None else None
+        trainer = LMTrainer(model, train_ids, valid_ids, config, checkpoints, dist, run_info)
         if resume:
-            trainer.restore()
-        return model, trainer.fit(on_batch)
+            trainer.restore(source)
+            if config.lr != saved_training.lr:  # a new rate for the rest of the run
+                for group in trainer.optimizer.param_groups:
+                    group["lr"] = config.lr
+        result = trainer.fit(on_batch)
+        if out is not None and dist.is_main:
+            _publish(model, trainer, out)
+        dist.barrier()
+        return model, result
     finally:
         shutdown_distributed()
+
+
+def _publish(model: NeuralLM, trainer: LMTrainer, out: Path) -> None:
+    """Write the finished model folder in one transaction, the run's checkpoint inside it."""
+    checkpoints = trainer.checkpoint_dir
+    extra = {"training": asdict(trainer.config), "run": trainer.run_info}
+    with folder_transaction(out, replace=True) as tmp:
+        model.write_files(tmp, extra)
+        if checkpoints is not None and (checkpoints / CHECKPOINT).exists():
+            shutil.copyfile(checkpoints / CHECKPOINT, tmp / CHECKPOINT)
+        plot_history(trainer.history, tmp / "perplexity.png")
+    if checkpoints is not None:
+        shutil.rmtree(checkpoints, ignore_errors=True)

@@ -160,16 +160,213 @@ def cbow_center(syn0, syn1, syn1neg, context_words, target, codes, points, lengt
     return loss
 
 
+@njit(nogil=True, fastmath=True, cache=True, error_model="numpy", inline="always")
+def batch_step(inputs, n_in, out, rows, labels, n_out, alpha, grads, scores, sig_table, loss_table, compute_loss):
+    """Logistic units for several inputs that share one set of output rows (HogBatch).
+
+    ``inputs[:n_in]`` (copies of the input vectors) against ``out[rows[:n_out]]`` with targets
+    ``labels``: one small dense product ``(n_in x dim) · (dim x n_out)`` gives every score, then
+    ``grads[:n_in]`` receives each input's step and the output rows are moved in place, both from
+    the values before this call (so the result does not depend on the order of the units).
+    Returns the summed ``-log σ(±score)`` (0 when ``compute_loss`` is false).
+    """
+    size = inputs.shape[1]
+    loss = 0.0
+    for b in range(n_in):
+        for m in range(n_out):
+            r = rows[m]
+            f = np.float32(0.0)
+            for k in range(size):
+                f += inputs[b, k] * out[r, k]
+            label = labels[m]
+            if -TABLE_RANGE < f < TABLE_RANGE:  # one table position serves σ and the loss
+                pos = (f + TABLE_RANGE) * (TABLE_SIZE / (2 * TABLE_RANGE))
+                i = min(int(pos), TABLE_SIZE - 1)
+                frac = pos - i
+                sig = sig_table[i] + frac * (sig_table[i + 1] - sig_table[i])
+                if compute_loss:  # -log σ(f) for label 1; -log σ(-f) = -log σ(f) + f for label 0
+                    loss += loss_table[i] + frac * (loss_table[i + 1] - loss_table[i]) + (1.0 - label) * f
+            else:
+                sig = 1.0 / (1.0 + math.exp(-f))
+                if compute_loss:
+                    z = f if label > 0.5 else -f
+                    loss += math.log1p(math.exp(-z)) if z > 0 else -z + math.log1p(math.exp(z))
+            scores[b, m] = np.float32((label - sig) * alpha)
+    for b in range(n_in):
+        for k in range(size):
+            grads[b, k] = 0.0
+        for m in range(n_out):
+            g = scores[b, m]
+            r = rows[m]
+            for k in range(size):
+                grads[b, k] += g * out[r, k]
+    for m in range(n_out):
+        r = rows[m]
+        for b in range(n_in):
+            g = scores[b, m]
+            for k in range(size):
+                out[r, k] += g * inputs[b, k]
+    return loss
+
+
+@njit(nogil=True, fastmath=True, cache=True, error_model="numpy", inline="always")
+def _draw_negatives(target, negative, neg_accept, neg_alias, rows, labels, start, state):
+    """Fill ``rows[start:]`` with the target (label 1) and up to ``negative`` draws (label 0; a
+    draw of the target itself is skipped, as word2vec). Returns (rows filled, state)."""
+    n = start
+    rows[n] = target
+    labels[n] = 1.0
+    n += 1
+    for _ in range(negative):
+        state, r = _next(state)
+        slot = ((r >> _S32) * np.uint64(neg_accept.shape[0])) >> _S32
+        w = np.int32(slot) if (r & _LOW32) * _TO_UNIT32 < neg_accept[slot] else neg_alias[slot]
+        if w == target:
+            continue
+        rows[n] = w
+        labels[n] = 0.0
+        n += 1
+    return n, state
+
+
 @njit(nogil=True, fastmath=True, cache=True, error_model="numpy")
 def train_chunk(syn0, syn1, syn1neg, words, sentence_ends, keep_prob, neg_accept, neg_alias, codes, points, lengths,
-                sg, hs, negative, window, alpha_start, alpha_end, seed, compute_loss):
+                sg, hs, negative, window, alpha_start, alpha_end, seed, compute_loss, shared):
     """Train on one chunk: ``words`` (vocabulary ids, -1 for unknown words, which are dropped)
     split into sentences ending at ``sentence_ends``.
 
+    ``shared`` (the default kernel) trains skip-gram window by window: the context words of one
+    target share its negative samples (HogBatch, Ji et al. 2016) or its Huffman path, so each
+    update is one small dense product (:func:`batch_step`). Without it every (context, target)
+    pair draws its own negatives and is applied in turn, as the C tool and gensim do.
     The learning rate falls linearly from ``alpha_start`` to ``alpha_end`` across the chunk.
     Returns ``(loss, examples, words_trained)``: the summed ``-log σ`` terms, the number of
     (input, target) examples, and the words left after subsampling.
     """
+    if shared:
+        return _train_chunk_shared(syn0, syn1, syn1neg, words, sentence_ends, keep_prob, neg_accept, neg_alias, codes,
+                                   points, lengths, sg, hs, negative, window, alpha_start, alpha_end, seed, compute_loss)
+    return _train_chunk_classic(syn0, syn1, syn1neg, words, sentence_ends, keep_prob, neg_accept, neg_alias, codes,
+                                points, lengths, sg, hs, negative, window, alpha_start, alpha_end, seed, compute_loss)
+
+
+@njit(nogil=True, fastmath=True, cache=True, error_model="numpy", inline="always")
+def _subsample(words, start, end, keep_prob, kept, state):
+    """Copy the known words of ``words[start:end]`` that survive subsampling into ``kept``."""
+    n = 0
+    for i in range(start, end):
+        w = words[i]
+        if w < 0:
+            continue
+        p = keep_prob[w]
+        if p < 1.0:
+            state, r = _next(state)
+            if p < (r >> _S11) * _TO_UNIT:
+                continue
+        kept[n] = w
+        n += 1
+    return n, state
+
+
+@njit(nogil=True, fastmath=True, cache=True, error_model="numpy")
+def _train_chunk_shared(syn0, syn1, syn1neg, words, sentence_ends, keep_prob, neg_accept, neg_alias, codes, points,
+                        lengths, sg, hs, negative, window, alpha_start, alpha_end, seed, compute_loss):
+    size = syn0.shape[1]
+    state = seed_state(seed)
+    sig_table, loss_table = sigmoid_tables()
+    max_out = max(negative + 1, codes.shape[1])
+    inputs = np.empty((2 * window, size), dtype=np.float32)
+    grads = np.empty((2 * window, size), dtype=np.float32)
+    hs_grads = np.empty((2 * window, size), dtype=np.float32)  # with both layers: the HS part of the step
+    scores = np.empty((2 * window, max_out), dtype=np.float32)
+    context = np.empty(2 * window, dtype=np.int32)
+    rows = np.empty(max_out, dtype=np.int32)
+    labels = np.empty(max_out, dtype=np.float32)
+    kept = np.empty(words.shape[0], dtype=np.int32)
+    total = max(words.shape[0], 1)
+    loss = 0.0
+    examples = 0
+    trained = 0
+    start = 0
+    for s in range(sentence_ends.shape[0]):
+        end = sentence_ends[s]
+        n, state = _subsample(words, start, end, keep_prob, kept, state)
+        alpha = alpha_start + (alpha_end - alpha_start) * (start / total)
+        start = end
+        trained += n
+        for i in range(n):
+            state, r = _next(state)
+            b = np.int64(((r >> _S32) * np.uint64(window)) >> _S32)  # uniform in [0, window)
+            lo = max(0, i - window + b)
+            hi = min(n, i + window + 1 - b)
+            target = kept[i]
+            n_in = 0
+            if sg:
+                for j in range(lo, hi):
+                    if j != i:
+                        w = kept[j]
+                        context[n_in] = w
+                        for k in range(size):
+                            inputs[n_in, k] = syn0[w, k]
+                        n_in += 1
+                if n_in == 0:
+                    continue
+            else:
+                count = 0
+                for k in range(size):
+                    inputs[0, k] = 0.0
+                for j in range(lo, hi):
+                    if j != i:
+                        w = kept[j]
+                        context[count] = w
+                        count += 1
+                        for k in range(size):
+                            inputs[0, k] += syn0[w, k]
+                if count == 0:
+                    continue
+                inv = np.float32(1.0 / count)
+                for k in range(size):
+                    inputs[0, k] *= inv
+                n_in = 1
+            # both output layers see the inputs from before this window's update
+            if hs:
+                n_out = lengths[target]
+                for d in range(n_out):
+                    rows[d] = points[target, d]
+                    labels[d] = 1.0 - codes[target, d]
+                loss += batch_step(inputs, n_in, syn1, rows, labels, n_out, alpha, grads, scores, sig_table,
+                                   loss_table, compute_loss)
+                if negative > 0:
+                    for b2 in range(n_in):
+                        for k in range(size):
+                            hs_grads[b2, k] = grads[b2, k]
+            if negative > 0:
+                n_out, state = _draw_negatives(target, negative, neg_accept, neg_alias, rows, labels, 0, state)
+                loss += batch_step(inputs, n_in, syn1neg, rows, labels, n_out, alpha, grads, scores, sig_table,
+                                   loss_table, compute_loss)
+                if hs:
+                    for b2 in range(n_in):
+                        for k in range(size):
+                            grads[b2, k] += hs_grads[b2, k]
+            if sg:
+                for b2 in range(n_in):
+                    w = context[b2]
+                    for k in range(size):
+                        syn0[w, k] += grads[b2, k]
+                examples += n_in
+            else:
+                for c in range(count):
+                    w = context[c]
+                    for k in range(size):
+                        syn0[w, k] += grads[0, k]
+                examples += 1
+    return loss, examples, trained
+
+
+@njit(nogil=True, fastmath=True, cache=True, error_model="numpy")
+def _train_chunk_classic(syn0, syn1, syn1neg, words, sentence_ends, keep_prob, neg_accept, neg_alias, codes, points,
+                         lengths, sg, hs, negative, window, alpha_start, alpha_end, seed, compute_loss):
+    """One pair at a time (the C tool's order); see :func:`train_chunk`."""
     size = syn0.shape[1]
     state = seed_state(seed)
     sig_table, loss_table = sigmoid_tables()
@@ -242,3 +439,33 @@ def train_chunk(syn0, syn1, syn1neg, words, sentence_ends, keep_prob, neg_accept
                 loss += part
                 examples += 1
     return loss, examples, trained
+
+
+@njit(nogil=True, cache=True)
+def vose_alias(scaled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walker's alias tables (Vose's method) for weights ``scaled`` to mean 1; see ``negative_sampler``."""
+    n = scaled.shape[0]
+    accept = np.ones(n, dtype=np.float32)
+    alias = np.arange(n).astype(np.int32)
+    small = np.empty(n, dtype=np.int64)
+    large = np.empty(n, dtype=np.int64)
+    n_small = n_large = 0
+    for i in range(n):
+        if scaled[i] < 1.0:
+            small[n_small] = i
+            n_small += 1
+        else:
+            large[n_large] = i
+            n_large += 1
+    while n_small > 0 and n_large > 0:
+        n_small -= 1
+        s = small[n_small]
+        l = large[n_large - 1]
+        accept[s] = scaled[s]
+        alias[s] = l
+        scaled[l] = scaled[l] + scaled[s] - 1.0  # the large slot gives away what fills the small one
+        if scaled[l] < 1.0:
+            n_large -= 1
+            small[n_small] = l
+            n_small += 1
+    return accept, alias

@@ -1,47 +1,21 @@
 """Vocabulary-derived tables word2vec trains with.
 
-* :func:`count_words` — one streaming pass over the corpus (with word2vec's pruning when the
-  vocabulary outgrows ``max_vocab_size``);
 * :func:`keep_probabilities` — subsampling of frequent words (the word2vec formula, as gensim);
 * :func:`negative_sampler` — the unigram distribution raised to 3/4, as alias tables;
 * :func:`huffman_tree` — binary codes and inner-node paths for hierarchical softmax.
 
->>> counts, total = count_words([["a", "b", "a"], ["a"]])
->>> counts, total
-(Counter({'a': 3, 'b': 1}), 4)
+>>> [round(float(p), 3) for p in keep_probabilities(np.array([1000, 1]), sample=1e-3)]
+[0.033, 1.0]
 """
 
 from __future__ import annotations
 
 import heapq
-from collections import Counter
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
-from numba import njit
 
 from textkit.errors import UsageError
-
-
-def count_words(sentences: Iterable[Sequence[str]], max_vocab_size: int | None = None) -> tuple[Counter, int]:
-    """Count words in one pass; return ``(counts, raw_word_total)``.
-
-    When more than ``max_vocab_size`` distinct words are held, the rarest are dropped (count below
-    2, then below 3, ...), as the C tool's ReduceVocab does, so memory stays bounded.
-    """
-    counts: Counter = Counter()
-    total = 0
-    min_reduce = 2
-    for sentence in sentences:
-        if isinstance(sentence, str):
-            raise UsageError("sentences must be lists of tokens, got a string; split it first (e.g. line.split())")
-        counts.update(sentence)
-        total += len(sentence)
-        if max_vocab_size is not None and len(counts) > max_vocab_size:
-            for word in [w for w, c in counts.items() if c < min_reduce]:
-                del counts[word]
-            min_reduce += 1
-    return counts, total
 
 
 def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:
@@ -73,36 +47,9 @@ def negative_sampler(counts: np.ndarray, exponent: float = 0.75) -> tuple[np.nda
     weights = np.asarray(counts, dtype=np.float64) ** exponent
     if len(weights) == 0 or not np.all(weights > 0):
         raise UsageError("negative sampling needs a non-empty vocabulary with positive counts")
-    return _vose_alias(weights * (len(weights) / weights.sum()))
+    from textkit.word2vec.compiled import compiled_kernels
 
-
-@njit(cache=True)
-def _vose_alias(scaled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    n = scaled.shape[0]
-    accept = np.ones(n, dtype=np.float32)
-    alias = np.arange(n).astype(np.int32)
-    small = np.empty(n, dtype=np.int64)
-    large = np.empty(n, dtype=np.int64)
-    n_small = n_large = 0
-    for i in range(n):
-        if scaled[i] < 1.0:
-            small[n_small] = i
-            n_small += 1
-        else:
-            large[n_large] = i
-            n_large += 1
-    while n_small > 0 and n_large > 0:
-        n_small -= 1
-        s = small[n_small]
-        l = large[n_large - 1]
-        accept[s] = scaled[s]
-        alias[s] = l
-        scaled[l] = scaled[l] + scaled[s] - 1.0  # the large slot gives away what fills the small one
-        if scaled[l] < 1.0:
-            n_large -= 1
-            small[n_small] = l
-            n_small += 1
-    return accept, alias
+    return compiled_kernels().vose_alias(weights * (len(weights) / weights.sum()))
 
 
 def huffman_tree(counts: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
