@@ -10,9 +10,16 @@ import textkit
 from textkit.artifacts import KINDS, read_config
 from textkit.errors import ModelFileError
 
-LINES = [f"the {a} {v} the {b} near the {c}" for a in ("cat", "dog", "fox", "owl") for v in ("saw", "met", "fed")
-         for b in ("hen", "cow") for c in ("barn", "road", "tree")]
-TEXTS = [f"{w} film, truly {w}" for w in ("good", "great", "fine")] * 8 + [f"{w} film, truly {w}" for w in ("bad", "awful", "dull")] * 8
+LINES = [
+    f"the {a} {v} the {b} near the {c}"
+    for a in ("cat", "dog", "fox", "owl")
+    for v in ("saw", "met", "fed")
+    for b in ("hen", "cow")
+    for c in ("barn", "road", "tree")
+]
+TEXTS = [f"{w} film, truly {w}" for w in ("good", "great", "fine")] * 8 + [
+    f"{w} film, truly {w}" for w in ("bad", "awful", "dull")
+] * 8
 LABELS = ["pos"] * 24 + ["neg"] * 24
 
 
@@ -42,8 +49,11 @@ def build_every_kind(tmp_path) -> dict[str, object]:
     save_vectors(w2v.wv, tmp_path / "keyed")
     out["vectors.keyed"] = tmp_path / "keyed"
 
-    for kind, params in [("bow", {}), ("fasttext", {"epochs": 2, "progress": False}),
-                         ("gru", {"epochs": 1, "embed_dim": 8, "hidden_dim": 8, "progress": False})]:
+    for kind, params in [
+        ("bow", {}),
+        ("fasttext", {"epochs": 2, "progress": False}),
+        ("gru", {"epochs": 1, "embed_dim": 8, "hidden_dim": 8, "progress": False}),
+    ]:
         make_classifier(kind, **params).fit(TEXTS, LABELS).save(tmp_path / kind)
         out[f"classifier.{'rnn' if kind == 'gru' else kind}"] = tmp_path / kind
     return out
