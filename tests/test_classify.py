@@ -6,9 +6,16 @@ import json
 
 import numpy as np
 import pytest
-
 from clf_planted import planted
-from textkit.classify import classification_report, cross_validate, evaluate, load_classifier, make_classifier, train_classifier
+
+from textkit.classify import (
+    classification_report,
+    cross_validate,
+    evaluate,
+    load_classifier,
+    make_classifier,
+    train_classifier,
+)
 from textkit.datasets.classification import LabelledTexts
 from textkit.errors import EmptyCorpusError, ModelFileError, UsageError
 
@@ -16,7 +23,9 @@ SMALL = {
     "bow": {},
     "fasttext": dict(epochs=10, lr=0.5, buckets=1000, threads=2, progress=False),
     "rnn": dict(epochs=5, lr=0.02, embed_dim=12, hidden_dim=12, batch_size=16, threads=1, progress=False),
-    "lstm": dict(epochs=5, lr=0.02, embed_dim=12, hidden_dim=12, batch_size=16, pooling="mean", threads=1, progress=False),
+    "lstm": dict(
+        epochs=5, lr=0.02, embed_dim=12, hidden_dim=12, batch_size=16, pooling="mean", threads=1, progress=False
+    ),
     "gru": dict(epochs=5, lr=0.02, embed_dim=12, hidden_dim=12, batch_size=16, threads=1, progress=False),
 }
 TRAIN = planted(180, seed=0)
@@ -120,7 +129,9 @@ def test_report_matches_scikit_learn():
 
 def test_validation_drives_early_stopping_and_is_reported():
     data = LabelledTexts(*planted(120, seed=2))
-    model, info = train_classifier("fasttext", data, validation_fraction=0.25, seed=0, epochs=6, lr=0.5, buckets=500, progress=False)
+    model, info = train_classifier(
+        "fasttext", data, validation_fraction=0.25, seed=0, epochs=6, lr=0.5, buckets=500, progress=False
+    )
     assert info["n_train"] == 90 and info["n_validation"] == 30
     assert 1 <= len(info["history"]) <= 6 and "valid_accuracy" in info["history"][0]
     assert info["validation"]["n"] == 30
@@ -144,7 +155,11 @@ def test_nb_features_on_two_classes_and_round_trip(tmp_path):
     model = make_classifier("bow", features="nb").fit([t for t, _ in two], [y for _, y in two])
     test = [(t, y) for t, y in zip(*TEST) if y != "mid"]
     assert evaluate(model, [t for t, _ in test], [y for _, y in test])["accuracy"] >= 0.9
-    assert model.nb_ratio_[model.features_.vocabulary_["wonderful"]] > 0 > model.nb_ratio_[model.features_.vocabulary_["dreadful"]]
+    assert (
+        model.nb_ratio_[model.features_.vocabulary_["wonderful"]]
+        > 0
+        > model.nb_ratio_[model.features_.vocabulary_["dreadful"]]
+    )
     model.save(tmp_path / "m")
     np.testing.assert_allclose(load_classifier(tmp_path / "m").predict_proba(TEST[0]), model.predict_proba(TEST[0]))
 

@@ -75,7 +75,9 @@ def test_learning_rate_decays_to_zero_at_the_end():
     w_in = np.ones((3, 2), dtype=np.float32)
     w_out = np.ones((2, 2), dtype=np.float32)
     before = (w_in.copy(), w_out.copy())
-    kernel.train_shard(w_in, w_out, np.array([0, 1]), np.array([0, 2]), np.array([1]), np.array([0]), 0.5, 1.0, 0.0, 0.0)
+    kernel.train_shard(
+        w_in, w_out, np.array([0, 1]), np.array([0, 2]), np.array([1]), np.array([0]), 0.5, 1.0, 0.0, 0.0
+    )
     np.testing.assert_array_equal(w_in, before[0])
     np.testing.assert_array_equal(w_out, before[1])
 
@@ -83,7 +85,9 @@ def test_learning_rate_decays_to_zero_at_the_end():
 def test_checkpoint_stores_only_touched_ngram_rows(tmp_path):
     from safetensors.numpy import load_file
 
-    model = FastTextClassifier(buckets=50_000, epochs=2, progress=False).fit(["good film", "bad film"] * 5, ["pos", "neg"] * 5)
+    model = FastTextClassifier(buckets=50_000, epochs=2, progress=False).fit(
+        ["good film", "bad film"] * 5, ["pos", "neg"] * 5
+    )
     model.save(tmp_path / "m")
     stored = load_file(str(tmp_path / "m" / "weights.safetensors"))
     assert 0 < len(stored["ngram_rows"]) <= 3 * 2  # a few bigrams, not 50k rows

@@ -7,10 +7,10 @@ import json
 
 import numpy as np
 import pytest
+from clf_planted import planted
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_val_score
 
-from clf_planted import planted
 from textkit.artifacts import read_config
 from textkit.classify import load_classifier, make_classifier
 from textkit.classify.base import MODEL_KINDS, classifier_class
@@ -104,8 +104,14 @@ def test_legacy_folder_still_loads(tmp_path):
     model = make_classifier("bow", tokenizer="whitespace").fit(*TRAIN)
     model.save(tmp_path / "m")
     config = json.loads((tmp_path / "m" / "config.json").read_text())
-    legacy = {"format": "textkit.classifier", "version": 1, "kind": "bow", "labels": config["labels"],
-              "params": {**config["params"], "lang": "whitespace"}, "ngrams": config["ngrams"]}
+    legacy = {
+        "format": "textkit.classifier",
+        "version": 1,
+        "kind": "bow",
+        "labels": config["labels"],
+        "params": {**config["params"], "lang": "whitespace"},
+        "ngrams": config["ngrams"],
+    }
     (tmp_path / "m" / "config.json").write_text(json.dumps(legacy), encoding="utf-8")
     loaded = load_classifier(tmp_path / "m")
     assert loaded.tokenizer_object().spec == "whitespace"
@@ -116,7 +122,35 @@ def test_classifiers_do_not_import_the_dataset_loaders():
     import subprocess
     import sys
 
-    code = "import sys, textkit.classify.bow, textkit.classify.fasttext, textkit.classify.train, textkit.classify.autotune; " \
-           "print('textkit.datasets.classification' in sys.modules, 'textkit.datasets.hub' in sys.modules)"
+    code = (
+        "import sys, textkit.classify.bow, textkit.classify.fasttext, textkit.classify.train, "
+        "textkit.classify.autotune; "
+        "print('textkit.datasets.classification' in sys.modules, 'textkit.datasets.hub' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+def test_autotune_is_reproducible_and_refits_the_best():
+    from textkit.classify.autotune import autotune
+
+    texts, labels = TRAIN
+    lines: list[str] = []
+    runs = [autotune(texts, labels, duration=1e6, max_trials=4, seed=5, threads=1, log=lines.append) for _ in range(2)]
+    (model, report), (_, again) = runs
+    strip = lambda trials: [{k: v for k, v in t.items() if k != "seconds"} for t in trials]  # noqa: E731
+    assert strip(report["trials"]) == strip(again["trials"])
+    assert len(report["trials"]) == 4 and report["protocol"].startswith("5-fold")  # 150 examples: small data
+    assert {t["kind"] for t in report["trials"]} == {"bow", "fasttext"}
+    assert report["best"]["score"] == max(t["score"] for t in report["trials"])
+    assert model.kind == report["best"]["kind"] and model.get_params()["tokenizer"] == "en"
+    assert len(model.predict(texts)) == len(texts) and any("trial" in line for line in lines)
+
+
+def test_autotune_refuses_bad_arguments():
+    from textkit.classify.autotune import autotune
+
+    with pytest.raises(UsageError, match="metric"):
+        autotune(*TRAIN, metric="auc")
+    with pytest.raises(UsageError, match="kinds"):
+        autotune(*TRAIN, kinds=["svm"])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from clf_planted import planted
+
 from textkit.classify import make_classifier
 from textkit.errors import EmptyCorpusError
 
@@ -26,7 +26,9 @@ def test_rnn_starts_from_vectors_frozen_or_tuned(tmp_path, keyed_vectors, freeze
     path = tmp_path / ("v.bin" if binary else "v.txt")
     keyed_vectors.save_word2vec_format(str(path), binary=binary)
     texts, labels = planted(40, seed=5)
-    model = make_classifier("gru", vectors=str(path), freeze_vectors=freeze, hidden_dim=4, epochs=1, threads=1, progress=False).fit(texts, labels)
+    model = make_classifier(
+        "gru", vectors=str(path), freeze_vectors=freeze, hidden_dim=4, epochs=1, threads=1, progress=False
+    ).fit(texts, labels)
     row = model.vocab_["film"]
     assert model.module_.embedding.weight.shape[1] == 4  # the vectors' dimension wins
     same = torch.allclose(model.module_.embedding.weight[row], torch.tensor(keyed_vectors["film"]))

@@ -26,7 +26,9 @@ def write_aclimdb(root):
             folder = root / "aclImdb" / split / label
             folder.mkdir(parents=True)
             for i in range(3):
-                (folder / f"{i}_{7 if label == 'pos' else 2}.txt").write_text(f"A {words} film {i}.<br /><br />The end.", encoding="utf-8")
+                (folder / f"{i}_{7 if label == 'pos' else 2}.txt").write_text(
+                    f"A {words} film {i}.<br /><br />The end.", encoding="utf-8"
+                )
     (root / "aclImdb" / "train" / "unsup").mkdir()
     (root / "aclImdb" / "train" / "unsup" / "0_0.txt").write_text("unlabelled", encoding="utf-8")
 
@@ -49,7 +51,9 @@ def test_aclimdb_missing_folder_names_the_layout(tmp_path):
 def write_zhang(folder, rows_by_split):
     folder.mkdir(parents=True, exist_ok=True)
     for split, rows in rows_by_split.items():
-        (folder / f"{split}.csv").write_text("".join(f'"{y}","{title}","{body}"\n' for y, title, body in rows), encoding="utf-8")
+        (folder / f"{split}.csv").write_text(
+            "".join(f'"{y}","{title}","{body}"\n' for y, title, body in rows), encoding="utf-8"
+        )
 
 
 @pytest.mark.parametrize("name", ["sogou_news", "amazon_polarity", "amazon_full"])
@@ -89,7 +93,10 @@ def test_tsv_default_fields(tmp_path):
 
 def test_jsonl_integer_and_string_labels(tmp_path):
     p = tmp_path / "r.jsonl"
-    p.write_text("\n".join(json.dumps(o) for o in [{"review": "ok", "y": 3}, {"review": "meh", "y": "x"}]) + "\n", encoding="utf-8")
+    p.write_text(
+        "\n".join(json.dumps(o) for o in [{"review": "ok", "y": 3}, {"review": "meh", "y": "x"}]) + "\n",
+        encoding="utf-8",
+    )
     data = read_labelled_file(p, text_field="review", label_field="y")
     assert data.labels == ["3", "x"]
 
@@ -141,8 +148,16 @@ def test_hub_split_is_normalised_to_text_and_label_names():
     import datasets
 
     spec = HUB_DATASETS["amazon_polarity"]
-    features = datasets.Features({"title": datasets.Value("string"), "content": datasets.Value("string"), "label": datasets.ClassLabel(names=["negative", "positive"])})
-    ds = datasets.Dataset.from_dict({"title": ["Meh", ""], "content": ["not good", "great"], "label": [0, 1]}, features=features)
+    features = datasets.Features(
+        {
+            "title": datasets.Value("string"),
+            "content": datasets.Value("string"),
+            "label": datasets.ClassLabel(names=["negative", "positive"]),
+        }
+    )
+    ds = datasets.Dataset.from_dict(
+        {"title": ["Meh", ""], "content": ["not good", "great"], "label": [0, 1]}, features=features
+    )
     data = dc.hub_to_labelled(ds, spec)
     assert data.texts == ["Meh not good", "great"]
     assert data.labels == ["1", "2"]  # the numbering of the release's CSV files

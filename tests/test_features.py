@@ -97,8 +97,16 @@ def test_counts_by_hand():
 
 
 def test_pipeline_clone_and_grid_search():
-    texts = ["great film, loved it", "wonderful and moving", "a great story", "loved the acting",
-             "terrible film, hated it", "boring and slow", "a dull story", "hated the acting"] * 3
+    texts = [
+        "great film, loved it",
+        "wonderful and moving",
+        "a great story",
+        "loved the acting",
+        "terrible film, hated it",
+        "boring and slow",
+        "a dull story",
+        "hated the acting",
+    ] * 3
     labels = [1, 1, 1, 1, 0, 0, 0, 0] * 3
     pipe = make_pipeline(BagOfWords(tokenizer="en"), LogisticRegression())
     pipe.fit(texts, labels)

@@ -11,7 +11,7 @@ limits and TF-IDF weighting to scikit-learn's own vectorizers, which do them wel
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -130,7 +130,7 @@ class BagOfWords(TransformerMixin, BaseEstimator):
             return TfidfVectorizer(sublinear_tf=self.sublinear_tf, norm=self.norm, **common)
         return CountVectorizer(binary=self.weighting == "binary", **common)
 
-    def fit(self, texts, y=None) -> "BagOfWords":
+    def fit(self, texts, y=None) -> BagOfWords:
         self.fit_transform(texts)
         return self
 

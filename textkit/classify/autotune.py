@@ -18,11 +18,12 @@ from __future__ import annotations
 import math
 import sys
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from textkit.classify.base import TextClassifier, check_texts, encode_labels, make_classifier
+from textkit.classify.base import TextClassifier, check_texts, classifier_class, encode_labels, make_classifier
 from textkit.classify.metrics import classification_report
 from textkit.datasets.labelled import LabelledTexts, k_folds, train_validation_split
 from textkit.errors import UsageError
@@ -68,13 +69,12 @@ def candidates(n_classes: int, lang_hint: str, seed: int, kinds: Sequence[str] =
     starts: list[tuple[str, dict]] = []
     if "bow" in kinds:
         starts.append(("bow", {}))
-        if chinese:
-            starts.append(("bow", {"analyzer": "char", "ngrams": 3}))
         if binary:
             starts.append(("bow", {"features": "nb", "ngrams": 3}))
+        if chinese:
+            starts.append(("bow", {"analyzer": "char", "ngrams": 3}))
     if "fasttext" in kinds:
         starts.append(("fasttext", {}))
-        starts.append(("fasttext", {"epochs": 25, "lr": 0.5, "ngrams": 3}))
     seen = {_key(*start) for start in starts}
     state = {"best": starts[0]}
     for start in starts:
@@ -110,12 +110,12 @@ def _sample(kind: str, rng: np.random.Generator, binary: bool) -> dict:
             "ngrams": int(rng.choice([2, 3, 4, 5] if analyzer == "char" else [1, 2, 3])),
             "features": "nb" if binary and rng.random() < 0.5 else "tfidf",
             "min_freq": int(rng.choice([1, 2, 3])),
-            "C": float(np.round(math.exp(rng.uniform(math.log(1), math.log(100))), 2)),
+            "C": float(np.round(math.exp(rng.uniform(math.log(3), math.log(300))), 2)),
         }
     return {
         "ngrams": int(rng.choice([1, 2, 3])),
-        "epochs": int(rng.choice([5, 10, 15, 25, 40])),
-        "lr": float(np.round(math.exp(rng.uniform(math.log(0.05), math.log(1.0))), 3)),
+        "epochs": int(rng.choice([5, 10, 20, 30, 50])),
+        "lr": float(np.round(math.exp(rng.uniform(math.log(0.1), math.log(2.0))), 3)),
         "embed_dim": int(rng.choice([10, 30, 100])),
         "min_freq": int(rng.choice([1, 2])),
     }
@@ -127,7 +127,7 @@ def _mutate(kind: str, params: dict, rng: np.random.Generator, binary: bool) -> 
     out = dict(params)
     name = list(fresh)[int(rng.integers(len(fresh)))]
     if name == "C" or name == "lr":
-        base = params.get(name, 10.0 if name == "C" else 0.5)
+        base = params.get(name, classifier_class(kind)().get_params()[name])
         out[name] = float(np.round(base * math.exp(rng.normal(0, 0.7)), 3))
     elif name == "ngrams" and params.get("analyzer", "word") != fresh.get("analyzer", "word"):
         out.update(analyzer=fresh["analyzer"], ngrams=fresh["ngrams"])
@@ -188,7 +188,10 @@ def autotune(
 
     workers = threads or os.cpu_count() or 1
     cached.fill(data.texts, workers)
-    say(f"autotune: {len(data)} examples, {len(classes)} classes; {protocol}; tokenized in {time.perf_counter() - start:.1f} s")
+    say(
+        f"autotune: {len(data)} examples, {len(classes)} classes; {protocol}; "
+        f"tokenized in {time.perf_counter() - start:.1f} s"
+    )
     trials: list[dict[str, Any]] = []
     best: dict[str, Any] | None = None
     last_seconds: dict[str, float] = {}
@@ -218,15 +221,23 @@ def autotune(
             scores.append(report[metric])
         seconds = time.perf_counter() - t0
         last_seconds[kind] = seconds
-        trial = {"trial": len(trials) + 1, "kind": kind, "params": params, "score": float(np.mean(scores)), "seconds": round(seconds, 3)}
+        trial = {
+            "trial": len(trials) + 1,
+            "kind": kind,
+            "params": params,
+            "score": float(np.mean(scores)),
+            "seconds": round(seconds, 3),
+        }
         if len(scores) > 1:
             trial["score_std"] = float(np.std(scores))
         trials.append(trial)
         improved = best is None or trial["score"] > best["score"]
         if improved:
             best = trial
-        say(f"autotune: trial {trial['trial']:3d} {kind:8s} {metric} {trial['score']:.4f}{' *' if improved else '  '} "
-            f"({seconds:.1f} s) {_describe(params)}")
+        say(
+            f"autotune: trial {trial['trial']:3d} {kind:8s} {metric} {trial['score']:.4f}{' *' if improved else '  '} "
+            f"({seconds:.1f} s) {_describe(params)}"
+        )
         proposal = generator.send((best["kind"], best["params"]) if improved else None)
     assert best is not None
     t0 = time.perf_counter()
@@ -234,7 +245,10 @@ def autotune(
     model.fit(data.texts, data.labels)
     _swap_tokenizer(model, tokenizer if isinstance(tokenizer, Tokenizer) else original.spec, original)
     refit_seconds = time.perf_counter() - t0
-    say(f"autotune: best {best['kind']} {_describe(best['params'])}: {metric} {best['score']:.4f}; refit on {len(data)} examples in {refit_seconds:.1f} s")
+    say(
+        f"autotune: best {best['kind']} {_describe(best['params'])}: {metric} {best['score']:.4f}; "
+        f"refit on {len(data)} examples in {refit_seconds:.1f} s"
+    )
     report = {
         "metric": metric,
         "protocol": protocol,

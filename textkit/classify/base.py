@@ -16,8 +16,8 @@ loading never runs code.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -27,6 +27,7 @@ from textkit.datasets.labelled import sort_labels
 from textkit.errors import EmptyCorpusError, ModelFileError, UsageError
 from textkit.io import PathLike
 from textkit.tokenize import Tokenizer, get_tokenizer
+
 
 class TextClassifier(ClassifierMixin, BaseEstimator):
     """Base class: subclasses implement ``_check_params``, ``_fit``, ``predict_proba``, ``_state`` and
@@ -40,7 +41,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     kind = "?"
     weights_framework = "np"  # how _state's arrays come back to _restore: numpy ("np") or torch ("pt")
 
-    def fit(self, texts: Sequence[str], labels: Sequence[str], validation: tuple[Sequence[str], Sequence[str]] | None = None):
+    def fit(
+        self, texts: Sequence[str], labels: Sequence[str], validation: tuple[Sequence[str], Sequence[str]] | None = None
+    ):
         """Learn from ``texts`` and their ``labels`` (strings); ``validation`` (texts, labels) drives
         early stopping where the model has epochs. Returns ``self``."""
         self._check_params()
@@ -101,7 +104,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         raise NotImplementedError
 
     @classmethod
-    def load(cls, folder: PathLike, device: str = "cpu") -> "TextClassifier":
+    def load(cls, folder: PathLike, device: str = "cpu") -> TextClassifier:
         """The classifier saved in ``folder`` (any kind; see :func:`load_classifier`)."""
         return load_classifier(folder, device=device)
 
@@ -114,7 +117,10 @@ def validation_scores(proba: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """
     seen = y >= 0
     picked = proba[np.flatnonzero(seen), y[seen]] if seen.any() else np.ones(1)
-    return {"valid_accuracy": float(np.mean(proba.argmax(1) == y)), "valid_loss": float(-np.mean(np.log(np.maximum(picked, 1e-12))))}
+    return {
+        "valid_accuracy": float(np.mean(proba.argmax(1) == y)),
+        "valid_loss": float(-np.mean(np.log(np.maximum(picked, 1e-12)))),
+    }
 
 
 def check_texts(texts: Sequence[str], n_labels: int | None = None) -> list[str]:
@@ -198,8 +204,13 @@ def save_classifier(model: TextClassifier, directory: PathLike, force: bool = Fa
     tensors, extra = model._state()
     config = {"model": model.kind, "params": model_params(model), "labels": list(model.labels_), **extra}
     return save_artifact(
-        directory, artifact_kind(model.kind), config, tensors=tensors, vocab=getattr(model, "vocab_", None),
-        tokenizer=model.tokenizer_object(), force=force,
+        directory,
+        artifact_kind(model.kind),
+        config,
+        tensors=tensors,
+        vocab=getattr(model, "vocab_", None),
+        tokenizer=model.tokenizer_object(),
+        force=force,
     )
 
 
@@ -227,5 +238,7 @@ def load_classifier(directory: PathLike, device: str = "cpu") -> TextClassifier:
     except ModelFileError:
         raise
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
-        raise ModelFileError(f"{d}: config and weights do not match a {kind} classifier ({type(e).__name__}: {e})") from None
+        raise ModelFileError(
+            f"{d}: config and weights do not match a {kind} classifier ({type(e).__name__}: {e})"
+        ) from None
     return model

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import os
 from array import array
+from collections.abc import Sequence
 from multiprocessing import get_context
-from typing import Sequence
 
 import numpy as np
 
@@ -41,7 +41,11 @@ class FastTextClassifier(TextClassifier):
     * ``embed_dim`` — embedding size (10 as in the paper's bigram models; fastText's CLI says 100)
     * ``ngrams`` — longest word n-gram (fastText's ``-wordNgrams``); ``buckets`` — hash rows for them
     * ``min_freq`` / ``max_vocab`` — word vocabulary limits (fastText's ``-minCount``)
-    * ``epochs``, ``lr`` — SGD schedule; ``weight_decay`` — L2 shrinkage of touched rows per step
+    * ``epochs``, ``lr`` — SGD schedule; ``weight_decay`` — L2 shrinkage of touched rows per step.
+      The defaults (20 epochs, lr 1.0 decaying to 0) were chosen on six corpora (see
+      ``benchmarks/clf_corpora.py``): fastText's own 5 epochs at lr 0.1 leave small or long-text
+      sets (a few hundred documents) at the majority class, and more epochs cost little next to
+      tokenizing
     * ``patience`` — with a validation set, stop after this many epochs without a lower validation
       loss (the best epoch's weights are kept)
     * ``threads`` — Hogwild threads (``None``: all cores); ``seed`` — initialisation and order
@@ -57,8 +61,8 @@ class FastTextClassifier(TextClassifier):
         buckets: int = 2_000_000,
         min_freq: int = 1,
         max_vocab: int | None = None,
-        epochs: int = 5,
-        lr: float = 0.1,
+        epochs: int = 20,
+        lr: float = 1.0,
         weight_decay: float = 0.0,
         patience: int = 2,
         threads: int | None = None,
@@ -80,13 +84,17 @@ class FastTextClassifier(TextClassifier):
         self.progress = progress
 
     def _check_params(self) -> None:
-        for name in ("embed_dim", "ngrams", "buckets", "min_freq", "epochs"):
+        for name in ("embed_dim", "ngrams", "buckets", "min_freq", "epochs", "patience"):
             if getattr(self, name) < 1:
                 raise UsageError(f"{name} must be at least 1, not {getattr(self, name)}")
-        if self.lr <= 0:
+        if not 0 < self.lr < float("inf"):
             raise UsageError(f"lr must be positive, not {self.lr}")
-        if self.weight_decay < 0:
+        if not 0 <= self.weight_decay < float("inf"):
             raise UsageError(f"weight_decay must be non-negative, not {self.weight_decay}")
+        if self.max_vocab is not None and self.max_vocab < 1:
+            raise UsageError(f"max_vocab must be at least 1, not {self.max_vocab}")
+        if self.threads is not None and self.threads < 1:
+            raise UsageError(f"threads must be at least 1, not {self.threads}")
 
     # --- text -> feature rows ------------------------------------------------------------------
 
@@ -97,7 +105,9 @@ class FastTextClassifier(TextClassifier):
     def _n_threads(self, n_items: int) -> int:
         return max(1, min(self.threads or os.cpu_count() or 1, n_items))
 
-    def _features(self, types: np.ndarray, offsets: np.ndarray, type_strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def _features(
+        self, types: np.ndarray, offsets: np.ndarray, type_strings: list[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
         from textkit.classify import fasttext_kernel as kernel
 
         stoi = self.vocab_.stoi
@@ -111,7 +121,9 @@ class FastTextClassifier(TextClassifier):
     def _build_vocab(self, types: np.ndarray, type_strings: list[str]) -> None:
         counts = np.bincount(types, minlength=len(type_strings))
         # Dict order is first occurrence, so ties in frequency keep the order of the data.
-        self.vocab_ = Vocab.from_counter(dict(zip(type_strings, counts.tolist())), min_freq=self.min_freq, max_size=self.max_vocab, specials=(EOS,))
+        self.vocab_ = Vocab.from_counter(
+            dict(zip(type_strings, counts.tolist())), min_freq=self.min_freq, max_size=self.max_vocab, specials=(EOS,)
+        )
         if len(self.vocab_) == 1:
             raise EmptyCorpusError(f"no word occurs at least {self.min_freq} times; lower min_freq")
 
@@ -119,8 +131,6 @@ class FastTextClassifier(TextClassifier):
 
     def _fit(self, texts, y, validation) -> None:
         from tqdm import tqdm
-
-        from textkit.classify import fasttext_kernel as kernel
 
         types, offsets, type_strings = self._tokenize(texts)
         if not len(types):
@@ -144,16 +154,9 @@ class FastTextClassifier(TextClassifier):
         for epoch in bar:
             order = rng.permutation(n)
             shards = np.array_split(order, n_threads)
-            losses: list[float] = []
             step = n_threads / (self.epochs * n)
-
-            def run(shard: np.ndarray) -> float:
-                return kernel.train_shard(
-                    self.w_in_, self.w_out_, features, feature_offsets, labels, shard, float(self.lr), epoch / self.epochs, step, float(self.weight_decay)
-                )
-
-            run_hogwild(shards, run, n_threads, on_result=lambda _, loss: losses.append(loss))
-            record = {"epoch": epoch + 1, "train_loss": sum(losses) / n}
+            loss = self._epoch(features, feature_offsets, labels, shards, epoch / self.epochs, step, n_threads)
+            record = {"epoch": epoch + 1, "train_loss": loss / n}
             if valid is not None:
                 record.update(validation_scores(self._proba_encoded(*valid[0]), valid[1]))
                 if record["valid_loss"] < best:
@@ -167,6 +170,32 @@ class FastTextClassifier(TextClassifier):
                 break
         if best_weights is not None:
             self.w_in_, self.w_out_ = best_weights
+
+    def _epoch(
+        self, features, offsets, labels, shards, progress_start: float, progress_step: float, workers: int
+    ) -> float:
+        """One pass: each shard of examples is one Hogwild job; returns the summed training loss."""
+        from textkit.classify import fasttext_kernel as kernel
+
+        losses: list[float] = []
+        lr, weight_decay = float(self.lr), float(self.weight_decay)
+
+        def work(shard: np.ndarray) -> float:
+            return kernel.train_shard(
+                self.w_in_,
+                self.w_out_,
+                features,
+                offsets,
+                labels,
+                shard,
+                lr,
+                progress_start,
+                progress_step,
+                weight_decay,
+            )
+
+        run_hogwild(shards, work, workers, on_result=lambda _, loss: losses.append(loss))
+        return sum(losses)
 
     def _encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         types, offsets, type_strings = self._tokenize(list(texts))
@@ -200,9 +229,15 @@ class FastTextClassifier(TextClassifier):
     def _restore(self, tensors: dict, config: dict) -> None:
         if "words" in config:  # textkit 0.1: a plain word list in the config, end of text first
             self.vocab_ = Vocab(config["words"], specials=(EOS,), unk_token=None)
-        words, rows, vectors, out = (np.asarray(tensors[k]) for k in ("word_vectors", "ngram_rows", "ngram_vectors", "output"))
+        words, rows, vectors, out = (
+            np.asarray(tensors[k]) for k in ("word_vectors", "ngram_rows", "ngram_vectors", "output")
+        )
         dim = self.embed_dim
-        if words.shape != (len(self.vocab_), dim) or out.shape != (len(self.labels_), dim) or vectors.shape != (len(rows), dim):
+        if (
+            words.shape != (len(self.vocab_), dim)
+            or out.shape != (len(self.labels_), dim)
+            or vectors.shape != (len(rows), dim)
+        ):
             raise ValueError("tensor shapes do not match the vocabulary, labels and embed_dim")
         if len(rows) and (rows.min() < 0 or rows.max() >= self.buckets):
             raise ValueError("n-gram rows outside the bucket range")
@@ -253,7 +288,9 @@ def _intern_range(bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, list
     return intern_tokens(_forked_texts[start:stop], _forked_tokenize)
 
 
-def tokenize_to_types(texts: Sequence[str], tokenizer: Tokenizer, workers: int = 1) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def tokenize_to_types(
+    texts: Sequence[str], tokenizer: Tokenizer, workers: int = 1
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """:func:`intern_tokens` with ``tokenizer``, using up to ``workers`` processes when tokenizing on
     one would take long (estimated from the first texts). The result is the same either way.
 

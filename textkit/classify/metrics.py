@@ -10,7 +10,8 @@ kept: they appear as rows of the confusion matrix, can never be predicted, and s
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -21,14 +21,14 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
-from textkit.errors import DatasetUnavailableError, InputFileError, UsageError
-from textkit.io import PathLike, check_readable, iter_lines
 from textkit.datasets.hub import load_hub_dataset
 from textkit.datasets.labelled import LabelledTexts, is_int, k_folds, sort_labels, train_validation_split
+from textkit.errors import DatasetUnavailableError, InputFileError, UsageError
+from textkit.io import PathLike, check_readable, iter_lines
 
 
 @dataclass(frozen=True)
@@ -48,12 +48,8 @@ class HubDataset:
 # verified: the entries say "main" until someone with hub access pins them (``--revision`` overrides).
 HUB_DATASETS: dict[str, HubDataset] = {
     "imdb": HubDataset("stanfordnlp/imdb", "main", ("text",), "label", "aclimdb", 2),
-    "sogou_news": HubDataset(
-        "community-datasets/sogou_news", "main", ("title", "content"), "label", "zhang_csv", 5
-    ),
-    "amazon_polarity": HubDataset(
-        "fancyzhx/amazon_polarity", "main", ("title", "content"), "label", "zhang_csv", 2
-    ),
+    "sogou_news": HubDataset("community-datasets/sogou_news", "main", ("title", "content"), "label", "zhang_csv", 5),
+    "amazon_polarity": HubDataset("fancyzhx/amazon_polarity", "main", ("title", "content"), "label", "zhang_csv", 2),
     # Zhang et al.'s 5-class Amazon release has no canonical hub copy (fancyzhx has only the polarity
     # one). This community parquet copy is meant to keep the 3M/650k split with columns class_index
     # (1..5), review_title, review_text; it could not be checked from here (no hub access).
@@ -69,7 +65,8 @@ HUB_DATASETS: dict[str, HubDataset] = {
 SPLITS = ("train", "test")
 RELEASE_HINT = {
     "aclimdb": "the aclImdb/ folder (train|test / pos|neg / *.txt) from ai.stanford.edu/~amaas/data/sentiment",
-    "zhang_csv": "a folder with the headerless train.csv and test.csv (label,title,content) of the Zhang et al. 2015 release",
+    "zhang_csv": "a folder with the headerless train.csv and test.csv (label,title,content) "
+    "of the Zhang et al. 2015 release",
 }
 
 
@@ -242,7 +239,9 @@ def _read_jsonl(p: Path, text_field: str, label_field: str, errors: str) -> Labe
         for name in (*text_fields, label_field):
             if name not in obj:
                 option = "--label-field" if name == label_field else "--text-field"
-                raise InputFileError(f"{p}: line {lineno}: no field {name!r} (fields: {', '.join(obj)}); choose one with {option}")
+                raise InputFileError(
+                    f"{p}: line {lineno}: no field {name!r} (fields: {', '.join(obj)}); choose one with {option}"
+                )
         label = obj[label_field]
         if not isinstance(label, (str, int)) or isinstance(label, bool):
             raise InputFileError(f"{p}: line {lineno}: label must be a string or an integer, got {label!r}")
@@ -263,7 +262,8 @@ def _read_fasttext_format(p: Path, errors: str) -> LabelledTexts:
         labels = [w[len(FASTTEXT_LABEL) :] for w in words if w.startswith(FASTTEXT_LABEL)]
         if len(labels) != 1:
             raise InputFileError(
-                f"{p}: line {lineno}: expected exactly one {FASTTEXT_LABEL}X label (fastText format), found {len(labels)}; "
+                f"{p}: line {lineno}: expected exactly one {FASTTEXT_LABEL}X label (fastText format), "
+                f"found {len(labels)}; "
                 "for CSV/TSV/JSONL files use the .csv/.tsv/.jsonl suffix"
             )
         out.texts.append(" ".join(w for w in words if not w.startswith(FASTTEXT_LABEL)))
@@ -284,7 +284,11 @@ def _check_labelled(data: LabelledTexts, source: PathLike) -> None:
 
 def _read_hub(name: str, spec: HubDataset, split: str, revision: str | None) -> LabelledTexts:
     ds = load_hub_dataset(
-        spec.repo, None, split, revision or spec.revision, f"{name} ({spec.repo})",
+        spec.repo,
+        None,
+        split,
+        revision or spec.revision,
+        f"{name} ({spec.repo})",
         f"download the original release and pass --data-dir DIR, where DIR holds {RELEASE_HINT[spec.layout]}",
     )
     return hub_to_labelled(ds, spec)
@@ -298,7 +302,9 @@ def hub_to_labelled(ds, spec: HubDataset) -> LabelledTexts:
     """
     missing = [c for c in (*spec.text_columns, spec.label_column) if c not in ds.column_names]
     if missing:
-        raise DatasetUnavailableError(f"{spec.repo}: hub copy lacks column(s) {', '.join(missing)}; pass --revision or use --data-dir")
+        raise DatasetUnavailableError(
+            f"{spec.repo}: hub copy lacks column(s) {', '.join(missing)}; pass --revision or use --data-dir"
+        )
     names = getattr(ds.features[spec.label_column], "names", None)
     columns = [ds[c] for c in spec.text_columns]
     texts = [" ".join(str(part).strip() for part in parts if part and str(part).strip()) for parts in zip(*columns)]
@@ -333,4 +339,3 @@ __all__ = [
     "sort_labels",
     "train_validation_split",
 ]
-

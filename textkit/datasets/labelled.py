@@ -10,8 +10,8 @@ importing the dataset loaders (hub, release layouts, file formats) in
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
 
 from textkit.errors import UsageError
 
@@ -26,7 +26,7 @@ class LabelledTexts:
     def __len__(self) -> int:
         return len(self.texts)
 
-    def subset(self, indices: Sequence[int]) -> "LabelledTexts":
+    def subset(self, indices: Sequence[int]) -> LabelledTexts:
         """The examples at ``indices``, in that order."""
         return LabelledTexts([self.texts[i] for i in indices], [self.labels[i] for i in indices])
 
@@ -49,7 +49,6 @@ def is_int(s: str) -> bool:
     except ValueError:
         return False
     return True
-
 
 
 # ---------------------------------------------------------------- validation splits and folds
@@ -88,7 +87,11 @@ def k_folds(data: LabelledTexts, k: int, seed: int = 0) -> Iterator[tuple[Labell
     if k > len(data):
         raise UsageError(f"{k} folds are more than the {len(data)} examples")
     counts = _label_counts(data.labels)
-    splitter = StratifiedKFold(k, shuffle=True, random_state=seed) if min(counts.values()) >= k else KFold(k, shuffle=True, random_state=seed)
+    splitter = (
+        StratifiedKFold(k, shuffle=True, random_state=seed)
+        if min(counts.values()) >= k
+        else KFold(k, shuffle=True, random_state=seed)
+    )
     for train_idx, test_idx in splitter.split(list(range(len(data))), data.labels):
         yield data.subset(train_idx), data.subset(test_idx)
 
