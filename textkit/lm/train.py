@@ -68,8 +68,6 @@ SCHEDULES = ("none", "plateau", "exponential", "step", "cyclic")
 DEFAULT_LR = {"sgd": 20.0, "adam": 2e-3, "adamw": 2e-3, "adagrad": 0.1, "rmsprop": 1e-3}
 CHECKPOINT = "checkpoint.safetensors"
 EVAL_ROWS = 10  # validation is scored as 10 contiguous segments side by side (pytorch/examples)
-# settings a resumed run may change; everything else must match the checkpoint
-RESUMABLE = ("epochs", "patience", "lr", "progress")
 __all__ = ["CHECKPOINT", "LMTrainer", "TrainConfig", "TrainingDiverged", "split_lines", "train_language_model"]
 
 
