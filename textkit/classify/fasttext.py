@@ -47,7 +47,8 @@ class FastTextClassifier(TextClassifier):
       sets (a few hundred documents) at the majority class, and more epochs cost little next to
       tokenizing
     * ``patience`` — with a validation set, stop after this many epochs without a lower validation
-      loss (the best epoch's weights are kept)
+      loss (the best epoch's weights are kept, and their validation probabilities as
+      ``validation_proba_``)
     * ``threads`` — Hogwild threads (``None``: all cores); ``seed`` — initialisation and order
     """
 
@@ -158,10 +159,12 @@ class FastTextClassifier(TextClassifier):
             loss = self._epoch(features, feature_offsets, labels, shards, epoch / self.epochs, step, n_threads)
             record = {"epoch": epoch + 1, "train_loss": loss / n}
             if valid is not None:
-                record.update(validation_scores(self._proba_encoded(*valid[0]), valid[1]))
+                proba = self._proba_encoded(*valid[0])
+                record.update(validation_scores(proba, valid[1]))
                 if record["valid_loss"] < best:
                     best, since_best = record["valid_loss"], 0
                     best_weights = (self.w_in_.copy(), self.w_out_.copy())
+                    self.validation_proba_ = proba
                 else:
                     since_best += 1
             self.history_.append(record)
