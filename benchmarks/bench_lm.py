@@ -1,203 +1,321 @@
-"""textkit's RNN language-model training against a minimal plain-PyTorch loop, side by side.
+"""textkit's neural LMs against a plain PyTorch loop, whole process against whole process.
 
-Speed: training tokens/s of textkit's trainer (``LMTrainer``: sampler, truncated BPTT, clipping,
-progress bookkeeping) against the loop of pytorch/examples word_language_model written out below
-(nn.Embedding + nn.LSTM/GRU + nn.Linear, the same sizes, BPTT, batch, dropout and clipping), on the
-same token ids, alternating runs so that machine noise hits both. The target is a ratio ≥ 0.95 with
-2 CPU threads. The from-scratch cells (``--impl scratch``) are timed too.
+The peer is the loop of pytorch/examples ``word_language_model`` written out below (``--plain-side``
+runs it as its own process): nn.Embedding + nn.LSTM/GRU + nn.Linear with PyTorch's default
+initialisation, ``batchify``, ``repackage_hidden``, ``clip_grad_norm_`` and a hand-written SGD
+step, trained on the whole training file, then the test file scored as one stream, in one process.
+textkit is the CLI a user runs, also one process: ``textkit train-lm TRAIN --valid-fraction 0
+--test TEST ...`` (trains, writes the model folder, scores TEST with the same definition as
+``eval-ppl``). Both read the same whitespace-tokenized files, so both train on identical token
+streams; both predict every word and one ``<eos>`` per line, with words under ``--min-freq`` as
+``<unk>``. Settings: 2 layers of 200, dropout 0.2, BPTT 35, batch 20, SGD lr 20, clip 0.25, one
+epoch, ``--threads`` torch threads on both sides (on a machine shared with other jobs, 1 thread
+avoids OpenMP threads waiting on each other).
 
-Quality: both train the same number of epochs (SGD, lr 20, divided by 4 when validation stops
-improving, clip 0.25) on the gensim Wikipedia sample split 90/10; both final models are scored by
-the same evaluator. textkit should be no worse.
+Corpora (built from gensim's test data, so nothing is downloaded):
 
-    python benchmarks/bench_lm.py            # full: ~15 min on 2 cores
-    python benchmarks/bench_lm.py --quick    # ~2 min
+* ``wiki``: gensim's Wikipedia sample tokenized as gensim's ``WikiCorpus`` does (lowercased words);
+  the first 40 articles train, the next 10 test (min count 3);
+* ``lee``: gensim's Lee background corpus, lowercased words; the first 270 articles train, the
+  last 30 test (min count 3);
+* ``wiki-all``: the whole Wikipedia sample less its last 8 articles (~420k tokens), every word kept
+  (~33k words): the adaptive-softmax case (``--softmax adaptive`` against the plain full softmax).
+
+Each row: seconds of each whole process (train + test evaluation, medians over ``--rounds``
+alternated A/B rounds, round r seeding both sides with r: at lr 20 one run's perplexity moves by
+several percent with the seed), the speed ratio (plain seconds / textkit seconds: above 1 is textkit
+faster), test perplexities and their ratio (textkit / plain), peak RSS of each side.
+
+    python benchmarks/bench_lm.py                          # every case, 1 round (~1 h on 2 quiet cores)
+    python benchmarks/bench_lm.py --quick                  # 40k training tokens per corpus
+    python benchmarks/bench_lm.py --cases wiki:gru --inits torch,uniform   # compare initialisations
 """
 
 from __future__ import annotations
 
 import argparse
+import bz2
+import json
 import math
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-import torch
-from torch import nn
-
-from textkit.corpora import read_corpus
-from textkit.lm.neural import NeuralLM, build_lm_vocab, encode_token_lists
-from textkit.lm.perplexity import perplexity_from_logprob
-from textkit.lm.train import EVAL_ROWS, LMTrainer, TrainConfig, split_lines
-from textkit.tokenize import get_tokenizer
+SETTINGS = dict(embed_dim=200, hidden_dim=200, layers=2, dropout=0.2, bptt=35, batch_size=20, lr=20.0, clip=0.25)
+CASES = ("wiki:lstm", "wiki:gru", "lee:lstm", "lee:gru", "wiki-all:lstm:adaptive")
 
 
-# ---- the peer: a minimal plain-PyTorch loop ------------------------------------------------------
-class PlainRNNModel(nn.Module):
-    """nn.Embedding + nn.LSTM/GRU + nn.Linear, named like NeuralLM so one evaluator scores both."""
+# ---- corpora ------------------------------------------------------------------------------------
+def wiki_articles() -> list[str]:
+    from gensim.corpora.wikicorpus import extract_pages, filter_wiki, tokenize
+    from gensim.test.utils import datapath
 
-    def __init__(self, cell: str, vocab_size: int, embed_dim: int, hidden_dim: int, layers: int, dropout: float):
-        super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embed_dim)
-        self.encoder = {"lstm": nn.LSTM, "gru": nn.GRU}[cell](embed_dim, hidden_dim, layers, dropout=dropout)
-        self.drop = nn.Dropout(dropout)
-        self.decoder = nn.Linear(hidden_dim, vocab_size)
-        nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
-        nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
-        nn.init.zeros_(self.decoder.bias)
-
-    def forward(self, x, hidden):
-        output, hidden = self.encoder(self.drop(self.embedding(x)), hidden)
-        return self.decoder(self.drop(output)), hidden
+    name = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
+    with bz2.open(datapath(name), "rb") as f:
+        articles = [" ".join(tokenize(filter_wiki(text))) for _, text, _ in extract_pages(f)]
+    return [a for a in articles if len(a.split()) >= 50]
 
 
-def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
-    rows = ids.numel() // batch_size
-    return ids[: rows * batch_size].view(batch_size, rows).t().contiguous()  # (rows, B)
+def lee_articles() -> list[str]:
+    from gensim.test.utils import datapath
+    from gensim.utils import tokenize
+
+    with open(datapath("lee_background.cor"), encoding="utf-8") as f:
+        return [" ".join(tokenize(line, lower=True)) for line in f if line.strip()]
 
 
-def repackage_hidden(h):
-    return tuple(v.detach() for v in h) if isinstance(h, tuple) else h.detach()
+def corpus_files(name: str, folder: Path, max_train_tokens: int | None) -> tuple[Path, Path, int]:
+    """Write train.txt / test.txt for ``name``; returns them and the min count to use."""
+    if name == "wiki":
+        articles = wiki_articles()
+        train, test, min_count = articles[:40], articles[40:50], 3
+    elif name == "wiki-all":
+        articles = wiki_articles()
+        train, test, min_count = articles[:-8], articles[-8:], 1
+    elif name == "lee":
+        articles = lee_articles()
+        train, test, min_count = articles[:270], articles[270:], 3
+    else:
+        raise SystemExit(f"unknown corpus {name}")
+    if max_train_tokens:
+        kept, count = [], 0
+        for line in train:
+            words = line.split()
+            kept.append(" ".join(words[: max_train_tokens - count]))
+            count += len(words)
+            if count >= max_train_tokens:
+                break
+        train = kept
+    paths = folder / f"{name}.train.txt", folder / f"{name}.test.txt"
+    for path, lines in zip(paths, (train, test)):
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return paths[0], paths[1], min_count
 
 
-def plain_train_epoch(model, data, bptt, lr, clip, vocab_size) -> tuple[list[float], float]:
-    """One epoch; returns (seconds of every batch, mean training loss)."""
+# ---- the peer: pytorch/examples word_language_model, written out ---------------------------------
+def plain_side(cell: str, train_path: str, test_path: str, min_count: int, seed: int) -> None:
+    import torch
+    from torch import nn
+
+    def read(path):
+        with open(path, encoding="utf-8") as f:
+            return [line.split() for line in f if line.strip()]
+
+    train_lines = read(train_path)
+    counts: dict[str, int] = {}
+    for words in train_lines:
+        for w in words:
+            counts[w] = counts.get(w, 0) + 1
+    vocab = ["<unk>", "<eos>"] + sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: -counts[w])
+    index = {w: i for i, w in enumerate(vocab)}
+
+    def encode(lines):
+        ids = []
+        for words in lines:
+            ids.extend(index.get(w, 0) for w in words)
+            ids.append(1)
+        return torch.tensor(ids, dtype=torch.long)
+
+    class RNNModel(nn.Module):
+        def __init__(self, ntoken):
+            super().__init__()
+            s = SETTINGS
+            self.drop = nn.Dropout(s["dropout"])
+            self.encoder = nn.Embedding(ntoken, s["embed_dim"])
+            self.rnn = getattr(nn, cell.upper())(s["embed_dim"], s["hidden_dim"], s["layers"], dropout=s["dropout"])
+            self.decoder = nn.Linear(s["hidden_dim"], ntoken)
+
+        def forward(self, x, hidden):
+            output, hidden = self.rnn(self.drop(self.encoder(x)), hidden)
+            return self.decoder(self.drop(output)), hidden
+
+        def init_hidden(self, bsz):
+            h = torch.zeros(SETTINGS["layers"], bsz, SETTINGS["hidden_dim"])
+            return (h, h.clone()) if cell == "lstm" else h
+
+    def repackage_hidden(h):
+        return tuple(repackage_hidden(v) for v in h) if isinstance(h, tuple) else h.detach()
+
+    torch.manual_seed(seed)
+    model, criterion, ntokens = RNNModel(len(vocab)), nn.CrossEntropyLoss(), len(vocab)
+    data = encode(train_lines)
+    bsz, bptt = SETTINGS["batch_size"], SETTINGS["bptt"]
+    nbatch = data.size(0) // bsz
+    data = data[: nbatch * bsz].view(bsz, -1).t().contiguous()
     model.train()
-    criterion = nn.CrossEntropyLoss()
-    batch_size = data.size(1)
-    weight = next(model.parameters())
-    h = weight.new_zeros(model.encoder.num_layers, batch_size, model.encoder.hidden_size)
-    hidden = (h, h.clone()) if isinstance(model.encoder, nn.LSTM) else h
-    total_loss, batch_seconds = 0.0, []
-    last = time.perf_counter()
-    for i in range(0, data.size(0) - 1 - bptt + 1, bptt):
-        x, y = data[i : i + bptt], data[i + 1 : i + 1 + bptt]
-        hidden = repackage_hidden(hidden)
+    hidden = model.init_hidden(bsz)
+    for i in range(0, data.size(0) - 1, bptt):
+        seq_len = min(bptt, len(data) - 1 - i)
+        x, y = data[i : i + seq_len], data[i + 1 : i + 1 + seq_len].reshape(-1)
         model.zero_grad()
+        hidden = repackage_hidden(hidden)
         output, hidden = model(x, hidden)
-        loss = criterion(output.view(-1, vocab_size), y.reshape(-1))
+        loss = criterion(output.view(-1, ntokens), y)
         loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), clip)
-        with torch.no_grad():
-            for p in model.parameters():
-                p.add_(p.grad, alpha=-lr)
-        total_loss += loss.item()
-        now = time.perf_counter()
-        batch_seconds.append(now - last)
-        last = now
-    return batch_seconds, total_loss / max(len(batch_seconds), 1)
+        nn.utils.clip_grad_norm_(model.parameters(), SETTINGS["clip"])
+        for p in model.parameters():
+            p.data.add_(p.grad, alpha=-SETTINGS["lr"])
+    # test: one stream, preceded by <eos> as context (textkit's perplexity contract)
+    test = torch.cat([torch.tensor([1]), encode(read(test_path))])
+    model.eval()
+    total, hidden = 0.0, model.init_hidden(1)
+    with torch.no_grad():
+        for i in range(0, len(test) - 1, bptt):
+            seq_len = min(bptt, len(test) - 1 - i)
+            output, hidden = model(test[i : i + seq_len].unsqueeze(1), hidden)
+            logp = torch.log_softmax(output.view(-1, ntokens), -1)
+            total += float(logp.gather(1, test[i + 1 : i + 1 + seq_len].unsqueeze(1)).sum())
+    print(json.dumps({"perplexity": math.exp(-total / (len(test) - 1)), "vocab": len(vocab)}))
 
 
-# ---- textkit ------------------------------------------------------------------------------------
-def textkit_trainer(cell, impl, vocab, tok, train_ids, valid_ids, args, epochs, outdir) -> LMTrainer:
-    model = NeuralLM(vocab, tok, model=cell, embed_dim=args.dim, hidden_dim=args.dim, layers=2,
-                     dropout=args.dropout, impl=impl)
-    config = TrainConfig(bptt=35, batch_size=20, lr=20.0, clip=0.25, epochs=epochs, optimizer="sgd",
-                         schedule="plateau", progress=False, seed=0)
-    return LMTrainer(model, train_ids, valid_ids, config, outdir)
+# ---- running and timing whole processes -----------------------------------------------------------
+def timed(cmds: list[list[str]], threads: int) -> tuple[float, int, str]:
+    """Run commands in turn with ``threads`` torch threads; total seconds, the largest peak RSS, the last stdout."""
+    total, peak, out = 0.0, 0, ""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    for cmd in cmds:
+        start = time.perf_counter()
+        with tempfile.TemporaryFile("w+") as out_file, tempfile.TemporaryFile("w+") as err_file:
+            proc = subprocess.Popen(cmd, stdout=out_file, stderr=err_file, text=True, env=env)
+            _, status, usage = os.wait4(proc.pid, 0)
+            total += time.perf_counter() - start
+            out_file.seek(0)
+            err_file.seek(0)
+            out, err = out_file.read(), err_file.read()
+        if os.waitstatus_to_exitcode(status):
+            raise SystemExit(f"failed: {' '.join(cmd)}\n{err}")
+        peak = max(peak, usage.ru_maxrss)
+    figures = json.loads(out)
+    return total, peak, figures.get("test_perplexity", figures.get("perplexity"))
 
 
-def shared_eval(model: nn.Module, template: NeuralLM, valid_ids: torch.Tensor) -> float:
-    """Validation perplexity of either model through textkit's evaluator (same segments, same tokens)."""
-    template.load_state_dict(model.state_dict())
-    stream = torch.cat([torch.tensor([template.vocab.eos_id]), valid_ids])
-    return perplexity_from_logprob(*template.stream_logprob(stream, rows=EVAL_ROWS)).perplexity
-
-
-# ---- the runs -----------------------------------------------------------------------------------
-def speed(cell, vocab, tok, train_ids, args) -> dict:
-    """Per-batch seconds of each implementation on the same slice, in alternating rounds.
-
-    Rounds alternate (plain, textkit, plain, textkit, ...) and the figure is tokens per batch over
-    the *median* batch time (first batch of each run dropped as warm-up): on a machine shared with
-    other jobs, bursts of contention hit single batches and the median ignores them.
-    """
-    n_tokens = args.speed_batches * 20 * 35 + 40
-    ids, valid = train_ids[:n_tokens], train_ids[:200]
-    batch_seconds = {"plain": [], "textkit": [], "scratch": []}
-
-    def timed_textkit(impl, tmp):
-        stamps = []
-        trainer = textkit_trainer(cell, impl, vocab, tok, ids, valid, args, 1, tmp)
-        trainer.fit(on_batch=lambda t: stamps.append(time.perf_counter()))
-        return [b - a for a, b in zip(stamps, stamps[1:])]
-
-    for round_ in range(args.rounds):
-        with tempfile.TemporaryDirectory() as tmp:
-            for side in ("plain", "textkit") if round_ % 2 == 0 else ("textkit", "plain"):  # no order bias
-                torch.manual_seed(round_)
-                if side == "textkit":
-                    batch_seconds["textkit"] += timed_textkit("torch", tmp)
-                    continue
-                plain = PlainRNNModel(cell, len(vocab), args.dim, args.dim, 2, args.dropout)
-                batch_seconds["plain"] += plain_train_epoch(plain, batchify(ids, 20), 35, 20.0, 0.25, len(vocab))[0][1:]
-            if round_ < args.scratch_rounds:
-                torch.manual_seed(round_)
-                batch_seconds["scratch"] += timed_textkit("scratch", tmp)
-        print(f"  {cell} round {round_ + 1}/{args.rounds}: " + ", ".join(
-            f"{k} {20 * 35 / statistics.median(v):.0f} tok/s" for k, v in batch_seconds.items() if v), file=sys.stderr, flush=True)
-    return {k: 20 * 35 / statistics.median(v) for k, v in batch_seconds.items() if v}
-
-
-def quality(cell, vocab, tok, train_ids, valid_ids, args) -> dict:
-    torch.manual_seed(0)
-    plain = PlainRNNModel(cell, len(vocab), args.dim, args.dim, 2, args.dropout)
-    template = NeuralLM(vocab, tok, model=cell, embed_dim=args.dim, hidden_dim=args.dim, layers=2, dropout=args.dropout)
-    data, lr, best = batchify(train_ids, 20), 20.0, math.inf
-    for epoch in range(args.epochs):  # pytorch/examples: divide lr by 4 when validation stops improving
-        plain_train_epoch(plain, data, 35, lr, 0.25, len(vocab))
-        valid_ppl = shared_eval(plain, template, valid_ids)
-        print(f"  plain   {cell} epoch {epoch + 1}: valid ppl {valid_ppl:.2f}", file=sys.stderr)
-        if valid_ppl >= best:
-            lr /= 4
-        best = min(best, valid_ppl)
-    with tempfile.TemporaryDirectory() as tmp:
-        torch.manual_seed(0)
-        trainer = textkit_trainer(cell, "torch", vocab, tok, train_ids, valid_ids, args, args.epochs, tmp)
-        trainer.config.progress = True
-        result = trainer.fit()
-    textkit_ppl = shared_eval(trainer.model, template, valid_ids)
-    return {"plain_valid_ppl": valid_ppl, "textkit_valid_ppl": textkit_ppl, "textkit_own_valid_ppl": result["valid_ppl"]}
+def textkit_cmds(cell, softmax, init, train, test, min_count, out, seed) -> list[list[str]]:
+    s = SETTINGS
+    train_cmd = [
+        sys.executable,
+        "-m",
+        "textkit_cli.main",
+        "train-lm",
+        str(train),
+        "--model",
+        cell,
+        "--lang",
+        "whitespace",
+        "--min-freq",
+        str(min_count),
+        "--valid-fraction",
+        "0",
+        "--epochs",
+        "1",
+        "--no-progress",
+        "--device",
+        "cpu",
+        "--embed-dim",
+        str(s["embed_dim"]),
+        "--hidden-dim",
+        str(s["hidden_dim"]),
+        "--layers",
+        str(s["layers"]),
+        "--dropout",
+        str(s["dropout"]),
+        "--bptt",
+        str(s["bptt"]),
+        "--batch-size",
+        str(s["batch_size"]),
+        "--lr",
+        str(s["lr"]),
+        "--clip",
+        str(s["clip"]),
+        "--softmax",
+        softmax,
+        "--init",
+        init,
+        "--seed",
+        str(seed),
+        "--test",
+        str(test),
+        "--force",
+        "-o",
+        str(out),
+        "--json",
+    ]
+    return [train_cmd]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer batches, one short quality run")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--cells", default="lstm,gru")
-    parser.add_argument("--max-vocab", type=int, default=10000, help="vocabulary cap (the softmax dominates otherwise)")
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--speed-only", action="store_true", help="skip the quality runs")
+    parser.add_argument("--cases", default=",".join(CASES), help="corpus:cell[:softmax], comma-separated")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="alternated A/B rounds, round r with seed r on both sides (medians printed)",
+    )
+    parser.add_argument("--quick", action="store_true", help="at most 40k training tokens per corpus")
+    parser.add_argument("--max-train-tokens", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads of each side (OMP_NUM_THREADS)")
+    parser.add_argument("--inits", default="torch", help="textkit initialisations to run (comma-separated)")
+    parser.add_argument(
+        "--plain-side", nargs=5, metavar=("CELL", "TRAIN", "TEST", "MIN_COUNT", "SEED"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
-    args.dim, args.dropout = 200, 0.2
-    args.speed_batches = 15 if args.quick else 40
-    args.rounds = 4 if args.quick else 8
-    args.scratch_rounds = 1 if args.quick else 2
-    args.epochs = args.epochs or (1 if args.quick else 2)
-    torch.set_num_threads(args.threads)
-
-    tok = get_tokenizer("en")
-    train_lines, valid_lines = split_lines(list(read_corpus("wiki")))
-    if args.quick:
-        train_lines, valid_lines = train_lines[:800], valid_lines[:150]
-    train_tokens = list(tok.tokenize_lines(train_lines))
-    vocab = build_lm_vocab(train_tokens, max_size=args.max_vocab)
-    train_ids, _ = encode_token_lists(train_tokens, vocab)
-    valid_ids, _ = encode_token_lists(tok.tokenize_lines(valid_lines), vocab)
-    print(f"wiki sample: {len(train_ids)} train / {len(valid_ids)} valid tokens, vocab {len(vocab)}, "
-          f"{args.threads} threads, embed/hidden {args.dim}, 2 layers, bptt 35, batch 20", file=sys.stderr)
-
-    print(f"{'cell':5} {'plain tok/s':>12} {'textkit tok/s':>14} {'ratio':>6} {'scratch tok/s':>14} {'scratch ratio':>13}")
-    for cell in args.cells.split(","):
-        s = speed(cell, vocab, tok, train_ids, args)
-        print(f"{cell:5} {s['plain']:12.0f} {s['textkit']:14.0f} {s['textkit'] / s['plain']:6.3f} "
-              f"{s['scratch']:14.0f} {s['scratch'] / s['plain']:13.3f}", flush=True)
-    for cell in args.cells.split(",") if not args.speed_only else []:
-        q = quality(cell, vocab, tok, train_ids, valid_ids, args)
-        print(f"{cell}: valid ppl after {args.epochs} epoch(s): plain {q['plain_valid_ppl']:.2f}, "
-              f"textkit {q['textkit_valid_ppl']:.2f} (ratio {q['textkit_valid_ppl'] / q['plain_valid_ppl']:.3f}; "
-              f"textkit's own all-token evaluation {q['textkit_own_valid_ppl']:.2f})", flush=True)
+    if args.plain_side:
+        cell, train, test, min_count, seed = args.plain_side
+        return plain_side(cell, train, test, int(min_count), int(seed))
+    limit = args.max_train_tokens or (40_000 if args.quick else None)
+    inits = args.inits.split(",")
+    print(
+        f"{'case':24} {'init':8} {'plain s':>8} {'textkit s':>9} {'speed':>6} {'plain ppl':>9} {'textkit ppl':>11} "
+        f"{'ppl ratio':>9} {'plain MiB':>9} {'textkit MiB':>11}",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for case in args.cases.split(","):
+            corpus, cell, *rest = case.split(":")
+            softmax = rest[0] if rest else "full"
+            train, test, min_count = corpus_files(corpus, folder, limit)
+            plain_runs: list = []
+            for init in inits:
+                kit_runs: list = []
+                # round r: seed r on both sides, the order of the sides alternating; the peer runs
+                # only for the first initialisation, the others reuse its figures
+                for round_ in range(args.rounds):
+                    plain_cmd = [
+                        [
+                            sys.executable,
+                            __file__,
+                            "--plain-side",
+                            cell,
+                            str(train),
+                            str(test),
+                            str(min_count),
+                            str(round_),
+                        ]
+                    ]
+                    kit_cmds = textkit_cmds(cell, softmax, init, train, test, min_count, folder / "model", round_)
+                    sides = ("plain", "textkit") if round_ % 2 == 0 else ("textkit", "plain")
+                    for side in sides if len(plain_runs) <= round_ else ("textkit",):
+                        runs = plain_runs if side == "plain" else kit_runs
+                        runs.append(timed(plain_cmd if side == "plain" else kit_cmds, args.threads))
+                    print(
+                        f"  {case} {init} seed {round_}: plain {plain_runs[round_][0]:.1f}s "
+                        f"ppl {plain_runs[round_][2]:.1f}, textkit {kit_runs[-1][0]:.1f}s ppl {kit_runs[-1][2]:.1f}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                plain_s, plain_ppl = (statistics.median(r[i] for r in plain_runs) for i in (0, 2))
+                kit_s, kit_ppl = (statistics.median(r[i] for r in kit_runs) for i in (0, 2))
+                print(
+                    f"{case:24} {init:8} {plain_s:8.1f} {kit_s:9.1f} {plain_s / kit_s:6.2f} {plain_ppl:9.1f} "
+                    f"{kit_ppl:11.1f} {kit_ppl / plain_ppl:9.3f} {max(r[1] for r in plain_runs) / 1024:9.0f} "
+                    f"{max(r[1] for r in kit_runs) / 1024:11.0f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shlex
 import statistics
@@ -196,7 +195,8 @@ def main() -> None:
     for mode, s in results.items():
         g, t = s["gensim"], s["textkit"]
         line = (f"{mode:8s} {g['seconds']:>9.2f} {t['seconds']:>9.2f} {s['speedup']:>7.2f}x "
-                f"{s['speedup_range'][0]:>5.2f}-{s['speedup_range'][1]:<5.2f} {g['peak_mib']:>6.0f}/{t['peak_mib']:<6.0f}")
+                f"{s['speedup_range'][0]:>5.2f}-{s['speedup_range'][1]:<5.2f} "
+                f"{g['peak_mib']:>6.0f}/{t['peak_mib']:<6.0f}")
         if "analogy" in g:
             line += "   " + " ".join(f"{g[k]:.4f}/{t[k]:.4f}" for k in ("analogy", "ws353", "simlex"))
         print(line)

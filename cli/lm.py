@@ -153,6 +153,7 @@ def train_lm(corpus, family, dataset, raw, data_dir, lang, lowercase, min_freq, 
       torchrun --nproc_per_node 2 -m textkit_cli.main train-lm corpus.txt --model lstm -o models/ddp
     """
     _setup_logging()
+    _refuse_inapplicable(family, neural)
     if lang is None:
         lang = "whitespace" if dataset is not None else "en"
     if family != "ngram":
@@ -170,6 +171,21 @@ def train_lm(corpus, family, dataset, raw, data_dir, lang, lowercase, min_freq, 
         emit_json(summary)
     else:
         log(f"wrote {output}: {summary['model']}, {summary['vocab_size']} words, {summary['train_tokens']} training tokens, {summary['seconds']:.1f}s")
+
+
+NGRAM_ONLY = ("order", "smoothing", "k", "use_gzip", "model_format", "vocab_path")
+
+
+def _refuse_inapplicable(family: str, neural: dict) -> None:
+    """Options of the other model family, given explicitly, are a usage error rather than ignored."""
+    ctx = click.get_current_context()
+    foreign = NGRAM_ONLY if family != "ngram" else tuple(neural)
+    given = [p for p in ctx.command.params if p.name in foreign
+             and ctx.get_parameter_source(p.name) != click.core.ParameterSource.DEFAULT]
+    if given:
+        flags = ", ".join(p.opts[0] for p in given)
+        other = "--model ngram" if family != "ngram" else "--model rnn|lstm|gru"
+        raise click.UsageError(f"{flags} only appl{'ies' if len(given) == 1 else 'y'} with {other}")
 
 
 def _train_ngram(lines, tokenizer, min_freq, vocab_path, order, smoothing, k, use_gzip, native, output, force) -> dict:

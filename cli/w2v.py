@@ -24,19 +24,29 @@ SHOWCASE_WORDS = ("france", "january", "two", "war", "water", "university")  # c
 @click.command("train-w2v")
 @click.argument("corpus", required=False)
 @click.option("-o", "--output", default=DEFAULT_OUTPUT, show_default=True,
-              help="Vectors to write: .bin (word2vec binary), .txt/.vec (text), or a folder (the whole model: can train further).")
+              help="Vectors to write: .bin (word2vec binary), .txt/.vec (text), or a folder (the whole model: "
+                   "can train further).")
 @click.option("--sg/--cbow", default=False, show_default=True, help="Skip-gram or CBOW (mean of the context).")
-@click.option("--hs", is_flag=True, help="Hierarchical softmax (Huffman tree); combine with --negative 0 to use it alone.")
-@click.option("--negative", type=click.IntRange(min=0), default=5, show_default=True, help="Negative samples per example (0: off).")
+@click.option("--hs", is_flag=True,
+              help="Hierarchical softmax (Huffman tree); combine with --negative 0 to use it alone.")
+@click.option("--negative", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Negative samples per example (0: off).")
 @click.option("--dim", type=click.IntRange(min=1), default=100, show_default=True, help="Vector size.")
-@click.option("--window", type=click.IntRange(min=1), default=5, show_default=True, help="Largest context window (each word draws a smaller one at random).")
-@click.option("--min-count", type=click.IntRange(min=1), default=5, show_default=True, help="Ignore words rarer than this.")
-@click.option("--max-vocab-size", type=click.IntRange(min=1), default=None, help="Bound on distinct words held while counting.")
-@click.option("--sample", type=click.FloatRange(min=0), default=1e-3, show_default=True, help="Subsampling threshold for frequent words (0: off).")
-@click.option("--alpha", type=click.FloatRange(min=0, min_open=True), default=0.025, show_default=True, help="Initial learning rate.")
-@click.option("--min-alpha", type=click.FloatRange(min=0), default=0.0001, show_default=True, help="Final learning rate (linear decay over all epochs).")
+@click.option("--window", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Largest context window (each word draws a smaller one at random).")
+@click.option("--min-count", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Ignore words rarer than this.")
+@click.option("--max-vocab-size", type=click.IntRange(min=1), default=None,
+              help="Bound on distinct words held while counting.")
+@click.option("--sample", type=click.FloatRange(min=0), default=1e-3, show_default=True,
+              help="Subsampling threshold for frequent words (0: off).")
+@click.option("--alpha", type=click.FloatRange(min=0, min_open=True), default=0.025, show_default=True,
+              help="Initial learning rate.")
+@click.option("--min-alpha", type=click.FloatRange(min=0), default=0.0001, show_default=True,
+              help="Final learning rate (linear decay over all epochs).")
 @click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True)
-@click.option("--workers", type=click.IntRange(min=1), default=min(os.cpu_count() or 1, 4), show_default=True, help="Training threads (1 + --seed: reproducible).")
+@click.option("--workers", type=click.IntRange(min=1), default=min(os.cpu_count() or 1, 4), show_default=True,
+              help="Training threads (1 + --seed: reproducible).")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--kernel", type=click.Choice(["hogbatch", "classic"]), default="hogbatch", show_default=True,
               help="hogbatch: a window's context words share the target's negatives (fast); classic: pair by pair, "
@@ -67,7 +77,7 @@ def train_w2v(corpus, output, sg, hs, negative, dim, window, min_count, max_voca
     source = corpus if corpus is not None else "wiki"
     model = Word2Vec(vector_size=dim, window=window, min_count=min_count, max_vocab_size=max_vocab_size, sample=sample,
                      alpha=alpha, min_alpha=min_alpha, sg=int(sg), hs=int(hs), negative=negative, epochs=epochs,
-                     workers=workers, seed=seed, kernel=kernel)
+                     workers=workers, seed=seed, kernel=kernel, tokenizer=tokenizer)
     sentences = _sentences(source, tokenizer, errors)
     model.build_vocab(sentences)
     if not as_json:
@@ -124,12 +134,14 @@ def _load(path: str):
 
 @click.command("eval-w2v")
 @click.argument("vectors")
-@click.option("--analogies", default=None, metavar="google|PATH", help="Analogy questions (questions-words.txt format).")
+@click.option("--analogies", default=None, metavar="google|PATH",
+              help="Analogy questions (questions-words.txt format).")
 @click.option("--similarity", default=None, metavar="ws353,simlex|PATH",
               help="Comma-separated word-pair sets (word1<TAB>word2<TAB>score).")
 @click.option("--restrict-vocab", type=click.IntRange(min=1), default=300_000, show_default=True,
               help="Only the most frequent N words take part (gensim's default).")
-@click.option("--case-sensitive", is_flag=True, help="Match words with their case (default: case-insensitive, as gensim).")
+@click.option("--case-sensitive", is_flag=True,
+              help="Match words with their case (default: case-insensitive, as gensim).")
 @json_option
 def eval_w2v(vectors, analogies, similarity, restrict_vocab, case_sensitive, as_json):
     """Evaluate VECTORS on word analogies and word-pair similarity (default: google, ws353, simlex).
@@ -159,7 +171,8 @@ def eval_w2v(vectors, analogies, similarity, restrict_vocab, case_sensitive, as_
         return
     if "analogies" in result:
         a = result["analogies"]
-        click.echo(f"analogies ({analogies}): accuracy {a['accuracy']:.4f} on {a['covered']}/{a['total']} questions covered")
+        click.echo(f"analogies ({analogies}): accuracy {a['accuracy']:.4f} "
+                   f"on {a['covered']}/{a['total']} questions covered")
         for s in a["sections"]:
             click.echo(f"  {s['section']:<28} {s['accuracy']:.4f}  ({s['correct']}/{s['covered']})")
     for name, r in result.get("similarity", {}).items():
@@ -172,7 +185,8 @@ def eval_w2v(vectors, analogies, similarity, restrict_vocab, case_sensitive, as_
 @click.argument("words", nargs=-1, required=True)
 @click.option("--minus", multiple=True, help="Subtract this word's direction (repeatable).")
 @click.option("--topn", type=click.IntRange(min=1), default=10, show_default=True)
-@click.option("--restrict-vocab", type=click.IntRange(min=1), default=None, help="Search only the N most frequent words.")
+@click.option("--restrict-vocab", type=click.IntRange(min=1), default=None,
+              help="Search only the N most frequent words.")
 @json_option
 def similar(vectors, words, minus, topn, restrict_vocab, as_json):
     """Nearest words (cosine) to WORDS in VECTORS.
@@ -202,7 +216,8 @@ def similar(vectors, words, minus, topn, restrict_vocab, as_json):
 @click.argument("c")
 @click.option("--method", type=click.Choice(["3cosadd", "3cosmul"]), default="3cosadd", show_default=True)
 @click.option("--topn", type=click.IntRange(min=1), default=5, show_default=True)
-@click.option("--restrict-vocab", type=click.IntRange(min=1), default=None, help="Answer only from the N most frequent words.")
+@click.option("--restrict-vocab", type=click.IntRange(min=1), default=None,
+              help="Answer only from the N most frequent words.")
 @json_option
 def analogy(vectors, a, b, c, method, topn, restrict_vocab, as_json):
     """A is to B as C is to ?  (e.g. man king woman → queen).
@@ -219,7 +234,8 @@ def analogy(vectors, a, b, c, method, topn, restrict_vocab, as_json):
     query = kv.most_similar if method == "3cosadd" else kv.most_similar_cosmul  # 3CosMul: Levy and Goldberg 2014
     answers = query(positive=[b, c], negative=[a], topn=topn, restrict_vocab=restrict_vocab)
     if as_json:
-        emit_json({"a": a, "b": b, "c": c, "method": method, "answers": [{"word": w, "score": float(s)} for w, s in answers]})
+        emit_json({"a": a, "b": b, "c": c, "method": method,
+                   "answers": [{"word": w, "score": float(s)} for w, s in answers]})
         return
     for w, s in answers:
         click.echo(f"{w}\t{s:.4f}")
@@ -230,7 +246,8 @@ def analogy(vectors, a, b, c, method, topn, restrict_vocab, as_json):
 @click.option("--words", default=None, help="Comma-separated words to plot (default: the --top most frequent).")
 @click.option("--top", type=click.IntRange(min=2), default=100, show_default=True)
 @click.option("--method", type=click.Choice(["pca", "tsne"]), default="pca", show_default=True)
-@click.option("-o", "--output", default="embeddings.png", show_default=True, type=click.Path(dir_okay=False), help="Image to write (.png, .pdf, .svg).")
+@click.option("-o", "--output", default="embeddings.png", show_default=True, type=click.Path(dir_okay=False),
+              help="Image to write (.png, .pdf, .svg).")
 @click.option("--seed", type=int, default=0, show_default=True, help="t-SNE seed.")
 @force_option
 @json_option

@@ -41,8 +41,14 @@ def leftovers(parent: Path) -> list[str]:
 
 def test_save_artifact_writes_one_folder(tmp_path):
     vocab = Vocab.build([["a", "b", "a"]], specials=("<unk>",))
-    out = save_artifact(tmp_path / "m", "lm.neural", {"hidden_dim": 3}, tensors={"w": np.ones((2, 3), np.float32)},
-                        vocab=vocab, tokenizer=get_tokenizer("en", lowercase=False))
+    out = save_artifact(
+        tmp_path / "m",
+        "lm.neural",
+        {"hidden_dim": 3},
+        tensors={"w": np.ones((2, 3), np.float32)},
+        vocab=vocab,
+        tokenizer=get_tokenizer("en", lowercase=False),
+    )
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "vocab.json", "weights.safetensors"]
     config = read_config(out)
     assert config["format"] == "textkit" and config["version"] == 1 and config["kind"] == "lm.neural"
@@ -166,8 +172,12 @@ def test_textkit_load_refuses_what_it_cannot_read(tmp_path):
 
 @pytest.mark.parametrize(
     "spec, options",
-    [("en", {"lowercase": False}), ("whitespace", {"lowercase": True}), ("char", {"space_token": "_"}),
-     ("zh", {"mode": "search", "hmm": False, "lowercase": True})],
+    [
+        ("en", {"lowercase": False}),
+        ("whitespace", {"lowercase": True}),
+        ("char", {"space_token": "_"}),
+        ("zh", {"mode": "search", "hmm": False, "lowercase": True}),
+    ],
 )
 def test_tokenizer_config_round_trip(tmp_path, spec, options):
     tok = get_tokenizer(spec, **options)
@@ -220,15 +230,36 @@ def test_a_regular_install_finds_the_named_samples(tmp_path):
     pytest.importorskip("setuptools")
     root = Path(__file__).resolve().parent.parent
     wheel_dir, site = tmp_path / "wheel", tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheel_dir),
-                    str(root)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(wheel_dir),
+            str(root),
+        ],
+        check=True,
+        capture_output=True,
+    )
     wheel = next(wheel_dir.glob("textkit-*.whl"))
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile", "--target", str(site),
-                    str(wheel)], check=True, capture_output=True)
-    probe = ("import textkit.corpora as c; p = c.resolve_corpus('en_sample'); "
-             "print(c.__file__); print(p); print(sum(1 for _ in c.read_corpus('zh_sample')))")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile", "--target", str(site), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    probe = (
+        "import textkit.corpora as c; p = c.resolve_corpus('en_sample'); "
+        "print(c.__file__); print(p); print(sum(1 for _ in c.read_corpus('zh_sample')))"
+    )
     env = {**os.environ, "PYTHONPATH": str(site)}
-    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, check=True, capture_output=True, text=True
+    )
     module, sample, zh_lines = out.stdout.split("\n")[:3]
     assert module.startswith(str(site)) and sample.startswith(str(site))
     assert int(zh_lines) > 100

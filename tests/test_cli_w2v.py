@@ -8,9 +8,9 @@ import random
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from textkit_cli.main import cli
 
 from textkit.embeddings import load_vectors, word_counts
-from textkit_cli.main import cli
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -51,7 +51,7 @@ def vectors(corpus, tmp_path_factory):
 def test_train_w2v_json_reports_the_run(vectors):
     path, report = vectors
     assert report["vocab_size"] == 15 and report["words"] == 8 * 3200
-    assert report["words_per_sec"] == pytest.approx(report["words"] / report["train_seconds"])  # the rate is words / time
+    assert report["words_per_sec"] == pytest.approx(report["words"] / report["train_seconds"])  # words / time
     assert len(report["epoch_loss"]) == 8 and report["epoch_mean_loss"][-1] < report["epoch_mean_loss"][0]
     kv = load_vectors(path)
     assert len(kv) == 15 and kv.vector_size == 12
@@ -96,7 +96,8 @@ def test_plot_embeddings_writes_an_image(vectors, tmp_path):
     out = tmp_path / "emb.png"
     code, _, _ = run("plot-embeddings", str(path), "--top", "15", "-o", str(out))
     assert code == 0 and out.read_bytes()[:4] == b"\x89PNG"
-    code, _, _ = run("plot-embeddings", str(path), "--words", "cat0,cat1,red0,car2,car3,red4", "--method", "tsne", "-o", str(out), "--force")
+    code, _, _ = run("plot-embeddings", str(path), "--words", "cat0,cat1,red0,car2,car3,red4", "--method", "tsne",
+                     "-o", str(out), "--force")
     assert code == 0
 
 

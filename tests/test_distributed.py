@@ -34,18 +34,30 @@ def launch_two_processes(tmp_path, source: str, spec: list) -> object:
     spec_path.write_text(json.dumps(spec))
     worker.write_text(textwrap.dedent(source))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
-    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(worker), str(spec_path)]
+    launch = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        str(worker),
+        str(spec_path),
+    ]
     done = subprocess.run(launch, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads((tmp_path / "ddp.json").read_text())
 
 
-def test_two_processes_match_one_process(tmp_path):
-    ddp = launch_two_processes(tmp_path, WORKER, [LINES, ARCHITECTURE, CONFIG, str(tmp_path / "ddp")])
+@pytest.mark.parametrize("softmax", ["full", "adaptive"])
+def test_two_processes_match_one_process(tmp_path, softmax):
+    architecture = {**ARCHITECTURE, "softmax": softmax}
+    ddp = launch_two_processes(tmp_path, WORKER, [LINES, architecture, CONFIG, str(tmp_path / "ddp")])
 
     train, valid = split_lines(LINES)
-    _, single = train_language_model(train, valid, tmp_path / "single", ARCHITECTURE, TrainConfig(**CONFIG),
-                                     tokenizer="whitespace", device="cpu")
+    _, single = train_language_model(
+        train, valid, tmp_path / "single", architecture, TrainConfig(**CONFIG), tokenizer="whitespace", device="cpu"
+    )
     assert ddp["history"][-1]["train_ppl"] < ddp["history"][0]["train_ppl"]  # the loss falls
     for a, b in zip(ddp["history"], single["history"]):
         assert a["train_ppl"] == pytest.approx(b["train_ppl"], rel=1e-4)

@@ -66,12 +66,24 @@ def test_save_load_roundtrip_and_loader(tmp_path):
     lm = _model("gru", tied=True).eval()
     lm.save(tmp_path / "m")
     config = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert config["format"] == "textkit.lm" and config["kind"] == "rnn" and config["tied"] is True
-    assert config["tokenizer"] == {"spec": "whitespace", "options": {"lowercase": False}}
+    assert config["format"] == "textkit" and config["kind"] == "lm.neural" and config["tied"] is True
+    assert config["tokenizer"]["name"] == "whitespace"
     loaded = load_language_model(tmp_path / "m")
     assert isinstance(loaded, NeuralLM)
     assert loaded.decoder.weight is loaded.embedding.weight
     assert loaded.score_lines(LINES) == pytest.approx(lm.score_lines(LINES))
+    import textkit.artifacts
+
+    assert textkit.artifacts.load(tmp_path / "m").score_lines(LINES) == pytest.approx(lm.score_lines(LINES))
+    # a folder written by textkit 0.1 (its format, kind, weight file and tokenizer entry) still loads
+    old = dict(
+        config, format="textkit.lm", kind="rnn", tokenizer={"spec": "whitespace", "options": {"lowercase": False}}
+    )
+    for key in ("softmax", "cutoffs", "textkit_version"):
+        old.pop(key, None)
+    (tmp_path / "m" / "config.json").write_text(json.dumps(old))
+    (tmp_path / "m" / "weights.safetensors").rename(tmp_path / "m" / "model.safetensors")
+    assert load_language_model(tmp_path / "m").score_lines(LINES) == pytest.approx(lm.score_lines(LINES))
 
 
 def test_scratch_and_torch_share_weights(tmp_path):
@@ -88,11 +100,11 @@ def test_scratch_and_torch_share_weights(tmp_path):
 def test_corrupt_and_mismatched_files(tmp_path):
     lm = _model()
     lm.save(tmp_path / "m")
-    weights = (tmp_path / "m" / "model.safetensors").read_bytes()
-    (tmp_path / "m" / "model.safetensors").write_bytes(weights[: len(weights) // 2])
+    weights = (tmp_path / "m" / "weights.safetensors").read_bytes()
+    (tmp_path / "m" / "weights.safetensors").write_bytes(weights[: len(weights) // 2])
     with pytest.raises(ModelFileError, match="safetensors"):
         NeuralLM.load(tmp_path / "m")
-    (tmp_path / "m" / "model.safetensors").write_bytes(weights)
+    (tmp_path / "m" / "weights.safetensors").write_bytes(weights)
     other = build_lm_vocab([["only", "three", "words", "here", "now"]])
     other.save(tmp_path / "m" / "vocab.json")
     with pytest.raises(ModelFileError, match="does not belong"):
@@ -106,7 +118,7 @@ def test_weights_of_another_vocab_size_are_rejected(tmp_path):
     small, big = _model(lines=LINES[:1]), _model()
     big.save(tmp_path / "big")
     small.save(tmp_path / "small")
-    (tmp_path / "small" / "model.safetensors").write_bytes((tmp_path / "big" / "model.safetensors").read_bytes())
+    (tmp_path / "small" / "weights.safetensors").write_bytes((tmp_path / "big" / "weights.safetensors").read_bytes())
     with pytest.raises(ModelFileError, match="shape"):
         NeuralLM.load(tmp_path / "small")
 
@@ -121,7 +133,11 @@ def test_tied_needs_equal_sizes_and_init_schemes():
     # torch: every layer's own default, so a plain torch.nn model built after the same seed is identical
     lm = _model(init="torch", model="gru", layers=1)
     torch.manual_seed(0)
-    embedding, gru, decoder = torch.nn.Embedding(len(lm.vocab), 8), torch.nn.GRU(8, 8), torch.nn.Linear(8, len(lm.vocab))
+    embedding, gru, decoder = (
+        torch.nn.Embedding(len(lm.vocab), 8),
+        torch.nn.GRU(8, 8),
+        torch.nn.Linear(8, len(lm.vocab)),
+    )
     torch.testing.assert_close(lm.embedding.weight, embedding.weight, rtol=0, atol=0)
     torch.testing.assert_close(lm.encoder.weight_hh_l0, gru.weight_hh_l0, rtol=0, atol=0)
     torch.testing.assert_close(lm.decoder.weight, decoder.weight, rtol=0, atol=0)
@@ -231,7 +247,7 @@ def test_nan_weights_in_a_saved_model_are_rejected(tmp_path):
     from textkit.io import load_tensors, save_tensors
 
     _model().save(tmp_path / "m")
-    path = tmp_path / "m" / "model.safetensors"
+    path = tmp_path / "m" / "weights.safetensors"
     tensors = load_tensors(path)
     tensors["decoder.bias"][0] = math.nan
     save_tensors(path, tensors)

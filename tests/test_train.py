@@ -67,11 +67,26 @@ def _weights(trainer):
     return {k: v.clone() for k, v in trainer.model.state_dict().items()}
 
 
-@pytest.mark.parametrize("stop_at", [(0, 5), (1, 0)], ids=["mid-epoch", "epoch-boundary"])
-@pytest.mark.parametrize("schedule", ["plateau", "cyclic"])
-def test_resume_continues_exactly(tmp_path, stop_at, schedule):
-    settings = dict(epochs=3, optimizer="sgd", lr=2.0, momentum=0.5, schedule=schedule,
-                    architecture={**TINY, "dropout": 0.2, "model": "lstm"})
+@pytest.mark.parametrize(
+    "stop_at,schedule,softmax",
+    [
+        ((0, 5), "plateau", "full"),
+        ((1, 0), "plateau", "full"),
+        ((0, 5), "cyclic", "full"),
+        ((1, 0), "cyclic", "full"),
+        ((0, 5), "plateau", "adaptive"),
+    ],
+)
+def test_resume_continues_exactly(tmp_path, stop_at, schedule, softmax):
+    tied = softmax == "adaptive"  # the adaptive head's word rows tied to the embedding
+    settings = dict(
+        epochs=3,
+        optimizer="sgd",
+        lr=2.0,
+        momentum=0.5,
+        schedule=schedule,
+        architecture={**TINY, "dropout": 0.2, "model": "lstm", "softmax": softmax, "tied": tied},
+    )
     reference = _trainer(tmp_path / "ref", **settings)
     reference.fit()
 
@@ -99,10 +114,16 @@ def test_checkpoint_files_and_plot(tmp_path):
     config = TrainConfig(epochs=2, batch_size=4, bptt=6, optimizer="adam", lr=0.02, progress=False)
     train_language_model(train, valid, tmp_path / "run", TINY, config, tokenizer="whitespace", device="cpu")
     run = tmp_path / "run"
-    assert {p.name for p in run.iterdir()} == {"config.json", "vocab.json", "model.safetensors", CHECKPOINT, "perplexity.png"}
+    assert {p.name for p in run.iterdir()} == {
+        "config.json",
+        "vocab.json",
+        "weights.safetensors",
+        CHECKPOINT,
+        "perplexity.png",
+    }
     assert (run / "perplexity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     config = json.loads((run / "config.json").read_text())
-    assert config["training"]["optimizer"] == "adam" and config["kind"] == "rnn"
+    assert config["training"]["optimizer"] == "adam" and config["kind"] == "lm.neural"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # the checkpoint folder moved inside
     # no pickle anywhere: every file is JSON, PNG or safetensors
     assert not any(p.suffix in (".pt", ".pth", ".pkl") for p in run.iterdir())
@@ -174,7 +195,9 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
 def test_train_language_model_end_to_end(tmp_path):
     train, valid = split_lines(REPETITIVE)
     config = TrainConfig(epochs=2, batch_size=4, bptt=6, optimizer="adam", lr=0.02, progress=False)
-    model, result = train_language_model(train, valid, tmp_path / "m", TINY, config, tokenizer="whitespace", device="cpu")
+    model, result = train_language_model(
+        train, valid, tmp_path / "m", TINY, config, tokenizer="whitespace", device="cpu"
+    )
     assert result["epochs"] == 2
     rate = sum(h["train_tokens"] for h in result["history"]) / sum(h["train_seconds"] for h in result["history"])
     assert result["tokens_per_sec"] == pytest.approx(rate)  # training tokens over training time
@@ -250,8 +273,7 @@ def test_the_trainer_takes_the_same_steps_as_a_plain_torch_loop(tmp_path, cell):
     trainer = LMTrainer(model, ids, None, config)
     losses = []
     torch.manual_seed(1)
-    trainer.fit(on_batch=lambda t: losses.append(t.running["loss_sum"] / t.running["tokens"] * t.batch
-                                                 - sum(losses)))
+    trainer.fit(on_batch=lambda t: losses.append(t.running["loss_sum"] / t.running["tokens"] * t.batch - sum(losses)))
     torch.manual_seed(1)
     expected = _plain_loop(plain_model, ids, config, len(losses))
     assert len(losses) > 20
@@ -275,7 +297,9 @@ def test_fit_trains_in_memory():
     torch.manual_seed(0)
     lm = NeuralLM(build_lm_vocab(tok.tokenize_lines(train)), tok, **TINY)
     before = lm.score_lines(valid)[0]
-    result = lm.fit(train, valid, TrainConfig(epochs=2, batch_size=4, bptt=6, optimizer="adam", lr=0.02, progress=False))
+    result = lm.fit(
+        train, valid, TrainConfig(epochs=2, batch_size=4, bptt=6, optimizer="adam", lr=0.02, progress=False)
+    )
     assert result["epochs"] == 2 and lm.score_lines(valid)[0] > before
 
 
@@ -296,8 +320,17 @@ def test_force_run_that_fails_leaves_the_old_model_and_resume_finds_its_checkpoi
 
     config.epochs = 2
     with pytest.raises(KeyboardInterrupt):
-        train_language_model(train, valid, out, {**TINY, "model": "lstm"}, config, tokenizer="whitespace",
-                             device="cpu", force=True, on_batch=interrupt)
+        train_language_model(
+            train,
+            valid,
+            out,
+            {**TINY, "model": "lstm"},
+            config,
+            tokenizer="whitespace",
+            device="cpu",
+            force=True,
+            on_batch=interrupt,
+        )
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # the old model is untouched
     assert NeuralLM.load(out).config["model"] == "gru"
     assert (checkpoint_folder(out) / CHECKPOINT).exists()  # beside it, not inside
@@ -316,8 +349,16 @@ def test_a_read_only_destination_fails_before_training(tmp_path, monkeypatch):
     train, valid = split_lines(REPETITIVE)
     trained = []
     with pytest.raises(TextkitError, match="cannot write there.*Read-only"):
-        train_language_model(train, valid, tmp_path / "m", TINY, TrainConfig(progress=False), tokenizer="whitespace",
-                             device="cpu", on_batch=trained.append)
+        train_language_model(
+            train,
+            valid,
+            tmp_path / "m",
+            TINY,
+            TrainConfig(progress=False),
+            tokenizer="whitespace",
+            device="cpu",
+            on_batch=trained.append,
+        )
     assert trained == [] and list(tmp_path.iterdir()) == []
 
 
@@ -327,3 +368,24 @@ def test_non_finite_settings_are_refused(field):
         TrainConfig(**{field: math.nan})
     with pytest.raises(UsageError, match="finite"):
         TrainConfig(**{field: math.inf})
+
+
+def test_recurrent_classifiers_share_the_loop_and_log_to_stderr(capsys):
+    from textkit.classify.rnn import RecurrentClassifier
+
+    texts = ["good fine great", "bad awful poor"] * 20
+    labels = ["pos", "neg"] * 20
+    model = RecurrentClassifier(cell="gru", embed_dim=8, hidden_dim=8, epochs=2, batch_size=8, threads=1, patience=1)
+    model.fit(texts, labels, validation=(texts[:8], labels[:8]))
+    out, err = capsys.readouterr()
+    assert out == ""  # stdout stays for results (--json)
+    assert "gru epoch 1" in err and len(model.history_) >= 1
+
+
+def test_early_stopping_counts_epochs_without_a_new_best():
+    from textkit.training import EarlyStopping
+
+    stopper = EarlyStopping(patience=2)
+    assert [stopper.update(v) for v in (3.0, 2.0, 2.5, 2.0)] == [True, True, False, False]
+    assert stopper.stop and stopper.best == 2.0
+    assert not EarlyStopping(None).stop

@@ -95,7 +95,7 @@ def test_hub_failure_says_how_to_use_a_local_copy(monkeypatch):
         raise ConnectionError("Couldn't reach 'Salesforce/wikitext' on the Hub")
 
     monkeypatch.setattr(datasets, "load_dataset", unreachable)
-    with pytest.raises(DatasetUnavailableError, match="--data-dir"):
+    with pytest.raises(DatasetUnavailableError, match="data_dir"):
         load_wikitext("wikitext-103", "test")
 
 
@@ -108,7 +108,7 @@ def test_offline_hub_gives_dataset_unavailable_without_network(tmp_path):
         "except DatasetUnavailableError as e:\n    print('unavailable:', e)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert out.stdout.startswith("unavailable:") and "--data-dir" in out.stdout, out.stderr
+    assert out.stdout.startswith("unavailable:") and "data_dir" in out.stdout, out.stderr
 
 
 def test_unreachable_hub_fails_fast_in_offline_mode(monkeypatch):
@@ -126,7 +126,7 @@ def test_unreachable_hub_fails_fast_in_offline_mode(monkeypatch):
     monkeypatch.delenv("HF_DATASETS_OFFLINE")
     monkeypatch.setattr(hub, "hub_reachable", lambda timeout=3.0: False)
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
-    with pytest.raises(DatasetUnavailableError, match="unreachable and no cached copy.*--data-dir"):
+    with pytest.raises(DatasetUnavailableError, match="unreachable and no cached copy.*data_dir"):
         load_wikitext("wikitext-2", "test")
     assert seen["offline"] == "1"  # a cached copy would still have been used
     assert "HF_HUB_OFFLINE" not in os.environ  # and the user's environment is restored

@@ -77,7 +77,8 @@ def test_shared_output_step_is_the_gradient_of_the_summed_loss(n_in, labels):
     scores = np.zeros((n_in, len(rows)), np.float32)
     sig, loss_table = kernels.sigmoid_tables()
     new_out = out.copy()
-    loss = kernels.batch_step(inputs, n_in, new_out, rows, labels, len(rows), alpha, grads, scores, sig, loss_table, True)
+    loss = kernels.batch_step(inputs, n_in, new_out, rows, labels, len(rows), alpha, grads, scores, sig, loss_table,
+                              True)
     h = torch.tensor(inputs, dtype=torch.float64, requires_grad=True)
     o = torch.tensor(out[rows], dtype=torch.float64, requires_grad=True)
     z = (h @ o.T) * torch.tensor(2 * labels - 1, dtype=torch.float64)
@@ -161,7 +162,8 @@ def planted_corpus(n_sentences: int = 600, seed: int = 0) -> tuple[list[list[str
     """Four topics of six words; a sentence uses words of one topic only."""
     rng = random.Random(seed)
     groups = [[f"{topic}{i}" for i in range(6)] for topic in ("fruit", "metal", "bird", "tool")]
-    sentences = [[rng.choice(g) for _ in range(rng.randint(6, 10))] for g in (rng.choice(groups) for _ in range(n_sentences))]
+    topics = (rng.choice(groups) for _ in range(n_sentences))
+    sentences = [[rng.choice(g) for _ in range(rng.randint(6, 10))] for g in topics]
     return sentences, groups
 
 
@@ -279,3 +281,74 @@ def test_very_long_sentences_are_cut_into_pieces(tmp_path):
     assert model._spool.sentences == 3 and model.corpus_total_words == 25_000
     ends = [e[-1] for _, e, _ in model._spool.chunks(batch_words=10**6)]
     assert ends == [25_000]
+
+
+# ---- vocabulary, compiled kernels, folders -------------------------------------------------------
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(1, 6), min_size=1, max_size=30), st.integers(1, 4))
+def test_vocab_from_counts_orders_like_from_counter(counts, min_freq):
+    from collections import Counter
+
+    from textkit.vocab import Vocab
+
+    tokens = [f"t{i}" for i in range(len(counts))]
+    counter = Counter(dict(zip(tokens, counts)))
+    if max(counts) < min_freq:
+        with pytest.raises(EmptyCorpusError):
+            Vocab.from_counts(tokens, counts, min_freq=min_freq)
+        return
+    fast = Vocab.from_counts(tokens, np.array(counts), min_freq=min_freq)
+    assert fast == Vocab.from_counter(counter, min_freq=min_freq, specials=())
+
+
+def test_the_compiled_module_trains_like_the_jit_kernel():
+    from textkit.word2vec.compiled import _jit_kernels, compiled_kernels
+
+    model = Word2Vec(vector_size=8, min_count=1, workers=1, sg=1, hs=1, negative=3, progress=False)
+    model.build_vocab(planted_corpus(100)[0])
+    ids, ends, _ = next(model._spool.chunks(10_000))
+    results = []
+    for kernels_ in (compiled_kernels(), _jit_kernels()):
+        arrays = [a.copy() for a in (model.vectors, model._syn1, model._syn1neg)]
+        loss = kernels_.train_chunk(*arrays, ids, ends, model._keep_prob, model._neg_accept, model._neg_alias,
+                                    model._codes, model._points, model._lengths, 1, 1, 3, 5, 0.025, 0.02, 7, True, True)
+        results.append((arrays, loss))
+    (a, loss_a), (b, loss_b) = results
+    assert loss_a[1:] == loss_b[1:] and loss_a[0] == pytest.approx(loss_b[0], rel=1e-5)
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, atol=1e-6)
+
+
+def test_training_in_a_fresh_process_does_not_import_numba_or_gensim(tmp_path):
+    import subprocess
+    import sys
+
+    from textkit.word2vec.compiled import compiled_kernels
+
+    compiled_kernels()  # built (or found) here, so the child only loads it
+    path = tmp_path / "c.txt"
+    path.write_text("\n".join(" ".join(s) for s in planted_corpus(50)[0]) + "\n")
+    code = ("import sys; from textkit.word2vec import Word2Vec; from textkit.embeddings import save_vectors; "
+            f"m = Word2Vec(corpus_file={str(path)!r}, vector_size=8, min_count=1, workers=2, progress=False); "
+            f"save_vectors(m, {str(tmp_path / 'v.bin')!r}); "
+            "print(sorted(n for n in ('numba', 'gensim', 'torch', 'scipy') if n in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_a_saved_model_loads_with_its_tokenizer_and_trains_further(tmp_path):
+    import textkit
+
+    path = tmp_path / "c.txt"
+    path.write_text("\n".join(" ".join(s).upper() for s in planted_corpus(100)[0]) + "\n")
+    model = Word2Vec(corpus_file=path, tokenizer="en", vector_size=8, min_count=1, workers=1, epochs=1, progress=False)
+    assert model.vocab.tokens[0].islower()  # the English tokenizer lowercases
+    model.save(tmp_path / "m")
+    back = textkit.load(tmp_path / "m")
+    assert isinstance(back, Word2Vec) and back.tokenizer.spec == "en" and back.get_params() == model.get_params()
+    np.testing.assert_array_equal(back.wv.vectors, model.wv.vectors)
+    np.testing.assert_array_equal(back._syn1neg, model._syn1neg)
+    report = back.train(corpus_file=path, epochs=1)
+    assert report.words == model.corpus_total_words and report.words_trained > 0
+    with pytest.raises(Exception, match="exists"):
+        model.save(tmp_path / "m")

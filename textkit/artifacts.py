@@ -29,8 +29,9 @@ import importlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from textkit.errors import ModelFileError, OutputError, OutputExistsError
 from textkit.io import PathLike, read_json, save_tensors, sigterm_raises, write_json
@@ -168,7 +169,9 @@ def _move_into_place(tmp: Path, target: Path, force: bool) -> None:
             if not target.exists():
                 raise OutputError(f"{target}: cannot write ({e.strerror or e})") from None
             if not force:
-                raise ArtifactExistsError(f"{target}: was created by another process while this one was writing") from None
+                raise ArtifactExistsError(
+                    f"{target}: was created by another process while this one was writing"
+                ) from None
     # Replace: move the old folder aside, move the new one in, then delete the old one. If the
     # second rename fails the old folder is put back.
     old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))

@@ -19,8 +19,8 @@ Queries are gensim's own: ``kv.most_similar``, ``kv.most_similar_cosmul``, ``kv.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -76,7 +76,8 @@ def check_words(kv, words: Sequence[str]) -> None:
 
 
 # ---- the word2vec formats ---------------------------------------------------------------------
-def write_word2vec_format(path: PathLike, words: Sequence[str], vectors: np.ndarray, binary: bool | None = None) -> Path:
+def write_word2vec_format(path: PathLike, words: Sequence[str], vectors: np.ndarray,
+                          binary: bool | None = None) -> Path:
     """Write the word2vec format, atomically: text (``V D`` then ``word v1 .. vD`` per line, each
     value with 9 significant digits, enough to read every float32 back exactly) or binary (``word ``
     then D little-endian float32, then a newline, as the C tool writes). Rows go out in blocks.
@@ -186,43 +187,28 @@ def _read_binary_rows(f, n: int, dim: int, path: PathLike, errors: str) -> tuple
 
 
 # ---- textkit's folder format -----------------------------------------------------------------
-def save_model_folder(folder: PathLike, kind: str, params: dict, tensors: dict, vocab, force: bool = False) -> Path:
-    """Write ``config.json`` (format, version, kind, params), ``weights.safetensors`` and
-    ``vocab.json`` into ``folder``, all or nothing."""
-    from textkit.artifacts import save_artifact
-
-    save_artifact(folder, kind, params, tensors=tensors, vocab=vocab, force=force)
-    return Path(folder)
-
-
-def load_model_folder(folder: PathLike, kind: str) -> tuple[dict, dict, object]:
-    """``(params, numpy tensors, Vocab)`` from a folder :func:`save_model_folder` wrote."""
-    from textkit.artifacts import load_vocab, load_weights, read_config
-
-    config = read_config(folder, family="vectors")
-    if config["kind"] != kind:
-        raise ModelFileError(f"{folder}: a {config['kind']} folder, not {kind}")
-    params = {k: v for k, v in config.items() if k not in ("format", "version", "kind", "tokenizer")}
-    return params, load_weights(folder, framework="np"), load_vocab(folder)
-
-
 class KeyedVectorsFolder:
-    """Saving and loading a gensim ``KeyedVectors`` as textkit's ``vectors.keyed`` folder."""
+    """Saving and loading a gensim ``KeyedVectors`` as textkit's ``vectors.keyed`` folder
+    (``config.json``, ``vocab.json`` with the words and counts, ``weights.safetensors``)."""
 
     @staticmethod
     def save(kv, folder: PathLike, force: bool = False) -> Path:
+        from textkit.artifacts import save_artifact
         from textkit.vocab import Vocab
 
-        counts = word_counts(kv)
-        vocab = Vocab(kv.index_to_key, counts, specials=(), unk_token=None)
-        return save_model_folder(folder, KEYED_KIND, {"vector_size": int(kv.vector_size)}, {"vectors": kv.vectors},
-                                 vocab, force=force)
+        vocab = Vocab(kv.index_to_key, word_counts(kv), specials=(), unk_token=None)
+        save_artifact(folder, KEYED_KIND, {"vector_size": int(kv.vector_size)}, tensors={"vectors": kv.vectors},
+                      vocab=vocab, force=force)
+        return Path(folder)
 
     @staticmethod
     def load(folder: PathLike):
-        params, tensors, vocab = load_model_folder(folder, KEYED_KIND)
-        vectors = tensors.get("vectors")
-        if vectors is None or vectors.shape != (len(vocab), params.get("vector_size")):
+        from textkit.artifacts import load_vocab, load_weights, read_config
+
+        config = read_config(folder, family="vectors")
+        vocab = load_vocab(folder)
+        vectors = load_weights(folder, framework="np").get("vectors")
+        if vectors is None or vectors.shape != (len(vocab), config.get("vector_size")):
             raise ModelFileError(f"{folder}: the vectors do not match the words of its vocabulary")
         return keyed_vectors(vocab.tokens, vectors, vocab.freqs)
 
@@ -238,7 +224,9 @@ def save_vectors(vectors, path: PathLike, force: bool = False) -> Path:
     if p.suffix == ".safetensors":
         raise UsageError(f"{p}: textkit's own format is a folder; give a name without a suffix")
     if p.suffix == "" or p.is_dir():
-        return vectors.save(p, force=force) if hasattr(vectors, "build_vocab") else KeyedVectorsFolder.save(vectors, p, force)
+        if hasattr(vectors, "build_vocab"):
+            return vectors.save(p, force=force)
+        return KeyedVectorsFolder.save(vectors, p, force)
     if hasattr(vectors, "build_vocab"):  # a Word2Vec: its arrays, without building a KeyedVectors
         return write_word2vec_format(p, vectors.vocab.tokens, vectors.vectors)
     return write_word2vec_format(p, vectors.index_to_key, vectors.vectors)
@@ -288,7 +276,8 @@ def evaluate_analogies(kv, analogies: PathLike = "google", restrict_vocab: int =
     total = sum(1 for line in iter_lines(path) if not line.startswith(":") and len(line.split()) == 4)
     if not kv.index_to_key:
         raise UsageError("the vectors are empty")
-    _, sections = kv.evaluate_word_analogies(str(path), restrict_vocab=restrict_vocab, case_insensitive=case_insensitive)
+    _, sections = kv.evaluate_word_analogies(str(path), restrict_vocab=restrict_vocab,
+                                             case_insensitive=case_insensitive)
     rows = [{"section": s["section"], "correct": len(s["correct"]), "covered": len(s["correct"]) + len(s["incorrect"])}
             for s in sections if s["section"] != "Total accuracy"]
     for row in rows:
@@ -356,7 +345,8 @@ def plot_embeddings(kv, words: Sequence[str], path: PathLike, method: str = "pca
     if method == "pca":
         xy = PCA(n_components=2, random_state=seed).fit_transform(points)
     elif method == "tsne":
-        xy = TSNE(n_components=2, perplexity=min(30.0, (len(words) - 1) / 3), init="pca", random_state=seed).fit_transform(points)
+        tsne = TSNE(n_components=2, perplexity=min(30.0, (len(words) - 1) / 3), init="pca", random_state=seed)
+        xy = tsne.fit_transform(points)
     else:
         raise UsageError(f"plot method must be pca or tsne, not {method!r}")
     fig, ax = plt.subplots(figsize=(10, 8))

@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from textkit.errors import UsageError
 from textkit.io import PathLike, atomic_path

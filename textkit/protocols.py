@@ -8,7 +8,8 @@ method, registered in :data:`textkit.artifacts.KINDS`.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Protocol, Sequence, runtime_checkable
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 
 @runtime_checkable
@@ -32,7 +33,7 @@ class LanguageModel(Protocol):
 class Classifier(Protocol):
     """A text classifier with scikit-learn's estimator methods."""
 
-    def fit(self, texts: Sequence[str], labels: Sequence[Any]) -> "Classifier": ...
+    def fit(self, texts: Sequence[str], labels: Sequence[Any]) -> Classifier: ...
 
     def predict(self, texts: Sequence[str]) -> list: ...
 
@@ -40,7 +41,7 @@ class Classifier(Protocol):
 
     def get_params(self, deep: bool = True) -> dict[str, Any]: ...
 
-    def set_params(self, **params: Any) -> "Classifier": ...
+    def set_params(self, **params: Any) -> Classifier: ...
 
 
 @runtime_checkable

@@ -11,8 +11,8 @@ the step itself is the same and lives here, written out like the textbook:
 
 :class:`EarlyStopping` keeps the best validation figure and counts epochs without improvement;
 :func:`log` sends per-epoch lines to stderr (stdout is for results, e.g. ``--json``);
-:func:`progress_bar` is a tqdm bar on stderr; :func:`folder_transaction` writes a model folder all or
-nothing. Checkpoints and data-parallel training are the LM
+:func:`progress_bar` is a tqdm bar on stderr; :func:`check_writable_folder` fails before training
+rather than after it. Checkpoints and data-parallel training are the LM
 trainer's (:mod:`textkit.lm.train`, :mod:`textkit.lm.distributed`).
 
 >>> for index, loss, items in train_steps(batches, loss_of, optimizer, model.parameters(), clip=0.25):
@@ -21,19 +21,18 @@ trainer's (:mod:`textkit.lm.train`, :mod:`textkit.lm.distributed`).
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import shutil
 import sys
 import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from textkit.errors import TextkitError, UsageError
+from textkit.errors import OutputError, TextkitError
 from textkit.io import PathLike
 
 
@@ -111,8 +110,16 @@ def progress_bar(total: int, description: str, enabled: bool = True, initial: in
     """A tqdm bar on stderr that disappears when done."""
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, desc=description, unit="batch", file=sys.stderr, leave=False,
-                mininterval=0.5, disable=not enabled)
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc=description,
+        unit="batch",
+        file=sys.stderr,
+        leave=False,
+        mininterval=0.5,
+        disable=not enabled,
+    )
 
 
 def check_writable_folder(folder: PathLike) -> None:
@@ -124,29 +131,4 @@ def check_writable_folder(folder: PathLike) -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
-        raise TextkitError(f"{d}: cannot write there ({e.strerror or e})") from None
-
-
-@contextlib.contextmanager
-def folder_transaction(folder: PathLike, replace: bool) -> Iterator[Path]:
-    """Yield a fresh folder beside ``folder``; on success it becomes ``folder``, else it is removed.
-
-    An existing ``folder`` is replaced (``replace=True``) only at that final rename, so a failure or
-    Ctrl-C at any earlier point leaves it as it was.
-    """
-    target = Path(folder)
-    if target.exists() and not replace:
-        raise UsageError(f"{target} already exists")
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
-    try:
-        yield tmp
-        if target.exists():
-            old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
-            os.replace(target, old / "model")
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        raise OutputError(f"{d}: cannot write there ({e.strerror or e})") from None

@@ -23,6 +23,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from textkit.classify.base import TextClassifier, validation_scores
 from textkit.errors import EmptyCorpusError, UsageError
 from textkit.tokenize import Tokenizer, get_tokenizer
+from textkit.training import EarlyStopping, log, progress_bar, train_steps
 from textkit.vocab import Vocab
 
 SPECIALS = ("<unk>", "<pad>")
@@ -163,8 +164,6 @@ class RecurrentClassifier(TextClassifier):
             self._train(texts, y, validation)
 
     def _train(self, texts, y, validation) -> None:
-        from tqdm import tqdm
-
         torch.manual_seed(self.seed)
         device = self._device()
         tokenize = get_tokenizer(self.tokenizer).tokenize
@@ -188,34 +187,33 @@ class RecurrentClassifier(TextClassifier):
         optimizer = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
         valid_ids = self._ids(validation[0]) if validation is not None else None
         rng = np.random.default_rng(self.seed)
-        best, best_state, since_best = np.inf, None, 0
+        stopper, best_state = EarlyStopping(self.patience), None
         self.history_ = []
+
+        def loss_of(batch):
+            x, lengths = _pad([ids[i] for i in batch], self.vocab_.pad_id, device)
+            target = torch.as_tensor(y[batch], device=device)
+            return nn.functional.cross_entropy(self.module_(x, lengths), target), len(batch)
+
         for epoch in range(self.epochs):
             self.module_.train()
             batches = _length_bucketed_batches(ids, self.batch_size, rng)
             total = 0.0
-            bar = tqdm(batches, desc=f"{self.cell} epoch {epoch + 1}/{self.epochs}", unit="batch", disable=not self.progress, leave=False)
-            for batch in bar:
-                x, lengths = _pad([ids[i] for i in batch], self.vocab_.pad_id, device)
-                target = torch.as_tensor(y[batch], device=device)
-                loss = nn.functional.cross_entropy(self.module_(x, lengths), target)
-                optimizer.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(params, 5.0)  # long reviews make recurrent gradients spike
-                optimizer.step()
-                total += loss.item() * len(batch)
+            bar = progress_bar(len(batches), f"{self.cell} epoch {epoch + 1}/{self.epochs}", self.progress)
+            # clip 5: long reviews make recurrent gradients spike
+            for _, loss, items in train_steps(batches, loss_of, optimizer, params, clip=5.0):
+                total += loss * items
+                bar.update(1)
+            bar.close()
             record = {"epoch": epoch + 1, "train_loss": total / len(ids)}
             if valid_ids is not None:
                 record.update(validation_scores(self._proba_ids(valid_ids), validation[1]))
-                if record["valid_loss"] < best:
-                    best, since_best = record["valid_loss"], 0
+                if stopper.update(record["valid_loss"]):
                     best_state = copy.deepcopy(self.module_.state_dict())
-                else:
-                    since_best += 1
             self.history_.append(record)
             if self.progress:
-                bar.write(f"{self.cell} epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k != "epoch"))
-            if valid_ids is not None and since_best >= self.patience:
+                log(f"{self.cell} epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k != "epoch"))
+            if valid_ids is not None and stopper.stop:
                 break
         if best_state is not None:
             self.module_.load_state_dict(best_state)

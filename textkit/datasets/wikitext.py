@@ -84,7 +84,7 @@ def local_file(name: str, split: str, raw: bool, data_dir: PathLike) -> Path:
     """The release file for a split inside ``data_dir`` (or its ``wikitext-N[-raw]/`` subfolder)."""
     base = Path(data_dir).expanduser()
     if not base.is_dir():
-        raise DatasetUnavailableError(f"{base}: no such folder (pass --data-dir a folder with the WikiText release files)")
+        raise DatasetUnavailableError(f"{base}: no such folder (data_dir must be a folder with the WikiText release files)")
     short = "valid" if SPLITS[split] == "validation" else split
     file_name = f"wiki.{short}.{'raw' if raw else 'tokens'}"
     for folder in (base, base / f"{name}-raw" if raw else base / name):
@@ -104,7 +104,7 @@ def _check_name(name: str) -> None:
 def _hub_rows(name: str, split: str, raw: bool) -> Iterator[str]:
     config = hub_config(name, raw)
     advice = (
-        f"download the original {name} release and pass --data-dir DIR (a folder with "
+        f"download the original {name} release and give its folder as data_dir (it holds "
         f"wiki.train.{'raw' if raw else 'tokens'}, wiki.valid.., wiki.test..)"
     )
     revision = os.environ.get("TEXTKIT_WIKITEXT_REVISION", HUB_REVISION)

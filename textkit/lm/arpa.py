@@ -48,7 +48,7 @@ BOS, EOS, UNK = "<s>", "</s>", "<unk>"  # the sentence markers and unknown word 
 SPECIALS = (UNK, BOS, EOS)  # a model vocabulary lists these first
 NEVER = -99.0  # ARPA's log10 "probability zero" (used for <s>)
 MISSING_UNK = -100.0  # what KenLM gives <unk> when a file has none
-_CHUNK = 1 << 20
+_CHUNK = 1 << 18  # n-gram entries per formatted block (~10 MB of text)
 _COUNT_LINE = re.compile(r"ngram\s+(\d+)\s*=\s*(\d+)$")
 
 

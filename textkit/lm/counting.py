@@ -59,7 +59,7 @@ class _FirstAppearance(dict):
         return new_id
 
 
-def collect_ids(texts: Iterable, split_lines: bool = False, chunk_lines: int = 50_000) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+def collect_ids(texts: Iterable, split_lines: bool = False, chunk_lines: int = 2048) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """One streaming pass: provisional word ids (int32, in order of first occurrence), the length of
     each non-empty line (int64), and the words (a dict word -> provisional id, in id order).
 
@@ -126,7 +126,7 @@ class WordIndex:
             ids.pop(marker, None)
         return cls(ids, special_id(vocab, UNK))
 
-    def encode(self, texts: Iterable, split_lines: bool = False, chunk_lines: int = 50_000) -> tuple[np.ndarray, np.ndarray, int]:
+    def encode(self, texts: Iterable, split_lines: bool = False, chunk_lines: int = 2048) -> tuple[np.ndarray, np.ndarray, int]:
         """Word ids of token lists (or, with ``split_lines``, of text lines split on whitespace as
         ``str.split()`` does), the length of each non-empty line, and the number of unknown words."""
         lookup = self.ids.get

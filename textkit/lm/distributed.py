@@ -69,9 +69,9 @@ def resolve_device(choice: str) -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if choice == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA GPU is available here; use --device cpu or auto")
+        raise UsageError("device cuda: no CUDA GPU is available here; use cpu or auto")
     if choice == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise UsageError("--device mps: Apple's MPS backend is not available here; use --device cpu or auto")
+        raise UsageError("device mps: Apple's MPS backend is not available here; use cpu or auto")
     if choice not in ("cpu", "cuda", "mps"):
         raise UsageError(f"unknown device {choice!r}; choose auto, cpu, cuda or mps")
     return torch.device(choice)

@@ -19,22 +19,32 @@ line to line, and the log-probabilities are summed in natural log.
 from __future__ import annotations
 
 import math
-import shutil
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import torch
 from torch import Tensor, nn
 
+from textkit.artifacts import (
+    CONFIG,
+    VOCAB,
+    WEIGHTS,
+    artifact_transaction,
+    describe_kind,
+    load_tokenizer,
+    load_vocab,
+    load_weights,
+    read_config,
+    write_config,
+)
 from textkit.errors import EmptyCorpusError, ModelFileError, UsageError
-from textkit.io import PathLike, load_tensors, read_json, save_tensors, write_json
+from textkit.io import PathLike, save_tensors
 from textkit.lm import check_generation_options
 from textkit.lm.rnn import GATES, make_recurrent_layer
 from textkit.tokenize import Tokenizer, get_tokenizer
-from textkit.training import folder_transaction
 from textkit.vocab import Vocab
 
-FORMAT, VERSION, KIND = "textkit.lm", 1, "rnn"
+KIND = "lm.neural"
 SPECIALS = ("<unk>", "<pad>", "<bos>", "<eos>")
 INITS = ("torch", "uniform", "xavier", "kaiming")
 IMPLS = ("torch", "scratch")
@@ -46,8 +56,9 @@ ARCHITECTURE_DEFAULTS = {"softmax": "full", "cutoffs": None}
 # adaptive softmax: the head holds the words covering this share of the training tokens, the first
 # tail cluster the next ones up to the second share, the last cluster the rest (Grave et al. 2017)
 CUTOFF_COVERAGE = (0.8, 0.95)
-# per chunk of scoring, at most this many logits are held in memory (128 MiB of float32)
-MAX_LOGITS = 1 << 25
+# per chunk of scoring, at most this many logits are held in memory (16 MiB of float32; several
+# copies of a chunk are alive at once: scores, log-probabilities, the adaptive head's parts)
+MAX_LOGITS = 1 << 22
 # chosen by test perplexity at the pytorch/examples settings on several corpora (benchmarks/bench_lm.py)
 DEFAULT_INIT = "torch"
 
@@ -142,15 +153,25 @@ class NeuralLM(nn.Module):
             cutoffs = _check_cutoffs(list(cutoffs) if cutoffs else default_cutoffs(vocab), len(vocab))
         elif cutoffs:
             raise UsageError("cutoffs only apply to the adaptive softmax")
-        self.config = dict(model=model, embed_dim=embed_dim, hidden_dim=hidden_dim, layers=layers,
-                           dropout=dropout, tied=tied, impl=impl, init=init, softmax=softmax,
-                           cutoffs=list(cutoffs) if cutoffs else None)
+        self.config = dict(
+            model=model,
+            embed_dim=embed_dim,
+            hidden_dim=hidden_dim,
+            layers=layers,
+            dropout=dropout,
+            tied=tied,
+            impl=impl,
+            init=init,
+            softmax=softmax,
+            cutoffs=list(cutoffs) if cutoffs else None,
+        )
         self.embedding = nn.Embedding(len(vocab), embed_dim)
         self.encoder = make_recurrent_layer(model, impl, embed_dim, hidden_dim, layers, dropout)
         self.drop = nn.Dropout(dropout)
         if softmax == "adaptive":
-            self.decoder = nn.AdaptiveLogSoftmaxWithLoss(hidden_dim, len(vocab), cutoffs,
-                                                         div_value=_div_value(hidden_dim, len(cutoffs)), head_bias=True)
+            self.decoder = nn.AdaptiveLogSoftmaxWithLoss(
+                hidden_dim, len(vocab), cutoffs, div_value=_div_value(hidden_dim, len(cutoffs)), head_bias=True
+            )
         else:
             self.decoder = nn.Linear(hidden_dim, len(vocab))
             if tied:
@@ -182,7 +203,7 @@ class NeuralLM(nn.Module):
                 nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
             return
         fill = nn.init.xavier_uniform_ if init == "xavier" else nn.init.kaiming_uniform_
-        for name, p in self.named_parameters():
+        for p in self.parameters():
             if p.dim() == 2:
                 fill(p)
             else:
@@ -236,7 +257,9 @@ class NeuralLM(nn.Module):
         return encode_lines(lines, self.tokenizer, self.vocab)
 
     @torch.no_grad()
-    def stream_logprob(self, stream: Tensor, rows: int = 1, row_subset: Sequence[int] | None = None) -> tuple[float, int]:
+    def stream_logprob(
+        self, stream: Tensor, rows: int = 1, row_subset: Sequence[int] | None = None
+    ) -> tuple[float, int]:
         """Sum of ln p over ``stream[1:]`` given the tokens before (``stream[0]`` is context only).
 
         The predictions are cut into ``rows`` contiguous segments scored side by side (each starts
@@ -288,8 +311,14 @@ class NeuralLM(nn.Module):
         return logprob, tokens, oov
 
     @torch.no_grad()
-    def generate(self, prefix: str = "", length: int = 50, temperature: float = 1.0,
-                 top_k: int | None = None, seed: int | None = None) -> str:
+    def generate(
+        self,
+        prefix: str = "",
+        length: int = 50,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        seed: int | None = None,
+    ) -> str:
         """Continue the line ``prefix`` by up to ``length`` sampled tokens, stopping at ``<eos>``.
 
         Returns prefix and continuation as text. ``temperature`` divides the logits (lower: safer
@@ -332,8 +361,13 @@ class NeuralLM(nn.Module):
         return out
 
     # ---- training -------------------------------------------------------------------------------
-    def fit(self, lines: Iterable[str], valid_lines: Iterable[str] | None = None, config=None,
-            checkpoint_dir: PathLike | None = None) -> dict:
+    def fit(
+        self,
+        lines: Iterable[str],
+        valid_lines: Iterable[str] | None = None,
+        config=None,
+        checkpoint_dir: PathLike | None = None,
+    ) -> dict:
         """Train this network on text ``lines`` (the vocabulary is the model's own); nothing is saved.
 
         ``config`` is a :class:`textkit.lm.train.TrainConfig`; with ``valid_lines`` the model ends
@@ -352,32 +386,27 @@ class NeuralLM(nn.Module):
         return LMTrainer(self, train_ids, valid_ids, config, checkpoint_dir).fit()
 
     # ---- files ----------------------------------------------------------------------------------
-    def config_dict(self, extra: dict | None = None) -> dict:
-        """What config.json holds: format, kind, architecture, tokenizer and vocabulary size."""
-        return {"format": FORMAT, "version": VERSION, "kind": KIND, **self.config,
-                "vocab_size": len(self.vocab), "tokenizer": tokenizer_spec(self.tokenizer), **(extra or {})}
+    def config_params(self, extra: dict | None = None) -> dict:
+        """What config.json holds besides format, kind and tokenizer: architecture and vocabulary size."""
+        return {**self.config, "vocab_size": len(self.vocab), **(extra or {})}
 
     def save(self, directory: PathLike, extra_config: dict | None = None, force: bool = False) -> None:
-        """Write the model folder ``directory``: ``config.json``, ``vocab.json``, ``model.safetensors``.
+        """Write the model folder ``directory`` (kind ``lm.neural``): ``config.json`` (architecture and
+        tokenizer), ``vocab.json``, ``weights.safetensors``.
 
-        All or nothing: the files are written into a fresh folder beside it that is renamed into
-        place at the end; an existing folder is replaced only with ``force``.
+        All or nothing (:func:`textkit.artifacts.artifact_transaction`): an existing folder is
+        replaced only with ``force``, and only once the new one is complete.
         """
-        with folder_transaction(directory, replace=force) as tmp:
+        with artifact_transaction(directory, force=force) as tmp:
             self.write_files(tmp, extra_config)
 
     def write_files(self, directory: PathLike, extra_config: dict | None = None) -> None:
-        """The files of :meth:`save`, written into an existing folder (a sentencepiece model is
-        copied in so the folder is self-contained)."""
+        """The files of :meth:`save`, written into an existing folder (the tokenizer copies any file
+        it needs, such as a sentencepiece model, so the folder is self-contained)."""
         d = Path(directory)
-        config = self.config_dict(extra_config)
-        if config["tokenizer"]["spec"] == "spm":
-            source = Path(self.tokenizer.model_path)
-            if source.resolve() != (d / "tokenizer.model").resolve():
-                shutil.copyfile(source, d / "tokenizer.model")
-        self.vocab.save(d / "vocab.json")
-        save_tensors(d / "model.safetensors", self.weights())
-        write_json(d / "config.json", config)
+        save_tensors(d / WEIGHTS, self.weights())
+        self.vocab.save(d / VOCAB)
+        write_config(d, KIND, self.config_params(extra_config), self.tokenizer)
 
     def weights(self) -> dict[str, Tensor]:
         """The state dict without the tied decoder weight (safetensors refuses shared tensors)."""
@@ -387,14 +416,16 @@ class NeuralLM(nn.Module):
         return state
 
     def load_weights(self, tensors: dict[str, Tensor], source: str) -> None:
-        """Load a dict written by :meth:`weights`; wrong names or shapes raise ModelFileError."""
+        """Load a dict written by :meth:`weights`; wrong names or shapes, NaN or infinity raise ModelFileError."""
         if self.config["tied"] and self.config["softmax"] == "full":
             tensors = {**tensors, "decoder.weight": tensors.get("embedding.weight")}
         expected = self.state_dict()
         missing = sorted(set(expected) - set(tensors))
         unexpected = sorted(set(tensors) - set(expected))
         if missing or unexpected:
-            raise ModelFileError(f"{source}: weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})")
+            raise ModelFileError(
+                f"{source}: weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})"
+            )
         for name, value in tensors.items():
             if value is None or value.shape != expected[name].shape:
                 shape = None if value is None else tuple(value.shape)
@@ -407,32 +438,35 @@ class NeuralLM(nn.Module):
         self.load_state_dict(tensors)
 
     @classmethod
-    def load(cls, directory: PathLike, device: str = "cpu") -> "NeuralLM":
-        """Read a folder written by :meth:`save`; corrupt or mismatched files raise ModelFileError."""
+    def load(cls, directory: PathLike, device: str = "cpu") -> NeuralLM:
+        """Read a folder written by :meth:`save` (or by textkit 0.1); corrupt or mismatched files
+        raise ModelFileError."""
         d = Path(directory)
-        config = read_json(d / "config.json", "model config")
-        model = cls.from_config(config, Vocab.load(d / "vocab.json"), d)
-        model.load_weights(load_tensors(d / "model.safetensors"), str(d / "model.safetensors"))
+        config = read_config(d, family="lm")
+        if config["kind"] != KIND:
+            raise ModelFileError(f"{d}: is {describe_kind(config['kind'])}, not a neural language model")
+        model = cls.from_config(config, load_vocab(d), d)
+        model.load_weights(load_weights(d), str(d / WEIGHTS))
         return model.to(device)
 
     @classmethod
-    def from_config(cls, config: dict, vocab: Vocab, directory: Path) -> "NeuralLM":
+    def from_config(cls, config: dict, vocab: Vocab, directory: Path) -> NeuralLM:
         """Build an untrained network described by ``config`` (checked against ``vocab``)."""
-        source = directory / "config.json"
-        if not isinstance(config, dict) or config.get("format") != FORMAT or config.get("kind") != KIND:
-            raise ModelFileError(f"{source}: not a textkit neural language model config")
+        source = Path(directory) / CONFIG
         config = {**ARCHITECTURE_DEFAULTS, **config}
-        missing = [k for k in (*ARCHITECTURE, "vocab_size", "tokenizer") if k not in config]
+        missing = [k for k in (*ARCHITECTURE, "vocab_size") if k not in config]
         if missing:
             raise ModelFileError(f"{source}: config lacks {', '.join(missing)}")
         if config["vocab_size"] != len(vocab):
             raise ModelFileError(
-                f"{directory / 'vocab.json'}: has {len(vocab)} tokens but the model was trained with "
+                f"{Path(directory) / VOCAB}: has {len(vocab)} tokens but the model was trained with "
                 f"{config['vocab_size']}; the vocabulary does not belong to this model"
             )
         if tuple(vocab.specials) != SPECIALS:
-            raise ModelFileError(f"{directory / 'vocab.json'}: a neural LM vocabulary must start with {' '.join(SPECIALS)}")
-        tokenizer = tokenizer_from_spec(config["tokenizer"], directory)
+            raise ModelFileError(
+                f"{Path(directory) / VOCAB}: a neural LM vocabulary must start with {' '.join(SPECIALS)}"
+            )
+        tokenizer = load_tokenizer(directory, config)
         try:
             return cls(vocab, tokenizer, **{k: config[k] for k in ARCHITECTURE})
         except (UsageError, TypeError) as e:
@@ -469,37 +503,15 @@ def _div_value(hidden_dim: int, clusters: int) -> float:
 
 
 def _check_cutoffs(cutoffs: list[int], vocab_size: int) -> list[int]:
-    if not cutoffs or any(not isinstance(c, int) for c in cutoffs) or cutoffs != sorted(set(cutoffs)) \
-            or cutoffs[0] < 1 or cutoffs[-1] > vocab_size - 2:
+    if (
+        not cutoffs
+        or any(not isinstance(c, int) for c in cutoffs)
+        or cutoffs != sorted(set(cutoffs))
+        or cutoffs[0] < 1
+        or cutoffs[-1] > vocab_size - 2
+    ):
         raise UsageError(
             f"cutoffs must be increasing whole numbers between 1 and {vocab_size - 2} (the vocabulary has "
             f"{vocab_size} tokens), got {cutoffs}"
         )
     return cutoffs
-
-
-# tokenizer attributes that change its output, per spec (saved so a model re-tokenizes identically)
-_TOKENIZER_OPTIONS = {
-    "en": ("lowercase",),
-    "whitespace": ("lowercase",),
-    "char": ("space_token", "lowercase"),
-    "zh": ("mode", "hmm", "user_dict", "lowercase"),
-}
-
-
-def tokenizer_spec(tokenizer: Tokenizer) -> dict:
-    """A JSON description of ``tokenizer``; a sentencepiece model is referenced as ``tokenizer.model``."""
-    if tokenizer.spec.startswith("spm:"):
-        return {"spec": "spm", "model": "tokenizer.model"}
-    names = _TOKENIZER_OPTIONS.get(tokenizer.spec, ())
-    return {"spec": tokenizer.spec, "options": {n: getattr(tokenizer, n) for n in names}}
-
-
-def tokenizer_from_spec(spec: dict, directory: Path) -> Tokenizer:
-    """Rebuild the tokenizer that :func:`tokenizer_spec` described (relative to the model folder)."""
-    try:
-        if spec["spec"] == "spm":
-            return get_tokenizer(f"spm:{directory / spec['model']}")
-        return get_tokenizer(spec["spec"], **spec.get("options", {}))
-    except (KeyError, TypeError, UsageError) as e:
-        raise ModelFileError(f"{directory / 'config.json'}: bad tokenizer description ({e})") from None

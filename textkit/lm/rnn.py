@@ -37,24 +37,25 @@ from textkit.errors import UsageError
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
-def rnn_step(x_proj: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor) -> Tensor:
-    """One vanilla RNN step; ``x_proj`` is the input projection ``W_ih x + b_ih``, already computed."""
-    return torch.tanh(x_proj + h @ w_hh.t() + b_hh)
+def rnn_step(x_proj: Tensor, h: Tensor, w_hh: Tensor) -> Tensor:
+    """One vanilla RNN step; ``x_proj`` is ``W_ih x + b_ih + b_hh``, computed for all steps at once."""
+    return torch.tanh(torch.addmm(x_proj, h, w_hh.t()))
 
 
-def lstm_step(x_proj: Tensor, state: tuple[Tensor, Tensor], w_hh: Tensor, b_hh: Tensor) -> tuple[Tensor, Tensor]:
-    """One LSTM step: returns the new ``(h, c)``."""
+def lstm_step(x_proj: Tensor, state: tuple[Tensor, Tensor], w_hh: Tensor) -> tuple[Tensor, Tensor]:
+    """One LSTM step (``x_proj`` as in :func:`rnn_step`): returns the new ``(h, c)``."""
     h, c = state
-    i, f, g, o = (x_proj + h @ w_hh.t() + b_hh).chunk(4, dim=-1)
+    i, f, g, o = torch.addmm(x_proj, h, w_hh.t()).chunk(4, dim=-1)
     i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
     c = f * c + i * g
     return o * torch.tanh(c), c
 
 
 def gru_step(x_proj: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor) -> Tensor:
-    """One GRU step: the reset gate scales the *projected* previous state, as in cuDNN and torch."""
+    """One GRU step: the reset gate scales the *projected* previous state (with its bias ``b_hn``),
+    as in cuDNN and torch, so here ``x_proj`` is ``W_ih x + b_ih`` only."""
     x_r, x_z, x_n = x_proj.chunk(3, dim=-1)
-    h_r, h_z, h_n = (h @ w_hh.t() + b_hh).chunk(3, dim=-1)
+    h_r, h_z, h_n = torch.addmm(b_hh, h, w_hh.t()).chunk(3, dim=-1)
     r = torch.sigmoid(x_r + h_r)
     z = torch.sigmoid(x_z + h_z)
     n = torch.tanh(x_n + r * h_n)
@@ -127,16 +128,23 @@ class ScratchRNN(nn.Module):
     def _run_layer(self, k: int, inputs: Tensor, state):
         w_ih, w_hh, b_ih, b_hh = self.layer_parameters(k)
         # The input projection does not depend on the recurrence: one matrix product for all steps.
-        x_proj = inputs @ w_ih.t() + b_ih
-        step = {"rnn": rnn_step, "lstm": lstm_step, "gru": gru_step}[self.mode]
+        # RNN and LSTM add both biases to it once (the GRU needs b_hh inside its reset gate).
+        steps, batch = inputs.shape[:2]
+        bias = b_ih if self.mode == "gru" else b_ih + b_hh
+        x_proj = torch.addmm(bias, inputs.reshape(steps * batch, -1), w_ih.t()).view(steps, batch, -1)
         outputs = []
-        for t in range(inputs.shape[0]):
-            state = step(x_proj[t], state, w_hh, b_hh)
+        for t in range(steps):
+            if self.mode == "gru":
+                state = gru_step(x_proj[t], state, w_hh, b_hh)
+            else:
+                state = (lstm_step if self.mode == "lstm" else rnn_step)(x_proj[t], state, w_hh)
             outputs.append(state[0] if self.mode == "lstm" else state)
         return torch.stack(outputs), state
 
 
-def make_recurrent_layer(mode: str, impl: str, input_size: int, hidden_size: int, num_layers: int, dropout: float) -> nn.Module:
+def make_recurrent_layer(
+    mode: str, impl: str, input_size: int, hidden_size: int, num_layers: int, dropout: float
+) -> nn.Module:
     """The encoder for ``mode`` (rnn|lstm|gru): ``torch.nn``'s fused layer or :class:`ScratchRNN`.
 
     Both take and return sequence-first tensors and share the parameter names, so a model trained

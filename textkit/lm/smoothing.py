@@ -44,7 +44,9 @@ Discounts = tuple[float, float, float]
 
 def count_of_counts(adjusted: np.ndarray) -> list[int]:
     """t_1..t_4: how many n-grams have adjusted count exactly 1, 2, 3, 4."""
-    hist = np.bincount(np.minimum(adjusted, 5).astype(np.int64), minlength=6)
+    hist = np.zeros(6, dtype=np.int64)
+    for lo in range(0, len(adjusted), _BLOCK):
+        hist += np.bincount(np.minimum(adjusted[lo : lo + _BLOCK], 5).astype(np.int64), minlength=6)
     return [int(x) for x in hist[1:5]]
 
 
@@ -119,9 +121,8 @@ def kneser_ney(
     starts_with_bos = np.arange(V) == bos_id
     for n in range(1, order + 1):
         table = tables[n - 2] if n > 1 else None
-        prefix = table.keys // V if table is not None else None
         if table is not None:
-            starts_with_bos = starts_with_bos[prefix]
+            starts_with_bos = _by_context(starts_with_bos, table.keys, V)
         raw = unigram_counts if table is None else table.counts
         a = _adjusted(raw, tables[n - 1] if n < order else None, starts_with_bos)
         if n == 1:
@@ -131,25 +132,22 @@ def kneser_ney(
         used.append(d)
         if fallback:
             fell_back.append(n)
-        p = a.astype(np.float64)
-        p -= np.array([0.0, *d])[np.minimum(a, 3)]  # D(a): 0 for a=0, D1, D2, D3+
         if n == 1:
+            p = a.astype(np.float64)
+            p -= np.array([0.0, *d])[np.minimum(a, 3)]  # D(a): 0 for a=0, D1, D2, D3+
             total = counted.sum()
             gamma = sum(dj * nj for dj, nj in zip(d, _count_classes(counted))) / total
             p /= total
             p += gamma / (V - 1)
             p[bos_id] = 0.0
         else:
-            gamma_ctx = _gammas(prefix, a, d, len(lower))
-            p /= np.bincount(prefix, weights=a, minlength=len(lower))[prefix]
-            backed_off = gamma_ctx[prefix]
-            backed_off *= lower[table.suffix]
-            p += backed_off
-            del backed_off
+            total_ctx, gamma_ctx = _context_sums(table.keys, a, d, V, len(lower))
+            p = _interpolate(table, a, d, V, total_ctx, gamma_ctx, lower)
+            del total_ctx
             table.counts = table.suffix = None  # used up: free them before the next order
             log10_backoff.append(_log10(gamma_ctx))
             log10_prob.append(_log10(lower))
-        del a, counted, prefix
+        del a, counted
         lower = p
     log10_prob.append(_log10(lower))
     return BackoffTables(tokens, [t.keys for t in tables], log10_prob, log10_backoff), used, fell_back
@@ -165,14 +163,51 @@ def _adjusted(raw: np.ndarray, higher: NgramTable | None, starts_with_bos: np.nd
     return a
 
 
-def _gammas(prefix: np.ndarray, a: np.ndarray, d: Discounts, n_contexts: int) -> np.ndarray:
-    """γ(h) = (D1 N1(h) + D2 N2(h) + D3+ N3+(h)) / A(h) per context; 1 for a context never extended."""
-    mass = d[0] * np.bincount(prefix[a == 1], minlength=n_contexts)
-    mass += d[1] * np.bincount(prefix[a == 2], minlength=n_contexts)
-    mass += d[2] * np.bincount(prefix[a >= 3], minlength=n_contexts)
-    total = np.bincount(prefix, weights=a, minlength=n_contexts)
+_BLOCK = 1 << 20  # entries per step in the per-order passes: temporaries stay a few MB
+
+
+def _by_context(per_context: np.ndarray, keys: np.ndarray, V: int) -> np.ndarray:
+    """``per_context[key // V]`` for every key, a block at a time."""
+    out = np.empty(len(keys), dtype=per_context.dtype)
+    for lo in range(0, len(keys), _BLOCK):
+        out[lo : lo + _BLOCK] = per_context[keys[lo : lo + _BLOCK] // V]
+    return out
+
+
+def _context_sums(keys: np.ndarray, a: np.ndarray, d: Discounts, V: int, n_contexts: int) -> tuple[np.ndarray, np.ndarray]:
+    """A(h) = Σ_w a(hw) and γ(h) = (D1 N1(h) + D2 N2(h) + D3+ N3+(h)) / A(h) per context (γ = 1
+    for a context never extended), summed a block of entries at a time."""
+    total = np.zeros(n_contexts)
+    classes = np.zeros((3, n_contexts), dtype=np.int64)  # N1, N2, N3+ per context
+    for lo in range(0, len(keys), _BLOCK):
+        prefix = keys[lo : lo + _BLOCK] // V
+        block = a[lo : lo + _BLOCK]
+        total += np.bincount(prefix, weights=block, minlength=n_contexts)
+        grouped = np.minimum(block, 3)
+        for k in range(3):
+            classes[k] += np.bincount(prefix[grouped == k + 1], minlength=n_contexts)
+    mass = d[0] * classes[0]
+    mass += d[1] * classes[1]
+    mass += d[2] * classes[2]
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(total > 0, mass / total, 1.0)
+        return total, np.where(total > 0, mass / total, 1.0)
+
+
+def _interpolate(table: NgramTable, a: np.ndarray, d: Discounts, V: int, total_ctx: np.ndarray, gamma_ctx: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """p(w|h) = (a(hw) - D(a(hw))) / A(h) + γ(h) p(w|h') for every entry, a block at a time."""
+    discount = np.array([0.0, *d])  # D(a): 0 for a=0, D1, D2, D3+
+    p = np.empty(len(a))
+    for lo in range(0, len(a), _BLOCK):
+        hi = lo + _BLOCK
+        prefix = table.keys[lo:hi] // V
+        block = a[lo:hi].astype(np.float64)
+        block -= discount[np.minimum(a[lo:hi], 3)]
+        block /= total_ctx[prefix]
+        backed_off = gamma_ctx[prefix]
+        backed_off *= lower[table.suffix[lo:hi]]
+        block += backed_off
+        p[lo:hi] = block
+    return p
 
 
 def _log10(x: np.ndarray) -> np.ndarray:

@@ -37,22 +37,28 @@ import math
 import shutil
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import Tensor, nn
 
-from textkit.errors import EmptyCorpusError, ModelFileError, TextkitError, UsageError
-from textkit.io import PathLike, load_tensor_metadata, load_tensors, read_json, save_tensors, write_json
+from textkit.artifacts import artifact_transaction, read_config, write_config
+from textkit.errors import EmptyCorpusError, ModelFileError, UsageError
+from textkit.io import PathLike, load_tensor_metadata, load_tensors, save_tensors
 from textkit.lm.distributed import Distributed, setup_distributed, shutdown_distributed
-from textkit.lm.neural import ARCHITECTURE, ARCHITECTURE_DEFAULTS, NeuralLM, build_lm_vocab, encode_token_lists
+from textkit.lm.neural import ARCHITECTURE, ARCHITECTURE_DEFAULTS, KIND, NeuralLM, build_lm_vocab, encode_token_lists
 from textkit.lm.perplexity import perplexity_from_logprob
 from textkit.sampling import SAMPLERS
 from textkit.tokenize import Tokenizer, get_tokenizer
 from textkit.training import (
-    EarlyStopping, TrainingDiverged, check_writable_folder, folder_transaction, log, progress_bar, train_steps,
+    EarlyStopping,
+    TrainingDiverged,
+    check_writable_folder,
+    log,
+    progress_bar,
+    train_steps,
 )
 from textkit.vocab import Vocab
 
@@ -98,8 +104,14 @@ class TrainConfig:
             raise UsageError("bptt, batch size, epochs and step epochs must be positive")
         if self.lr is None:
             self.lr = DEFAULT_LR[self.optimizer]
-        numbers = {"lr": self.lr, "lr_factor": self.lr_factor, "lr_decay": self.lr_decay,
-                   "weight_decay": self.weight_decay, "momentum": self.momentum, "clip": self.clip or 0.0}
+        numbers = {
+            "lr": self.lr,
+            "lr_factor": self.lr_factor,
+            "lr_decay": self.lr_decay,
+            "weight_decay": self.weight_decay,
+            "momentum": self.momentum,
+            "clip": self.clip or 0.0,
+        }
         bad = [name for name, value in numbers.items() if not math.isfinite(value)]
         if bad:
             raise UsageError(f"{', '.join(bad)} must be a finite number")
@@ -109,7 +121,7 @@ class TrainConfig:
             raise UsageError(f"patience must be at least 1, got {self.patience}")
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
+    def from_dict(cls, data: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -138,8 +150,13 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, batche
     if config.schedule == "step":
         return sched.StepLR(optimizer, step_size=config.step_epochs, gamma=1 / config.lr_factor)
     if config.schedule == "cyclic":  # triangular between lr/10 and lr, one cycle every two epochs
-        return sched.CyclicLR(optimizer, base_lr=config.lr / 10, max_lr=config.lr,
-                              step_size_up=max(1, batches_per_epoch), cycle_momentum=False)
+        return sched.CyclicLR(
+            optimizer,
+            base_lr=config.lr / 10,
+            max_lr=config.lr,
+            step_size_up=max(1, batches_per_epoch),
+            cycle_momentum=False,
+        )
     return None
 
 
@@ -162,16 +179,25 @@ class LMTrainer:
     none. ``run_info`` is stored in the checkpoint untouched (e.g. where the text came from).
     """
 
-    def __init__(self, model: NeuralLM, train_ids: Tensor, valid_ids: Tensor | None = None,
-                 config: TrainConfig | None = None, checkpoint_dir: PathLike | None = None,
-                 dist: Distributed | None = None, run_info: dict | None = None):
+    def __init__(
+        self,
+        model: NeuralLM,
+        train_ids: Tensor,
+        valid_ids: Tensor | None = None,
+        config: TrainConfig | None = None,
+        checkpoint_dir: PathLike | None = None,
+        dist: Distributed | None = None,
+        run_info: dict | None = None,
+    ):
         config = config or TrainConfig()
         self.model, self.config = model, config
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.run_info = run_info or {}
         self.dist = dist or Distributed(device=model.device)
         if config.batch_size % self.dist.world_size:
-            raise UsageError(f"the batch size {config.batch_size} must be divisible by the {self.dist.world_size} processes")
+            raise UsageError(
+                f"the batch size {config.batch_size} must be divisible by the {self.dist.world_size} processes"
+            )
         self.valid_stream = None
         if valid_ids is not None:
             if len(valid_ids) < 1:
@@ -203,7 +229,7 @@ class LMTrainer:
         return self.stopper.best
 
     # ---- the loop -------------------------------------------------------------------------------
-    def fit(self, on_batch: Callable[["LMTrainer"], None] | None = None) -> dict:
+    def fit(self, on_batch: Callable[[LMTrainer], None] | None = None) -> dict:
         """Train until ``config.epochs`` (or early stopping); returns the final figures.
 
         Afterwards the model holds the best validation epoch's weights (the last epoch's without
@@ -269,21 +295,29 @@ class LMTrainer:
 
     def end_epoch(self) -> None:
         """Validate, log, step the schedule, remember the best weights, save the checkpoint."""
-        loss_sum, tokens, seconds = self.dist.sum(self.running["loss_sum"], self.running["tokens"], self.running["seconds"])
+        loss_sum, tokens, seconds = self.dist.sum(
+            self.running["loss_sum"], self.running["tokens"], self.running["seconds"]
+        )
         train = perplexity_from_logprob(-loss_sum, int(tokens))
         valid = self.evaluate() if self.valid_stream is not None else None
         self.epoch, self.batch = self.epoch + 1, 0
         self.running = {"loss_sum": 0.0, "tokens": 0, "seconds": 0.0}
         entry = {
-            "epoch": self.epoch, "train_ppl": train.perplexity, "valid_ppl": valid.perplexity if valid else None,
-            "lr": self.optimizer.param_groups[0]["lr"], "tokens_per_sec": tokens / max(seconds / self.dist.world_size, 1e-9),
-            "train_seconds": seconds / self.dist.world_size, "train_tokens": int(tokens),
+            "epoch": self.epoch,
+            "train_ppl": train.perplexity,
+            "valid_ppl": valid.perplexity if valid else None,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "tokens_per_sec": tokens / max(seconds / self.dist.world_size, 1e-9),
+            "train_seconds": seconds / self.dist.world_size,
+            "train_tokens": int(tokens),
         }
         self.history.append(entry)
         if self.dist.is_main:
             shown = f"{valid.perplexity:9.2f}" if valid else "        -"
-            log(f"epoch {self.epoch:3d} | train ppl {train.perplexity:9.2f} | valid ppl {shown} | "
-                f"lr {entry['lr']:.3g} | {entry['tokens_per_sec']:8.0f} tokens/s")
+            log(
+                f"epoch {self.epoch:3d} | train ppl {train.perplexity:9.2f} | valid ppl {shown} | "
+                f"lr {entry['lr']:.3g} | {entry['tokens_per_sec']:8.0f} tokens/s"
+            )
         if valid is not None:
             if self.scheduler is not None and self.config.schedule == "plateau":
                 self.scheduler.step(valid.perplexity)
@@ -306,8 +340,10 @@ class LMTrainer:
         last = self.history[-1] if self.history else {}
         seconds = sum(h["train_seconds"] for h in self.history)
         return {
-            "train_ppl": last.get("train_ppl"), "valid_ppl": last.get("valid_ppl"),
-            "best_valid_ppl": self.stopper.best if math.isfinite(self.stopper.best) else None, "epochs": self.epoch,
+            "train_ppl": last.get("train_ppl"),
+            "valid_ppl": last.get("valid_ppl"),
+            "best_valid_ppl": self.stopper.best if math.isfinite(self.stopper.best) else None,
+            "epochs": self.epoch,
             "tokens_per_sec": sum(h["train_tokens"] for h in self.history) / seconds if seconds else None,
             "early_stopped": self.stopper.stop and self.epoch < self.config.epochs,
             "history": self.history,
@@ -357,8 +393,12 @@ class LMTrainer:
         bar.update(1)
         if not bar.disable and self.batch % 20 == 0:
             seconds = max(self.running["seconds"], 1e-9)
-            bar.set_postfix(loss=f"{loss_value:.3f}", ppl=f"{math.exp(min(loss_value, 700)):.1f}",
-                            tokens_per_sec=f"{self.running['tokens'] * self.dist.world_size / seconds:.0f}", refresh=False)
+            bar.set_postfix(
+                loss=f"{loss_value:.3f}",
+                ppl=f"{math.exp(min(loss_value, 700)):.1f}",
+                tokens_per_sec=f"{self.running['tokens'] * self.dist.world_size / seconds:.0f}",
+                refresh=False,
+            )
 
     # ---- checkpoints ----------------------------------------------------------------------------
     def save_checkpoint(self) -> None:
@@ -382,16 +422,26 @@ class LMTrainer:
             for name, s in zip("hc", self.state if isinstance(self.state, tuple) else (self.state,)):
                 tensors[f"state.{name}"] = self.dist.gather_rows(s.detach(), dim=1)
         progress = {
-            "epoch": self.epoch, "batch": self.batch, "epoch_sampler_state": self.epoch_sampler_state,
-            "running": self.running, "history": self.history, "early_stopping": self.stopper.state_dict(),
-            "optimizer": optimizer_json, "fingerprint": self.fingerprint,
+            "epoch": self.epoch,
+            "batch": self.batch,
+            "epoch_sampler_state": self.epoch_sampler_state,
+            "running": self.running,
+            "history": self.history,
+            "early_stopping": self.stopper.state_dict(),
+            "optimizer": optimizer_json,
+            "fingerprint": self.fingerprint,
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "world_size": self.dist.world_size,
         }
         if self.dist.is_main:
             d = self.checkpoint_dir
             d.mkdir(parents=True, exist_ok=True)
-            write_json(d / "config.json", self.model.config_dict({"training": asdict(self.config), "run": self.run_info}))
+            write_config(
+                d,
+                KIND,
+                self.model.config_params({"training": asdict(self.config), "run": self.run_info}),
+                self.model.tokenizer,
+            )
             self.model.vocab.save(d / "vocab.json")
             save_tensors(d / CHECKPOINT, tensors, {"textkit.trainer": json.dumps(progress)})
 
@@ -413,15 +463,19 @@ class LMTrainer:
             self.model.load_weights({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, str(path))
             best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
             self.best_weights = best or None
-            self.optimizer.load_state_dict(_join_optimizer_state(
-                {k[10:]: v for k, v in tensors.items() if k.startswith("optimizer.")}, progress["optimizer"]))
+            self.optimizer.load_state_dict(
+                _join_optimizer_state(
+                    {k[10:]: v for k, v in tensors.items() if k.startswith("optimizer.")}, progress["optimizer"]
+                )
+            )
             if self.scheduler is not None and progress["scheduler"] is not None:
                 self.scheduler.load_state_dict(progress["scheduler"])
             self.epoch, self.batch = progress["epoch"], progress["batch"]
             self.epoch_sampler_state, self.running = progress["epoch_sampler_state"], progress["running"]
             self.history = progress["history"]
-            self.stopper.load_state_dict(progress.get("early_stopping")
-                                         or {"best": progress["best_valid"], "bad_epochs": progress["bad_epochs"]})
+            self.stopper.load_state_dict(
+                progress.get("early_stopping") or {"best": progress["best_valid"], "bad_epochs": progress["bad_epochs"]}
+            )
             rng_states = tensors["rng.torch"]
             # clone: set_rng_state misreads a row view that does not start its storage
             torch.set_rng_state(rng_states[self.dist.rank if self.dist.rank < len(rng_states) else 0].clone())
@@ -492,8 +546,10 @@ def find_checkpoint(output_dir: PathLike) -> Path:
     for d in (checkpoint_folder(output_dir), Path(output_dir)):
         if (d / CHECKPOINT).exists():
             return d
-    raise ModelFileError(f"{output_dir}: no training checkpoint to resume from (looked in "
-                         f"{checkpoint_folder(output_dir)} and {output_dir})")
+    raise ModelFileError(
+        f"{output_dir}: no training checkpoint to resume from (looked in "
+        f"{checkpoint_folder(output_dir)} and {output_dir})"
+    )
 
 
 def load_training_run(directory: PathLike) -> tuple[dict, TrainConfig]:
@@ -502,7 +558,7 @@ def load_training_run(directory: PathLike) -> tuple[dict, TrainConfig]:
     ``config["run"]`` holds what the caller stored with the run (``run_info``).
     """
     d = find_checkpoint(directory)
-    config = read_json(d / "config.json", "model config")
+    config = read_config(d, family="lm")
     if not isinstance(config, dict) or not isinstance(config.get("training"), dict):
         raise ModelFileError(f"{d / 'config.json'}: has no training settings to resume with")
     try:
@@ -514,8 +570,11 @@ def load_training_run(directory: PathLike) -> tuple[dict, TrainConfig]:
 def architecture_differences(saved: dict, requested: dict) -> list[str]:
     """``name saved -> requested`` for every architecture setting in ``requested`` that differs."""
     saved = {**ARCHITECTURE_DEFAULTS, **saved}
-    return [f"{k} {saved.get(k)!r} -> {v!r}" for k, v in requested.items()
-            if k in ARCHITECTURE and saved.get(k) != v and not (k == "cutoffs" and v is None)]
+    return [
+        f"{k} {saved.get(k)!r} -> {v!r}"
+        for k, v in requested.items()
+        if k in ARCHITECTURE and saved.get(k) != v and not (k == "cutoffs" and v is None)
+    ]
 
 
 def split_lines(lines: list[str], valid_fraction: float = 0.1) -> tuple[list[str], list[str]]:
@@ -613,10 +672,11 @@ def _publish(model: NeuralLM, trainer: LMTrainer, out: Path) -> None:
     """Write the finished model folder in one transaction, the run's checkpoint inside it."""
     checkpoints = trainer.checkpoint_dir
     extra = {"training": asdict(trainer.config), "run": trainer.run_info}
-    with folder_transaction(out, replace=True) as tmp:
+    with artifact_transaction(out, force=True) as tmp:
         model.write_files(tmp, extra)
         if checkpoints is not None and (checkpoints / CHECKPOINT).exists():
             shutil.copyfile(checkpoints / CHECKPOINT, tmp / CHECKPOINT)
-        plot_history(trainer.history, tmp / "perplexity.png")
+        if len(trainer.history) > 1:  # one epoch is one point: no plot, and no matplotlib import
+            plot_history(trainer.history, tmp / "perplexity.png")
     if checkpoints is not None:
         shutil.rmtree(checkpoints, ignore_errors=True)

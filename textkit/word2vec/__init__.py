@@ -5,6 +5,6 @@
 >>> model.wv.most_similar("france")  # doctest: +SKIP
 """
 
-from textkit.word2vec.model import LineCorpus, TrainingReport, Word2Vec
+from textkit.word2vec.model import LineCorpus, TrainingDivergedError, TrainingReport, Word2Vec
 
-__all__ = ["LineCorpus", "TrainingReport", "Word2Vec"]
+__all__ = ["LineCorpus", "TrainingDivergedError", "TrainingReport", "Word2Vec"]

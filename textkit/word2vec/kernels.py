@@ -236,16 +236,19 @@ def train_chunk(syn0, syn1, syn1neg, words, sentence_ends, keep_prob, neg_accept
     split into sentences ending at ``sentence_ends``.
 
     ``shared`` (the default kernel) trains skip-gram window by window: the context words of one
-    target share its negative samples (HogBatch, Ji et al. 2016) or its Huffman path, so each
-    update is one small dense product (:func:`batch_step`). Without it every (context, target)
-    pair draws its own negatives and is applied in turn, as the C tool and gensim do.
+    target share its negative samples (HogBatch, Ji et al. 2016), so each update is one small
+    dense product (:func:`batch_step`); hierarchical softmax and CBOW go through the same
+    routine one input at a time (the classic updates, in a loop that computes the scores first).
+    Without ``shared`` every (context, target) pair draws its own negatives and is applied in
+    turn, as the C tool and gensim do.
     The learning rate falls linearly from ``alpha_start`` to ``alpha_end`` across the chunk.
     Returns ``(loss, examples, words_trained)``: the summed ``-log σ`` terms, the number of
     (input, target) examples, and the words left after subsampling.
     """
     if shared:
         return _train_chunk_shared(syn0, syn1, syn1neg, words, sentence_ends, keep_prob, neg_accept, neg_alias, codes,
-                                   points, lengths, sg, hs, negative, window, alpha_start, alpha_end, seed, compute_loss)
+                                   points, lengths, sg, hs, negative, window, alpha_start, alpha_end, seed,
+                                   compute_loss)
     return _train_chunk_classic(syn0, syn1, syn1neg, words, sentence_ends, keep_prob, neg_accept, neg_alias, codes,
                                 points, lengths, sg, hs, negative, window, alpha_start, alpha_end, seed, compute_loss)
 
@@ -334,8 +337,11 @@ def _train_chunk_shared(syn0, syn1, syn1neg, words, sentence_ends, keep_prob, ne
                 for d in range(n_out):
                     rows[d] = points[target, d]
                     labels[d] = 1.0 - codes[target, d]
-                loss += batch_step(inputs, n_in, syn1, rows, labels, n_out, alpha, grads, scores, sig_table,
-                                   loss_table, compute_loss)
+                # one input at a time: the nodes near the root are on every path, and a whole window
+                # pushing them at once from the same old values overshoots (analogies suffered)
+                for b2 in range(n_in):
+                    loss += batch_step(inputs[b2 : b2 + 1], 1, syn1, rows, labels, n_out, alpha, grads[b2 : b2 + 1],
+                                       scores, sig_table, loss_table, compute_loss)
                 if negative > 0:
                     for b2 in range(n_in):
                         for k in range(size):
@@ -409,8 +415,9 @@ def _train_chunk_classic(syn0, syn1, syn1neg, words, sentence_ends, keep_prob, n
                     for k in range(size):
                         neu1e[k] = 0.0
                     l1 = syn0[kept[j]]
-                    part, state = _output_layer(l1, target, syn1, syn1neg, codes, points, lengths, neg_accept, neg_alias,
-                                                no_negatives, hs, negative, alpha, neu1e, state, sig_table, loss_table, compute_loss)
+                    part, state = _output_layer(l1, target, syn1, syn1neg, codes, points, lengths, neg_accept,
+                                                neg_alias, no_negatives, hs, negative, alpha, neu1e, state, sig_table,
+                                                loss_table, compute_loss)
                     for k in range(size):
                         l1[k] += neu1e[k]
                     loss += part
@@ -430,7 +437,8 @@ def _train_chunk_classic(syn0, syn1, syn1neg, words, sentence_ends, keep_prob, n
                     neu1[k] *= inv
                 neu1e[:] = 0.0
                 part, state = _output_layer(neu1, target, syn1, syn1neg, codes, points, lengths, neg_accept, neg_alias,
-                                            no_negatives, hs, negative, alpha, neu1e, state, sig_table, loss_table, compute_loss)
+                                            no_negatives, hs, negative, alpha, neu1e, state, sig_table, loss_table,
+                                            compute_loss)
                 for j in range(lo, hi):
                     if j != i:
                         w = kept[j]
@@ -460,12 +468,12 @@ def vose_alias(scaled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     while n_small > 0 and n_large > 0:
         n_small -= 1
         s = small[n_small]
-        l = large[n_large - 1]
+        big = large[n_large - 1]
         accept[s] = scaled[s]
-        alias[s] = l
-        scaled[l] = scaled[l] + scaled[s] - 1.0  # the large slot gives away what fills the small one
-        if scaled[l] < 1.0:
+        alias[s] = big
+        scaled[big] = scaled[big] + scaled[s] - 1.0  # the large slot gives away what fills the small one
+        if scaled[big] < 1.0:
             n_large -= 1
-            small[n_small] = l
+            small[n_small] = big
             n_small += 1
     return accept, alias

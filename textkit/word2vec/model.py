@@ -5,7 +5,8 @@ writes its id to an anonymous temporary file (4 bytes a word; it has no name, so
 behind if the process dies). The vocabulary is then sorted by frequency and every epoch replays
 the ids, mapped to the final vocabulary with one array lookup, in chunks of about ``batch_words``
 words that ``workers`` threads train on with the compiled kernel (:mod:`textkit.word2vec.kernels`)
-without the GIL. Parameter names follow gensim; ``model.wv`` is a gensim ``KeyedVectors``.
+without the GIL (:func:`textkit.hogwild.run_hogwild`). Parameter names follow gensim; ``model.wv``
+is a gensim ``KeyedVectors``.
 
 >>> model = Word2Vec([["the", "cat", "sat"], ["the", "dog", "sat"]] * 50, vector_size=16, min_count=1)
 >>> model.wv.most_similar("cat", topn=2)  # doctest: +SKIP
@@ -15,27 +16,27 @@ from __future__ import annotations
 
 import math
 import os
-import queue
 import tempfile
-import threading
 import time
 from array import array
 from collections import defaultdict
-from functools import partial
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from itertools import count, repeat
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from textkit.errors import EmptyCorpusError, TextkitError, UsageError
+from textkit.hogwild import run_hogwild
 from textkit.io import PathLike, check_readable, iter_lines
 from textkit.vocab import Vocab
 from textkit.word2vec.tables import huffman_tree, keep_probabilities, negative_sampler
 
 MAX_SENTENCE_WORDS = 10_000  # longer lines are cut into pieces this long, as gensim does
 KERNELS = ("hogbatch", "classic")
+KIND = "vectors.word2vec"  # the model folder's kind (textkit.artifacts)
 _BLOCK_WORDS = 1 << 16  # ids buffered in memory between writes to the spool (and vocabulary prunings)
 
 
@@ -85,13 +86,16 @@ class Word2Vec:
     vocabulary are skipped).
     ``sg=1`` is skip-gram (default CBOW); ``hs=1`` adds hierarchical softmax; ``negative=K`` uses K
     negative samples (0 turns it off). ``kernel="hogbatch"`` (default) trains skip-gram a window
-    at a time: the context words of a target share its negative samples (or Huffman path), so one
-    update is a small dense product (Ji et al. 2016); ``kernel="classic"`` draws negatives for
-    every pair and applies the pairs one by one, as the C tool and gensim do.
+    at a time: the context words of a target share its negative samples, so one update is a small
+    dense product (Ji et al. 2016); ``kernel="classic"`` draws negatives for every pair and applies
+    the pairs one by one, as the C tool and gensim do (hierarchical softmax and CBOW make the same
+    updates with either kernel).
     ``workers=1`` with a fixed ``seed`` is reproducible.
     ``compute_loss`` (on by default, unlike gensim; it costs a few percent) fills
     ``report.epoch_loss``: the sum of ``-log σ`` over every positive and negative unit of an epoch.
-    ``progress=None`` draws a tqdm bar on stderr only when it is a terminal.
+    ``tokenizer`` (a Tokenizer or a spec such as "en" or "zh") splits ``corpus_file`` (default:
+    whitespace) and is saved with the model. ``progress=None`` draws a tqdm bar on stderr only
+    when it is a terminal.
 
     >>> model = Word2Vec(corpus_file="corpus.txt", vector_size=100, sg=1, epochs=5)  # doctest: +SKIP
     >>> model.wv.most_similar("king")  # doctest: +SKIP
@@ -118,13 +122,14 @@ class Word2Vec:
         batch_words: int = 10_000,
         compute_loss: bool = True,
         kernel: str = "hogbatch",
+        tokenizer=None,
         progress: bool | None = None,
     ):
         self.vector_size, self.alpha, self.window, self.min_count = vector_size, alpha, window, min_count
         self.max_vocab_size, self.sample, self.seed, self.workers = max_vocab_size, sample, seed, workers
         self.min_alpha, self.sg, self.hs, self.negative = min_alpha, int(bool(sg)), int(bool(hs)), negative
         self.ns_exponent, self.epochs, self.batch_words = ns_exponent, epochs, batch_words
-        self.compute_loss, self.kernel, self.progress = compute_loss, kernel, progress
+        self.compute_loss, self.kernel, self.tokenizer, self.progress = compute_loss, kernel, tokenizer, progress
         self._check_parameters()
         self.vocab: Vocab | None = None
         self.vectors: np.ndarray | None = None  # input vectors, one row per vocabulary word (gensim's syn0)
@@ -135,7 +140,7 @@ class Word2Vec:
         self._spool_source = None
         if sentences is not None and corpus_file is not None:
             raise UsageError("give either sentences or corpus_file, not both")
-        corpus = LineCorpus(corpus_file) if corpus_file is not None else sentences
+        corpus = self._file_corpus(corpus_file) if corpus_file is not None else sentences
         if corpus is not None:
             self.build_vocab(corpus)
             self.train(corpus)
@@ -160,6 +165,18 @@ class Word2Vec:
         for ok, message in checks:
             if not ok:
                 raise UsageError(message)
+
+    def _file_corpus(self, path: PathLike):
+        """A text file as token lists: split on whitespace, or by ``tokenizer`` when one is set."""
+        if self.tokenizer is None:
+            return LineCorpus(path)
+        from textkit.corpora import TokenizedCorpus
+        from textkit.tokenize import WhitespaceTokenizer, get_tokenizer
+
+        tokenizer = get_tokenizer(self.tokenizer)
+        if type(tokenizer) is WhitespaceTokenizer and not tokenizer.lowercase:
+            return LineCorpus(path)  # the same split, without a tokenizer call per line
+        return TokenizedCorpus(path, tokenizer)
 
     def get_params(self) -> dict:
         """The constructor's settings (what a saved model keeps)."""
@@ -236,9 +253,13 @@ class Word2Vec:
         if self.hs and n > 1:
             self._codes, self._points, self._lengths = huffman_tree(freq)
         else:  # a one-word vocabulary has nothing to tell apart
-            self._codes, self._points, self._lengths = np.zeros((1, 1), np.int8), np.zeros((1, 1), np.int32), np.zeros(n, np.int32)
-        self._syn1 = syn1 if syn1 is not None else np.zeros((n if self.hs else 1, self.vector_size), dtype=np.float32)
-        self._syn1neg = syn1neg if syn1neg is not None else np.zeros((n if self.negative else 1, self.vector_size), dtype=np.float32)
+            self._codes, self._points = np.zeros((1, 1), np.int8), np.zeros((1, 1), np.int32)
+            self._lengths = np.zeros(n, np.int32)
+        if syn1 is None:
+            syn1 = np.zeros((n if self.hs else 1, self.vector_size), dtype=np.float32)
+        if syn1neg is None:
+            syn1neg = np.zeros((n if self.negative else 1, self.vector_size), dtype=np.float32)
+        self._syn1, self._syn1neg = syn1, syn1neg
 
     def _initial_vectors(self, n: int) -> np.ndarray:
         """Uniform in ±1/vector_size (gensim 4; the C tool ±0.5/vector_size): small, so updates dominate."""
@@ -259,7 +280,7 @@ class Word2Vec:
         epochs = self.epochs if epochs is None else epochs
         if epochs < 1:
             raise UsageError("epochs must be at least 1")
-        corpus = LineCorpus(corpus_file) if corpus_file is not None else corpus
+        corpus = self._file_corpus(corpus_file) if corpus_file is not None else corpus
         if corpus is None:
             raise UsageError("train() needs the corpus (sentences or corpus_file)")
         if corpus is self._spool_source and self._spool is not None:
@@ -277,7 +298,7 @@ class Word2Vec:
             if spool is not self._spool:
                 spool.close()
 
-    def _train_epochs(self, spool: "_IdSpool", epochs: int) -> TrainingReport:
+    def _train_epochs(self, spool: _IdSpool, epochs: int) -> TrainingReport:
         from textkit.word2vec.compiled import compiled_kernels
 
         train_chunk = compiled_kernels().train_chunk
@@ -289,18 +310,21 @@ class Word2Vec:
         settings = (self.sg, self.hs, self.negative, self.window)
         shared, compute_loss = self.kernel == "hogbatch", bool(self.compute_loss)
 
-        def work(job) -> None:
-            epoch, ids, ends, n_words, alpha_start, alpha_end, seed = job
-            loss, examples, trained = train_chunk(*arrays, ids, ends, *tables, *settings, alpha_start, alpha_end, seed,
-                                                  compute_loss, shared)
+        def work(job: tuple) -> tuple[float, int, int]:
+            _, ids, ends, _, alpha_start, alpha_end, seed = job
+            return train_chunk(*arrays, ids, ends, *tables, *settings, alpha_start, alpha_end, seed, compute_loss,
+                               shared)
+
+        def add(job: tuple, result: tuple[float, int, int]) -> None:
+            loss, examples, trained = result
             if not math.isfinite(loss):
                 raise self._diverged()
-            stats.add(epoch, loss, examples, trained, n_words)
-            bar.update(n_words)
+            stats.add(job[0], loss, examples, trained, job[3])
+            bar.update(job[3])
 
         start = time.perf_counter()
         try:
-            _run_threads(work, self._jobs(spool, epochs, total_words), self.workers)
+            run_hogwild(self._jobs(spool, epochs, total_words), work, self.workers, on_result=add)
         finally:
             bar.close()
         seconds = time.perf_counter() - start
@@ -326,7 +350,7 @@ class Word2Vec:
             f"high (alpha {self.alpha}, min_alpha {self.min_alpha}): lower it"
         )
 
-    def _jobs(self, spool: "_IdSpool", epochs: int, total_words: int) -> Iterator[tuple]:
+    def _jobs(self, spool: _IdSpool, epochs: int, total_words: int) -> Iterator[tuple]:
         """Every epoch's chunks of ids, each with its slice of the linear learning-rate schedule."""
         done = 0  # raw words queued so far, all epochs
         job_index = 0
@@ -348,9 +372,11 @@ class Word2Vec:
 
     # ---- files ------------------------------------------------------------------------------
     def save(self, folder: PathLike, force: bool = False) -> Path:
-        """Write the model (settings, vocabulary with counts, input and output weights) as a folder
-        that :meth:`load` reads back to query or train further: safetensors + JSON, no pickle."""
-        from textkit.embeddings import save_model_folder
+        """Write the model as a folder (``config.json`` with the settings and tokenizer,
+        ``vocab.json`` with the counts, ``weights.safetensors`` with the input and output weights)
+        that :meth:`load` reads back to query or train further. No pickle."""
+        from textkit.artifacts import save_artifact
+        from textkit.tokenize import get_tokenizer
 
         if self.vocab is None:
             raise UsageError("nothing to save: the model has no vocabulary yet (call build_vocab and train)")
@@ -359,23 +385,37 @@ class Word2Vec:
             tensors["syn1"] = self._syn1
         if self.negative:
             tensors["syn1neg"] = self._syn1neg
-        return save_model_folder(folder, "vectors.word2vec", self.get_params(), tensors, self.vocab, force=force)
+        tokenizer = get_tokenizer(self.tokenizer) if self.tokenizer is not None else None
+        save_artifact(folder, KIND, self.get_params(), tensors=tensors, vocab=self.vocab, tokenizer=tokenizer,
+                      force=force)
+        return Path(folder)
 
     @classmethod
-    def load(cls, folder: PathLike) -> "Word2Vec":
-        """Read a folder written by :meth:`save`."""
-        from textkit.embeddings import load_model_folder
+    def load(cls, folder: PathLike) -> Word2Vec:
+        """Read a folder written by :meth:`save`; ``model.wv`` is then a gensim ``KeyedVectors``."""
+        from textkit.artifacts import load_tokenizer, load_vocab, load_weights, read_config
+        from textkit.errors import ModelFileError
 
-        params, tensors, vocab = load_model_folder(folder, "vectors.word2vec")
-        model = cls(**params)
-        model._restore(vocab, tensors)
+        config = read_config(folder, family="vectors")
+        if config["kind"] != KIND:
+            raise ModelFileError(f"{folder}: holds word vectors only, not a word2vec model that can train further")
+        names = set(cls().get_params())
+        params = {k: v for k, v in config.items() if k in names}
+        try:
+            model = cls(**params)
+        except (TypeError, UsageError) as e:
+            raise ModelFileError(f"{folder}: the word2vec settings in config.json are not valid ({e})") from None
+        if config.get("tokenizer") is not None:
+            model.tokenizer = load_tokenizer(folder, config)
+        model._restore(load_vocab(folder), load_weights(folder, framework="np"))
         return model
 
     def _restore(self, vocab: Vocab, tensors: dict) -> None:
         from textkit.errors import ModelFileError
 
         n, dim = len(vocab), self.vector_size
-        expected = {"vectors": (n, dim), "syn1": (n, dim) if self.hs else None, "syn1neg": (n, dim) if self.negative else None}
+        expected = {"vectors": (n, dim), "syn1": (n, dim) if self.hs else None,
+                    "syn1neg": (n, dim) if self.negative else None}
         for name, shape in expected.items():
             if shape is not None and (name not in tensors or tuple(tensors[name].shape) != shape):
                 raise ModelFileError(f"the saved word2vec model lacks {name} of shape {shape} for its {n} words")
@@ -393,24 +433,24 @@ def _known_ids(get, sentence: Sequence[str]) -> Iterator[int]:
     return map(get, sentence, repeat(-1))
 
 
-def _read_corpus(corpus, encode, spool: "_IdSpool", interned: dict | None = None,
+def _read_corpus(corpus, encode, spool: _IdSpool, interned: dict | None = None,
                  max_vocab_size: int | None = None) -> np.ndarray:
     """Write the ids of every sentence to ``spool``; return how often each id occurred.
 
-    ``encode(sentence)`` gives the ids of a sentence's words. With ``interned`` (the dictionary that ``lookup`` grows) and
-    ``max_vocab_size``, after each block of words the rarest are dropped while more than
+    ``encode(sentence)`` gives the ids of a sentence's words. With ``interned`` (the dictionary
+    that ``encode`` grows) and ``max_vocab_size``, after each block of words the rarest are dropped while more than
     ``max_vocab_size`` are held (count below 2, then below 3, ...), as the C tool's ReduceVocab
     does; a dropped word that comes back starts counting again under a new id, and its earlier
     ids map to no word.
     """
-    ids = array("i")
+    ids: list[int] = []  # a list takes ids from map() faster than an array("i") does
     lengths = array("i")
     counts = np.zeros(0, dtype=np.int64)
     min_reduce = 2
 
     def flush() -> None:
         nonlocal counts, ids, lengths, min_reduce
-        block = np.frombuffer(ids, dtype=np.int32)
+        block = np.array(ids, dtype=np.int32)
         if interned is not None:
             block_counts = np.bincount(block, minlength=len(counts))
             if len(block_counts) > len(counts):
@@ -419,8 +459,7 @@ def _read_corpus(corpus, encode, spool: "_IdSpool", interned: dict | None = None
             else:
                 counts += block_counts
         spool.write(block, np.frombuffer(lengths, dtype=np.int32))
-        del block
-        ids, lengths = array("i"), array("i")
+        ids, lengths = [], array("i")
         while interned is not None and max_vocab_size is not None and len(interned) > max_vocab_size:
             for word in [w for w, i in interned.items() if counts[i] < min_reduce]:
                 del interned[word]
@@ -489,57 +528,20 @@ class _IdSpool:
                 first_sentence, first_word = cut, last_word
 
 
-def _run_threads(work, jobs: Iterator, workers: int) -> None:
-    """Call ``work(job)`` for every job in ``workers`` threads sharing the weights without locks
-    (Hogwild); the first exception stops the rest and is raised here."""
-    queue_: queue.Queue = queue.Queue(maxsize=2 * workers)
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        while True:
-            job = queue_.get()
-            if job is None:
-                return
-            if errors:
-                continue
-            try:
-                work(job)
-            except BaseException as e:
-                errors.append(e)
-
-    threads = [threading.Thread(target=run, daemon=True) for _ in range(workers)]
-    for t in threads:
-        t.start()
-    try:
-        for job in jobs:
-            if errors:
-                break
-            queue_.put(job)
-    finally:
-        for _ in threads:
-            queue_.put(None)
-        for t in threads:
-            t.join()
-    if errors:
-        raise errors[0]
-
-
 class _Stats:
-    """Per-epoch totals that worker threads add to."""
+    """Per-epoch totals of a training run."""
 
     def __init__(self, epochs: int):
-        self.lock = threading.Lock()
         self.loss = np.zeros(epochs)
         self.examples = np.zeros(epochs, dtype=np.int64)
         self.trained = 0
         self.words = 0
 
     def add(self, epoch: int, loss: float, examples: int, trained: int, words: int) -> None:
-        with self.lock:
-            self.loss[epoch] += loss
-            self.examples[epoch] += examples
-            self.trained += trained
-            self.words += words
+        self.loss[epoch] += loss
+        self.examples[epoch] += examples
+        self.trained += trained
+        self.words += words
 
 
 def _progress_bar(total: int, enabled: bool | None):

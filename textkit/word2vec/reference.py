@@ -26,7 +26,7 @@ kernel (:mod:`textkit.word2vec.kernels`) must produce exactly these updates; the
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
