@@ -11,8 +11,7 @@ the step itself is the same and lives here, written out like the textbook:
 
 :class:`EarlyStopping` keeps the best validation figure and counts epochs without improvement;
 :func:`log` sends per-epoch lines to stderr (stdout is for results, e.g. ``--json``);
-:func:`progress_bar` is a tqdm bar on stderr; :func:`check_writable_folder` fails before training
-rather than after it. Checkpoints and data-parallel training are the LM
+:func:`progress_bar` is a tqdm bar on stderr. Checkpoints and data-parallel training are the LM
 trainer's (:mod:`textkit.lm.train`, :mod:`textkit.lm.distributed`).
 
 >>> for index, loss, items in train_steps(batches, loss_of, optimizer, model.parameters(), clip=0.25):
@@ -22,18 +21,14 @@ trainer's (:mod:`textkit.lm.train`, :mod:`textkit.lm.distributed`).
 from __future__ import annotations
 
 import math
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from textkit.errors import OutputError, TextkitError
-from textkit.io import PathLike
+from textkit.errors import TextkitError
 
 
 class TrainingDiverged(TextkitError):
@@ -120,15 +115,3 @@ def progress_bar(total: int, description: str, enabled: bool = True, initial: in
         mininterval=0.5,
         disable=not enabled,
     )
-
-
-def check_writable_folder(folder: PathLike) -> None:
-    """Fail now, before any training, if nothing can be created in ``folder`` (read-only, no permission)."""
-    d = Path(folder)
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=d, prefix=".textkit-write-test-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise OutputError(f"{d}: cannot write there ({e.strerror or e})") from None

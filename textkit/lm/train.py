@@ -47,7 +47,7 @@ from torch import Tensor, nn
 
 from textkit.artifacts import artifact_transaction, read_config, write_config
 from textkit.errors import EmptyCorpusError, ModelFileError, UsageError
-from textkit.io import PathLike, load_tensor_metadata, load_tensors, save_tensors
+from textkit.io import PathLike, check_writable, load_tensor_metadata, load_tensors, save_tensors
 from textkit.lm.distributed import Distributed, setup_distributed, shutdown_distributed
 from textkit.lm.neural import ARCHITECTURE, ARCHITECTURE_DEFAULTS, KIND, NeuralLM, build_lm_vocab, encode_token_lists
 from textkit.lm.perplexity import perplexity_from_logprob
@@ -56,7 +56,6 @@ from textkit.tokenize import Tokenizer, get_tokenizer
 from textkit.training import (
     EarlyStopping,
     TrainingDiverged,
-    check_writable_folder,
     log,
     progress_bar,
     train_steps,
@@ -433,16 +432,16 @@ class LMTrainer:
             "world_size": self.dist.world_size,
         }
         if self.dist.is_main:
-            d = self.checkpoint_dir
-            d.mkdir(parents=True, exist_ok=True)
-            write_config(
-                d,
-                KIND,
-                self.model.config_params({"training": asdict(self.config), "run": self.run_info}),
-                self.model.tokenizer,
-            )
-            self.model.vocab.save(d / "vocab.json")
-            save_tensors(d / CHECKPOINT, tensors, {"textkit.trainer": json.dumps(progress)})
+            # one transaction: an interrupt leaves the previous checkpoint folder whole, or none
+            with artifact_transaction(self.checkpoint_dir, force=True) as d:
+                write_config(
+                    d,
+                    KIND,
+                    self.model.config_params({"training": asdict(self.config), "run": self.run_info}),
+                    self.model.tokenizer,
+                )
+                self.model.vocab.save(d / "vocab.json")
+                save_tensors(d / CHECKPOINT, tensors, {"textkit.trainer": json.dumps(progress)})
 
     def restore(self, directory: PathLike | None = None) -> None:
         """Continue from the checkpoint in ``directory`` (default: the checkpoint folder).
@@ -646,7 +645,7 @@ def train_language_model(
             vocab = build_lm_vocab(token_lists, min_freq=min_freq, max_size=max_vocab)
             model = NeuralLM(vocab, tok, **(architecture or {}))
         if out is not None and dist.is_main:
-            check_writable_folder(out.parent)
+            check_writable(out)
         model.to(dist.device)
         train_ids, _ = encode_token_lists(token_lists, model.vocab)
         valid_ids = model.encode_lines(valid_lines)[0] if valid_lines else None
