@@ -71,7 +71,9 @@ def nltk_ngrams(lines: list[list[str]], order: int):
     out = []
     for words in lines:
         s = ["<s>"] + words + ["</s>"]
-        out.append([tuple(s[i : i + n]) for n in range(1, order + 1) for i in range(len(s) - n + 1) if s[i + n - 1] != "<s>"])
+        out.append(
+            [tuple(s[i : i + n]) for n in range(1, order + 1) for i in range(len(s) - n + 1) if s[i + n - 1] != "<s>"]
+        )
     return out
 
 
@@ -138,6 +140,7 @@ def bench_nltk(lines: list[list[str]], train_tokens: int, test_lines: int, kn_to
         cls(order).fit(nltk_ngrams(train[:2], order), vocabulary_text=vocab_text[:50])
     rows = []
     for name, nltk_cls, smoothing in [("MLE", MLE, "mle"), ("Laplace", Laplace, "addk")]:
+
         def build_nltk():
             model = nltk_cls(order)
             model.fit(nltk_ngrams(train, order), vocabulary_text=vocab_text)
@@ -153,7 +156,9 @@ def bench_nltk(lines: list[list[str]], train_tokens: int, test_lines: int, kn_to
         for _ in range(REPEATS):
             CPU.update(nltk=0.0, textkit=0.0)
             ref, t_nltk_build = cpu_timed("nltk", build_nltk)
-            lm, t_tk_build = cpu_timed("textkit", lambda: NgramLM(order=order, smoothing=smoothing, vocab=phantom).fit_lines(train_text))
+            lm, t_tk_build = cpu_timed(
+                "textkit", lambda: NgramLM(order=order, smoothing=smoothing, vocab=phantom).fit_lines(train_text)
+            )
             # Both sides score from the same text lines: NLTK's preparation of its n-gram tuples (splitting,
             # <UNK> mapping, padding) is part of its scoring, as textkit's tokenizing and id lookup are.
             grams = None
@@ -169,16 +174,22 @@ def bench_nltk(lines: list[list[str]], train_tokens: int, test_lines: int, kn_to
             runs["textkit"].append((t_tk_build, t_tk_score, CPU["textkit"]))
         (nb, ns, nltk_cpu), (tb, ts, tk_cpu) = (min(r, key=lambda run: run[0] + run[1]) for r in runs.values())
         rows.append((name, nb, ns, tb, ts, nltk_cpu / tk_cpu, ppl_nltk, ppl_tk, len(grams)))
-    print(f"{'model':8} {'nltk build':>11} {'nltk score':>11} {'textkit build':>14} {'textkit score':>14} {'ratio':>6} {'(cpu)':>6}  perplexity nltk / textkit")
+    print(
+        f"{'model':8} {'nltk build':>11} {'nltk score':>11} {'textkit build':>14} {'textkit score':>14} {'ratio':>6} {'(cpu)':>6}  perplexity nltk / textkit"
+    )
     for name, nb, ns, tb, ts, cpu_ratio, pn, pt, n in rows:  # fastest of REPEATS runs per side
         ratio = (nb + ns) / (tb + ts)
         same = "equal" if math.isclose(pn, pt, rel_tol=1e-9) else "DIFFERENT"
-        print(f"{name:8} {nb:10.3f}s {ns:10.3f}s {tb:13.3f}s {ts:13.3f}s {ratio:5.0f}x {cpu_ratio:5.0f}x  {pn:.4f} / {pt:.4f} ({same}; {n} tokens)")
+        print(
+            f"{name:8} {nb:10.3f}s {ns:10.3f}s {tb:13.3f}s {ts:13.3f}s {ratio:5.0f}x {cpu_ratio:5.0f}x  {pn:.4f} / {pt:.4f} ({same}; {n} tokens)"
+        )
 
     # Kneser-Ney: NLTK is timed on a few hundred tokens; probabilities compared where the
     # conventions agree (fixed discount 0.1 above order 1, none at order 1; contexts not <s> at order 2).
     ref, t_nltk_build = timed(lambda: _fit(KneserNeyInterpolated(order, discount=0.1), train, order, vocab_text))
-    lm, t_tk_build = timed(lambda: NgramLM(order=order, smoothing="kn", discounts=[0.0, 0.1, 0.1]).fit_lines(train_text))
+    lm, t_tk_build = timed(
+        lambda: NgramLM(order=order, smoothing="kn", discounts=[0.0, 0.1, 0.1]).fit_lines(train_text)
+    )
     grams = [g for g in test_ngrams(test, order, ref.vocab) if g[0] != "<s>" or len(g) == order][:kn_tokens]
     probs_nltk, t_nltk_score = timed(lambda: [ref.score(g[-1], g[:-1]) for g in grams])
     unk = {"<UNK>": "<unk>"}
@@ -191,7 +202,9 @@ def bench_nltk(lines: list[list[str]], train_tokens: int, test_lines: int, kn_to
         f"{'KN':8} {t_nltk_build:10.3f}s {nltk_full:10.1f}s* {t_tk_build:13.3f}s {t_tk_score:13.3f}s "
         f"{nltk_full / (t_tk_build + t_tk_score):6.0f}x {'':6}  max |p_nltk - p_textkit| = {max_diff:.2e} over {len(grams)} tokens"
     )
-    print(f"  * NLTK KN scoring extrapolated from {len(grams)} tokens ({per_token_nltk * 1e3:.1f} ms/token) to {n_test}")
+    print(
+        f"  * NLTK KN scoring extrapolated from {len(grams)} tokens ({per_token_nltk * 1e3:.1f} ms/token) to {n_test}"
+    )
 
 
 def _fit(model, train, order, vocab_text):
@@ -214,7 +227,9 @@ def bench_kenlm(lines: list[list[str]], n_train_lines: int, n_test_lines: int, o
         native, t_load_native = timed(lambda: NgramLM.load(Path(d) / "native"))
         theirs, t_load_kenlm = timed(lambda: _quiet(lambda: kenlm.Model(str(arpa))))
         n_tokens = sum(len(w) + 1 for w in test)
-        print(f"\n== KenLM vs textkit: scoring one order-{order} modified-KN model on {n_tokens} tokens ({len(text)} lines) ==")
+        print(
+            f"\n== KenLM vs textkit: scoring one order-{order} modified-KN model on {n_tokens} tokens ({len(text)} lines) =="
+        )
         # alternated, fastest of five CPU times each: wall times of ~0.1 s mean little on a shared machine
         sides = {
             "arpa": lambda: ours.score_lines(text)[0] / math.log(10),
@@ -230,12 +245,16 @@ def bench_kenlm(lines: list[list[str]], n_train_lines: int, n_test_lines: int, o
         t_tk, t_native, t_kenlm = (min(cpu[name]) for name in sides)
         total_tk, total_kenlm = totals["arpa"], totals["kenlm"]
     rel = abs(total_tk - total_kenlm) / abs(total_kenlm)
-    print(f"total log10 p: textkit {total_tk:.4f}  kenlm {total_kenlm:.4f}  relative difference {rel:.1e} ({'equal' if rel <= 1e-4 else 'DIFFERENT'})")
+    print(
+        f"total log10 p: textkit {total_tk:.4f}  kenlm {total_kenlm:.4f}  relative difference {rel:.1e} ({'equal' if rel <= 1e-4 else 'DIFFERENT'})"
+    )
     print(
         f"scoring CPU time (fastest of 5, alternated): textkit {t_tk:.3f}s  textkit native {t_native:.3f}s  kenlm {t_kenlm:.3f}s  "
         f"textkit/kenlm time = {t_tk / t_kenlm:.2f}, native {t_native / t_kenlm:.2f} ({n_tokens / t_native / 1e6:.2f} vs {n_tokens / t_kenlm / 1e6:.2f} M tokens/s)"
     )
-    print(f"loading: textkit ARPA {t_load_tk:.2f}s  textkit native {t_load_native:.3f}s  kenlm ARPA {t_load_kenlm:.2f}s")
+    print(
+        f"loading: textkit ARPA {t_load_tk:.2f}s  textkit native {t_load_native:.3f}s  kenlm ARPA {t_load_kenlm:.2f}s"
+    )
 
 
 def _quiet(fn):
@@ -298,7 +317,9 @@ def bench_build(copies: int) -> None:
             f"fit peak {peak / mib:.0f} MiB = {peak / n_tokens:.0f} bytes/token (tracemalloc; the corpus itself not counted); "
             f"process peak RSS {rss / mib:.0f} MiB with the corpus as Python lists"
         )
-        print(f"         n-grams per order {counts} ({sum(counts) / 1e6:.2f}M); model arrays {model / mib:.0f} MiB = {model / sum(counts):.0f} bytes/n-gram")
+        print(
+            f"         n-grams per order {counts} ({sum(counts) / 1e6:.2f}M); model arrays {model / mib:.0f} MiB = {model / sum(counts):.0f} bytes/n-gram"
+        )
 
 
 def streamed_corpus(n_tokens: int):
@@ -332,7 +353,9 @@ def _scale_child(order: int, n_tokens: int, queue) -> None:
 
 
 def bench_scale(order: int, n_tokens: int) -> None:
-    print(f"\n== Scaling: order-{order} modified KN on {n_tokens / 1e6:.0f}M streamed tokens (peak RSS of a fresh process) ==")
+    print(
+        f"\n== Scaling: order-{order} modified KN on {n_tokens / 1e6:.0f}M streamed tokens (peak RSS of a fresh process) =="
+    )
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     child = ctx.Process(target=_scale_child, args=(order, n_tokens, queue))
@@ -374,7 +397,9 @@ def write_corpus(path: Path, n_tokens: int | None) -> int:
     return words
 
 
-def run_process(command: list[str], stdin_path: Path | None = None, stdout_path: Path | None = None) -> tuple[float, int]:
+def run_process(
+    command: list[str], stdin_path: Path | None = None, stdout_path: Path | None = None
+) -> tuple[float, int]:
     """Run ``command`` to the end; its wall time (s) and its own peak RSS (bytes, from wait4)."""
     import os
     import subprocess
@@ -425,41 +450,84 @@ def bench_lmplz(sizes: list[int | None], memory: str, repeats: int) -> None:
         for size in sizes:
             corpus = d / "corpus.txt"
             n_words = write_corpus(corpus, size)
-            how = "the wiki sample, whitespace-split" if size is None else "the wiki sample, its variants and in-line shuffles"
-            tk_cmd = textkit + [str(corpus), "--model", "ngram", "--order", "5", "--smoothing", "mkn", "--lang", "whitespace", "-o", str(d / "tk"), "--force"]
+            how = (
+                "the wiki sample, whitespace-split"
+                if size is None
+                else "the wiki sample, its variants and in-line shuffles"
+            )
+            tk_cmd = textkit + [
+                str(corpus),
+                "--model",
+                "ngram",
+                "--order",
+                "5",
+                "--smoothing",
+                "mkn",
+                "--lang",
+                "whitespace",
+                "-o",
+                str(d / "tk"),
+                "--force",
+            ]
             if has_memory:
                 tk_cmd += ["--memory", memory, "--temp-dir", str(d)]
             lm_cmd = [lmplz, "-o", "5", "-S", memory, "-T", str(d), "--discount_fallback"]
-            run_process(textkit + [str(corpus), "--order", "2", "--lang", "whitespace", "-o", str(d / "warm"), "--force"])  # kernels cached
+            run_process(
+                textkit + [str(corpus), "--order", "2", "--lang", "whitespace", "-o", str(d / "warm"), "--force"]
+            )  # kernels cached
             runs = {"textkit": [], "lmplz": []}
             for r in range(repeats):
-                sides = [("textkit", lambda: run_process(tk_cmd)), ("lmplz", lambda: run_process(lm_cmd, corpus, d / "lmplz.arpa"))]
-                for name, fn in sides if r % 2 == 0 else sides[::-1]:
-                    runs[name].append(fn())
+                sides = [("textkit", (tk_cmd, None, None)), ("lmplz", (lm_cmd, corpus, d / "lmplz.arpa"))]
+                for name, command in sides if r % 2 == 0 else sides[::-1]:
+                    runs[name].append(run_process(*command))
             tk_counts, lm_counts = arpa_counts(d / "tk" / "model.arpa"), arpa_counts(d / "lmplz.arpa")
             gib = 2**30
             print(f"{n_words / 1e6:.2f}M words ({how}), {repeats} alternated run(s) each:")
             for name, results in runs.items():
                 walls = ", ".join(f"{w:.2f}" for w, _ in results)
-                print(f"  {name:8} wall {min(w for w, _ in results):7.2f}s (runs: {walls})  peak RSS {max(m for _, m in results) / gib:.2f} GiB")
+                fastest, peak = min(w for w, _ in results), max(m for _, m in results) / gib
+                print(f"  {name:8} wall {fastest:7.2f}s (runs: {walls})  peak RSS {peak:.2f} GiB")
             ratio = min(w for w, _ in runs["lmplz"]) / min(w for w, _ in runs["textkit"])
             print(f"  lmplz time / textkit time = {ratio:.2f} (fastest runs; > 1: textkit faster)")
-            print(f"  \\data\\ counts: textkit {tk_counts}  lmplz {lm_counts}  {'EQUAL' if tk_counts == lm_counts else 'DIFFERENT'}")
+            same = "EQUAL" if tk_counts == lm_counts else "DIFFERENT"
+            print(f"  \\data\\ counts: textkit {tk_counts}  lmplz {lm_counts}  {same}")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="Smaller corpora (about a minute).")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["nltk", "kenlm", "build", "lmplz"], help="Parts to leave out.")
-    parser.add_argument("--lmplz-tokens", type=float, nargs="*", default=[2e7], help="Sizes besides the wiki sample for the lmplz comparison (words).")
-    parser.add_argument("--memory", default="1G", help="Memory budget given to both builders in the lmplz comparison (lmplz -S).")
-    parser.add_argument("--repeats", type=int, default=3, help="Alternated runs per side on the wiki sample (1 on larger corpora).")
-    parser.add_argument("--scale-tokens", type=float, default=0, help="Also build an order-5 model on this many streamed tokens (e.g. 1e7) and report its peak RSS.")
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["nltk", "kenlm", "build", "lmplz"], help="Parts to leave out."
+    )
+    parser.add_argument(
+        "--lmplz-tokens",
+        type=float,
+        nargs="*",
+        default=[2e7],
+        help="Sizes besides the wiki sample for the lmplz comparison (words).",
+    )
+    parser.add_argument(
+        "--memory", default="1G", help="Memory budget given to both builders in the lmplz comparison (lmplz -S)."
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="Alternated runs per side on the wiki sample (1 on larger corpora)."
+    )
+    parser.add_argument(
+        "--scale-tokens",
+        type=float,
+        default=0,
+        help="Also build an order-5 model on this many streamed tokens (e.g. 1e7) and report its peak RSS.",
+    )
     args = parser.parse_args(argv)
     lines = wiki_lines()
     warm_up()
     if "nltk" not in args.skip:
-        bench_nltk(lines, train_tokens=30_000 if args.quick else 100_000, test_lines=100 if args.quick else 400, kn_tokens=100 if args.quick else 300)
+        bench_nltk(
+            lines,
+            train_tokens=30_000 if args.quick else 100_000,
+            test_lines=100 if args.quick else 400,
+            kn_tokens=100 if args.quick else 300,
+        )
     if "kenlm" not in args.skip:
         cut = len(lines) * 4 // 5  # the sample has ~9k long lines: train on 80%, score the rest
         bench_kenlm(lines, n_train_lines=cut, n_test_lines=len(lines) - cut, order=3 if args.quick else 5)

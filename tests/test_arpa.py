@@ -141,7 +141,9 @@ def test_reading_in_small_blocks_gives_the_same_tables(tmp_path, monkeypatch, bl
     monkeypatch.setattr(arpa, "_BLOCK_BYTES", block_bytes)  # section ends fall on every block position
     blocks = read_arpa(tmp_path / "a.arpa")
     assert blocks.tokens == whole.tokens
-    for a, b in zip(blocks.keys + blocks.log10_prob + blocks.log10_backoff, whole.keys + whole.log10_prob + whole.log10_backoff):
+    for a, b in zip(
+        blocks.keys + blocks.log10_prob + blocks.log10_backoff, whole.keys + whole.log10_prob + whole.log10_backoff
+    ):
         np.testing.assert_array_equal(a, b)
     (tmp_path / "hand.arpa").write_text(HAND_ARPA)
     assert NgramLM.load(tmp_path / "hand.arpa").score("b a b") == pytest.approx(HAND_SCORES["b a b"])
@@ -210,7 +212,8 @@ def test_compiled_lines_are_byte_for_byte_pythons_format(values, places):
     words = np.arange(len(values) * 2, dtype=np.int32).reshape(-1, 2) % 3
     out = bytes(format_block(words, probs, backoffs, *token_table(tokens))).decode()
     expected = "".join(
-        f"{p:.7g}\t{tokens[a]} {tokens[b]}\t{o:.7g}\n" for p, (a, b), o in zip(probs.tolist(), words.tolist(), backoffs.tolist())
+        f"{p:.7g}\t{tokens[a]} {tokens[b]}\t{o:.7g}\n"
+        for p, (a, b), o in zip(probs.tolist(), words.tolist(), backoffs.tolist())
     )
     assert out == expected
 
@@ -220,7 +223,9 @@ def test_reading_arpa_needs_no_compiled_counting():
     import sys
 
     code = "import sys, textkit.lm.arpa; print(sorted(m for m in ('numba', 'textkit.lm.counting') if m in sys.modules))"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    )
 
 
 @pytest.mark.parametrize("order", [1, 2, 4])

@@ -82,7 +82,11 @@ def test_counting_invariants(lines, order):
         assert table.counts.sum() == sum(max(0, len(x) + 2 - n + 1) for x in lines)
 
 
-@given(st.lists(st.integers(0, 2**64 - 1), max_size=300), st.sampled_from([1000, 2**11, 2**32, 2**40, 2**64]), st.booleans())
+@given(
+    st.lists(st.integers(0, 2**64 - 1), max_size=300),
+    st.sampled_from([1000, 2**11, 2**32, 2**40, 2**64]),
+    st.booleans(),
+)
 @settings(max_examples=80, deadline=None)
 def test_radix_sort_equals_stable_argsort(values, modulus, narrow):
     from textkit.lm.counting import radix_sort
@@ -109,9 +113,15 @@ def test_lookup_order_finds_each_ngram_in_the_table(n_positions, n_table, vocab_
     seq = rng.integers(0, vocab_size, n_positions).astype(np.int32)
     seq[rng.random(n_positions) < 0.05] = 1  # <s>
     prev_index = np.where(rng.random(n_positions) < 0.2, -1, rng.integers(0, 5000, n_positions)).astype(np.int32)
-    keys = [int(prev_index[p - 1]) * vocab_size + int(seq[p]) for p in range(1, n_positions) if prev_index[p - 1] >= 0 and seq[p] != 1]
+    keys = [
+        int(prev_index[p - 1]) * vocab_size + int(seq[p])
+        for p in range(1, n_positions)
+        if prev_index[p - 1] >= 0 and seq[p] != 1
+    ]
     pool = np.array(keys + list(rng.integers(0, 5000 * vocab_size, n_table)), dtype=np.int64)
-    table = np.unique(rng.choice(pool, size=min(n_table, len(pool)), replace=False)) if len(pool) else np.zeros(0, np.int64)
+    table = (
+        np.unique(rng.choice(pool, size=min(n_table, len(pool)), replace=False)) if len(pool) else np.zeros(0, np.int64)
+    )
     where = {int(k): i for i, k in enumerate(table)}
     expected = np.full(n_positions, -1)
     for p in range(1, n_positions):
@@ -135,7 +145,9 @@ def test_collect_ids_first_occurrence_ids_across_chunks(lines, chunk_lines):
     assert words == list(dict.fromkeys(flat)) and list(index.values()) == list(range(len(words)))
     assert list(ids) == [words.index(w) for w in flat]
     assert list(lengths) == [len(line) for line in lines if line]
-    text_ids, text_lengths, _ = collect_ids([" ".join(line) for line in lines], split_lines=True, chunk_lines=chunk_lines)
+    text_ids, text_lengths, _ = collect_ids(
+        [" ".join(line) for line in lines], split_lines=True, chunk_lines=chunk_lines
+    )
     np.testing.assert_array_equal(text_ids, ids)
     np.testing.assert_array_equal(text_lengths, lengths)
 
@@ -181,7 +193,9 @@ def nltk_ngrams(lines, order):
     out = []
     for words in tokens(lines):
         s = padded(words)
-        out.append([tuple(s[i : i + n]) for n in range(1, order + 1) for i in range(len(s) - n + 1) if s[i + n - 1] != "<s>"])
+        out.append(
+            [tuple(s[i : i + n]) for n in range(1, order + 1) for i in range(len(s) - n + 1) if s[i + n - 1] != "<s>"]
+        )
     return out
 
 
@@ -238,7 +252,9 @@ def test_add_k_differs_from_nltk_only_by_counting_s_in_the_vocabulary(order, k):
         w_n, ctx_n = nltk_word(ref, w), tuple(nltk_word(ref, c) for c in ctx)
         counts = ref.counts[len(ctx_n) + 1][ctx_n] if ctx_n else ref.counts.unigrams
         assert ref.score(w_n, ctx_n or None) == pytest.approx((counts[w_n] + k) / (counts.N() + k * V), rel=1e-12)
-        assert 10 ** lm.logprob(w, list(ctx)) == pytest.approx((counts[w_n] + k) / (counts.N() + k * (V - 1)), rel=1e-12)
+        assert 10 ** lm.logprob(w, list(ctx)) == pytest.approx(
+            (counts[w_n] + k) / (counts.N() + k * (V - 1)), rel=1e-12
+        )
         log_ours += lm.logprob(w, list(ctx)) * math.log(10)
     n_predicted = sum(1 for _ in predicted_positions(order))
     assert lm.perplexity(TEST).perplexity == pytest.approx(math.exp(-log_ours / n_predicted), rel=1e-12)
@@ -263,7 +279,9 @@ def test_kneser_ney_equals_nltk_where_conventions_agree(order):
             with pytest.raises(ZeroDivisionError):
                 ref.score(nltk_word(ref, w), ctx_n)
             continue
-        assert 10 ** lm.logprob(w, list(ctx)) == pytest.approx(ref.score(nltk_word(ref, w), ctx_n), rel=1e-10, abs=1e-15)
+        assert 10 ** lm.logprob(w, list(ctx)) == pytest.approx(
+            ref.score(nltk_word(ref, w), ctx_n), rel=1e-10, abs=1e-15
+        )
         compared += 1
     assert compared >= 15
 
@@ -451,9 +469,20 @@ def test_folders_written_by_textkit_0_1_still_load(tmp_path, smoothing):
         write_arpa(folder / data_file, lm.tables_)
     else:
         data_file = "counts.safetensors"
-        save_file({"counts_1": lm.counts_[0], "keys_2": lm.keys_[0], "counts_2": lm.counts_[1]}, str(folder / data_file))
-    config = {"format": "textkit.lm", "version": 1, "kind": "ngram", "order": 2, "smoothing": smoothing, "min_freq": 1,
-              "tokenizer": {"spec": "en", "options": {"lowercase": True}}, "file": data_file, "vocab": "vocab.json"}
+        save_file(
+            {"counts_1": lm.counts_[0], "keys_2": lm.keys_[0], "counts_2": lm.counts_[1]}, str(folder / data_file)
+        )
+    config = {
+        "format": "textkit.lm",
+        "version": 1,
+        "kind": "ngram",
+        "order": 2,
+        "smoothing": smoothing,
+        "min_freq": 1,
+        "tokenizer": {"spec": "en", "options": {"lowercase": True}},
+        "file": data_file,
+        "vocab": "vocab.json",
+    }
     (folder / "config.json").write_text(json.dumps(config))
     loaded = load_language_model(folder)
     assert loaded.tokenizer_.lowercase and loaded.score_lines(TEST[:2]) == pytest.approx(lm.score_lines(TEST[:2]))

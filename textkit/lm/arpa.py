@@ -34,8 +34,8 @@ import lzma
 import re
 import zlib
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 
@@ -116,7 +116,9 @@ def _write_text(out, tables: BackoffTables) -> None:
     out.write(b"\n\\end\\\n")
 
 
-def _format_entries(tables: BackoffTables, n: int, lo: int, token_bytes: np.ndarray, token_starts: np.ndarray) -> memoryview:
+def _format_entries(
+    tables: BackoffTables, n: int, lo: int, token_bytes: np.ndarray, token_starts: np.ndarray
+) -> memoryview:
     """The ARPA lines of the order-n entries ``lo`` to ``lo + _CHUNK``."""
     from textkit.lm.arpa_text import format_block
 
@@ -198,7 +200,9 @@ class _LineBlocks:
         try:
             self.block = self.f.readlines(_BLOCK_BYTES)
         except UnicodeDecodeError as e:
-            raise ModelFileError(f"{self.path}: not a UTF-8 text file (byte {e.start} of a block); not an ARPA language model") from None
+            raise ModelFileError(
+                f"{self.path}: not a UTF-8 text file (byte {e.start} of a block); not an ARPA language model"
+            ) from None
         except (OSError, EOFError, zlib.error, lzma.LZMAError) as e:
             raise ModelFileError(f"{self.path}: read failed: truncated or corrupt file ({e})") from None
         self.pos = 0
@@ -252,7 +256,9 @@ def _read_header(lines: _LineBlocks, path: PathLike) -> list[int]:
     while (line := lines.peek_nonblank()) is not None and not line.startswith("\\"):
         match = _COUNT_LINE.match(line)
         if not match:
-            raise ModelFileError(f"{path}: line {lines.lineno}: expected 'ngram N=COUNT' in the \\data\\ header, found {line[:60]!r}")
+            raise ModelFileError(
+                f"{path}: line {lines.lineno}: expected 'ngram N=COUNT' in the \\data\\ header, found {line[:60]!r}"
+            )
         declared[int(match.group(1))] = int(match.group(2))
         lines.next_nonblank()
     order = len(declared)
@@ -279,9 +285,16 @@ def _read_section(lines: _LineBlocks, path: PathLike, n: int, declared: int, sto
         words.append(w if stoi is None else _word_ids(path, w, stoi, n))
     if count != declared:
         has = f"more than {declared}" if count > declared else str(count)
-        raise ModelFileError(f"{path}: truncated or inconsistent ARPA file: the header declares {declared} {n}-grams, the section has {has}")
+        raise ModelFileError(
+            f"{path}: truncated or inconsistent ARPA file: "
+            f"the header declares {declared} {n}-grams, the section has {has}"
+        )
     empty = np.zeros((0, n), dtype=object if stoi is None else np.int32)
-    return np.concatenate(probs or [np.zeros(0)]), np.concatenate(words or [empty]), np.concatenate(backoffs or [np.zeros(0)])
+    return (
+        np.concatenate(probs or [np.zeros(0)]),
+        np.concatenate(words or [empty]),
+        np.concatenate(backoffs or [np.zeros(0)]),
+    )
 
 
 def _word_ids(path: PathLike, words: np.ndarray, stoi: dict[str, int], n: int) -> np.ndarray:
@@ -365,7 +378,9 @@ def _unigram_table(path: PathLike, file_words: list[str], probs: np.ndarray, bac
     """Vocabulary (``<unk> <s> </s>`` first, then the file's order) and dense unigram arrays."""
     for special in (BOS, EOS):
         if special not in file_words:
-            raise ModelFileError(f"{path}: the ARPA file has no {special} unigram; it is not a sentence-level language model")
+            raise ModelFileError(
+                f"{path}: the ARPA file has no {special} unigram; it is not a sentence-level language model"
+            )
     if len(set(file_words)) != len(file_words):
         raise ModelFileError(f"{path}: a unigram is listed twice")
     if UNK not in file_words:
@@ -381,7 +396,9 @@ def _unigram_table(path: PathLike, file_words: list[str], probs: np.ndarray, bac
     return tokens, stoi, prob, backoff
 
 
-def _sorted_keys(path: PathLike, word_ids: np.ndarray, keys: list[np.ndarray], V: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _sorted_keys(
+    path: PathLike, word_ids: np.ndarray, keys: list[np.ndarray], V: int, n: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Integer keys of the order-n entries (sorted) and the permutation that sorts them."""
     prefix = word_ids[:, 0].astype(np.int64)
     for j in range(1, n - 1):  # walk the context w1 .. w(n-1) down the lower-order tables

@@ -22,9 +22,9 @@ and no n-gram ends at ``<s>`` (the start marker is context, never predicted).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain, islice, repeat
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 from numba import njit
@@ -32,7 +32,6 @@ from numba import njit
 from textkit.errors import EmptyCorpusError
 from textkit.lm.arpa import BOS, EOS, SPECIALS, UNK
 from textkit.vocab import Vocab
-
 
 
 @dataclass
@@ -59,7 +58,9 @@ class _FirstAppearance(dict):
         return new_id
 
 
-def collect_ids(texts: Iterable, split_lines: bool = False, chunk_lines: int = 2048) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+def collect_ids(
+    texts: Iterable, split_lines: bool = False, chunk_lines: int = 2048
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """One streaming pass: provisional word ids (int32, in order of first occurrence), the length of
     each non-empty line (int64), and the words (a dict word -> provisional id, in id order).
 
@@ -120,13 +121,15 @@ class WordIndex:
     unk: int
 
     @classmethod
-    def from_vocab(cls, vocab: Vocab) -> "WordIndex":
+    def from_vocab(cls, vocab: Vocab) -> WordIndex:
         ids = dict(vocab.stoi)
         for marker in (BOS, EOS):
             ids.pop(marker, None)
         return cls(ids, special_id(vocab, UNK))
 
-    def encode(self, texts: Iterable, split_lines: bool = False, chunk_lines: int = 2048) -> tuple[np.ndarray, np.ndarray, int]:
+    def encode(
+        self, texts: Iterable, split_lines: bool = False, chunk_lines: int = 2048
+    ) -> tuple[np.ndarray, np.ndarray, int]:
         """Word ids of token lists (or, with ``split_lines``, of text lines split on whitespace as
         ``str.split()`` does), the length of each non-empty line, and the number of unknown words."""
         lookup = self.ids.get
@@ -163,7 +166,9 @@ def vocab_ids(words: dict[str, int], vocab: Vocab) -> np.ndarray:
     return np.fromiter(map(index.ids.get, words, repeat(index.unk)), dtype=np.int32, count=len(words))
 
 
-def wrap_lines(word_ids: np.ndarray, lengths: Sequence[int], bos_id: int, eos_id: int, id_map: np.ndarray | None = None) -> np.ndarray:
+def wrap_lines(
+    word_ids: np.ndarray, lengths: Sequence[int], bos_id: int, eos_id: int, id_map: np.ndarray | None = None
+) -> np.ndarray:
     """Flat int32 array ``<s> w.. </s> <s> w.. </s> ...`` from concatenated word ids and line
     lengths; with ``id_map``, each word id ``i`` becomes ``id_map[i]`` (``id_map[-1]`` for -1)."""
     lengths = np.asarray(lengths, dtype=np.int64)
@@ -211,7 +216,9 @@ def count_ngrams(seq: np.ndarray, order: int, vocab_size: int, bos_id: int) -> t
     return unigram, tables
 
 
-def count_order(prev_index: np.ndarray, n_prev: int, seq: np.ndarray, bos_id: int, vocab_size: int, with_index: bool = True) -> tuple[NgramTable, np.ndarray | None]:
+def count_order(
+    prev_index: np.ndarray, n_prev: int, seq: np.ndarray, bos_id: int, vocab_size: int, with_index: bool = True
+) -> tuple[NgramTable, np.ndarray | None]:
     """The table of order n from the index of the (n-1)-gram ending at each position (one of
     ``n_prev``), and (if ``with_index``) the index of the n-gram ending at each position (-1
     where none does).
@@ -230,7 +237,9 @@ def count_order(prev_index: np.ndarray, n_prev: int, seq: np.ndarray, bos_id: in
     return NgramTable(uniq, counts, suffix), index if with_index else None
 
 
-def _extension_keys(prev_index: np.ndarray, n_prev: int, seq: np.ndarray, bos_id: int, vocab_size: int) -> tuple[np.ndarray, np.ndarray, int]:
+def _extension_keys(
+    prev_index: np.ndarray, n_prev: int, seq: np.ndarray, bos_id: int, vocab_size: int
+) -> tuple[np.ndarray, np.ndarray, int]:
     """The key and position of every n-gram occurrence, and how many bits the keys can have.
 
     An n-gram ends at ``p`` when the (n-1)-gram ending at ``p - 1`` is known (index ≥ 0) and ``p``
@@ -282,7 +291,9 @@ def _group_sorted(keys, positions, prev_index, with_index):
     return uniq, counts, suffix, index
 
 
-def radix_sort(keys: np.ndarray, values: np.ndarray, key_bits: int | None = None, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def radix_sort(
+    keys: np.ndarray, values: np.ndarray, key_bits: int | None = None, overwrite: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Sort unsigned ``keys`` (uint32 or uint64) and carry ``values`` along, stably.
 
     A least-significant-digit radix sort, compiled: linear in the number of keys, a third of
@@ -344,7 +355,9 @@ def lookup_indices(seq: np.ndarray, tables_keys: list[np.ndarray], vocab_size: i
     return indices
 
 
-def lookup_order(prev_index: np.ndarray, n_prev: int, seq: np.ndarray, bos_id: int, vocab_size: int, table_keys: np.ndarray) -> np.ndarray:
+def lookup_order(
+    prev_index: np.ndarray, n_prev: int, seq: np.ndarray, bos_id: int, vocab_size: int, table_keys: np.ndarray
+) -> np.ndarray:
     """The index in ``table_keys`` (the sorted keys of order n) of the n-gram ending at each
     position, -1 where it is not in the table, given the (n-1)-gram index at every position (one
     of ``n_prev``).

@@ -60,7 +60,9 @@ def map_safetensors(path: PathLike) -> dict[str, np.ndarray]:
             if begin < 0 or end > size - start or end - begin != int(np.prod(shape)) * dtype.itemsize:
                 raise ValueError(f"array {name!r} lies outside the file")
             arrays[name] = (
-                np.memmap(p, dtype=dtype, mode="r", offset=start + begin, shape=shape) if end > begin else np.zeros(shape, dtype)
+                np.memmap(p, dtype=dtype, mode="r", offset=start + begin, shape=shape)
+                if end > begin
+                else np.zeros(shape, dtype)
             )
         return arrays
     except (ValueError, KeyError, TypeError, struct.error, json.JSONDecodeError, UnicodeDecodeError) as e:

@@ -33,8 +33,8 @@ Conventions (they decide whether numbers compare with other tools):
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -112,7 +112,7 @@ class NgramLM:
         self.discounts = check_discounts(discounts, self.order, smoothing == "mkn")
 
     # ---- training ---------------------------------------------------------------------------------
-    def fit(self, token_lists: Iterable[Sequence[str]]) -> "NgramLM":
+    def fit(self, token_lists: Iterable[Sequence[str]]) -> NgramLM:
         """Count n-grams in ``token_lists`` (one list of words per line) and estimate the model.
 
         >>> NgramLM(order=2, smoothing="kn").fit([["a", "b"], ["b", "a"]])
@@ -120,7 +120,7 @@ class NgramLM:
         self.tokenizer_ = get_tokenizer(self.tokenizer)
         return self._fit(token_lists, split_lines=False)
 
-    def fit_lines(self, lines: Iterable[str]) -> "NgramLM":
+    def fit_lines(self, lines: Iterable[str]) -> NgramLM:
         """Tokenize text ``lines`` with the model's tokenizer and :meth:`fit` on them, streaming.
 
         With the whitespace tokenizer (already tokenized text such as WikiText) the lines are split
@@ -133,7 +133,7 @@ class NgramLM:
             return self._fit(lines, split_lines=True)
         return self._fit(tok.tokenize_lines(lines), split_lines=False)
 
-    def _fit(self, texts: Iterable, split_lines: bool) -> "NgramLM":
+    def _fit(self, texts: Iterable, split_lines: bool) -> NgramLM:
         if self.vocab is not None:  # words outside the given vocabulary are <unk>
             self.vocab_ = model_vocab(self.vocab)
             ids, lengths, _ = WordIndex.from_vocab(self.vocab_).encode(texts, split_lines=split_lines)
@@ -230,7 +230,18 @@ class NgramLM:
         total = np.zeros(len(seq))
         for length in range(self.order_):
             context = indices[length - 1] if length else indices[0]
-            gather_counts(seq, self._bos, length, self.order_ - 1, indices[length], context, self.counts_[length], self.context_totals_[length], count, total)
+            gather_counts(
+                seq,
+                self._bos,
+                length,
+                self.order_ - 1,
+                indices[length],
+                context,
+                self.counts_[length],
+                self.context_totals_[length],
+                count,
+                total,
+            )
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.smoothing == "addk":
                 p = (count + self.k) / (total + self.k * (V - 1))
@@ -316,9 +327,9 @@ class NgramLM:
         """log10 p(w | context) for every word id w (dense, length V); ``<s>`` gets -inf."""
         self._check_fitted()
         V = len(self.vocab_)
-        context = list(context_ids)[-(self.order_ - 1):] if self.order_ > 1 else []
+        context = list(context_ids)[-(self.order_ - 1) :] if self.order_ > 1 else []
         if context and self._bos in context[1:]:
-            context = context[context.index(self._bos, 1):]
+            context = context[context.index(self._bos, 1) :]
         keys = self.tables_.keys if self.tables_ is not None else self.keys_
         indices = lookup_indices(np.array(context, dtype=np.int32), keys, V, self._bos) if context else []
         chain = [int(indices[k][-1]) for k in range(len(context)) if len(indices[k]) and indices[k][-1] >= 0]
@@ -359,7 +370,12 @@ class NgramLM:
             return np.log10(counts / total) if total > 0 else np.full(V, -np.inf)
 
     def generate(
-        self, prefix: str = "", length: int = 20, temperature: float = 1.0, top_k: int | None = None, seed: int | None = None
+        self,
+        prefix: str = "",
+        length: int = 20,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        seed: int | None = None,
     ) -> str:
         """Sample up to ``length`` words after ``prefix`` (a line start), stopping at ``</s>``.
 
@@ -404,7 +420,8 @@ class NgramLM:
         self._check_fitted()
         if self.tables_ is None:
             raise UsageError(
-                f"{self.smoothing} models cannot be written as ARPA: their unseen n-grams are not a back-off; use kn or mkn"
+                f"{self.smoothing} models cannot be written as ARPA: "
+                "their unseen n-grams are not a back-off; use kn or mkn"
             )
         write_arpa(path, self.tables_)
 
@@ -436,7 +453,16 @@ class NgramLM:
             data_file, tensors = WEIGHTS, table_arrays(self.tables_)
         else:
             data_file, tensors = WEIGHTS, self._count_arrays()
-        save_artifact(folder, KIND, self._params(data_file), tensors=tensors, vocab=self.vocab_, tokenizer=self.tokenizer_, files=files, force=force)
+        save_artifact(
+            folder,
+            KIND,
+            self._params(data_file),
+            tensors=tensors,
+            vocab=self.vocab_,
+            tokenizer=self.tokenizer_,
+            files=files,
+            force=force,
+        )
 
     def _params(self, data_file: str) -> dict:
         return {
@@ -460,7 +486,7 @@ class NgramLM:
         return tensors
 
     @classmethod
-    def load(cls, path: PathLike) -> "NgramLM":
+    def load(cls, path: PathLike) -> NgramLM:
         """Load a folder written by :meth:`save` (or by textkit 0.1), or any ARPA file
         (``.arpa`` / ``.arpa.gz``).
 
@@ -476,7 +502,11 @@ class NgramLM:
             raise ModelFileError(f"{p}: is {describe_kind(config['kind'])}, not an n-gram model")
         try:
             smoothing, data_file = config["smoothing"], config["file"]
-            lm = cls(order=int(config["order"]), smoothing="kn" if smoothing == "arpa" else smoothing, k=config.get("k") or 1.0)
+            lm = cls(
+                order=int(config["order"]),
+                smoothing="kn" if smoothing == "arpa" else smoothing,
+                k=config.get("k") or 1.0,
+            )
         except (KeyError, TypeError, ValueError, UsageError) as e:
             raise ModelFileError(f"{p}/config.json: incomplete or invalid n-gram config ({e})") from None
         lm.smoothing = smoothing
@@ -501,7 +531,7 @@ class NgramLM:
         return lm
 
     @classmethod
-    def from_arpa(cls, path: PathLike, tokenizer="whitespace") -> "NgramLM":
+    def from_arpa(cls, path: PathLike, tokenizer="whitespace") -> NgramLM:
         """A model from any ARPA file; its text is split with ``tokenizer`` (whitespace: as KenLM)."""
         tables = read_arpa(path)
         lm = cls(order=tables.order, smoothing="kn")

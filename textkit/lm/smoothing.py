@@ -27,7 +27,7 @@ discounts per order, Chen & Goodman 1998), computed the way KenLM's ``lmplz`` do
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -84,8 +84,10 @@ def check_discounts(discounts, order: int, modified: bool):
     A single number or triple is used for every order."""
     if discounts is None:
         return None
-    single = isinstance(discounts, (int, float)) if not modified else (
-        len(discounts) == 3 and all(isinstance(x, (int, float)) for x in discounts)
+    single = (
+        isinstance(discounts, (int, float))
+        if not modified
+        else (len(discounts) == 3 and all(isinstance(x, (int, float)) for x in discounts))
     )
     per_order = [discounts] * order if single else list(discounts)
     if len(per_order) != order:
@@ -174,7 +176,9 @@ def _by_context(per_context: np.ndarray, keys: np.ndarray, V: int) -> np.ndarray
     return out
 
 
-def _context_sums(keys: np.ndarray, a: np.ndarray, d: Discounts, V: int, n_contexts: int) -> tuple[np.ndarray, np.ndarray]:
+def _context_sums(
+    keys: np.ndarray, a: np.ndarray, d: Discounts, V: int, n_contexts: int
+) -> tuple[np.ndarray, np.ndarray]:
     """A(h) = Σ_w a(hw) and γ(h) = (D1 N1(h) + D2 N2(h) + D3+ N3+(h)) / A(h) per context (γ = 1
     for a context never extended), summed a block of entries at a time; one N_k(h) array at a
     time is held."""
@@ -199,7 +203,15 @@ def _context_sums(keys: np.ndarray, a: np.ndarray, d: Discounts, V: int, n_conte
     return total, mass
 
 
-def _interpolate(table: NgramTable, a: np.ndarray, d: Discounts, V: int, total_ctx: np.ndarray, gamma_ctx: np.ndarray, lower: np.ndarray) -> np.ndarray:
+def _interpolate(
+    table: NgramTable,
+    a: np.ndarray,
+    d: Discounts,
+    V: int,
+    total_ctx: np.ndarray,
+    gamma_ctx: np.ndarray,
+    lower: np.ndarray,
+) -> np.ndarray:
     """p(w|h) = (a(hw) - D(a(hw))) / A(h) + γ(h) p(w|h') for every entry, a block at a time."""
     discount = np.array([0.0, *d])  # D(a): 0 for a=0, D1, D2, D3+
     p = np.empty(len(a))
