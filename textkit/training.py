@@ -22,9 +22,7 @@ trainer's (:mod:`textkit.lm.train`, :mod:`textkit.lm.distributed`).
 from __future__ import annotations
 
 import math
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +30,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from textkit.errors import OutputError, TextkitError
+from textkit.errors import TextkitError
 from textkit.io import PathLike
 
 
@@ -123,12 +121,9 @@ def progress_bar(total: int, description: str, enabled: bool = True, initial: in
 
 
 def check_writable_folder(folder: PathLike) -> None:
-    """Fail now, before any training, if nothing can be created in ``folder`` (read-only, no permission)."""
-    d = Path(folder)
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=d, prefix=".textkit-write-test-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise OutputError(f"{d}: cannot write there ({e.strerror or e})") from None
+    """Fail now, before any training, if nothing can be created in ``folder`` (read-only, no
+    permission, a full disk): :func:`textkit.io.check_writable`, which creates no folder and whose
+    probe file an interrupt cannot leave behind."""
+    from textkit.io import check_writable
+
+    check_writable(Path(folder) / ".textkit-output")

@@ -434,16 +434,17 @@ class LMTrainer:
             "world_size": self.dist.world_size,
         }
         if self.dist.is_main:
-            d = self.checkpoint_dir
-            d.mkdir(parents=True, exist_ok=True)
-            write_config(
-                d,
-                KIND,
-                self.model.config_params({"training": asdict(self.config), "run": self.run_info}),
-                self.model.tokenizer,
-            )
-            self.model.vocab.save(d / "vocab.json")
-            save_tensors(d / CHECKPOINT, tensors, {"textkit.trainer": json.dumps(progress)})
+            # the whole folder in one transaction: the last good checkpoint stays until a new one is
+            # complete, and a failure or interrupt leaves no half-written checkpoint folder
+            with artifact_transaction(self.checkpoint_dir, force=True) as d:
+                write_config(
+                    d,
+                    KIND,
+                    self.model.config_params({"training": asdict(self.config), "run": self.run_info}),
+                    self.model.tokenizer,
+                )
+                self.model.vocab.save(d / "vocab.json")
+                save_tensors(d / CHECKPOINT, tensors, {"textkit.trainer": json.dumps(progress)})
 
     def restore(self, directory: PathLike | None = None) -> None:
         """Continue from the checkpoint in ``directory`` (default: the checkpoint folder).
