@@ -110,14 +110,17 @@ def plain_side(cell: str, train_path: str, test_path: str, min_count: int, seed:
     for words in train_lines:
         for w in words:
             counts[w] = counts.get(w, 0) + 1
-    vocab = ["<unk>", "<eos>"] + sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: -counts[w])
+    # textkit's specials and order, so that for one seed both sides start from the same weights
+    vocab = ["<unk>", "<pad>", "<bos>", "<eos>"] + sorted(
+        (w for w, c in counts.items() if c >= min_count), key=lambda w: -counts[w]
+    )
     index = {w: i for i, w in enumerate(vocab)}
 
     def encode(lines):
         ids = []
         for words in lines:
             ids.extend(index.get(w, 0) for w in words)
-            ids.append(1)
+            ids.append(3)
         return torch.tensor(ids, dtype=torch.long)
 
     class RNNModel(nn.Module):
@@ -160,7 +163,7 @@ def plain_side(cell: str, train_path: str, test_path: str, min_count: int, seed:
         for p in model.parameters():
             p.data.add_(p.grad, alpha=-SETTINGS["lr"])
     # test: one stream, preceded by <eos> as context (textkit's perplexity contract)
-    test = torch.cat([torch.tensor([1]), encode(read(test_path))])
+    test = torch.cat([torch.tensor([3]), encode(read(test_path))])
     model.eval()
     total, hidden = 0.0, model.init_hidden(1)
     with torch.no_grad():

@@ -262,7 +262,7 @@ def test_the_trainer_takes_the_same_steps_as_a_plain_torch_loop(tmp_path, cell):
     at the pytorch/examples recipe (SGD lr 20, clip 0.25, dropout, carried and detached state)."""
     import copy
 
-    train, _ = split_lines(REPETITIVE * 2, valid_fraction=0)
+    train, _ = split_lines(REPETITIVE, valid_fraction=0)
     tok = get_tokenizer("whitespace")
     vocab = build_lm_vocab(tok.tokenize_lines(train))
     torch.manual_seed(0)

@@ -371,36 +371,30 @@ def plot_embeddings(kv, words: Sequence[str], path: PathLike, method: str = "pca
 
     >>> plot_embeddings(kv, ["king", "queen", "man", "woman"], "emb.png")  # doctest: +SKIP
     """
-    import matplotlib
+    from textkit.plotting import check_figure_path, figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.decomposition import PCA
-    from sklearn.manifold import TSNE
-
-    from textkit.io import atomic_path
-
+    check_figure_path(path)
+    if method not in ("pca", "tsne"):
+        raise UsageError(f"plot method must be pca or tsne, not {method!r}")
     words = list(dict.fromkeys(words))
     if len(words) < 2:
         raise UsageError("plotting needs at least two words")
     check_words(kv, words)
     points = np.vstack([kv.get_vector(w, norm=True) for w in words])
     if method == "pca":
+        from sklearn.decomposition import PCA
+
         xy = PCA(n_components=2, random_state=seed).fit_transform(points)
-    elif method == "tsne":
+    else:
+        from sklearn.manifold import TSNE
+
         tsne = TSNE(n_components=2, perplexity=min(30.0, (len(words) - 1) / 3), init="pca", random_state=seed)
         xy = tsne.fit_transform(points)
-    else:
-        raise UsageError(f"plot method must be pca or tsne, not {method!r}")
-    fig, ax = plt.subplots(figsize=(10, 8))
-    ax.scatter(xy[:, 0], xy[:, 1], s=8, alpha=0.6)
-    for (x, y), word in zip(xy, words):
-        ax.annotate(word, (x, y), fontsize=8, xytext=(2, 2), textcoords="offset points")
-    ax.set_title(f"{len(words)} words, {method.upper()}")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png", dpi=120)
-    plt.close(fig)
+    with figure(path, size=(10, 8), dpi=120) as (_, ax):
+        ax.scatter(xy[:, 0], xy[:, 1], s=8, alpha=0.6)
+        for (x, y), word in zip(xy, words):
+            ax.annotate(word, (x, y), fontsize=8, xytext=(2, 2), textcoords="offset points")
+        ax.set_title(f"{len(words)} words, {method.upper()}")
+        ax.set_xticks([])
+        ax.set_yticks([])
     return Path(path)

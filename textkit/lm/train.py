@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import shutil
 import signal
 import time
@@ -67,8 +68,6 @@ SCHEDULES = ("none", "plateau", "exponential", "step", "cyclic")
 DEFAULT_LR = {"sgd": 20.0, "adam": 2e-3, "adamw": 2e-3, "adagrad": 0.1, "rmsprop": 1e-3}
 CHECKPOINT = "checkpoint.safetensors"
 EVAL_ROWS = 10  # validation is scored as 10 contiguous segments side by side (pytorch/examples)
-# settings a resumed run may change; everything else must match the checkpoint
-RESUMABLE = ("epochs", "patience", "lr", "progress")
 __all__ = ["CHECKPOINT", "LMTrainer", "TrainConfig", "TrainingDiverged", "split_lines", "train_language_model"]
 
 
@@ -676,7 +675,10 @@ def _publish(model: NeuralLM, trainer: LMTrainer, out: Path) -> None:
     with artifact_transaction(out, force=True) as tmp:
         model.write_files(tmp, extra)
         if checkpoints is not None and (checkpoints / CHECKPOINT).exists():
-            shutil.copyfile(checkpoints / CHECKPOINT, tmp / CHECKPOINT)
+            try:  # a second name for the same file: no copy, and the original stays if this fails
+                os.link(checkpoints / CHECKPOINT, tmp / CHECKPOINT)
+            except OSError:
+                shutil.copyfile(checkpoints / CHECKPOINT, tmp / CHECKPOINT)
         if len(trainer.history) > 1:  # one epoch is one point: no plot, and no matplotlib import
             plot_history(trainer.history, tmp / "perplexity.png")
     if checkpoints is not None:
