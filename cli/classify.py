@@ -7,6 +7,9 @@ import sys
 import click
 
 from .common import (
+    AliasedOption,
+    FiniteFloat,
+    check_model_kind,
     check_overwrite,
     emit_json,
     errors_option,
@@ -95,7 +98,7 @@ def _load_split(dataset, split, data_dir, text_field, label_field, revision, err
 @click.option("--epochs", type=click.IntRange(min=1), help="Passes over the training data (fasttext 20, rnn 5).")
 @click.option(
     "--lr",
-    type=click.FloatRange(min=0, min_open=True, max=1e6),
+    type=FiniteFloat(min=0, min_open=True, max=1e6),
     help="Learning rate (fasttext 1.0 SGD, rnn 0.002 Adam).",
 )
 @click.option("--batch-size", type=click.IntRange(min=1), help="Examples per step (rnn; default 32).")
@@ -110,18 +113,18 @@ def _load_split(dataset, split, data_dir, text_field, label_field, revision, err
 @click.option("--max-vocab", type=click.IntRange(min=1), help="Keep at most this many words / n-grams.")
 @click.option(
     "--dropout",
-    type=click.FloatRange(0, 1, max_open=True),
+    type=FiniteFloat(0, 1, max_open=True),
     help="Dropout on embeddings and pooled states (rnn; default 0.3).",
 )
 @click.option(
     "--weight-decay",
-    type=click.FloatRange(min=0, max=1e6),
+    type=FiniteFloat(min=0, max=1e6),
     help="L2 weight decay (bow: per-example regularisation, C = 1/(wd*n)).",
 )
 @click.option(
     "--C",
     "C",
-    type=click.FloatRange(min=0, min_open=True, max=1e12),
+    type=FiniteFloat(min=0, min_open=True, max=1e12),
     help="Inverse regularisation strength of the logistic regression (bow; default 30).",
 )
 @click.option(
@@ -139,7 +142,10 @@ def _load_split(dataset, split, data_dir, text_field, label_field, revision, err
 @click.option("--layers", type=click.IntRange(min=1), help="Stacked recurrent layers (rnn; default 1).")
 @click.option("--buckets", type=click.IntRange(min=1), help="Hash rows for word n-grams (fasttext; default 2000000).")
 @click.option(
-    "--threads",
+    "--workers",
+    "threads",
+    cls=AliasedOption,
+    hidden_aliases=("--threads",),
     type=click.IntRange(min=1),
     help="CPU threads: Hogwild trainers (fasttext; default all cores) or torch threads (rnn).",
 )
@@ -157,7 +163,7 @@ def _load_split(dataset, split, data_dir, text_field, label_field, revision, err
 )
 @click.option(
     "--valid-fraction",
-    type=click.FloatRange(0, 1, max_open=True),
+    type=FiniteFloat(0, 1, max_open=True),
     default=0.1,
     show_default=True,
     help="Share of train held out for early stopping and reported (0: none).",
@@ -179,7 +185,7 @@ def _load_split(dataset, split, data_dir, text_field, label_field, revision, err
 )
 @click.option(
     "--autotune-duration",
-    type=click.FloatRange(min=0, min_open=True, max=1e7),
+    type=FiniteFloat(min=0, min_open=True, max=1e7),
     default=180.0,
     show_default=True,
     help="Seconds the --autotune search may take.",
@@ -290,7 +296,8 @@ def train_clf(
             continue
         name = MODEL_OPTIONS[option]
         if name not in accepted:
-            raise click.UsageError(f"--{option.replace('_', '-')} does not apply to --model {kind}")
+            flag = next(p.opts[0] for p in click.get_current_context().command.params if p.name == option)
+            raise click.UsageError(f"{flag} does not apply to --model {kind}")
         params[name] = value
     data = _load_split(dataset, "train", data_dir, text_field, label_field, revision, errors)
     if limit is not None:
@@ -420,6 +427,7 @@ def eval_clf(
     from textkit.classify import evaluate, format_report, load_classifier, plot_confusion
 
     check_overwrite(confusion_png, force)
+    check_model_kind(model_dir, "classifier")
     model = load_classifier(model_dir, device=device)
     data = _load_split(dataset, split, data_dir, text_field, label_field, revision, errors)
     report = evaluate(model, data.texts, data.labels)
@@ -463,6 +471,7 @@ def predict(model_dir, texts, top_k, device, errors, as_json):
     from textkit.classify import load_classifier
     from textkit.io import decode_lines
 
+    check_model_kind(model_dir, "classifier")
     model = load_classifier(model_dir, device=device)
     if not texts:
         texts = tuple(decode_lines(sys.stdin.buffer, "<stdin>", errors))

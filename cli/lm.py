@@ -11,7 +11,18 @@ import time
 
 import click
 
-from .common import check_overwrite, emit_json, errors_option, force_option, json_option, log, make_tokenizer
+from .common import (
+    FiniteFloat,
+    check_model_kind,
+    check_overwrite,
+    emit_json,
+    errors_option,
+    force_option,
+    json_option,
+    log,
+    make_tokenizer,
+    tokenizer_options,
+)
 from .lm_neural import neural_options, train_neural
 
 WIKITEXT = ("wikitext-2", "wikitext-103")
@@ -42,9 +53,12 @@ def _setup_logging() -> None:
 @click.option("--file", "text_file", default=None, help="Text to evaluate on (a path or named corpus), one line per sentence.")
 @dataset_options
 @click.option("--split", type=click.Choice(["valid", "test"]), default="valid", show_default=True, help="WikiText split.")
+@tokenizer_options(lang_default=None,
+                   lang_help="Tokenizer for a bare ARPA file (default: whitespace, as KenLM; a model folder uses its own).")
 @errors_option
 @json_option
-def eval_ppl(model, text_file, dataset, raw, data_dir, split, errors, as_json):
+def eval_ppl(model, text_file, dataset, raw, data_dir, split, lang, lowercase, zh_mode, hmm, user_dict, errors,
+             as_json):
     """Perplexity of MODEL (a saved language model folder, or an ARPA file) on a text.
 
     Each non-empty line is a sentence; words and one end-of-line token per line are predicted;
@@ -54,12 +68,19 @@ def eval_ppl(model, text_file, dataset, raw, data_dir, split, errors, as_json):
     Examples:
       textkit eval-ppl models/wt2-mkn5 --dataset wikitext-2 --split test --data-dir data/wikitext-2
       textkit eval-ppl lm.arpa.gz --file test.txt --json
+      textkit eval-ppl kenlm.arpa --file test.txt --lang en     # how to split text for a bare ARPA file
     """
     from textkit.lm import evaluate, load_language_model
 
     _setup_logging()
     lines, source = _text_lines(text_file, dataset, raw, data_dir, split, errors)
-    lm = load_language_model(model)
+    tokenizer = None
+    if lang is not None:
+        tokenizer = make_tokenizer(lang, lowercase)
+    elif lowercase is not None or user_dict is not None:
+        raise click.UsageError("--lowercase/--keep-case and --user-dict need --lang (they apply to a bare ARPA file)")
+    check_model_kind(model, "lm")
+    lm = load_language_model(model, tokenizer=tokenizer)
     start = time.perf_counter()
     result = evaluate(lm, lines)
     seconds = time.perf_counter() - start
@@ -96,7 +117,7 @@ def _text_lines(text_file, dataset, raw, data_dir, split, errors):
 @click.argument("model")
 @click.option("--prefix", default="", help="Text to continue (the start of a line).")
 @click.option("--length", type=click.IntRange(min=0), default=20, show_default=True, help="Most tokens to generate (stops early at the end of the line).")
-@click.option("--temperature", type=float, default=1.0, show_default=True, help="Divides log-probabilities: < 1 sharper, > 1 flatter; must be > 0.")
+@click.option("--temperature", type=FiniteFloat(), default=1.0, show_default=True, help="Divides log-probabilities: < 1 sharper, > 1 flatter; must be > 0.")
 @click.option("--top-k", type=click.IntRange(min=1), default=None, help="Sample only among the K likeliest tokens.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same text).")
 @json_option
@@ -112,6 +133,7 @@ def generate(model, prefix, length, temperature, top_k, seed, as_json):
 
     if not temperature > 0:
         raise click.BadParameter(f"must be positive, got {temperature}", param_hint="--temperature")
+    check_model_kind(model, "lm")
     lm = load_language_model(model)
     text = lm.generate(prefix, length, temperature=temperature, top_k=top_k, seed=seed)
     if as_json:
@@ -125,13 +147,13 @@ def generate(model, prefix, length, temperature, top_k, seed, as_json):
 @click.argument("corpus", required=False)
 @click.option("--model", "family", type=click.Choice(MODEL_FAMILIES), default="ngram", show_default=True, help="Model family.")
 @dataset_options
-@click.option("--lang", default=None, metavar="en|whitespace|zh|char|spm:MODEL", help="Tokenizer (default: whitespace for --dataset, whose text is already tokenized; en otherwise).")
-@click.option("--lowercase/--keep-case", default=None, help="Lowercase tokens (default: on for en, off otherwise).")
+@tokenizer_options(lang_default=None,
+                   lang_help="Tokenizer (default: whitespace for --dataset, whose text is already tokenized; en otherwise).")
 @click.option("--min-freq", type=click.IntRange(min=1), default=1, show_default=True, help="Words rarer than this become <unk>.")
 @click.option("--vocab", "vocab_path", type=click.Path(dir_okay=False), default=None, help="Use this vocabulary (JSON from build-vocab) instead; other words become <unk>.")
 @click.option("--order", type=click.IntRange(min=1), default=3, show_default=True, help="ngram: the n-gram order N.")
 @click.option("--smoothing", type=click.Choice(["mkn", "kn", "addk", "mle"]), default="mkn", show_default=True, help="ngram: modified Kneser-Ney, Kneser-Ney, add-k, or maximum likelihood.")
-@click.option("--k", type=float, default=None, help="ngram, addk: the k to add (default 1: Laplace).")
+@click.option("--k", type=FiniteFloat(), default=None, help="ngram, addk: the k to add (default 1: Laplace).")
 @click.option("--gzip", "use_gzip", is_flag=True, help="ngram: write model.arpa.gz instead of model.arpa.")
 @click.option("--format", "model_format", type=click.Choice(["arpa", "native"]), default="arpa", show_default=True, help="ngram, kn/mkn: model.arpa, or weights.safetensors (loads by memory-mapping: fast start, models larger than RAM).")
 @click.option("-o", "--output", type=click.Path(), default=None, help="Model folder to write (config.json, vocab.json, model files).")
@@ -139,7 +161,7 @@ def generate(model, prefix, length, temperature, top_k, seed, as_json):
 @force_option
 @json_option
 @neural_options
-def train_lm(corpus, family, dataset, raw, data_dir, lang, lowercase, min_freq, vocab_path, order, smoothing, k, use_gzip, model_format, output, errors, force, as_json, **neural):
+def train_lm(corpus, family, dataset, raw, data_dir, lang, lowercase, zh_mode, hmm, user_dict, min_freq, vocab_path, order, smoothing, k, use_gzip, model_format, output, errors, force, as_json, **neural):
     """Train a language model on CORPUS (a file or named corpus) or a WikiText training split.
 
     \b

@@ -6,24 +6,16 @@ when ``--model`` is a recurrent one.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import click
 
-from .common import check_overwrite, emit_json, make_tokenizer
+from .common import FiniteFloat, check_overwrite, emit_json, make_tokenizer
 
 NEURAL_MODELS = ("rnn", "lstm", "gru")
 # the quick demo when no data is named: the bundled Wikipedia sample, 10k words, one epoch
 DEMO = {"corpus": "wiki", "max_vocab": 10000, "epochs": 1}
 DEMO_OUTPUT = "models/{model}-wiki"
-
-
-def finite(ctx, param, value):
-    """Refuse NaN and infinity, which click's number ranges let through."""
-    if value is not None and not math.isfinite(value):
-        raise click.BadParameter(f"must be a finite number, got {value}")
-    return value
 
 
 def cutoff_list(ctx, param, value):
@@ -61,7 +53,7 @@ def neural_options(f: Callable) -> Callable:
         ),
         click.option(
             "--dropout",
-            type=click.FloatRange(0, 1, max_open=True),
+            type=FiniteFloat(0, 1, max_open=True),
             default=0.2,
             show_default=True,
             help="Dropout on embeddings, between layers and before the decoder.",
@@ -101,7 +93,7 @@ def neural_options(f: Callable) -> Callable:
         ),
         click.option(
             "--valid-fraction",
-            type=click.FloatRange(0, 1, max_open=True),
+            type=FiniteFloat(0, 1, max_open=True),
             default=0.1,
             show_default=True,
             help="Hold out this last share of the corpus for validation; "
@@ -137,17 +129,15 @@ def neural_options(f: Callable) -> Callable:
         ),
         click.option(
             "--lr",
-            type=click.FloatRange(min=0, min_open=True),
+            type=FiniteFloat(min=0, min_open=True),
             default=None,
-            callback=finite,
             help="Learning rate [sgd 20, adam/adamw 2e-3, adagrad 0.1, rmsprop 1e-3].",
         ),
         click.option(
             "--clip",
-            type=click.FloatRange(min=0),
+            type=FiniteFloat(min=0),
             default=0.25,
             show_default=True,
-            callback=finite,
             help="Clip the global gradient norm to this (0: no clipping).",
         ),
         click.option(
@@ -162,8 +152,7 @@ def neural_options(f: Callable) -> Callable:
         ),
         click.option(
             "--momentum",
-            type=click.FloatRange(min=0),
-            callback=finite,
+            type=FiniteFloat(min=0),
             default=0.0,
             show_default=True,
             help="Momentum for sgd and rmsprop.",
@@ -178,16 +167,14 @@ def neural_options(f: Callable) -> Callable:
         ),
         click.option(
             "--lr-factor",
-            type=click.FloatRange(min=1, min_open=True),
-            callback=finite,
+            type=FiniteFloat(min=1, min_open=True),
             default=4.0,
             show_default=True,
             help="Divisor for plateau and step schedules.",
         ),
         click.option(
             "--lr-decay",
-            type=click.FloatRange(min=0),
-            callback=finite,
+            type=FiniteFloat(min=0),
             default=0.5,
             show_default=True,
             help="k of the exponential schedule.",
@@ -201,8 +188,7 @@ def neural_options(f: Callable) -> Callable:
         ),
         click.option(
             "--weight-decay",
-            type=click.FloatRange(min=0),
-            callback=finite,
+            type=FiniteFloat(min=0),
             default=0.0,
             show_default=True,
             help="L2 weight decay.",

@@ -69,7 +69,11 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning textkit errors into one line on stderr."""
-    sys.exit(run_guarded(cli, argv))
+    try:
+        code = run_guarded(cli, argv)
+    except KeyboardInterrupt as e:  # a signal in the moment run_guarded hands back its handler
+        code = 143 if type(e).__name__ == "Terminated" else 130
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ import sys
 import click
 
 from .common import (
+    AliasedOption,
+    FiniteFloat,
     check_overwrite,
     emit_json,
     errors_option,
@@ -38,7 +40,7 @@ def tokenize(file, lang, lowercase, zh_mode, hmm, user_dict, output, workers, er
     from textkit.corpora import read_corpus
     from textkit.io import atomic_write, decode_lines
 
-    check_overwrite(output, force)
+    check_overwrite(output, force, need_bytes=_input_size(file))
     tok = make_tokenizer(lang, lowercase, zh_mode, hmm, user_dict)
     if file is None or file == "-":
         lines = decode_lines(sys.stdin.buffer, "<stdin>", errors)
@@ -56,11 +58,28 @@ def tokenize(file, lang, lowercase, zh_mode, hmm, user_dict, output, workers, er
         sys.stdout.flush()
 
 
+def _input_size(file: str | None) -> int:
+    """Bytes of an input file (0 for stdin or a name that is not a file): tokenized text is about
+    as large as the text, so this is the room an output needs."""
+    import os
+
+    from textkit.corpora import resolve_corpus
+
+    if file is None or file == "-":
+        return 0
+    try:
+        path = resolve_corpus(file)
+        return 0 if str(path).endswith((".gz", ".bz2", ".xz")) else os.path.getsize(path)
+    except Exception:  # an unknown name or a missing file is reported by the reader, with context
+        return 0
+
+
 @click.command("build-vocab")
 @click.argument("file")
 @tokenizer_options
 @click.option("--min-freq", type=click.IntRange(min=1), default=1, show_default=True, help="Drop tokens rarer than this.")
-@click.option("--max-size", type=click.IntRange(min=1), default=None, help="Cap on the vocabulary size, specials included.")
+@click.option("--max-vocab", "max_size", cls=AliasedOption, hidden_aliases=("--max-size",), type=click.IntRange(min=1),
+              default=None, help="Keep at most this many tokens, specials included.")
 @click.option("--specials", default="<unk>,<pad>,<bos>,<eos>", show_default=True, help="Comma-separated special tokens (reserved first).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Vocabulary JSON file to write.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Processes to tokenize with.")
@@ -73,7 +92,7 @@ def build_vocab(file, lang, lowercase, zh_mode, hmm, user_dict, min_freq, max_si
     \b
     Examples:
       textkit build-vocab corpus.txt --min-freq 2 -o vocab.json
-      textkit build-vocab zh_sample --lang zh --max-size 5000 -o models/zh_vocab.json --json
+      textkit build-vocab zh_sample --lang zh --max-vocab 5000 -o models/zh_vocab.json --json
     """
     from textkit.corpora import TokenizedCorpus
     from textkit.vocab import Vocab
@@ -96,7 +115,7 @@ def build_vocab(file, lang, lowercase, zh_mode, hmm, user_dict, min_freq, max_si
 @click.argument("file")
 @click.option("--vocab-size", type=click.IntRange(min=2), default=8000, show_default=True, help="Number of pieces.")
 @click.option("--model-type", type=click.Choice(["bpe", "unigram"]), default="unigram", show_default=True)
-@click.option("--character-coverage", type=click.FloatRange(0.5, 1.0), default=1.0, show_default=True, help="Use 0.9995 for languages with large alphabets such as Chinese.")
+@click.option("--character-coverage", type=FiniteFloat(0.5, 1.0), default=1.0, show_default=True, help="Use 0.9995 for languages with large alphabets such as Chinese.")
 @click.option("-o", "--output", "prefix", required=True, help="Output prefix: writes PREFIX.model and PREFIX.vocab.")
 @errors_option
 @force_option

@@ -7,6 +7,9 @@ import os
 import click
 
 from .common import (
+    AliasedOption,
+    FiniteFloat,
+    check_model_kind,
     check_overwrite,
     emit_json,
     errors_option,
@@ -31,18 +34,20 @@ SHOWCASE_WORDS = ("france", "january", "two", "war", "water", "university")  # c
               help="Hierarchical softmax (Huffman tree); combine with --negative 0 to use it alone.")
 @click.option("--negative", type=click.IntRange(min=0), default=5, show_default=True,
               help="Negative samples per example (0: off).")
-@click.option("--dim", type=click.IntRange(min=1), default=100, show_default=True, help="Vector size.")
+@click.option("--embed-dim", "dim", cls=AliasedOption, hidden_aliases=("--dim",), type=click.IntRange(min=1),
+              default=100, show_default=True, help="Vector size.")
 @click.option("--window", type=click.IntRange(min=1), default=5, show_default=True,
               help="Largest context window (each word draws a smaller one at random).")
-@click.option("--min-count", type=click.IntRange(min=1), default=5, show_default=True,
-              help="Ignore words rarer than this.")
-@click.option("--max-vocab-size", type=click.IntRange(min=1), default=None,
-              help="Bound on distinct words held while counting.")
-@click.option("--sample", type=click.FloatRange(min=0), default=1e-3, show_default=True,
+@click.option("--min-freq", "min_count", cls=AliasedOption, hidden_aliases=("--min-count",), type=click.IntRange(min=1),
+              default=5, show_default=True, help="Ignore words rarer than this.")
+@click.option("--max-vocab", "max_vocab_size", cls=AliasedOption, hidden_aliases=("--max-vocab-size",),
+              type=click.IntRange(min=1), default=None,
+              help="Bound on distinct words held while counting (rarer ones are pruned, as gensim's max_vocab_size).")
+@click.option("--sample", type=FiniteFloat(min=0), default=1e-3, show_default=True,
               help="Subsampling threshold for frequent words (0: off).")
-@click.option("--alpha", type=click.FloatRange(min=0, min_open=True), default=0.025, show_default=True,
+@click.option("--alpha", type=FiniteFloat(min=0, min_open=True), default=0.025, show_default=True,
               help="Initial learning rate.")
-@click.option("--min-alpha", type=click.FloatRange(min=0), default=0.0001, show_default=True,
+@click.option("--min-alpha", type=FiniteFloat(min=0), default=0.0001, show_default=True,
               help="Final learning rate (linear decay over all epochs).")
 @click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=min(os.cpu_count() or 1, 4), show_default=True,
@@ -65,11 +70,12 @@ def train_w2v(corpus, output, sg, hs, negative, dim, window, min_count, max_voca
     \b
     Examples:
       textkit train-w2v                                   # Wikipedia sample → models/w2v.bin
-      textkit train-w2v corpus.txt --sg -o models/sg.txt --epochs 10
-      textkit train-w2v zh.txt --lang zh --min-count 2 -o models/zh
+      textkit train-w2v corpus.txt --sg --embed-dim 200 -o models/sg.txt --epochs 10
+      textkit train-w2v zh.txt --lang zh --min-freq 2 -o models/zh
       textkit train-w2v corpus.txt --hs --negative 0 --workers 1 --seed 7 --json
     """
     from textkit.embeddings import save_vectors
+    from textkit.io import check_writable
     from textkit.word2vec import Word2Vec
 
     _check_vector_output(output, force)
@@ -80,6 +86,7 @@ def train_w2v(corpus, output, sg, hs, negative, dim, window, min_count, max_voca
                      workers=workers, seed=seed, kernel=kernel, tokenizer=tokenizer)
     sentences = _sentences(source, tokenizer, errors)
     model.build_vocab(sentences)
+    check_writable(output, need_bytes=4 * dim * len(model.vocab))  # room for the vectors, before training
     if not as_json:
         log(f"vocabulary: {len(model.vocab)} words (min_count {min_count}) from {model.corpus_total_words} words")
     report = model.train(sentences)
@@ -119,6 +126,19 @@ def _check_vector_output(output: str, force: bool) -> None:
     check_overwrite(output, force)
 
 
+def _check_image_name(output: str) -> None:
+    """An image name matplotlib can write (its suffix picks the format), checked before any work."""
+    from pathlib import Path
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    suffix = Path(output).suffix.lower().lstrip(".")
+    formats = FigureCanvasAgg(Figure()).get_supported_filetypes()
+    if suffix and suffix not in formats:
+        raise click.BadParameter(f"cannot write .{suffix} images; use one of {', '.join(sorted(formats))}", param_hint="-o/--output")
+
+
 def _show_neighbours(kv, words=SHOWCASE_WORDS, topn: int = 6) -> None:
     """A few nearest-neighbour lists, so a first run shows that the vectors mean something."""
     for word in [w for w in words if w in kv][:5]:
@@ -129,6 +149,7 @@ def _show_neighbours(kv, words=SHOWCASE_WORDS, topn: int = 6) -> None:
 def _load(path: str):
     from textkit.embeddings import load_vectors
 
+    check_model_kind(path, "vectors")
     return load_vectors(path)
 
 
@@ -261,6 +282,7 @@ def plot_embeddings(vectors, words, top, method, output, seed, force, as_json):
     """
     from textkit.embeddings import plot_embeddings as plot
 
+    _check_image_name(output)
     check_overwrite(output, force)
     kv = _load(vectors)
     chosen = [w.strip() for w in words.split(",") if w.strip()] if words else kv.index_to_key[:top]

@@ -201,3 +201,14 @@ def test_mismatched_weights_are_a_model_file_error(tmp_path):
 def test_save_before_fit():
     with pytest.raises(UsageError, match="before fit"):
         make_classifier("bow").save("/tmp/never")
+
+
+def test_fasttext_validation_report_equals_a_fresh_evaluation():
+    """train_classifier reuses the probabilities fastText kept for its best epoch."""
+    data = LabelledTexts(*planted(200, seed=3))
+    model, info = train_classifier("fasttext", data, validation_fraction=0.25, **SMALL["fasttext"])
+    from textkit.datasets.labelled import train_validation_split
+
+    _, valid = train_validation_split(data, 0.25, seed=0)
+    fresh = evaluate(model, valid.texts, valid.labels)
+    assert info["validation"] == {k: fresh[k] for k in ("accuracy", "macro_f1", "n")}

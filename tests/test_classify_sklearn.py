@@ -154,3 +154,12 @@ def test_autotune_refuses_bad_arguments():
         autotune(*TRAIN, metric="auc")
     with pytest.raises(UsageError, match="kinds"):
         autotune(*TRAIN, kinds=["svm"])
+
+
+def test_a_model_of_another_family_is_refused_by_name(tmp_path):
+    from textkit.artifacts import save_artifact
+    from textkit.errors import ModelFileError
+
+    save_artifact(tmp_path / "lm", "lm.ngram", {"order": 3})
+    with pytest.raises(ModelFileError, match="not a classifier"):
+        load_classifier(tmp_path / "lm")

@@ -162,7 +162,7 @@ def bad_cases(tmp_path, corpus):
     return [
         (("train-lm", empty, "-o", tmp_path / "x1"), 1, "no tokens"),
         (("train-lm", train, "--order", 0, "-o", tmp_path / "x2"), 2, "--order"),
-        (("train-lm", train, "--model", "rnn", "--tied", "--hidden-dim", 16, "-o", tmp_path / "x3"), 2, "must equal the hidden size"),
+        (("train-lm", train, "--model", "rnn", "--tied", "--hidden-dim", 16, "-o", tmp_path / "x3"), 2, "--embed-dim"),
         (("train-lm", train, "--k", "2", "-o", tmp_path / "x4"), 2, "--k only applies"),
         (("train-lm", "-o", tmp_path / "x5"), 2, "exactly one of CORPUS or --dataset"),
         (("train-lm", tmp_path / "missing.txt", "-o", tmp_path / "x6"), 1, "no such file"),

@@ -130,10 +130,22 @@ def test_tokenize_bad_utf8_on_stdin():
 def test_tokenize_into_a_closed_pipe_is_quiet(tmp_path):
     big = tmp_path / "big.txt"
     big.write_text("some words on a line\n" * 200_000)
-    script = f"{sys.executable} -c 'from textkit_cli.main import main; main()' tokenize {big} | head -n 1"
+    script = (f"{sys.executable} -c 'from textkit_cli.main import main; main()' tokenize {big} | head -n 1; "
+              "echo status ${PIPESTATUS[0]}")
     result = subprocess.run(["bash", "-c", script], capture_output=True, timeout=120)
-    assert result.stdout == b"some words on a line\n"
+    assert result.stdout == b"some words on a line\nstatus 0\n"
     assert result.stderr == b""
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+def test_writing_to_a_full_device_is_one_line(en_file):
+    with open("/dev/full", "wb") as full:
+        command = [sys.executable, "-c", "from textkit_cli.main import main; main()", "tokenize", str(en_file)]
+        result = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, timeout=120)
+    one_error_line(result, 1, "no space left")
+    one_error_line(textkit("tokenize", str(en_file), "-o", "/dev/full"), 1, "/dev/full", "no space left")
+    assert os.path.exists("/dev/full") and not os.path.isfile("/dev/full")  # written in place, never replaced
+    assert textkit("tokenize", str(en_file), "-o", "/dev/null").returncode == 0  # a device needs no --force
 
 
 # ---- build-vocab --------------------------------------------------------------------------------
@@ -247,3 +259,89 @@ def test_every_bad_input_gives_one_line_and_leaves_nothing_behind(tmp_path):
 def test_bare_textkit_prints_help():
     result = textkit()
     assert result.returncode == 0 and b"Commands:" in result.stdout and result.stderr == b""
+
+
+# ---- one flag name per concept; finite floats; the tokenizer options everywhere --------------------
+def _command(name):
+    import click
+
+    from textkit_cli.main import cli
+
+    return cli.get_command(click.Context(cli), name)
+
+
+def _parse(name, *args):
+    command = _command(name)
+    return command.make_context(name, list(args)).params
+
+
+@pytest.mark.parametrize(("command", "old", "new", "param", "value"), [
+    ("train-w2v", "--dim", "--embed-dim", "dim", "7"),
+    ("train-w2v", "--min-count", "--min-freq", "min_count", "3"),
+    ("train-w2v", "--max-vocab-size", "--max-vocab", "max_vocab_size", "500"),
+    ("build-vocab", "--max-size", "--max-vocab", "max_size", "50"),
+    ("train-clf", "--threads", "--workers", "threads", "2"),
+])
+def test_old_flag_spellings_still_work_but_are_not_advertised(command, old, new, param, value):
+    extra = {"build-vocab": ["-o", "x.json", "corpus.txt"],
+             "train-clf": ["--dataset", "d.csv", "--model", "fasttext"]}.get(command, [])
+    assert _parse(command, new, value, *extra)[param] == int(value)
+    assert _parse(command, old, value, *extra)[param] == int(value)
+    help_text = textkit(command, "--help").stdout.decode()
+    assert new in help_text and f"{old} " not in help_text and f"{old}," not in help_text
+
+
+def test_one_flag_name_per_concept_across_commands():
+    from textkit_cli.main import COMMANDS
+
+    drifted = {"--dim", "--min-count", "--max-vocab-size", "--max-size", "--threads"}
+    for name in COMMANDS:
+        for param in _command(name).params:
+            shown = set(param.opts) - set(getattr(param, "hidden_aliases", ()))
+            assert not shown & drifted, f"{name} shows {shown & drifted}"
+
+
+def test_every_float_option_refuses_nan_and_infinity():
+    import click
+
+    from textkit_cli.main import COMMANDS
+
+    floats = [(name, p) for name in COMMANDS for p in _command(name).params
+              if isinstance(p.type, (click.types.FloatParamType, click.FloatRange))]
+    assert len(floats) >= 10
+    for name, param in floats:
+        ctx = click.Context(_command(name))
+        for bad in ("nan", "inf", "-inf", "NaN", "1e999"):
+            with pytest.raises(click.BadParameter):  # the type (FiniteFloat) or a callback refuses it
+                param.process_value(ctx, bad)
+                pytest.fail(f"{name} {param.opts[0]} accepts {bad}")
+    one_error_line(textkit("train-w2v", "--alpha", "nan"), 2, "--alpha", "not a finite number")
+    one_error_line(textkit("generate", "m", "--temperature", "inf"), 2, "--temperature")
+
+
+def test_every_command_that_tokenizes_takes_the_tokenizer_options():
+    from textkit_cli.main import COMMANDS
+
+    tokenizing = [name for name in COMMANDS if any(p.name == "lang" for p in _command(name).params)]
+    assert {"tokenize", "build-vocab", "train-w2v", "train-lm", "eval-ppl"} <= set(tokenizing)
+    for name in tokenizing:
+        names = {p.name for p in _command(name).params}
+        assert {"lang", "lowercase", "zh_mode", "hmm", "user_dict"} <= names, name
+
+
+def test_jieba_options_with_another_language_are_refused(en_file):
+    one_error_line(textkit("tokenize", str(en_file), "--zh-mode", "search"), 2, "--zh-mode", "--lang zh")
+    one_error_line(textkit("build-vocab", str(en_file), "--no-hmm", "-o", "v.json"), 2, "--hmm", "--lang zh")
+
+
+def test_train_spm_failures_speak_plainly(tmp_path, en_file):
+    big = one_error_line(textkit("train-spm", str(en_file), "--vocab-size", "5000", "-o", str(tmp_path / "m")), 2)
+    small = one_error_line(textkit("train-spm", str(en_file), "--vocab-size", "3", "-o", str(tmp_path / "m")), 2)
+    for line in (big, small):
+        assert "INTERNAL" not in line and ".cc(" not in line and "--character_coverage" not in line, line
+    assert "at most" in big and "larger size" in small
+    assert list(tmp_path.iterdir()) == [en_file]
+
+
+def test_plot_to_an_unknown_image_type_is_a_usage_error(tmp_path):
+    one_error_line(textkit("plot-embeddings", "vectors.bin", "-o", str(tmp_path / "out.xyz")), 2, ".xyz", "png")

@@ -108,6 +108,36 @@ def test_fasttext_format(tmp_path):
     assert data.texts == ["great film", "awful"] and data.labels == ["pos", "neg"]
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["pos", "neg", "x__label__y"]),
+            st.lists(st.sampled_from(["good", "__label__a", "b__label__", "\t", "  ", "夜"]), max_size=5),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_fasttext_format_lines_read_like_their_words(tmp_path_factory, rows):
+    """Every line reads as: its one __label__X word is the label, the other words joined by spaces."""
+    p = tmp_path_factory.mktemp("ft") / "r.txt"
+    lines = [(" " if indent else "") + " ".join([f"__label__{label}", *words]) for label, words, indent in rows]
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    expected = LabelledTexts()
+    for line in lines:
+        words = line.split()
+        labels = [w[len("__label__") :] for w in words if w.startswith("__label__")]
+        if len(labels) != 1:
+            with pytest.raises(InputFileError, match="exactly one __label__"):
+                read_labelled_file(p)
+            return
+        expected.texts.append(" ".join(w for w in words if not w.startswith("__label__")))
+        expected.labels.append(labels[0])
+    assert read_labelled_file(p) == expected
+
+
 @pytest.mark.parametrize(
     "name, content, kwargs, match",
     [

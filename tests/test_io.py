@@ -10,7 +10,7 @@ import stat
 
 import pytest
 
-from textkit.errors import InputFileError, ModelFileError, UsageError
+from textkit.errors import InputFileError, ModelFileError, OutputError, UsageError
 from textkit.io import (
     atomic_path,
     atomic_write,
@@ -170,12 +170,12 @@ def test_atomic_write_binary_and_no_newline_translation(tmp_path):
 
 
 def test_atomic_write_to_directory_or_unwritable_place(tmp_path):
-    with pytest.raises(InputFileError, match="is a directory"):
+    with pytest.raises(OutputError, match="is a directory"):
         with atomic_write(tmp_path):
             pass
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(InputFileError, match="cannot write"):
+    with pytest.raises(OutputError, match="cannot write"):
         with atomic_write(blocker / "child.txt"):
             pass
 
@@ -228,3 +228,71 @@ def test_atomic_write_removes_folders_it_created_on_failure(tmp_path):
         with atomic_write(tmp_path / "kept" / "out.txt"):
             raise RuntimeError
     assert [p.name for p in tmp_path.iterdir()] == ["kept"]  # a folder that was there stays
+
+
+# ---- outputs: checks before work, several files at once, devices, locks ------------------------------
+def test_check_writable_wants_a_writable_folder_with_room(tmp_path):
+    from textkit.io import check_writable
+
+    check_writable(tmp_path / "new" / "deeper" / "out.txt")  # the nearest existing folder is checked
+    assert list(tmp_path.iterdir()) == []  # the probe leaves nothing
+    free = os.statvfs(tmp_path).f_bavail * os.statvfs(tmp_path).f_frsize
+    with pytest.raises(OutputError, match="not enough space"):
+        check_writable(tmp_path / "out.txt", need_bytes=free * 2 + 1)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OutputError, match="not a folder"):
+        check_writable(tmp_path / "file" / "out.txt")
+
+
+def test_atomic_paths_are_all_or_nothing(tmp_path):
+    from textkit.io import atomic_paths
+
+    a, b = tmp_path / "m.model", tmp_path / "sub" / "m.vocab"
+    with pytest.raises(RuntimeError):
+        with atomic_paths([a, b]) as (ta, tb):
+            ta.write_text("model")
+            tb.write_text("vocab")
+            raise RuntimeError("failed after writing both")
+    assert list(tmp_path.iterdir()) == []  # neither file, no temporary, no folder made for them
+    with atomic_paths([a, b]) as (ta, tb):
+        ta.write_text("model")
+        tb.write_text("vocab")
+    assert a.read_text() == "model" and b.read_text() == "vocab"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["m.model", "m.vocab", "sub"]
+
+
+def test_a_device_is_written_in_place_never_replaced():
+    with atomic_write("/dev/null") as f:
+        f.write("gone\n")
+    assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
+
+
+def test_claim_output_is_exclusive_between_processes(tmp_path):
+    import subprocess
+    import sys
+
+    from textkit.io import claim_output, release_output
+
+    out = tmp_path / "out.txt"
+    claim_output(out)
+    claim_output(out)  # the same process may claim again
+    other = [sys.executable, "-c", f"from textkit.io import claim_output; claim_output({str(out)!r})"]
+    try:
+        result = subprocess.run(other, capture_output=True, timeout=60)
+        assert result.returncode == 1 and b"another process is writing" in result.stderr
+    finally:
+        release_output(out)
+    assert subprocess.run(other, capture_output=True, timeout=60).returncode == 0
+
+
+def test_signals_deferred_holds_ctrl_c_to_the_end_of_the_block():
+    import signal
+
+    from textkit.io import signals_deferred
+
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with signals_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            done.append("the block finished")
+    assert done == ["the block finished"]

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from textkit.errors import ModelFileError, OutputError, OutputExistsError
-from textkit.io import PathLike, read_json, save_tensors, sigterm_raises, write_json
+from textkit.io import PathLike, read_json, save_tensors, sigterm_raises, signals_deferred, write_json
 
 FORMAT = "textkit"
 VERSION = 1
@@ -86,19 +86,23 @@ def artifact_transaction(folder: PathLike, force: bool = False) -> Iterator[Path
     check_output_folder(target, force)
     parent = target.parent if str(target.parent) else Path(".")
     created = [d for d in (parent, *parent.parents) if not d.exists()]
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=parent))
-    except OSError as e:
-        raise OutputError(f"{target}: cannot write ({e.strerror or e})") from None
+    tmp = None
     with sigterm_raises():
         try:
+            try:
+                parent.mkdir(parents=True, exist_ok=True)
+                with signals_deferred():  # an interrupt between making and naming it would orphan it
+                    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=parent))
+            except OSError as e:
+                raise OutputError(f"{target}: cannot write ({e.strerror or e})") from None
             os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; give it a new folder's mode
             yield tmp
             _sync_folder(tmp)
-            _move_into_place(tmp, target, force)
+            with signals_deferred():  # the swap of old and new folders is not split by an interrupt
+                _move_into_place(tmp, target, force)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
             with contextlib.suppress(OSError):
                 for d in created:  # innermost first; stops at the first folder that is not empty
                     d.rmdir()

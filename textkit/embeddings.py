@@ -109,6 +109,16 @@ def load_word2vec_format(path: PathLike, binary: bool | None = None, limit: int 
 
     >>> kv = load_word2vec_format("GoogleNews-vectors-negative300.bin", limit=100000)  # doctest: +SKIP
     """
+    import lzma
+    import zlib
+
+    try:
+        return _load_word2vec_format(path, binary, limit, unicode_errors)
+    except (OSError, EOFError, zlib.error, lzma.LZMAError) as e:  # a damaged .gz/.bz2/.xz stream, a read error
+        raise ModelFileError(f"{path}: read failed: truncated or corrupt file ({e})") from None
+
+
+def _load_word2vec_format(path: PathLike, binary: bool | None, limit: int | None, unicode_errors: str):
     binary = _is_binary_name(path) if binary is None else binary
     with open_binary(path) as f:
         header = f.readline()
@@ -146,10 +156,36 @@ def _decode(raw: bytes, path: PathLike, index: int, errors: str) -> str:
         raise ModelFileError(f"{path}: word {index + 1} is not valid UTF-8 (pass unicode_errors='replace')") from None
 
 
+def _row_buffer(n: int, dim: int, path: PathLike) -> np.ndarray:
+    """Rows for the first vectors; :func:`_grow` adds more as they come, so a header that promises
+    more than the file holds costs no memory."""
+    try:
+        return np.empty((max(1, min(n, 65536, (1 << 24) // dim)), dim), dtype=np.float32)
+    except (MemoryError, ValueError):
+        raise ModelFileError(f"{path}: the header promises vectors of dimension {dim}, too large to be real") from None
+
+
+def _grow(vectors: np.ndarray, i: int, n: int) -> np.ndarray:
+    if i < len(vectors):
+        return vectors
+    grown = np.empty((min(n, 2 * len(vectors)), vectors.shape[1]), dtype=np.float32)
+    grown[:i] = vectors[:i]
+    return grown
+
+
+def _check_finite(vectors: np.ndarray, words: list[str], path: PathLike, binary: bool) -> None:
+    bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+    if len(bad):
+        i = int(bad[0])
+        where = f"the vector of word {i + 1} ({words[i]!r})" if binary else f"line {i + 2} ({words[i]!r})"
+        raise ModelFileError(f"{path}: {where} has a value that is not a finite number (NaN or infinity)")
+
+
 def _read_text_rows(f, n: int, dim: int, path: PathLike, errors: str) -> tuple[list[str], np.ndarray]:
     words: list[str] = []
-    vectors = np.empty((n, dim), dtype=np.float32)
+    vectors = _row_buffer(n, dim, path)
     for i in range(n):
+        vectors = _grow(vectors, i, n)
         line = f.readline()
         if not line:
             raise ModelFileError(f"{path}: the header promises {n} vectors but the file ends after {i}")
@@ -161,15 +197,18 @@ def _read_text_rows(f, n: int, dim: int, path: PathLike, errors: str) -> tuple[l
             vectors[i] = np.array(parts[1:], dtype=np.float32)
         except ValueError:
             raise ModelFileError(f"{path}: line {i + 2} has a value that is not a number") from None
+    vectors = vectors[:n]
+    _check_finite(vectors, words, path, binary=False)
     return words, vectors
 
 
 def _read_binary_rows(f, n: int, dim: int, path: PathLike, errors: str) -> tuple[list[str], np.ndarray]:
     row_bytes = 4 * dim
     words: list[str] = []
-    vectors = np.empty((n, dim), dtype=np.float32)
+    vectors = _row_buffer(n, dim, path)
     buf, pos = b"", 0
     for i in range(n):
+        vectors = _grow(vectors, i, n)
         while True:  # make sure the buffer holds the next word, its space and its whole vector
             space = buf.find(b" ", pos)
             if space != -1 and len(buf) - space - 1 >= row_bytes:
@@ -183,6 +222,8 @@ def _read_binary_rows(f, n: int, dim: int, path: PathLike, errors: str) -> tuple
         pos = space + 1 + row_bytes
     if any(not w for w in words):
         raise ModelFileError(f"{path}: an empty word; is this a word2vec binary file with dimension {dim}?")
+    vectors = vectors[:n]
+    _check_finite(vectors, words, path, binary=True)
     return words, vectors
 
 
@@ -210,6 +251,8 @@ class KeyedVectorsFolder:
         vectors = load_weights(folder, framework="np").get("vectors")
         if vectors is None or vectors.shape != (len(vocab), config.get("vector_size")):
             raise ModelFileError(f"{folder}: the vectors do not match the words of its vocabulary")
+        if not np.issubdtype(vectors.dtype, np.floating) or not np.isfinite(vectors).all():
+            raise ModelFileError(f"{folder}: the vectors hold values that are not finite numbers")
         return keyed_vectors(vocab.tokens, vectors, vocab.freqs)
 
 
@@ -328,36 +371,30 @@ def plot_embeddings(kv, words: Sequence[str], path: PathLike, method: str = "pca
 
     >>> plot_embeddings(kv, ["king", "queen", "man", "woman"], "emb.png")  # doctest: +SKIP
     """
-    import matplotlib
+    from textkit.plotting import check_figure_path, figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.decomposition import PCA
-    from sklearn.manifold import TSNE
-
-    from textkit.io import atomic_path
-
+    check_figure_path(path)
+    if method not in ("pca", "tsne"):
+        raise UsageError(f"plot method must be pca or tsne, not {method!r}")
     words = list(dict.fromkeys(words))
     if len(words) < 2:
         raise UsageError("plotting needs at least two words")
     check_words(kv, words)
     points = np.vstack([kv.get_vector(w, norm=True) for w in words])
     if method == "pca":
+        from sklearn.decomposition import PCA
+
         xy = PCA(n_components=2, random_state=seed).fit_transform(points)
-    elif method == "tsne":
+    else:
+        from sklearn.manifold import TSNE
+
         tsne = TSNE(n_components=2, perplexity=min(30.0, (len(words) - 1) / 3), init="pca", random_state=seed)
         xy = tsne.fit_transform(points)
-    else:
-        raise UsageError(f"plot method must be pca or tsne, not {method!r}")
-    fig, ax = plt.subplots(figsize=(10, 8))
-    ax.scatter(xy[:, 0], xy[:, 1], s=8, alpha=0.6)
-    for (x, y), word in zip(xy, words):
-        ax.annotate(word, (x, y), fontsize=8, xytext=(2, 2), textcoords="offset points")
-    ax.set_title(f"{len(words)} words, {method.upper()}")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png", dpi=120)
-    plt.close(fig)
+    with figure(path, size=(10, 8), dpi=120) as (_, ax):
+        ax.scatter(xy[:, 0], xy[:, 1], s=8, alpha=0.6)
+        for (x, y), word in zip(xy, words):
+            ax.annotate(word, (x, y), fontsize=8, xytext=(2, 2), textcoords="offset points")
+        ax.set_title(f"{len(words)} words, {method.upper()}")
+        ax.set_xticks([])
+        ax.set_yticks([])
     return Path(path)

@@ -44,7 +44,8 @@ class DatasetUnavailableError(TextkitError):
 
 
 class OutputError(TextkitError):
-    """An output that cannot be written: a read-only folder, a full disk, a file in the way."""
+    """An output that cannot be written: a read-only folder, a full disk, a file in the way, or
+    another process writing the same output."""
 
 
 class OutputExistsError(UsageError):

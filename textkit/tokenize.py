@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from textkit.errors import InputFileError, ModelFileError, UsageError
-from textkit.io import PathLike, atomic_write, check_readable, iter_lines
+from textkit.io import PathLike, atomic_paths, atomic_write, check_readable, iter_lines
 
 LANGS = ("en", "zh", "char", "whitespace", "spm:MODEL")
 
@@ -398,8 +398,8 @@ class SentencePieceTokenizer(Tokenizer):
             sp = spm.SentencePieceProcessor()
             try:
                 sp.Load(str(p))
-            except (OSError, RuntimeError) as e:
-                raise ModelFileError(f"{p}: not a sentencepiece model ({e})") from None
+            except (OSError, RuntimeError):  # its text is sentencepiece's internal check, not for users
+                raise ModelFileError(f"{p}: not a sentencepiece model file") from None
             self._sp = sp
         return self._sp
 
@@ -479,19 +479,37 @@ def train_sentencepiece(
     except RuntimeError as e:
         if failures:
             raise failures[0] from None
-        # e.g. "Vocabulary size is too high (8000). Please set it to a value <= 1234."
-        raise UsageError(f"sentencepiece training failed: {str(e).strip().splitlines()[-1]}") from None
+        raise UsageError(f"sentencepiece training failed: {_sentencepiece_message(e, vocab_size)}") from None
     if failures:  # the input broke off (bad bytes, a truncated file): no model from half of it
         raise failures[0]
     prefix = Path(model_prefix)
     model_path = prefix.with_name(prefix.name + ".model")
-    with atomic_write(model_path, "wb") as f:
-        f.write(model.getvalue())
     sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
-    with atomic_write(prefix.with_name(prefix.name + ".vocab")) as f:
-        for i in range(sp.GetPieceSize()):
-            f.write(f"{sp.IdToPiece(i)}\t{sp.GetScore(i):g}\n")
+    # the .model and its .vocab listing are written together: both or neither
+    with atomic_paths([model_path, prefix.with_name(prefix.name + ".vocab")]) as (model_tmp, vocab_tmp):
+        with open(model_tmp, "wb") as f:
+            f.write(model.getvalue())
+        with open(vocab_tmp, "w", encoding="utf-8", newline="\n") as f:
+            for i in range(sp.GetPieceSize()):
+                f.write(f"{sp.IdToPiece(i)}\t{sp.GetScore(i):g}\n")
     return model_path
+
+
+def _sentencepiece_message(error: Exception, vocab_size: int) -> str:
+    """sentencepiece's ``INTERNAL: file.cc(123) [check] Message`` as a sentence a user can act on."""
+    import re
+
+    text = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+    text = re.sub(r"^[A-Z_]+: (\S+\(\d+\) )?(\[.*?\] )?", "", text)
+    too_high = re.search(r"Vocabulary size too high \((\d+)\).*<= (\d+)", text)
+    if too_high:
+        return (f"the text has too few distinct pieces for a vocabulary of {too_high[1]}; "
+                f"use a size of at most {too_high[2]}")
+    too_small = re.search(r"smaller than required_chars\. (\d+) vs (\d+)", text)
+    if too_small:
+        return (f"a vocabulary of {too_small[1]} cannot hold the {too_small[2]} characters and special pieces "
+                "the text needs; use a larger size or a lower character coverage")
+    return re.sub(r"\s*(with )?--\w+( option)?", "", text) or f"vocabulary size {vocab_size}"
 
 
 _CLASSES: dict[str, type[Tokenizer]] = {

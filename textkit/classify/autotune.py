@@ -194,7 +194,7 @@ def autotune(
     )
     trials: list[dict[str, Any]] = []
     best: dict[str, Any] | None = None
-    last_seconds: dict[str, float] = {}
+    slowest_seconds: dict[str, float] = {}
     generator = candidates(len(classes), original.spec, seed, kinds)
     proposal = next(generator)
     skipped_kinds: set[str] = set()
@@ -202,7 +202,7 @@ def autotune(
         kind, params = proposal
         elapsed = time.perf_counter() - start
         # Stop before a trial that would not finish, leaving time for the refit on all the data.
-        expected = last_seconds.get(kind, 0.0)
+        expected = slowest_seconds.get(kind, 0.0)
         refit = (best or {}).get("seconds", 0.0) / max(len(splits), 1) * 1.25
         if max_trials is not None and len(trials) >= max_trials:
             break
@@ -220,7 +220,7 @@ def autotune(
             report = classification_report(held_out.labels, model.predict(held_out.texts), model.labels_)
             scores.append(report[metric])
         seconds = time.perf_counter() - t0
-        last_seconds[kind] = seconds
+        slowest_seconds[kind] = max(seconds, slowest_seconds.get(kind, 0.0))
         trial = {
             "trial": len(trials) + 1,
             "kind": kind,

@@ -47,7 +47,8 @@ class FastTextClassifier(TextClassifier):
       sets (a few hundred documents) at the majority class, and more epochs cost little next to
       tokenizing
     * ``patience`` — with a validation set, stop after this many epochs without a lower validation
-      loss (the best epoch's weights are kept)
+      loss (the best epoch's weights are kept, and their validation probabilities as
+      ``validation_proba_``)
     * ``threads`` — Hogwild threads (``None``: all cores); ``seed`` — initialisation and order
     """
 
@@ -143,9 +144,14 @@ class FastTextClassifier(TextClassifier):
         self.w_in_[:n_words] = rng.uniform(-1.0 / dim, 1.0 / dim, size=(n_words, dim))
         self.w_out_ = np.zeros((len(self.labels_), dim), dtype=np.float32)
         labels = np.ascontiguousarray(y, dtype=np.int64)
-        valid = None
+        valid = trained_rows = None
         if validation is not None:
             valid = (self._encode(validation[0]), validation[1])
+            # Only rows the training features name ever change: the best epoch is kept by copying
+            # those, not the whole bucket table (tens of MB an epoch).
+            touched = np.zeros(len(self.w_in_), dtype=bool)
+            touched[features] = True
+            trained_rows = np.flatnonzero(touched)
         n_threads = self._n_threads(len(texts))
         n = len(texts)
         best, best_weights, since_best = np.inf, None, 0
@@ -158,10 +164,12 @@ class FastTextClassifier(TextClassifier):
             loss = self._epoch(features, feature_offsets, labels, shards, epoch / self.epochs, step, n_threads)
             record = {"epoch": epoch + 1, "train_loss": loss / n}
             if valid is not None:
-                record.update(validation_scores(self._proba_encoded(*valid[0]), valid[1]))
+                proba = self._proba_encoded(*valid[0])
+                record.update(validation_scores(proba, valid[1]))
                 if record["valid_loss"] < best:
                     best, since_best = record["valid_loss"], 0
-                    best_weights = (self.w_in_.copy(), self.w_out_.copy())
+                    best_weights = (self.w_in_[trained_rows], self.w_out_.copy())
+                    self.validation_proba_ = proba
                 else:
                     since_best += 1
             self.history_.append(record)
@@ -169,7 +177,7 @@ class FastTextClassifier(TextClassifier):
             if valid is not None and since_best >= self.patience:
                 break
         if best_weights is not None:
-            self.w_in_, self.w_out_ = best_weights
+            self.w_in_[trained_rows], self.w_out_ = best_weights
 
     def _epoch(
         self, features, offsets, labels, shards, progress_start: float, progress_step: float, workers: int

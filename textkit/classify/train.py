@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from textkit.classify.base import TextClassifier, make_classifier
-from textkit.classify.metrics import evaluate
+from textkit.classify.metrics import classification_report, evaluate
 from textkit.datasets.labelled import LabelledTexts, k_folds, train_validation_split
 
 
@@ -38,7 +38,12 @@ def train_classifier(
         "train_seconds": time.perf_counter() - start,
     }
     if valid is not None:
-        info["validation"] = _headline(evaluate(model, valid.texts, valid.labels))
+        proba = getattr(model, "validation_proba_", None)  # kept by models that scored it already
+        if proba is not None and len(proba) == len(valid):
+            predicted = [model.labels_[i] for i in proba.argmax(axis=1)]
+            info["validation"] = _headline(classification_report(valid.labels, predicted, model.labels_))
+        else:
+            info["validation"] = _headline(evaluate(model, valid.texts, valid.labels))
     if hasattr(model, "history_"):
         info["history"] = model.history_
     return model, info

@@ -256,6 +256,12 @@ FASTTEXT_LABEL = "__label__"
 def _read_fasttext_format(p: Path, errors: str) -> LabelledTexts:
     out = LabelledTexts()
     for lineno, line in enumerate(iter_lines(p, errors=errors), 1):
+        head = line.lstrip()
+        if head.startswith(FASTTEXT_LABEL) and line.count(FASTTEXT_LABEL) == 1:  # the usual line, read fast
+            label, *rest = head.split(None, 1)
+            out.texts.append(" ".join(rest[0].split()) if rest else "")
+            out.labels.append(label[len(FASTTEXT_LABEL) :])
+            continue
         words = line.split()
         if not words:
             continue

@@ -18,9 +18,13 @@ from textkit.errors import ModelFileError, UsageError
 from textkit.io import PathLike
 
 
-def load_language_model(path: PathLike):
+def load_language_model(path: PathLike, tokenizer=None):
     """Load any saved textkit language model (a model folder), or a bare ARPA file: through the
     one kind registry, :func:`textkit.artifacts.load`; another family's folder is a clear error.
+
+    An ARPA file inside a textkit model folder is that model (same tokenizer, same figures); other
+    ARPA files split text with ``tokenizer`` (default: whitespace, as KenLM). A model folder has
+    its own tokenizer, so ``tokenizer`` only applies to bare ARPA files.
 
     >>> model = load_language_model("models/wt2-kn5")
     """
@@ -29,9 +33,31 @@ def load_language_model(path: PathLike):
     p = Path(path)
     if p.is_dir():
         read_config(p, family="lm")
-    elif p.exists() and not p.name.lower().endswith((".arpa", ".arpa.gz")):
+        if tokenizer is not None:
+            raise UsageError(f"{p} is a model folder with its own tokenizer; only an ARPA file takes a tokenizer")
+        return load(p)
+    if p.exists() and not p.name.lower().endswith((".arpa", ".arpa.gz")):
         raise ModelFileError(f"{p}: not a language model folder or ARPA file")
-    return load(p)
+    if tokenizer is None and _folder_model_file(p):
+        return load(p.parent)
+    if tokenizer is None or not p.exists():
+        return load(p)
+    from textkit.lm.ngram import NgramLM
+
+    return NgramLM.from_arpa(p, tokenizer=tokenizer)
+
+
+def _folder_model_file(path: Path) -> bool:
+    """Whether ``path`` is the model file named by the textkit model folder that holds it."""
+    from textkit.artifacts import read_config
+
+    if not (path.parent / "config.json").is_file():
+        return False
+    try:
+        config = read_config(path.parent, family="lm")
+    except ModelFileError:
+        return False
+    return config.get("file") == path.name
 
 
 def check_generation_options(length: int, temperature: float, top_k: int | None) -> None:

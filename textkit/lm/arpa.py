@@ -49,6 +49,7 @@ SPECIALS = (UNK, BOS, EOS)  # a model vocabulary lists these first
 NEVER = -99.0  # ARPA's log10 "probability zero" (used for <s>)
 MISSING_UNK = -100.0  # what KenLM gives <unk> when a file has none
 _CHUNK = 1 << 18  # n-gram entries per formatted block (~10 MB of text)
+_LOG10_ONE = 1e-6  # log10 probabilities up to this count as 0 (files round them)
 _COUNT_LINE = re.compile(r"ngram\s+(\d+)\s*=\s*(\d+)$")
 
 
@@ -343,6 +344,12 @@ def _parse_table(path: PathLike, rows: list[str], table: np.ndarray, at: np.ndar
         r = next(r for r, row in enumerate(table[:, numbers].tolist()) if not all(_is_number(x) for x in row))
         i = int(at[r])
         raise ModelFileError(f"{path}: line {first_lineno + i}: not a number in {rows[i][:60]!r} ({e})") from None
+    # log10 p is at most 0 (a little above: rounding) or -inf (probability zero); back-offs are finite
+    bad = np.flatnonzero(np.isnan(probs) | (probs > _LOG10_ONE) | ~np.isfinite(backoffs))
+    if len(bad):
+        i = int(at[bad[0]])
+        what = "log10 probability above 0" if probs[bad[0]] > _LOG10_ONE else "value that is not a finite number"
+        raise ModelFileError(f"{path}: line {first_lineno + i}: a {what} in {rows[i][:60]!r}") from None
     return probs, table[:, 1 : n + 1], backoffs
 
 

@@ -158,7 +158,7 @@ def _adjusted(raw: np.ndarray, higher: NgramTable | None, starts_with_bos: np.nd
     except raw counts for n-grams that start with <s>."""
     if higher is None:
         return raw.astype(np.int64)
-    a = np.bincount(higher.suffix, minlength=len(raw)).astype(np.int64)
+    a = np.bincount(higher.suffix, minlength=len(raw)).astype(np.int64, copy=False)
     a[starts_with_bos] = raw[starts_with_bos]
     return a
 
@@ -176,21 +176,27 @@ def _by_context(per_context: np.ndarray, keys: np.ndarray, V: int) -> np.ndarray
 
 def _context_sums(keys: np.ndarray, a: np.ndarray, d: Discounts, V: int, n_contexts: int) -> tuple[np.ndarray, np.ndarray]:
     """A(h) = Σ_w a(hw) and γ(h) = (D1 N1(h) + D2 N2(h) + D3+ N3+(h)) / A(h) per context (γ = 1
-    for a context never extended), summed a block of entries at a time."""
+    for a context never extended), summed a block of entries at a time; one N_k(h) array at a
+    time is held."""
     total = np.zeros(n_contexts)
-    classes = np.zeros((3, n_contexts), dtype=np.int64)  # N1, N2, N3+ per context
-    for lo in range(0, len(keys), _BLOCK):
-        prefix = keys[lo : lo + _BLOCK] // V
-        block = a[lo : lo + _BLOCK]
-        total += np.bincount(prefix, weights=block, minlength=n_contexts)
-        grouped = np.minimum(block, 3)
-        for k in range(3):
-            classes[k] += np.bincount(prefix[grouped == k + 1], minlength=n_contexts)
-    mass = d[0] * classes[0]
-    mass += d[1] * classes[1]
-    mass += d[2] * classes[2]
+    mass = None
+    for k in range(3):
+        n_k = np.zeros(n_contexts, dtype=np.int64)  # N1, N2, N3+ per context
+        for lo in range(0, len(keys), _BLOCK):
+            prefix = keys[lo : lo + _BLOCK] // V
+            block = a[lo : lo + _BLOCK]
+            if k == 0:
+                total += np.bincount(prefix, weights=block, minlength=n_contexts)
+            n_k += np.bincount(prefix[np.minimum(block, 3) == k + 1], minlength=n_contexts)
+        if mass is None:
+            mass = d[0] * n_k
+        else:
+            mass += d[k] * n_k
+        del n_k
     with np.errstate(divide="ignore", invalid="ignore"):
-        return total, np.where(total > 0, mass / total, 1.0)
+        mass /= total
+    mass[total == 0] = 1.0
+    return total, mass
 
 
 def _interpolate(table: NgramTable, a: np.ndarray, d: Discounts, V: int, total_ctx: np.ndarray, gamma_ctx: np.ndarray, lower: np.ndarray) -> np.ndarray:
