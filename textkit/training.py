@@ -22,7 +22,6 @@ trainer's (:mod:`textkit.lm.train`, :mod:`textkit.lm.distributed`).
 from __future__ import annotations
 
 import math
-import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -127,8 +126,7 @@ def check_writable_folder(folder: PathLike) -> None:
     d = Path(folder)
     try:
         d.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=d, prefix=".textkit-write-test-")
-        os.close(fd)
-        os.unlink(probe)
+        with tempfile.TemporaryFile(dir=d):  # nameless where the system allows: nothing to leave behind
+            pass
     except OSError as e:
         raise OutputError(f"{d}: cannot write there ({e.strerror or e})") from None

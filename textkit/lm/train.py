@@ -435,14 +435,15 @@ class LMTrainer:
         if self.dist.is_main:
             d = self.checkpoint_dir
             d.mkdir(parents=True, exist_ok=True)
-            write_config(
-                d,
-                KIND,
-                self.model.config_params({"training": asdict(self.config), "run": self.run_info}),
-                self.model.tokenizer,
-            )
-            self.model.vocab.save(d / "vocab.json")
-            save_tensors(d / CHECKPOINT, tensors, {"textkit.trainer": json.dumps(progress)})
+            try:
+                write_config(d, KIND, self.model.config_params({"training": asdict(self.config), "run": self.run_info}),
+                             self.model.tokenizer)
+                self.model.vocab.save(d / "vocab.json")
+                save_tensors(d / CHECKPOINT, tensors, {"textkit.trainer": json.dumps(progress)})
+            except BaseException:
+                if not (d / CHECKPOINT).exists():  # a folder without a usable checkpoint is debris
+                    shutil.rmtree(d, ignore_errors=True)
+                raise
 
     def restore(self, directory: PathLike | None = None) -> None:
         """Continue from the checkpoint in ``directory`` (default: the checkpoint folder).
