@@ -293,6 +293,11 @@ def train_neural(
         if corpus is not None or dataset is not None:
             data = _data_spec(corpus, dataset, raw, data_dir, errors, options)
     else:
+        if options["tied"] and options["embed_dim"] != options["hidden_dim"]:
+            raise click.UsageError(
+                f"--tied shares the embedding with the output layer: --embed-dim ({options['embed_dim']}) must equal "
+                f"--hidden-dim ({options['hidden_dim']})"
+            )
         check_overwrite(output, force)
         data = _data_spec(corpus, dataset, raw, data_dir, errors, options)
         config = TrainConfig(
