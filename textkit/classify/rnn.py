@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import sys
 from typing import Iterator, Sequence
 
 import numpy as np
