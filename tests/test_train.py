@@ -345,7 +345,7 @@ def test_a_read_only_destination_fails_before_training(tmp_path, monkeypatch):
     def read_only(*args, **kwargs):
         raise OSError(30, "Read-only file system")
 
-    monkeypatch.setattr(tempfile, "TemporaryFile", read_only)
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
     train, valid = split_lines(REPETITIVE)
     trained = []
     with pytest.raises(TextkitError, match="cannot write.*[Rr]ead-only"):
