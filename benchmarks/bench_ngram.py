@@ -141,7 +141,7 @@ def bench_nltk(lines: list[list[str]], train_tokens: int, test_lines: int, kn_to
     rows = []
     for name, nltk_cls, smoothing in [("MLE", MLE, "mle"), ("Laplace", Laplace, "addk")]:
 
-        def build_nltk():
+        def build_nltk(nltk_cls=nltk_cls):
             model = nltk_cls(order)
             model.fit(nltk_ngrams(train, order), vocabulary_text=vocab_text)
             return model
@@ -157,31 +157,36 @@ def bench_nltk(lines: list[list[str]], train_tokens: int, test_lines: int, kn_to
             CPU.update(nltk=0.0, textkit=0.0)
             ref, t_nltk_build = cpu_timed("nltk", build_nltk)
             lm, t_tk_build = cpu_timed(
-                "textkit", lambda: NgramLM(order=order, smoothing=smoothing, vocab=phantom).fit_lines(train_text)
+                "textkit",
+                lambda smoothing=smoothing, phantom=phantom: NgramLM(
+                    order=order, smoothing=smoothing, vocab=phantom
+                ).fit_lines(train_text),
             )
             # Both sides score from the same text lines: NLTK's preparation of its n-gram tuples (splitting,
             # <UNK> mapping, padding) is part of its scoring, as textkit's tokenizing and id lookup are.
             grams = None
 
-            def score_nltk():
+            def score_nltk(text=text, ref=ref):
                 nonlocal grams
                 grams = test_ngrams([t.split() for t in text], order, ref.vocab)
                 return ref.perplexity(grams)
 
             ppl_nltk, t_nltk_score = cpu_timed("nltk", score_nltk)
-            ppl_tk, t_tk_score = cpu_timed("textkit", lambda: lm.perplexity(text).perplexity)
+            ppl_tk, t_tk_score = cpu_timed("textkit", lambda lm=lm, text=text: lm.perplexity(text).perplexity)
             runs["nltk"].append((t_nltk_build, t_nltk_score, CPU["nltk"]))
             runs["textkit"].append((t_tk_build, t_tk_score, CPU["textkit"]))
         (nb, ns, nltk_cpu), (tb, ts, tk_cpu) = (min(r, key=lambda run: run[0] + run[1]) for r in runs.values())
         rows.append((name, nb, ns, tb, ts, nltk_cpu / tk_cpu, ppl_nltk, ppl_tk, len(grams)))
     print(
-        f"{'model':8} {'nltk build':>11} {'nltk score':>11} {'textkit build':>14} {'textkit score':>14} {'ratio':>6} {'(cpu)':>6}  perplexity nltk / textkit"
+        f"{'model':8} {'nltk build':>11} {'nltk score':>11} {'textkit build':>14} {'textkit score':>14} "
+        f"{'ratio':>6} {'(cpu)':>6}  perplexity nltk / textkit"
     )
     for name, nb, ns, tb, ts, cpu_ratio, pn, pt, n in rows:  # fastest of REPEATS runs per side
         ratio = (nb + ns) / (tb + ts)
         same = "equal" if math.isclose(pn, pt, rel_tol=1e-9) else "DIFFERENT"
         print(
-            f"{name:8} {nb:10.3f}s {ns:10.3f}s {tb:13.3f}s {ts:13.3f}s {ratio:5.0f}x {cpu_ratio:5.0f}x  {pn:.4f} / {pt:.4f} ({same}; {n} tokens)"
+            f"{name:8} {nb:10.3f}s {ns:10.3f}s {tb:13.3f}s {ts:13.3f}s {ratio:5.0f}x {cpu_ratio:5.0f}x  "
+            f"{pn:.4f} / {pt:.4f} ({same}; {n} tokens)"
         )
 
     # Kneser-Ney: NLTK is timed on a few hundred tokens; probabilities compared where the
@@ -200,7 +205,8 @@ def bench_nltk(lines: list[list[str]], train_tokens: int, test_lines: int, kn_to
     max_diff = float(np.max(np.abs(np.array(probs_nltk) - np.array(probs_tk))))
     print(
         f"{'KN':8} {t_nltk_build:10.3f}s {nltk_full:10.1f}s* {t_tk_build:13.3f}s {t_tk_score:13.3f}s "
-        f"{nltk_full / (t_tk_build + t_tk_score):6.0f}x {'':6}  max |p_nltk - p_textkit| = {max_diff:.2e} over {len(grams)} tokens"
+        f"{nltk_full / (t_tk_build + t_tk_score):6.0f}x {'':6}  "
+        f"max |p_nltk - p_textkit| = {max_diff:.2e} over {len(grams)} tokens"
     )
     print(
         f"  * NLTK KN scoring extrapolated from {len(grams)} tokens ({per_token_nltk * 1e3:.1f} ms/token) to {n_test}"
@@ -228,7 +234,8 @@ def bench_kenlm(lines: list[list[str]], n_train_lines: int, n_test_lines: int, o
         theirs, t_load_kenlm = timed(lambda: _quiet(lambda: kenlm.Model(str(arpa))))
         n_tokens = sum(len(w) + 1 for w in test)
         print(
-            f"\n== KenLM vs textkit: scoring one order-{order} modified-KN model on {n_tokens} tokens ({len(text)} lines) =="
+            f"\n== KenLM vs textkit: scoring one order-{order} modified-KN model "
+            f"on {n_tokens} tokens ({len(text)} lines) =="
         )
         # alternated, fastest of five CPU times each: wall times of ~0.1 s mean little on a shared machine
         sides = {
@@ -246,11 +253,14 @@ def bench_kenlm(lines: list[list[str]], n_train_lines: int, n_test_lines: int, o
         total_tk, total_kenlm = totals["arpa"], totals["kenlm"]
     rel = abs(total_tk - total_kenlm) / abs(total_kenlm)
     print(
-        f"total log10 p: textkit {total_tk:.4f}  kenlm {total_kenlm:.4f}  relative difference {rel:.1e} ({'equal' if rel <= 1e-4 else 'DIFFERENT'})"
+        f"total log10 p: textkit {total_tk:.4f}  kenlm {total_kenlm:.4f}  "
+        f"relative difference {rel:.1e} ({'equal' if rel <= 1e-4 else 'DIFFERENT'})"
     )
     print(
-        f"scoring CPU time (fastest of 5, alternated): textkit {t_tk:.3f}s  textkit native {t_native:.3f}s  kenlm {t_kenlm:.3f}s  "
-        f"textkit/kenlm time = {t_tk / t_kenlm:.2f}, native {t_native / t_kenlm:.2f} ({n_tokens / t_native / 1e6:.2f} vs {n_tokens / t_kenlm / 1e6:.2f} M tokens/s)"
+        f"scoring CPU time (fastest of 5, alternated): textkit {t_tk:.3f}s  textkit native {t_native:.3f}s  "
+        f"kenlm {t_kenlm:.3f}s  "
+        f"textkit/kenlm time = {t_tk / t_kenlm:.2f}, native {t_native / t_kenlm:.2f} "
+        f"({n_tokens / t_native / 1e6:.2f} vs {n_tokens / t_kenlm / 1e6:.2f} M tokens/s)"
     )
     print(
         f"loading: textkit ARPA {t_load_tk:.2f}s  textkit native {t_load_native:.3f}s  kenlm ARPA {t_load_kenlm:.2f}s"
@@ -313,12 +323,15 @@ def bench_build(copies: int) -> None:
         child.join()
         mib = 2**20
         print(
-            f"order {order}: {n_tokens / 1e6:.2f}M tokens in {seconds:.2f}s ({n_tokens / seconds / 1e6:.2f} M tokens/s); "
-            f"fit peak {peak / mib:.0f} MiB = {peak / n_tokens:.0f} bytes/token (tracemalloc; the corpus itself not counted); "
+            f"order {order}: {n_tokens / 1e6:.2f}M tokens in {seconds:.2f}s "
+            f"({n_tokens / seconds / 1e6:.2f} M tokens/s); "
+            f"fit peak {peak / mib:.0f} MiB = {peak / n_tokens:.0f} bytes/token "
+            f"(tracemalloc; the corpus itself not counted); "
             f"process peak RSS {rss / mib:.0f} MiB with the corpus as Python lists"
         )
         print(
-            f"         n-grams per order {counts} ({sum(counts) / 1e6:.2f}M); model arrays {model / mib:.0f} MiB = {model / sum(counts):.0f} bytes/n-gram"
+            f"         n-grams per order {counts} ({sum(counts) / 1e6:.2f}M); "
+            f"model arrays {model / mib:.0f} MiB = {model / sum(counts):.0f} bytes/n-gram"
         )
 
 
@@ -332,7 +345,8 @@ def streamed_corpus(n_tokens: int):
         rng = np.random.default_rng(seed)
         for words in lines:
             if seed < 5:
-                variant = [words, words[::-1], [x.lower() for x in words], [x.lower() for x in words[::-1]], None][seed]
+                lowered = [x.lower() for x in words]
+                variant = [words, words[::-1], lowered, [x.lower() for x in words[::-1]], None][seed]
             else:
                 variant = None
             if variant is None:
@@ -354,7 +368,8 @@ def _scale_child(order: int, n_tokens: int, queue) -> None:
 
 def bench_scale(order: int, n_tokens: int) -> None:
     print(
-        f"\n== Scaling: order-{order} modified KN on {n_tokens / 1e6:.0f}M streamed tokens (peak RSS of a fresh process) =="
+        f"\n== Scaling: order-{order} modified KN on {n_tokens / 1e6:.0f}M streamed tokens "
+        "(peak RSS of a fresh process) =="
     )
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
@@ -365,7 +380,8 @@ def bench_scale(order: int, n_tokens: int) -> None:
     mib = 2**20
     print(
         f"{n / 1e6:.1f}M tokens (words + </s>) in {seconds:.1f}s; peak RSS {rss / mib:.0f} MiB "
-        f"(after imports {base / mib:.0f} MiB): {(rss - base) / n:.0f} bytes/token; n-grams {counts} ({sum(counts) / n:.2f} per token)"
+        f"(after imports {base / mib:.0f} MiB): {(rss - base) / n:.0f} bytes/token; "
+        f"n-grams {counts} ({sum(counts) / n:.2f} per token)"
     )
 
 

@@ -110,16 +110,25 @@ def main() -> None:
         results = best_of(args.repeat, runs)
 
     print(f"file: {size / 1e6:.2f} MB, {n_lines} lines (zh_sample shuffled and repeated); best of {args.repeat}")
-    print(f"{'':26s} {'seconds':>8s} {'MB/s':>6s} {'lines/s':>9s} {'tokens':>9s} {'vs jieba':>9s} {'CPU s':>7s} {'MB/CPU s':>9s}")
+    print(
+        f"{'':26s} {'seconds':>8s} {'MB/s':>6s} {'lines/s':>9s} {'tokens':>9s} "
+        f"{'vs jieba':>9s} {'CPU s':>7s} {'MB/CPU s':>9s}"
+    )
     base = results["jieba.lcut per line"][0]
     for name, (seconds, cpu, tokens) in results.items():
-        print(f"{name:26s} {seconds:8.2f} {size / 1e6 / seconds:6.2f} {n_lines / seconds:9.0f} {tokens:9d} "
-              f"{base / seconds:8.2f}x {cpu:7.2f} {size / 1e6 / cpu:9.2f}")
-    print(f"machine load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
-          "(wall-time ratios need idle cores; CPU seconds show the work done)")
+        print(
+            f"{name:26s} {seconds:8.2f} {size / 1e6 / seconds:6.2f} {n_lines / seconds:9.0f} {tokens:9d} "
+            f"{base / seconds:8.2f}x {cpu:7.2f} {size / 1e6 / cpu:9.2f}"
+        )
+    print(
+        f"machine load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+        "(wall-time ratios need idle cores; CPU seconds show the work done)"
+    )
     one, two = results["textkit workers=1"][0], results["textkit workers=2"][0]
     print(f"ratio textkit(1 worker) / jieba.lcut speed: {base / one:.2f}x (target >= 0.95)")
-    print(f"ratio textkit(2 workers) / jieba.lcut speed: {base / two:.2f}x (target > 1); 2 vs 1 worker: {one / two:.2f}x")
+    print(
+        f"ratio textkit(2 workers) / jieba.lcut speed: {base / two:.2f}x (target > 1); 2 vs 1 worker: {one / two:.2f}x"
+    )
 
 
 if __name__ == "__main__":

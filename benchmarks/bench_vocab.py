@@ -98,8 +98,10 @@ def main() -> None:
 
     reference = counter_sorted(lists, args.min_freq)[0]
     assert Vocab.build(lists, min_freq=args.min_freq).tokens == reference, "textkit and Counter disagree"
-    print(f"corpus: {n_tokens:,} tokens in {len(lists):,} lists (~{nbytes / 1e6:.1f} MB of text); "
-          f"vocabulary {sizes['textkit Vocab.build']:,}; best of {args.repeat}")
+    print(
+        f"corpus: {n_tokens:,} tokens in {len(lists):,} lists (~{nbytes / 1e6:.1f} MB of text); "
+        f"vocabulary {sizes['textkit Vocab.build']:,}; best of {args.repeat}"
+    )
     print(f"{'':22s} {'cpu s':>8s} {'Mtokens/s':>10s} {'textkit speed vs this':>22s}")
     ours = best["textkit Vocab.build"]
     for name, seconds in best.items():

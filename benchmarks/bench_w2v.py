@@ -46,8 +46,18 @@ def gensim_side(argv: list[str]) -> None:
 
     logging.getLogger("gensim").setLevel(logging.ERROR)
     corpus, output, sg, hs, negative, seed, epochs, workers = argv
-    model = Word2Vec(vector_size=100, window=5, min_count=5, sample=1e-3, sg=int(sg), hs=int(hs),
-                     negative=int(negative), epochs=int(epochs), workers=int(workers), seed=int(seed))
+    model = Word2Vec(
+        vector_size=100,
+        window=5,
+        min_count=5,
+        sample=1e-3,
+        sg=int(sg),
+        hs=int(hs),
+        negative=int(negative),
+        epochs=int(epochs),
+        workers=int(workers),
+        seed=int(seed),
+    )
     sentences = LineSentence(corpus)
     model.build_vocab(sentences)
     model.train(sentences, total_examples=model.corpus_count, epochs=model.epochs)
@@ -57,24 +67,60 @@ def gensim_side(argv: list[str]) -> None:
 def textkit_command(corpus: str, output: str, mode: str, seed: int, epochs: int, workers: int) -> list[str]:
     sg, hs, negative = MODES[mode]
     textkit = Path(sys.executable).with_name("textkit")
-    return [str(textkit), "train-w2v", corpus, "--lang", "whitespace", "--sg" if sg else "--cbow",
-            *(["--hs"] if hs else []), "--negative", str(negative), "--dim", "100", "--window", "5",
-            "--min-count", "5", "--epochs", str(epochs), "--workers", str(workers), "--seed", str(seed),
-            "-o", output, "--force"]
+    return [
+        str(textkit),
+        "train-w2v",
+        corpus,
+        "--lang",
+        "whitespace",
+        "--sg" if sg else "--cbow",
+        *(["--hs"] if hs else []),
+        "--negative",
+        str(negative),
+        "--dim",
+        "100",
+        "--window",
+        "5",
+        "--min-count",
+        "5",
+        "--epochs",
+        str(epochs),
+        "--workers",
+        str(workers),
+        "--seed",
+        str(seed),
+        "-o",
+        output,
+        "--force",
+    ]
 
 
 def gensim_command(corpus: str, output: str, mode: str, seed: int, epochs: int, workers: int) -> list[str]:
     sg, hs, negative = MODES[mode]
-    return [sys.executable, __file__, "--gensim-side", corpus, output, str(sg), str(hs), str(negative), str(seed),
-            str(epochs), str(workers)]
+    return [
+        sys.executable,
+        __file__,
+        "--gensim-side",
+        corpus,
+        output,
+        str(sg),
+        str(hs),
+        str(negative),
+        str(seed),
+        str(epochs),
+        str(workers),
+    ]
 
 
 def timed(command: list[str]) -> tuple[float, float]:
     """(wall seconds, peak RSS in MiB) of one fresh process."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as figures:
         start = time.perf_counter()
-        process = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", figures.name, *command],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        process = subprocess.run(
+            ["/usr/bin/time", "-f", "%M", "-o", figures.name, *command],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         seconds = time.perf_counter() - start
         if process.returncode != 0:
             sys.exit(f"failed ({process.returncode}): {shlex.join(command)}\n{process.stderr.decode(errors='replace')}")
@@ -179,8 +225,10 @@ def main() -> None:
                     if not args.no_quality:
                         run.update(quality(output))
                     runs[name].append(run)
-                    print(f"{mode} seed {seed} {name:8s} " + "  ".join(f"{k} {v:.4f}" for k, v in run.items()),
-                          file=sys.stderr)
+                    print(
+                        f"{mode} seed {seed} {name:8s} " + "  ".join(f"{k} {v:.4f}" for k, v in run.items()),
+                        file=sys.stderr,
+                    )
             summary = {name: {k: statistics.mean(r[k] for r in rs) for k in rs[0]} for name, rs in runs.items()}
             pairs = [g["seconds"] / t["seconds"] for g, t in zip(runs["gensim"], runs["textkit"])]
             summary["speedup"] = statistics.median(pairs)
@@ -190,13 +238,17 @@ def main() -> None:
     if args.json:
         print(json.dumps({"corpus": str(corpus), "epochs": epochs, "workers": args.workers, "seeds": seeds, **results}))
         return
-    print(f"{'mode':8s} {'gensim s':>9s} {'textkit s':>9s} {'speedup':>8s} {'range':>11s} {'peak MiB g/t':>14s}   "
-          f"{'analogy g/t':>13s} {'ws353 g/t':>13s} {'simlex g/t':>13s}")
+    print(
+        f"{'mode':8s} {'gensim s':>9s} {'textkit s':>9s} {'speedup':>8s} {'range':>11s} {'peak MiB g/t':>14s}   "
+        f"{'analogy g/t':>13s} {'ws353 g/t':>13s} {'simlex g/t':>13s}"
+    )
     for mode, s in results.items():
         g, t = s["gensim"], s["textkit"]
-        line = (f"{mode:8s} {g['seconds']:>9.2f} {t['seconds']:>9.2f} {s['speedup']:>7.2f}x "
-                f"{s['speedup_range'][0]:>5.2f}-{s['speedup_range'][1]:<5.2f} "
-                f"{g['peak_mib']:>6.0f}/{t['peak_mib']:<6.0f}")
+        line = (
+            f"{mode:8s} {g['seconds']:>9.2f} {t['seconds']:>9.2f} {s['speedup']:>7.2f}x "
+            f"{s['speedup_range'][0]:>5.2f}-{s['speedup_range'][1]:<5.2f} "
+            f"{g['peak_mib']:>6.0f}/{t['peak_mib']:<6.0f}"
+        )
         if "analogy" in g:
             line += "   " + " ".join(f"{g[k]:.4f}/{t[k]:.4f}" for k in ("analogy", "ws353", "simlex"))
         print(line)

@@ -8,7 +8,8 @@ import math
 import os
 import signal
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -214,7 +215,9 @@ class AliasedOption(click.Option):
 def positive(name: str, value: float | None, allow_zero: bool = False) -> None:
     """Reject an option value below 1 (or below 0) with a usage error."""
     if value is not None and (value < 0 or (value == 0 and not allow_zero)):
-        raise click.BadParameter(f"must be {'non-negative' if allow_zero else 'positive'}, got {value}", param_hint=name)
+        raise click.BadParameter(
+            f"must be {'non-negative' if allow_zero else 'positive'}, got {value}", param_hint=name
+        )
 
 
 def tokenizer_options(
@@ -230,18 +233,41 @@ def tokenizer_options(
         lang = click.option("--lang", default=lang_default, metavar="en|zh|char|whitespace|spm:MODEL", help=lang_help)
     options = [
         lang,
-        click.option("--lowercase/--keep-case", default=None, help="Lowercase tokens (default: on for en, off otherwise)."),
-        click.option("--zh-mode", type=click.Choice(["precise", "full", "search"]), default="precise", show_default=True, help="jieba segmentation mode (zh)."),
-        click.option("--hmm/--no-hmm", default=True, show_default=True, help="Let jieba guess words missing from its dictionary (zh)."),
-        click.option("--user-dict", type=click.Path(dir_okay=False), default=None, help="jieba user dictionary: 'word [freq] [tag]' per line (zh)."),
+        click.option(
+            "--lowercase/--keep-case", default=None, help="Lowercase tokens (default: on for en, off otherwise)."
+        ),
+        click.option(
+            "--zh-mode",
+            type=click.Choice(["precise", "full", "search"]),
+            default="precise",
+            show_default=True,
+            help="jieba segmentation mode (zh).",
+        ),
+        click.option(
+            "--hmm/--no-hmm",
+            default=True,
+            show_default=True,
+            help="Let jieba guess words missing from its dictionary (zh).",
+        ),
+        click.option(
+            "--user-dict",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="jieba user dictionary: 'word [freq] [tag]' per line (zh).",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
     return f
 
 
-def make_tokenizer(lang: str, lowercase: bool | None = None, zh_mode: str | None = None, hmm: bool | None = None,
-                   user_dict: str | None = None):
+def make_tokenizer(
+    lang: str,
+    lowercase: bool | None = None,
+    zh_mode: str | None = None,
+    hmm: bool | None = None,
+    user_dict: str | None = None,
+):
     """Build the tokenizer that ``tokenizer_options`` describe.
 
     Options left as None are taken from the running command's ``tokenizer_options`` (so every

@@ -32,9 +32,16 @@ MODEL_FAMILIES = ("ngram", "rnn", "lstm", "gru")
 def dataset_options(f):
     """--dataset / --raw / --data-dir: WikiText from the hub or a local copy in the release layout."""
     options = [
-        click.option("--dataset", type=click.Choice(WIKITEXT), default=None, help="Use a WikiText split instead of a file."),
+        click.option(
+            "--dataset", type=click.Choice(WIKITEXT), default=None, help="Use a WikiText split instead of a file."
+        ),
         click.option("--raw", is_flag=True, help="WikiText: the raw (untokenized, no <unk>) version."),
-        click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="WikiText: a local copy in the original layout (wiki.{train,valid,test}.tokens or .raw); no network."),
+        click.option(
+            "--data-dir",
+            type=click.Path(file_okay=False),
+            default=None,
+            help="WikiText: a local copy in the original layout (wiki.{train,valid,test}.tokens or .raw); no network.",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -50,15 +57,22 @@ def _setup_logging() -> None:
 # ---- eval-ppl ----------------------------------------------------------------------------------------
 @click.command("eval-ppl")
 @click.argument("model")
-@click.option("--file", "text_file", default=None, help="Text to evaluate on (a path or named corpus), one line per sentence.")
+@click.option(
+    "--file", "text_file", default=None, help="Text to evaluate on (a path or named corpus), one line per sentence."
+)
 @dataset_options
-@click.option("--split", type=click.Choice(["valid", "test"]), default="valid", show_default=True, help="WikiText split.")
-@tokenizer_options(lang_default=None,
-                   lang_help="Tokenizer for a bare ARPA file (default: whitespace, as KenLM; a model folder uses its own).")
+@click.option(
+    "--split", type=click.Choice(["valid", "test"]), default="valid", show_default=True, help="WikiText split."
+)
+@tokenizer_options(
+    lang_default=None,
+    lang_help="Tokenizer for a bare ARPA file (default: whitespace, as KenLM; a model folder uses its own).",
+)
 @errors_option
 @json_option
-def eval_ppl(model, text_file, dataset, raw, data_dir, split, lang, lowercase, zh_mode, hmm, user_dict, errors,
-             as_json):
+def eval_ppl(
+    model, text_file, dataset, raw, data_dir, split, lang, lowercase, zh_mode, hmm, user_dict, errors, as_json
+):
     """Perplexity of MODEL (a saved language model folder, or an ARPA file) on a text.
 
     Each non-empty line is a sentence; words and one end-of-line token per line are predicted;
@@ -116,8 +130,20 @@ def _text_lines(text_file, dataset, raw, data_dir, split, errors):
 @click.command()
 @click.argument("model")
 @click.option("--prefix", default="", help="Text to continue (the start of a line).")
-@click.option("--length", type=click.IntRange(min=0), default=20, show_default=True, help="Most tokens to generate (stops early at the end of the line).")
-@click.option("--temperature", type=FiniteFloat(), default=1.0, show_default=True, help="Divides log-probabilities: < 1 sharper, > 1 flatter; must be > 0.")
+@click.option(
+    "--length",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="Most tokens to generate (stops early at the end of the line).",
+)
+@click.option(
+    "--temperature",
+    type=FiniteFloat(),
+    default=1.0,
+    show_default=True,
+    help="Divides log-probabilities: < 1 sharper, > 1 flatter; must be > 0.",
+)
 @click.option("--top-k", type=click.IntRange(min=1), default=None, help="Sample only among the K likeliest tokens.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same text).")
 @json_option
@@ -137,7 +163,17 @@ def generate(model, prefix, length, temperature, top_k, seed, as_json):
     lm = load_language_model(model)
     text = lm.generate(prefix, length, temperature=temperature, top_k=top_k, seed=seed)
     if as_json:
-        emit_json({"text": text, "prefix": prefix, "model": model, "length": length, "temperature": temperature, "top_k": top_k, "seed": seed})
+        emit_json(
+            {
+                "text": text,
+                "prefix": prefix,
+                "model": model,
+                "length": length,
+                "temperature": temperature,
+                "top_k": top_k,
+                "seed": seed,
+            }
+        )
     else:
         click.echo(text)
 
@@ -145,23 +181,80 @@ def generate(model, prefix, length, temperature, top_k, seed, as_json):
 # ---- train-lm ----------------------------------------------------------------------------------------
 @click.command("train-lm")
 @click.argument("corpus", required=False)
-@click.option("--model", "family", type=click.Choice(MODEL_FAMILIES), default="ngram", show_default=True, help="Model family.")
+@click.option(
+    "--model", "family", type=click.Choice(MODEL_FAMILIES), default="ngram", show_default=True, help="Model family."
+)
 @dataset_options
-@tokenizer_options(lang_default=None,
-                   lang_help="Tokenizer (default: whitespace for --dataset, whose text is already tokenized; en otherwise).")
-@click.option("--min-freq", type=click.IntRange(min=1), default=1, show_default=True, help="Words rarer than this become <unk>.")
-@click.option("--vocab", "vocab_path", type=click.Path(dir_okay=False), default=None, help="Use this vocabulary (JSON from build-vocab) instead; other words become <unk>.")
+@tokenizer_options(
+    lang_default=None,
+    lang_help="Tokenizer (default: whitespace for --dataset, whose text is already tokenized; en otherwise).",
+)
+@click.option(
+    "--min-freq", type=click.IntRange(min=1), default=1, show_default=True, help="Words rarer than this become <unk>."
+)
+@click.option(
+    "--vocab",
+    "vocab_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Use this vocabulary (JSON from build-vocab) instead; other words become <unk>.",
+)
 @click.option("--order", type=click.IntRange(min=1), default=3, show_default=True, help="ngram: the n-gram order N.")
-@click.option("--smoothing", type=click.Choice(["mkn", "kn", "addk", "mle"]), default="mkn", show_default=True, help="ngram: modified Kneser-Ney, Kneser-Ney, add-k, or maximum likelihood.")
+@click.option(
+    "--smoothing",
+    type=click.Choice(["mkn", "kn", "addk", "mle"]),
+    default="mkn",
+    show_default=True,
+    help="ngram: modified Kneser-Ney, Kneser-Ney, add-k, or maximum likelihood.",
+)
 @click.option("--k", type=FiniteFloat(), default=None, help="ngram, addk: the k to add (default 1: Laplace).")
 @click.option("--gzip", "use_gzip", is_flag=True, help="ngram: write model.arpa.gz instead of model.arpa.")
-@click.option("--format", "model_format", type=click.Choice(["arpa", "native"]), default="arpa", show_default=True, help="ngram, kn/mkn: model.arpa, or weights.safetensors (loads by memory-mapping: fast start, models larger than RAM).")
-@click.option("-o", "--output", type=click.Path(), default=None, help="Model folder to write (config.json, vocab.json, model files).")
+@click.option(
+    "--format",
+    "model_format",
+    type=click.Choice(["arpa", "native"]),
+    default="arpa",
+    show_default=True,
+    help=(
+        "ngram, kn/mkn: model.arpa, or weights.safetensors "
+        "(loads by memory-mapping: fast start, models larger than RAM)."
+    ),
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(),
+    default=None,
+    help="Model folder to write (config.json, vocab.json, model files).",
+)
 @errors_option
 @force_option
 @json_option
 @neural_options
-def train_lm(corpus, family, dataset, raw, data_dir, lang, lowercase, zh_mode, hmm, user_dict, min_freq, vocab_path, order, smoothing, k, use_gzip, model_format, output, errors, force, as_json, **neural):
+def train_lm(
+    corpus,
+    family,
+    dataset,
+    raw,
+    data_dir,
+    lang,
+    lowercase,
+    zh_mode,
+    hmm,
+    user_dict,
+    min_freq,
+    vocab_path,
+    order,
+    smoothing,
+    k,
+    use_gzip,
+    model_format,
+    output,
+    errors,
+    force,
+    as_json,
+    **neural,
+):
     """Train a language model on CORPUS (a file or named corpus) or a WikiText training split.
 
     \b
@@ -179,7 +272,22 @@ def train_lm(corpus, family, dataset, raw, data_dir, lang, lowercase, zh_mode, h
     if lang is None:
         lang = "whitespace" if dataset is not None else "en"
     if family != "ngram":
-        return train_neural(family, corpus, dataset, raw, data_dir, output, force, as_json, lang, lowercase, min_freq, vocab_path, errors, **neural)
+        return train_neural(
+            family,
+            corpus,
+            dataset,
+            raw,
+            data_dir,
+            output,
+            force,
+            as_json,
+            lang,
+            lowercase,
+            min_freq,
+            vocab_path,
+            errors,
+            **neural,
+        )
     if output is None:
         raise click.UsageError("name the model folder with -o/--output")
     if (corpus is None) == (dataset is None):
@@ -187,12 +295,17 @@ def train_lm(corpus, family, dataset, raw, data_dir, lang, lowercase, zh_mode, h
     check_overwrite(output, force)
     tokenizer = make_tokenizer(lang, lowercase)
     lines, source = _text_lines(corpus, dataset, raw, data_dir, "train", errors)
-    summary = _train_ngram(lines, tokenizer, min_freq, vocab_path, order, smoothing, k, use_gzip, model_format == "native", output, force)
+    summary = _train_ngram(
+        lines, tokenizer, min_freq, vocab_path, order, smoothing, k, use_gzip, model_format == "native", output, force
+    )
     summary = {"output": output, "source": source, **summary}
     if as_json:
         emit_json(summary)
     else:
-        log(f"wrote {output}: {summary['model']}, {summary['vocab_size']} words, {summary['train_tokens']} training tokens, {summary['seconds']:.1f}s")
+        log(
+            f"wrote {output}: {summary['model']}, {summary['vocab_size']} words, "
+            f"{summary['train_tokens']} training tokens, {summary['seconds']:.1f}s"
+        )
 
 
 NGRAM_ONLY = ("order", "smoothing", "k", "use_gzip", "model_format", "vocab_path")
@@ -202,8 +315,11 @@ def _refuse_inapplicable(family: str, neural: dict) -> None:
     """Options of the other model family, given explicitly, are a usage error rather than ignored."""
     ctx = click.get_current_context()
     foreign = NGRAM_ONLY if family != "ngram" else tuple(neural)
-    given = [p for p in ctx.command.params if p.name in foreign
-             and ctx.get_parameter_source(p.name) != click.core.ParameterSource.DEFAULT]
+    given = [
+        p
+        for p in ctx.command.params
+        if p.name in foreign and ctx.get_parameter_source(p.name) != click.core.ParameterSource.DEFAULT
+    ]
     if given:
         flags = ", ".join(p.opts[0] for p in given)
         other = "--model ngram" if family != "ngram" else "--model rnn|lstm|gru"
@@ -223,10 +339,16 @@ def _train_ngram(lines, tokenizer, min_freq, vocab_path, order, smoothing, k, us
         raise click.UsageError("--format native applies to kn and mkn models, without --gzip")
     vocab = Vocab.load(vocab_path) if vocab_path else None
     start = time.perf_counter()
-    lm = NgramLM(order=order, smoothing=smoothing, k=1.0 if k is None else k, min_freq=min_freq, vocab=vocab, tokenizer=tokenizer)
+    lm = NgramLM(
+        order=order, smoothing=smoothing, k=1.0 if k is None else k, min_freq=min_freq, vocab=vocab, tokenizer=tokenizer
+    )
     lm.fit_lines(lines)
     lm.save(output, force=force, gzip=use_gzip, native=native)
-    ngrams = [len(p) for p in lm.tables_.log10_prob] if lm.tables_ is not None else [int((lm.counts_[0] > 0).sum())] + [len(c) for c in lm.counts_[1:]]
+    ngrams = (
+        [len(p) for p in lm.tables_.log10_prob]
+        if lm.tables_ is not None
+        else [int((lm.counts_[0] > 0).sum())] + [len(c) for c in lm.counts_[1:]]
+    )
     return {
         "model": f"ngram order {order} {smoothing}",
         "order": order,

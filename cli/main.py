@@ -31,7 +31,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "plot-embeddings": ("w2v", "plot_embeddings", "Plot word vectors in 2-D (PCA or t-SNE)."),
     # text classification
     "train-clf": ("classify", "train_clf", "Train a text classifier (bow, fasttext, rnn, lstm, gru)."),
-    "eval-clf": ("classify", "eval_clf", "Score a classifier: accuracy, macro-F1, per-class figures, confusion matrix."),
+    "eval-clf": (
+        "classify",
+        "eval_clf",
+        "Score a classifier: accuracy, macro-F1, per-class figures, confusion matrix.",
+    ),
     "predict": ("classify", "predict", "Label texts (arguments or stdin) with a trained classifier."),
 }
 
@@ -54,7 +58,10 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100, "terminal_width": 100})
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100, "terminal_width": 100},
+)
 @click.version_option(package_name="textkit")
 def cli() -> None:
     """textkit: word embeddings and sequence models in one pipeline.

@@ -77,16 +77,45 @@ def _input_size(file: str | None) -> int:
 @click.command("build-vocab")
 @click.argument("file")
 @tokenizer_options
-@click.option("--min-freq", type=click.IntRange(min=1), default=1, show_default=True, help="Drop tokens rarer than this.")
-@click.option("--max-vocab", "max_size", cls=AliasedOption, hidden_aliases=("--max-size",), type=click.IntRange(min=1),
-              default=None, help="Keep at most this many tokens, specials included.")
-@click.option("--specials", default="<unk>,<pad>,<bos>,<eos>", show_default=True, help="Comma-separated special tokens (reserved first).")
+@click.option(
+    "--min-freq", type=click.IntRange(min=1), default=1, show_default=True, help="Drop tokens rarer than this."
+)
+@click.option(
+    "--max-vocab",
+    "max_size",
+    cls=AliasedOption,
+    hidden_aliases=("--max-size",),
+    type=click.IntRange(min=1),
+    default=None,
+    help="Keep at most this many tokens, specials included.",
+)
+@click.option(
+    "--specials",
+    default="<unk>,<pad>,<bos>,<eos>",
+    show_default=True,
+    help="Comma-separated special tokens (reserved first).",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Vocabulary JSON file to write.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Processes to tokenize with.")
 @errors_option
 @force_option
 @json_option
-def build_vocab(file, lang, lowercase, zh_mode, hmm, user_dict, min_freq, max_size, specials, output, workers, errors, force, as_json):
+def build_vocab(
+    file,
+    lang,
+    lowercase,
+    zh_mode,
+    hmm,
+    user_dict,
+    min_freq,
+    max_size,
+    specials,
+    output,
+    workers,
+    errors,
+    force,
+    as_json,
+):
     """Build a vocabulary from FILE (a path or named corpus) and save it as JSON.
 
     \b
@@ -115,7 +144,13 @@ def build_vocab(file, lang, lowercase, zh_mode, hmm, user_dict, min_freq, max_si
 @click.argument("file")
 @click.option("--vocab-size", type=click.IntRange(min=2), default=8000, show_default=True, help="Number of pieces.")
 @click.option("--model-type", type=click.Choice(["bpe", "unigram"]), default="unigram", show_default=True)
-@click.option("--character-coverage", type=FiniteFloat(0.5, 1.0), default=1.0, show_default=True, help="Use 0.9995 for languages with large alphabets such as Chinese.")
+@click.option(
+    "--character-coverage",
+    type=FiniteFloat(0.5, 1.0),
+    default=1.0,
+    show_default=True,
+    help="Use 0.9995 for languages with large alphabets such as Chinese.",
+)
 @click.option("-o", "--output", "prefix", required=True, help="Output prefix: writes PREFIX.model and PREFIX.vocab.")
 @errors_option
 @force_option
@@ -133,8 +168,14 @@ def train_spm(file, vocab_size, model_type, character_coverage, prefix, errors, 
 
     check_overwrite(f"{prefix}.model", force)
     check_overwrite(f"{prefix}.vocab", force)
-    path = train_sentencepiece(resolve_corpus(file), prefix, vocab_size=vocab_size, model_type=model_type,
-                               character_coverage=character_coverage, errors=errors)
+    path = train_sentencepiece(
+        resolve_corpus(file),
+        prefix,
+        vocab_size=vocab_size,
+        model_type=model_type,
+        character_coverage=character_coverage,
+        errors=errors,
+    )
     if as_json:
         emit_json({"model": str(path), "vocab_size": vocab_size, "model_type": model_type})
     else:

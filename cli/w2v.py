@@ -26,42 +26,125 @@ SHOWCASE_WORDS = ("france", "january", "two", "war", "water", "university")  # c
 
 @click.command("train-w2v")
 @click.argument("corpus", required=False)
-@click.option("-o", "--output", default=DEFAULT_OUTPUT, show_default=True,
-              help="Vectors to write: .bin (word2vec binary), .txt/.vec (text), or a folder (the whole model: "
-                   "can train further).")
+@click.option(
+    "-o",
+    "--output",
+    default=DEFAULT_OUTPUT,
+    show_default=True,
+    help="Vectors to write: .bin (word2vec binary), .txt/.vec (text), or a folder (the whole model: "
+    "can train further).",
+)
 @click.option("--sg/--cbow", default=False, show_default=True, help="Skip-gram or CBOW (mean of the context).")
-@click.option("--hs", is_flag=True,
-              help="Hierarchical softmax (Huffman tree); combine with --negative 0 to use it alone.")
-@click.option("--negative", type=click.IntRange(min=0), default=5, show_default=True,
-              help="Negative samples per example (0: off).")
-@click.option("--embed-dim", "dim", cls=AliasedOption, hidden_aliases=("--dim",), type=click.IntRange(min=1),
-              default=100, show_default=True, help="Vector size.")
-@click.option("--window", type=click.IntRange(min=1), default=5, show_default=True,
-              help="Largest context window (each word draws a smaller one at random).")
-@click.option("--min-freq", "min_count", cls=AliasedOption, hidden_aliases=("--min-count",), type=click.IntRange(min=1),
-              default=5, show_default=True, help="Ignore words rarer than this.")
-@click.option("--max-vocab", "max_vocab_size", cls=AliasedOption, hidden_aliases=("--max-vocab-size",),
-              type=click.IntRange(min=1), default=None,
-              help="Bound on distinct words held while counting (rarer ones are pruned, as gensim's max_vocab_size).")
-@click.option("--sample", type=FiniteFloat(min=0), default=1e-3, show_default=True,
-              help="Subsampling threshold for frequent words (0: off).")
-@click.option("--alpha", type=FiniteFloat(min=0, min_open=True), default=0.025, show_default=True,
-              help="Initial learning rate.")
-@click.option("--min-alpha", type=FiniteFloat(min=0), default=0.0001, show_default=True,
-              help="Final learning rate (linear decay over all epochs).")
+@click.option(
+    "--hs", is_flag=True, help="Hierarchical softmax (Huffman tree); combine with --negative 0 to use it alone."
+)
+@click.option(
+    "--negative",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="Negative samples per example (0: off).",
+)
+@click.option(
+    "--embed-dim",
+    "dim",
+    cls=AliasedOption,
+    hidden_aliases=("--dim",),
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Vector size.",
+)
+@click.option(
+    "--window",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Largest context window (each word draws a smaller one at random).",
+)
+@click.option(
+    "--min-freq",
+    "min_count",
+    cls=AliasedOption,
+    hidden_aliases=("--min-count",),
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Ignore words rarer than this.",
+)
+@click.option(
+    "--max-vocab",
+    "max_vocab_size",
+    cls=AliasedOption,
+    hidden_aliases=("--max-vocab-size",),
+    type=click.IntRange(min=1),
+    default=None,
+    help="Bound on distinct words held while counting (rarer ones are pruned, as gensim's max_vocab_size).",
+)
+@click.option(
+    "--sample",
+    type=FiniteFloat(min=0),
+    default=1e-3,
+    show_default=True,
+    help="Subsampling threshold for frequent words (0: off).",
+)
+@click.option(
+    "--alpha", type=FiniteFloat(min=0, min_open=True), default=0.025, show_default=True, help="Initial learning rate."
+)
+@click.option(
+    "--min-alpha",
+    type=FiniteFloat(min=0),
+    default=0.0001,
+    show_default=True,
+    help="Final learning rate (linear decay over all epochs).",
+)
 @click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True)
-@click.option("--workers", type=click.IntRange(min=1), default=min(os.cpu_count() or 1, 4), show_default=True,
-              help="Training threads (1 + --seed: reproducible).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=min(os.cpu_count() or 1, 4),
+    show_default=True,
+    help="Training threads (1 + --seed: reproducible).",
+)
 @click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--kernel", type=click.Choice(["hogbatch", "classic"]), default="hogbatch", show_default=True,
-              help="hogbatch: a window's context words share the target's negatives (fast); classic: pair by pair, "
-                   "as the C tool and gensim.")
+@click.option(
+    "--kernel",
+    type=click.Choice(["hogbatch", "classic"]),
+    default="hogbatch",
+    show_default=True,
+    help="hogbatch: a window's context words share the target's negatives (fast); classic: pair by pair, "
+    "as the C tool and gensim.",
+)
 @tokenizer_options
 @errors_option
 @force_option
 @json_option
-def train_w2v(corpus, output, sg, hs, negative, dim, window, min_count, max_vocab_size, sample, alpha, min_alpha,
-              epochs, workers, seed, kernel, lang, lowercase, zh_mode, hmm, user_dict, errors, force, as_json):
+def train_w2v(
+    corpus,
+    output,
+    sg,
+    hs,
+    negative,
+    dim,
+    window,
+    min_count,
+    max_vocab_size,
+    sample,
+    alpha,
+    min_alpha,
+    epochs,
+    workers,
+    seed,
+    kernel,
+    lang,
+    lowercase,
+    zh_mode,
+    hmm,
+    user_dict,
+    errors,
+    force,
+    as_json,
+):
     """Train word2vec on CORPUS (a text file or a named corpus; default: the Wikipedia sample).
 
     The corpus is read and tokenized once: its word ids go to an anonymous temporary file that every
@@ -81,9 +164,23 @@ def train_w2v(corpus, output, sg, hs, negative, dim, window, min_count, max_voca
     _check_vector_output(output, force)
     tokenizer = make_tokenizer(lang, lowercase, zh_mode, hmm, user_dict)
     source = corpus if corpus is not None else "wiki"
-    model = Word2Vec(vector_size=dim, window=window, min_count=min_count, max_vocab_size=max_vocab_size, sample=sample,
-                     alpha=alpha, min_alpha=min_alpha, sg=int(sg), hs=int(hs), negative=negative, epochs=epochs,
-                     workers=workers, seed=seed, kernel=kernel, tokenizer=tokenizer)
+    model = Word2Vec(
+        vector_size=dim,
+        window=window,
+        min_count=min_count,
+        max_vocab_size=max_vocab_size,
+        sample=sample,
+        alpha=alpha,
+        min_alpha=min_alpha,
+        sg=int(sg),
+        hs=int(hs),
+        negative=negative,
+        epochs=epochs,
+        workers=workers,
+        seed=seed,
+        kernel=kernel,
+        tokenizer=tokenizer,
+    )
     sentences = _sentences(source, tokenizer, errors)
     model.build_vocab(sentences)
     check_writable(output, need_bytes=4 * dim * len(model.vocab))  # room for the vectors, before training
@@ -91,15 +188,34 @@ def train_w2v(corpus, output, sg, hs, negative, dim, window, min_count, max_voca
         log(f"vocabulary: {len(model.vocab)} words (min_count {min_count}) from {model.corpus_total_words} words")
     report = model.train(sentences)
     written = save_vectors(model, output, force=force)
-    summary = {"vocab_size": len(model.vocab), "output": str(written), **report.to_dict(),
-               "settings": {"sg": int(sg), "hs": int(hs), "negative": negative, "vector_size": dim, "window": window,
-                            "min_count": min_count, "sample": sample, "alpha": alpha, "min_alpha": min_alpha,
-                            "epochs": epochs, "workers": workers, "seed": seed, "kernel": kernel, "corpus": source}}
+    summary = {
+        "vocab_size": len(model.vocab),
+        "output": str(written),
+        **report.to_dict(),
+        "settings": {
+            "sg": int(sg),
+            "hs": int(hs),
+            "negative": negative,
+            "vector_size": dim,
+            "window": window,
+            "min_count": min_count,
+            "sample": sample,
+            "alpha": alpha,
+            "min_alpha": min_alpha,
+            "epochs": epochs,
+            "workers": workers,
+            "seed": seed,
+            "kernel": kernel,
+            "corpus": source,
+        },
+    }
     if as_json:
         emit_json(summary)
         return
-    log(f"trained {report.words} words in {report.train_seconds:.1f}s ({report.words_per_sec:,.0f} words/s); "
-        f"loss per example by epoch: {', '.join(f'{x:.3f}' for x in report.epoch_mean_loss)}")
+    log(
+        f"trained {report.words} words in {report.train_seconds:.1f}s ({report.words_per_sec:,.0f} words/s); "
+        f"loss per example by epoch: {', '.join(f'{x:.3f}' for x in report.epoch_mean_loss)}"
+    )
     log(f"wrote {written}")
     if corpus is None:
         _show_neighbours(model.wv)
@@ -136,7 +252,9 @@ def _check_image_name(output: str) -> None:
     suffix = Path(output).suffix.lower().lstrip(".")
     formats = FigureCanvasAgg(Figure()).get_supported_filetypes()
     if suffix and suffix not in formats:
-        raise click.BadParameter(f"cannot write .{suffix} images; use one of {', '.join(sorted(formats))}", param_hint="-o/--output")
+        raise click.BadParameter(
+            f"cannot write .{suffix} images; use one of {', '.join(sorted(formats))}", param_hint="-o/--output"
+        )
 
 
 def _show_neighbours(kv, words=SHOWCASE_WORDS, topn: int = 6) -> None:
@@ -155,14 +273,25 @@ def _load(path: str):
 
 @click.command("eval-w2v")
 @click.argument("vectors")
-@click.option("--analogies", default=None, metavar="google|PATH",
-              help="Analogy questions (questions-words.txt format).")
-@click.option("--similarity", default=None, metavar="ws353,simlex|PATH",
-              help="Comma-separated word-pair sets (word1<TAB>word2<TAB>score).")
-@click.option("--restrict-vocab", type=click.IntRange(min=1), default=300_000, show_default=True,
-              help="Only the most frequent N words take part (gensim's default).")
-@click.option("--case-sensitive", is_flag=True,
-              help="Match words with their case (default: case-insensitive, as gensim).")
+@click.option(
+    "--analogies", default=None, metavar="google|PATH", help="Analogy questions (questions-words.txt format)."
+)
+@click.option(
+    "--similarity",
+    default=None,
+    metavar="ws353,simlex|PATH",
+    help="Comma-separated word-pair sets (word1<TAB>word2<TAB>score).",
+)
+@click.option(
+    "--restrict-vocab",
+    type=click.IntRange(min=1),
+    default=300_000,
+    show_default=True,
+    help="Only the most frequent N words take part (gensim's default).",
+)
+@click.option(
+    "--case-sensitive", is_flag=True, help="Match words with their case (default: case-insensitive, as gensim)."
+)
 @json_option
 def eval_w2v(vectors, analogies, similarity, restrict_vocab, case_sensitive, as_json):
     """Evaluate VECTORS on word analogies and word-pair similarity (default: google, ws353, simlex).
@@ -185,20 +314,24 @@ def eval_w2v(vectors, analogies, similarity, restrict_vocab, case_sensitive, as_
     if similarity:
         result["similarity"] = {}
         for name in [s.strip() for s in similarity.split(",") if s.strip()]:
-            result["similarity"][name] = evaluate_pairs(kv, name, restrict_vocab=restrict_vocab,
-                                                        case_insensitive=not case_sensitive)
+            result["similarity"][name] = evaluate_pairs(
+                kv, name, restrict_vocab=restrict_vocab, case_insensitive=not case_sensitive
+            )
     if as_json:
         emit_json(result)
         return
     if "analogies" in result:
         a = result["analogies"]
-        click.echo(f"analogies ({analogies}): accuracy {a['accuracy']:.4f} "
-                   f"on {a['covered']}/{a['total']} questions covered")
+        click.echo(
+            f"analogies ({analogies}): accuracy {a['accuracy']:.4f} on {a['covered']}/{a['total']} questions covered"
+        )
         for s in a["sections"]:
             click.echo(f"  {s['section']:<28} {s['accuracy']:.4f}  ({s['correct']}/{s['covered']})")
     for name, r in result.get("similarity", {}).items():
-        click.echo(f"similarity ({name}): spearman {r['spearman']:.4f}  pearson {r['pearson']:.4f}  "
-                   f"pairs {r['pairs']}  oov {100 * r['oov_ratio']:.1f}%")
+        click.echo(
+            f"similarity ({name}): spearman {r['spearman']:.4f}  pearson {r['pearson']:.4f}  "
+            f"pairs {r['pairs']}  oov {100 * r['oov_ratio']:.1f}%"
+        )
 
 
 @click.command("similar")
@@ -206,8 +339,9 @@ def eval_w2v(vectors, analogies, similarity, restrict_vocab, case_sensitive, as_
 @click.argument("words", nargs=-1, required=True)
 @click.option("--minus", multiple=True, help="Subtract this word's direction (repeatable).")
 @click.option("--topn", type=click.IntRange(min=1), default=10, show_default=True)
-@click.option("--restrict-vocab", type=click.IntRange(min=1), default=None,
-              help="Search only the N most frequent words.")
+@click.option(
+    "--restrict-vocab", type=click.IntRange(min=1), default=None, help="Search only the N most frequent words."
+)
 @json_option
 def similar(vectors, words, minus, topn, restrict_vocab, as_json):
     """Nearest words (cosine) to WORDS in VECTORS.
@@ -223,8 +357,13 @@ def similar(vectors, words, minus, topn, restrict_vocab, as_json):
     check_words(kv, [*words, *minus])
     neighbours = kv.most_similar(positive=list(words), negative=list(minus), topn=topn, restrict_vocab=restrict_vocab)
     if as_json:
-        emit_json({"words": list(words), "minus": list(minus),
-                   "similar": [{"word": w, "cosine": float(s)} for w, s in neighbours]})
+        emit_json(
+            {
+                "words": list(words),
+                "minus": list(minus),
+                "similar": [{"word": w, "cosine": float(s)} for w, s in neighbours],
+            }
+        )
         return
     for w, s in neighbours:
         click.echo(f"{w}\t{s:.4f}")
@@ -237,8 +376,9 @@ def similar(vectors, words, minus, topn, restrict_vocab, as_json):
 @click.argument("c")
 @click.option("--method", type=click.Choice(["3cosadd", "3cosmul"]), default="3cosadd", show_default=True)
 @click.option("--topn", type=click.IntRange(min=1), default=5, show_default=True)
-@click.option("--restrict-vocab", type=click.IntRange(min=1), default=None,
-              help="Answer only from the N most frequent words.")
+@click.option(
+    "--restrict-vocab", type=click.IntRange(min=1), default=None, help="Answer only from the N most frequent words."
+)
 @json_option
 def analogy(vectors, a, b, c, method, topn, restrict_vocab, as_json):
     """A is to B as C is to ?  (e.g. man king woman → queen).
@@ -255,8 +395,9 @@ def analogy(vectors, a, b, c, method, topn, restrict_vocab, as_json):
     query = kv.most_similar if method == "3cosadd" else kv.most_similar_cosmul  # 3CosMul: Levy and Goldberg 2014
     answers = query(positive=[b, c], negative=[a], topn=topn, restrict_vocab=restrict_vocab)
     if as_json:
-        emit_json({"a": a, "b": b, "c": c, "method": method,
-                   "answers": [{"word": w, "score": float(s)} for w, s in answers]})
+        emit_json(
+            {"a": a, "b": b, "c": c, "method": method, "answers": [{"word": w, "score": float(s)} for w, s in answers]}
+        )
         return
     for w, s in answers:
         click.echo(f"{w}\t{s:.4f}")
@@ -267,8 +408,14 @@ def analogy(vectors, a, b, c, method, topn, restrict_vocab, as_json):
 @click.option("--words", default=None, help="Comma-separated words to plot (default: the --top most frequent).")
 @click.option("--top", type=click.IntRange(min=2), default=100, show_default=True)
 @click.option("--method", type=click.Choice(["pca", "tsne"]), default="pca", show_default=True)
-@click.option("-o", "--output", default="embeddings.png", show_default=True, type=click.Path(dir_okay=False),
-              help="Image to write (.png, .pdf, .svg).")
+@click.option(
+    "-o",
+    "--output",
+    default="embeddings.png",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Image to write (.png, .pdf, .svg).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="t-SNE seed.")
 @force_option
 @json_option

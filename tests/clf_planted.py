@@ -5,7 +5,11 @@ from __future__ import annotations
 import random
 
 FILLER = "the a of film story plot actor scene time people movie one was is and it this that".split()
-SIGNAL = {"pos": ["wonderful", "superb", "delight"], "neg": ["dreadful", "awful", "tedious"], "mid": ["average", "passable", "okay"]}
+SIGNAL = {
+    "pos": ["wonderful", "superb", "delight"],
+    "neg": ["dreadful", "awful", "tedious"],
+    "mid": ["average", "passable", "okay"],
+}
 
 
 def planted(n: int, seed: int, length: tuple[int, int] = (4, 10)) -> tuple[list[str], list[str]]:

@@ -7,10 +7,10 @@ import math
 
 import pytest
 from click.testing import CliRunner
+from textkit_cli.main import cli
 
 from textkit.artifacts import KINDS
 from textkit.lm.ngram import NgramLM
-from textkit_cli.main import cli
 
 TRAIN = [
     "the cat sat on the mat",
@@ -97,10 +97,25 @@ def test_eval_ppl_on_a_local_wikitext_copy(tmp_path):
     for split in ("train", "valid", "test"):
         (data / f"wiki.{split}.tokens").write_text("".join(r + "\n" for r in rows))
     model = tmp_path / "wt"
-    result = run("train-lm", "--dataset", "wikitext-2", "--data-dir", data, "--order", 2, "--smoothing", "kn", "-o", model, "--json")
+    result = run(
+        "train-lm",
+        "--dataset",
+        "wikitext-2",
+        "--data-dir",
+        data,
+        "--order",
+        2,
+        "--smoothing",
+        "kn",
+        "-o",
+        model,
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["train_tokens"] == 3 + 7 + 4 + 3  # 3 lines: words + </s> each
-    figures = json.loads(run("eval-ppl", model, "--dataset", "wikitext-2", "--split", "test", "--data-dir", data, "--json").stdout)
+    figures = json.loads(
+        run("eval-ppl", model, "--dataset", "wikitext-2", "--split", "test", "--data-dir", data, "--json").stdout
+    )
     assert figures["tokens"] == 17 and figures["oov_rate"] == 0
 
 

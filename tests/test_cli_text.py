@@ -20,7 +20,11 @@ def textkit(*args: str, stdin: bytes | None = None, cwd=None) -> subprocess.Comp
     """Run the CLI the way the ``textkit`` script does (``textkit_cli.main:main``)."""
     return subprocess.run(
         [sys.executable, "-c", "from textkit_cli.main import main; main()", *args],
-        input=stdin, capture_output=True, cwd=cwd, env={**os.environ, "PYTHONWARNINGS": "ignore"}, timeout=120,
+        input=stdin,
+        capture_output=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        timeout=120,
     )
 
 
@@ -69,7 +73,11 @@ def test_tokenize_file_to_stdout(en_file):
     result = textkit("tokenize", str(en_file))
     assert result.returncode == 0 and result.stderr == b""
     assert result.stdout.decode().splitlines() == [
-        "don't panic : it's 3.14 !", "the cat sat on the mat .", "", "the end ."]
+        "don't panic : it's 3.14 !",
+        "the cat sat on the mat .",
+        "",
+        "the end .",
+    ]
 
 
 def test_tokenize_stdin_zh_and_options():
@@ -130,8 +138,10 @@ def test_tokenize_bad_utf8_on_stdin():
 def test_tokenize_into_a_closed_pipe_is_quiet(tmp_path):
     big = tmp_path / "big.txt"
     big.write_text("some words on a line\n" * 200_000)
-    script = (f"{sys.executable} -c 'from textkit_cli.main import main; main()' tokenize {big} | head -n 1; "
-              "echo status ${PIPESTATUS[0]}")
+    script = (
+        f"{sys.executable} -c 'from textkit_cli.main import main; main()' tokenize {big} | head -n 1; "
+        "echo status ${PIPESTATUS[0]}"
+    )
     result = subprocess.run(["bash", "-c", script], capture_output=True, timeout=120)
     assert result.stdout == b"some words on a line\nstatus 0\n"
     assert result.stderr == b""
@@ -162,7 +172,9 @@ def test_build_vocab_json_and_file(tmp_path, en_file):
 
 def test_build_vocab_zh_named_corpus(tmp_path):
     out = tmp_path / "zh.json"
-    result = textkit("build-vocab", "zh_sample", "--lang", "zh", "--min-freq", "2", "--specials", "<unk>,<pad>", "-o", str(out))
+    result = textkit(
+        "build-vocab", "zh_sample", "--lang", "zh", "--min-freq", "2", "--specials", "<unk>,<pad>", "-o", str(out)
+    )
     assert result.returncode == 0 and result.stdout == b""
     assert "wrote" in result.stderr.decode()
     vocab = Vocab.load(out)
@@ -181,7 +193,9 @@ def test_build_vocab_refuses_to_overwrite(tmp_path, en_file):
 @pytest.mark.parametrize("model_type", ["bpe", "unigram"])
 def test_train_spm_and_tokenize_with_it(tmp_path, model_type):
     prefix = tmp_path / "models" / f"en_{model_type}"
-    result = textkit("train-spm", "en_sample", "--vocab-size", "250", "--model-type", model_type, "-o", str(prefix), "--json")
+    result = textkit(
+        "train-spm", "en_sample", "--vocab-size", "250", "--model-type", model_type, "-o", str(prefix), "--json"
+    )
     assert result.returncode == 0, result.stderr.decode()
     summary = json.loads(result.stdout)
     assert summary == {"model": f"{prefix}.model", "vocab_size": 250, "model_type": model_type}
@@ -191,7 +205,9 @@ def test_train_spm_and_tokenize_with_it(tmp_path, model_type):
     again = textkit("train-spm", "en_sample", "--vocab-size", "250", "-o", str(prefix))
     one_error_line(again, 2, "already exists")
     (tmp_path / "models" / f"en_{model_type}.model").unlink()  # a lone .vocab is protected too
-    one_error_line(textkit("train-spm", "en_sample", "--vocab-size", "250", "-o", str(prefix)), 2, ".vocab already exists")
+    one_error_line(
+        textkit("train-spm", "en_sample", "--vocab-size", "250", "-o", str(prefix)), 2, ".vocab already exists"
+    )
 
 
 # ---- bad input (the issue's list) ---------------------------------------------------------------
@@ -264,7 +280,6 @@ def test_bare_textkit_prints_help():
 # ---- one flag name per concept; finite floats; the tokenizer options everywhere --------------------
 def _command(name):
     import click
-
     from textkit_cli.main import cli
 
     return cli.get_command(click.Context(cli), name)
@@ -275,16 +290,21 @@ def _parse(name, *args):
     return command.make_context(name, list(args)).params
 
 
-@pytest.mark.parametrize(("command", "old", "new", "param", "value"), [
-    ("train-w2v", "--dim", "--embed-dim", "dim", "7"),
-    ("train-w2v", "--min-count", "--min-freq", "min_count", "3"),
-    ("train-w2v", "--max-vocab-size", "--max-vocab", "max_vocab_size", "500"),
-    ("build-vocab", "--max-size", "--max-vocab", "max_size", "50"),
-    ("train-clf", "--threads", "--workers", "threads", "2"),
-])
+@pytest.mark.parametrize(
+    ("command", "old", "new", "param", "value"),
+    [
+        ("train-w2v", "--dim", "--embed-dim", "dim", "7"),
+        ("train-w2v", "--min-count", "--min-freq", "min_count", "3"),
+        ("train-w2v", "--max-vocab-size", "--max-vocab", "max_vocab_size", "500"),
+        ("build-vocab", "--max-size", "--max-vocab", "max_size", "50"),
+        ("train-clf", "--threads", "--workers", "threads", "2"),
+    ],
+)
 def test_old_flag_spellings_still_work_but_are_not_advertised(command, old, new, param, value):
-    extra = {"build-vocab": ["-o", "x.json", "corpus.txt"],
-             "train-clf": ["--dataset", "d.csv", "--model", "fasttext"]}.get(command, [])
+    extra = {
+        "build-vocab": ["-o", "x.json", "corpus.txt"],
+        "train-clf": ["--dataset", "d.csv", "--model", "fasttext"],
+    }.get(command, [])
     assert _parse(command, new, value, *extra)[param] == int(value)
     assert _parse(command, old, value, *extra)[param] == int(value)
     help_text = textkit(command, "--help").stdout.decode()
@@ -303,11 +323,14 @@ def test_one_flag_name_per_concept_across_commands():
 
 def test_every_float_option_refuses_nan_and_infinity():
     import click
-
     from textkit_cli.main import COMMANDS
 
-    floats = [(name, p) for name in COMMANDS for p in _command(name).params
-              if isinstance(p.type, (click.types.FloatParamType, click.FloatRange))]
+    floats = [
+        (name, p)
+        for name in COMMANDS
+        for p in _command(name).params
+        if isinstance(p.type, (click.types.FloatParamType, click.FloatRange))
+    ]
     assert len(floats) >= 10
     for name, param in floats:
         ctx = click.Context(_command(name))

@@ -42,8 +42,28 @@ def corpus(tmp_path_factory):
 @pytest.fixture(scope="module")
 def vectors(corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("vec") / "v.bin"
-    code, stdout, _ = run("train-w2v", str(corpus), "-o", str(out), "--dim", "12", "--min-count", "1", "--sample", "0",
-                          "--epochs", "8", "--workers", "1", "--seed", "2", "--sg", "--lang", "whitespace", "--json")
+    code, stdout, _ = run(
+        "train-w2v",
+        str(corpus),
+        "-o",
+        str(out),
+        "--dim",
+        "12",
+        "--min-count",
+        "1",
+        "--sample",
+        "0",
+        "--epochs",
+        "8",
+        "--workers",
+        "1",
+        "--seed",
+        "2",
+        "--sg",
+        "--lang",
+        "whitespace",
+        "--json",
+    )
     assert code == 0
     return out, json.loads(stdout)
 
@@ -62,8 +82,20 @@ def test_train_w2v_folder_output_is_reproducible_and_trains_further(corpus, tmp_
     import textkit.artifacts
     from textkit.word2vec import LineCorpus, Word2Vec
 
-    args = ["--dim", "8", "--min-count", "1", "--epochs", "2", "--workers", "1", "--lang", "whitespace",
-            "--kernel", kernel]
+    args = [
+        "--dim",
+        "8",
+        "--min-count",
+        "1",
+        "--epochs",
+        "2",
+        "--workers",
+        "1",
+        "--lang",
+        "whitespace",
+        "--kernel",
+        kernel,
+    ]
     for name in ("a", "b"):
         assert run("train-w2v", str(corpus), "-o", str(tmp_path / name), *args)[0] == 0
     a, b = textkit.artifacts.load(tmp_path / "a"), textkit.artifacts.load(tmp_path / "b")
@@ -96,28 +128,43 @@ def test_plot_embeddings_writes_an_image(vectors, tmp_path):
     out = tmp_path / "emb.png"
     code, _, _ = run("plot-embeddings", str(path), "--top", "15", "-o", str(out))
     assert code == 0 and out.read_bytes()[:4] == b"\x89PNG"
-    code, _, _ = run("plot-embeddings", str(path), "--words", "cat0,cat1,red0,car2,car3,red4", "--method", "tsne",
-                     "-o", str(out), "--force")
+    code, _, _ = run(
+        "plot-embeddings",
+        str(path),
+        "--words",
+        "cat0,cat1,red0,car2,car3,red4",
+        "--method",
+        "tsne",
+        "-o",
+        str(out),
+        "--force",
+    )
     assert code == 0
 
 
-@pytest.mark.parametrize("args,code,message", [
-    (["similar", "{vec}", "kitten"], 1, "'kitten' is not in the vocabulary"),
-    (["similar", "{vec}", "cat"], 1, "close words: cat"),
-    (["train-w2v", "{dir}/missing.txt", "-o", "{dir}/x.bin"], 1, "no such file"),
-    (["train-w2v", "{dir}/empty.txt", "-o", "{dir}/x.bin"], 1, "no words"),
-    (["train-w2v", "{corpus}", "--min-count", "1000", "-o", "{dir}/x.bin"], 1, "min_count=1000"),
-    (["train-w2v", "{corpus}", "-o", "{vec}"], 2, "already exists; pass --force"),
-    (["train-w2v", "{corpus}", "--negative", "0", "-o", "{dir}/y.bin"], 2, "hierarchical softmax"),
-    (["eval-w2v", "{dir}/corrupt.txt"], 1, "not a word2vec file"),
-    (["eval-w2v", "{vec}", "--similarity", "nope"], 1, "named evaluation sets"),
-    (["analogy", "{vec}", "cat0", "cat1", "dog"], 1, "'dog' is not in the vocabulary"),
-    (["train-w2v", "{corpus}", "--min-alpha", "10", "--lang", "whitespace", "--json", "-o", "{dir}/nan.txt"], 1,
-     "learning rate is too high"),
-    (["train-w2v", "{corpus}", "--alpha", "inf", "-o", "{dir}/inf.txt"], 2, "inf"),
-    (["train-w2v", "{dir}/unique.txt", "--max-vocab-size", "1", "-o", "{dir}/m.txt"], 1, "max_vocab_size=1"),
-    (["train-w2v", "{corpus}", "-o", "{dir}/v.safetensors"], 2, "folder"),
-])
+@pytest.mark.parametrize(
+    "args,code,message",
+    [
+        (["similar", "{vec}", "kitten"], 1, "'kitten' is not in the vocabulary"),
+        (["similar", "{vec}", "cat"], 1, "close words: cat"),
+        (["train-w2v", "{dir}/missing.txt", "-o", "{dir}/x.bin"], 1, "no such file"),
+        (["train-w2v", "{dir}/empty.txt", "-o", "{dir}/x.bin"], 1, "no words"),
+        (["train-w2v", "{corpus}", "--min-count", "1000", "-o", "{dir}/x.bin"], 1, "min_count=1000"),
+        (["train-w2v", "{corpus}", "-o", "{vec}"], 2, "already exists; pass --force"),
+        (["train-w2v", "{corpus}", "--negative", "0", "-o", "{dir}/y.bin"], 2, "hierarchical softmax"),
+        (["eval-w2v", "{dir}/corrupt.txt"], 1, "not a word2vec file"),
+        (["eval-w2v", "{vec}", "--similarity", "nope"], 1, "named evaluation sets"),
+        (["analogy", "{vec}", "cat0", "cat1", "dog"], 1, "'dog' is not in the vocabulary"),
+        (
+            ["train-w2v", "{corpus}", "--min-alpha", "10", "--lang", "whitespace", "--json", "-o", "{dir}/nan.txt"],
+            1,
+            "learning rate is too high",
+        ),
+        (["train-w2v", "{corpus}", "--alpha", "inf", "-o", "{dir}/inf.txt"], 2, "inf"),
+        (["train-w2v", "{dir}/unique.txt", "--max-vocab-size", "1", "-o", "{dir}/m.txt"], 1, "max_vocab_size=1"),
+        (["train-w2v", "{corpus}", "-o", "{dir}/v.safetensors"], 2, "folder"),
+    ],
+)
 def test_errors_are_one_line_without_traceback(vectors, corpus, tmp_path, capsys, args, code, message):
     (tmp_path / "empty.txt").write_text("")
     (tmp_path / "corrupt.txt").write_text("this is not\na vectors file\n")
@@ -145,8 +192,21 @@ def test_sigterm_during_training_leaves_no_file_behind(tmp_path):
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     env = {**os.environ, "TMPDIR": str(scratch)}
-    command = [sys.executable, "-c", "from textkit_cli.main import main; main()", "train-w2v", str(corpus), "--lang",
-               "whitespace", "--epochs", "200", "--workers", "1", "-o", str(tmp_path / "out.bin")]
+    command = [
+        sys.executable,
+        "-c",
+        "from textkit_cli.main import main; main()",
+        "train-w2v",
+        str(corpus),
+        "--lang",
+        "whitespace",
+        "--epochs",
+        "200",
+        "--workers",
+        "1",
+        "-o",
+        str(tmp_path / "out.bin"),
+    ]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     line = ""

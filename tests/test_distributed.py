@@ -20,7 +20,9 @@ import json, sys
 from textkit.lm.train import TrainConfig, split_lines, train_language_model
 lines, architecture, config, out = json.loads(open(sys.argv[1]).read())
 train, valid = split_lines(lines)
-_, result = train_language_model(train, valid, out, architecture, TrainConfig(**config), tokenizer="whitespace", device="cpu")
+_, result = train_language_model(
+    train, valid, out, architecture, TrainConfig(**config), tokenizer="whitespace", device="cpu"
+)
 import os
 if os.environ["RANK"] == "0":
     open(out + ".json", "w").write(json.dumps(result))

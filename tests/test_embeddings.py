@@ -55,8 +55,9 @@ def test_keyed_vectors_share_the_matrix_and_answer_like_gensims_own(kv):
     assert [shared.get_vecattr(w, "count") for w in "abcd"] == [4, 3, 2, 1]
     own = gensim_built(kv)
     for positive, negative in ((["w1"], []), (["w1", "w7"], ["w3"]), (["café"], ["w2"])):
-        assert kv.most_similar(positive=positive, negative=negative, topn=8) == \
-            own.most_similar(positive=positive, negative=negative, topn=8)
+        assert kv.most_similar(positive=positive, negative=negative, topn=8) == own.most_similar(
+            positive=positive, negative=negative, topn=8
+        )
     assert kv.doesnt_match(["w1", "w2", "w3", "naïve"]) == own.doesnt_match(["w1", "w2", "w3", "naïve"])
     with pytest.raises(ModelFileError, match="twice"):
         keyed_vectors(["a", "a"], np.zeros((2, 2), np.float32))
@@ -106,9 +107,16 @@ def test_reads_compressed_files_and_limit(tmp_path, kv):
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.text(st.characters(blacklist_categories=("Cs", "Zs", "Cc")), min_size=1, max_size=8),
-                min_size=1, max_size=12, unique=True),
-       st.integers(1, 5), st.sampled_from([".txt", ".bin", ""]))
+@given(
+    st.lists(
+        st.text(st.characters(blacklist_categories=("Cs", "Zs", "Cc")), min_size=1, max_size=8),
+        min_size=1,
+        max_size=12,
+        unique=True,
+    ),
+    st.integers(1, 5),
+    st.sampled_from([".txt", ".bin", ""]),
+)
 def test_every_format_round_trips(tmp_path_factory, words, dim, suffix):
     kv = random_kv(words, dim=dim)
     path = tmp_path_factory.mktemp("rt") / f"v{suffix}"
@@ -135,13 +143,16 @@ def test_a_folder_is_safetensors_and_json_and_loads_through_textkit_load(tmp_pat
         save_vectors(kv, tmp_path / "v.safetensors")
 
 
-@pytest.mark.parametrize("content,message", [
-    (b"", "not a word2vec file"),
-    (b"hello world\n", "not a word2vec file"),
-    (b"3 2\na 1 2\nb 1\n", "line 3 has 1 values, expected 2"),
-    (b"3 2\na 1 2\nb 1 2\n", "ends after 2"),
-    (b"1 2\na 1 x\n", "not a number"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"", "not a word2vec file"),
+        (b"hello world\n", "not a word2vec file"),
+        (b"3 2\na 1 2\nb 1\n", "line 3 has 1 values, expected 2"),
+        (b"3 2\na 1 2\nb 1 2\n", "ends after 2"),
+        (b"1 2\na 1 x\n", "not a number"),
+    ],
+)
 def test_corrupt_text_files_raise_model_file_error(tmp_path, content, message):
     path = tmp_path / "bad.txt"
     path.write_bytes(content)
@@ -189,13 +200,15 @@ def eval_kv() -> GensimKV:
 def test_analogy_evaluation_is_gensims(eval_kv, restrict, case_insensitive):
     ours = evaluate_analogies(eval_kv, "google", restrict_vocab=restrict, case_insensitive=case_insensitive)
     score, sections = gensim_built(eval_kv).evaluate_word_analogies(
-        str(gensim_datapath("questions-words.txt")), restrict_vocab=restrict, case_insensitive=case_insensitive)
+        str(gensim_datapath("questions-words.txt")), restrict_vocab=restrict, case_insensitive=case_insensitive
+    )
     assert ours["correct"] > 0 and ours["accuracy"] == pytest.approx(score)
     total = sections[-1]
     assert ours["covered"] == len(total["correct"]) + len(total["incorrect"])
     assert ours["total"] == 19544 and ours["oov_ratio"] == pytest.approx(1 - ours["covered"] / 19544)
-    assert [(s["section"], s["correct"], s["covered"]) for s in ours["sections"]] == \
-        [(s["section"], len(s["correct"]), len(s["correct"]) + len(s["incorrect"])) for s in sections[:-1]]
+    assert [(s["section"], s["correct"], s["covered"]) for s in ours["sections"]] == [
+        (s["section"], len(s["correct"]), len(s["correct"]) + len(s["incorrect"])) for s in sections[:-1]
+    ]
 
 
 @pytest.mark.parametrize("name,file", [("ws353", "wordsim353.tsv"), ("simlex", "simlex999.txt")])

@@ -34,7 +34,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
 from textkit_cli.common import run_guarded
 from textkit_cli.main import cli
 
@@ -520,7 +519,7 @@ def test_every_json_command_prints_one_strict_json_object(data, good, tmp_path):
     for name, args in runs.items():
         code, out, err = run_here([*args, "--json"])
         assert code == 0, (name, err)
-        obj = json.loads(out, parse_constant=lambda c: pytest.fail(f"{name} printed {c}, which is not JSON"))
+        obj = json.loads(out, parse_constant=lambda c, name=name: pytest.fail(f"{name} printed {c}, which is not JSON"))
         assert isinstance(obj, dict), name
         assert out.strip().count("\n") == 0, f"{name}: more than one line on stdout"
 
@@ -618,7 +617,6 @@ def test_a_model_of_the_wrong_kind_is_named_in_one_line(data, good):
 def test_json_output_never_holds_nan_or_infinity(capsys):
     """What cannot be a JSON number (an infinite perplexity, an undefined correlation) is null."""
     import numpy as np
-
     from textkit_cli.common import emit_json
 
     emit_json(

@@ -256,7 +256,15 @@ def test_gzipped_arpa_and_vectors(tmp_path, vectors):
     fuzz(tmp_path, "lm.arpa.gz", gzip.compress(ARPA, mtime=0), read_arpa, seed=11, cases=CASES_PER_LOADER // 4)
     write_word2vec_format(tmp_path / "v.txt", WORDS, vectors)
     good = gzip.compress((tmp_path / "v.txt").read_bytes(), mtime=0)
-    fuzz(tmp_path, "v.txt.gz", good, load_vectors, check=lambda kv: finite(kv.vectors), seed=12, cases=CASES_PER_LOADER // 4)
+    fuzz(
+        tmp_path,
+        "v.txt.gz",
+        good,
+        load_vectors,
+        check=lambda kv: finite(kv.vectors),
+        seed=12,
+        cases=CASES_PER_LOADER // 4,
+    )
 
 
 # ---- vocabulary and config JSON -------------------------------------------------------------------

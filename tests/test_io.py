@@ -28,7 +28,9 @@ TEXT = "first line\nzweite Zeile: Grüße\n第三行：中文\n"
 LINES = ["first line", "zweite Zeile: Grüße", "第三行：中文"]
 
 
-@pytest.mark.parametrize("suffix,opener", [(".gz", gzip.open), (".bz2", bz2.open), (".xz", lzma.open), (".GZ", gzip.open)])
+@pytest.mark.parametrize(
+    "suffix,opener", [(".gz", gzip.open), (".bz2", bz2.open), (".xz", lzma.open), (".GZ", gzip.open)]
+)
 def test_compressed_files_are_read_transparently(tmp_path, suffix, opener):
     path = tmp_path / f"text.txt{suffix}"
     with opener(path, "wb") as f:

@@ -111,7 +111,9 @@ def test_new_offsets_each_epoch_and_reproducible_with_seed(kind):
     epochs_a = [[X.clone() for X, _ in a] for _ in range(6)]
     epochs_b = [[X.clone() for X, _ in b] for _ in range(6)]
     assert all(torch.equal(torch.stack(p), torch.stack(q)) for p, q in zip(epochs_a, epochs_b))
-    first_tokens = {int(epoch[0][0, 0]) % 7 if kind == "sequential" else tuple(epoch[0][:, 0].tolist()) for epoch in epochs_a}
+    first_tokens = {
+        int(epoch[0][0, 0]) % 7 if kind == "sequential" else tuple(epoch[0][:, 0].tolist()) for epoch in epochs_a
+    }
     assert len(first_tokens) > 1  # the offset (and for random, the order) changes between epochs
     c = SAMPLERS[kind](ids, 3, 7, seed=43)
     assert any(not torch.equal(torch.stack([X for X, _ in c]), torch.stack(e)) for e in epochs_a[:1] for _ in [0])

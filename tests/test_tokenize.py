@@ -27,7 +27,10 @@ from textkit.tokenize import (
     [
         ("Don't panic: it's 3.14!", ["don't", "panic", ":", "it's", "3.14", "!"]),
         ("State-of-the-art results, isn't it?", ["state-of-the-art", "results", ",", "isn't", "it", "?"]),
-        ("It costs $1,299.99 (plus 20% tax).", ["it", "costs", "$", "1,299.99", "(", "plus", "20", "%", "tax", ")", "."]),
+        (
+            "It costs $1,299.99 (plus 20% tax).",
+            ["it", "costs", "$", "1,299.99", "(", "plus", "20", "%", "tax", ")", "."],
+        ),
         ("COVID-19 arrived in 2020.", ["covid-19", "arrived", "in", "2020", "."]),
         ("rock 'n' roll", ["rock", "'", "n", "'", "roll"]),
         ("Moore’s law", ["moore’s", "law"]),
@@ -299,7 +302,9 @@ def test_spm_train_and_round_trip(spm_models, kind):
 def test_spm_model_type_is_what_was_asked(spm_models):
     # BPE scores pieces by merge rank (0, -1, -2, ...); unigram by log-probabilities (fractions)
     def scores(path):
-        return [float(line.split("\t")[1]) for line in path.with_suffix(".vocab").read_text(encoding="utf-8").splitlines()]
+        return [
+            float(line.split("\t")[1]) for line in path.with_suffix(".vocab").read_text(encoding="utf-8").splitlines()
+        ]
 
     bpe, unigram = scores(spm_models["bpe"]), scores(spm_models["unigram"])
     assert all(s == int(s) for s in bpe) and len(set(bpe)) > 100
@@ -389,8 +394,6 @@ def test_tokenizers_work_in_dataloader_workers():
     tok = get_tokenizer("zh", mode="search")
     loader = torch.utils.data.DataLoader(Lines(lines, tok), batch_size=8, num_workers=2, collate_fn=list)
     assert [t for batch in loader for t in batch] == [tok(line) for line in lines]
-
-
 
 
 def _covers(tokens, text):

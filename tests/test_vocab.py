@@ -74,9 +74,9 @@ def test_pad_and_unk_differ_and_missing_special_is_a_clear_error():
     assert ids == {0, 1, 2, 3}
     small = Vocab.build(SENTENCES, specials=("<pad>",))
     with pytest.raises(TextkitError, match="no '<unk>' token"):
-        small.unk_id
+        _ = small.unk_id
     with pytest.raises(TextkitError, match="no '<bos>' token"):
-        small.bos_id
+        _ = small.bos_id
     assert small.pad_id == 0
 
 
@@ -155,9 +155,9 @@ def test_save_load_round_trip_property(tmp_path_factory, token_lists, min_freq, 
         known = [t for t in tokens if t in v]
         assert w.decode(w.encode(known)) == known
     counts = Counter(t for tokens in token_lists for t in tokens)
-    for t in v.tokens[len(specials):]:
+    for t in v.tokens[len(specials) :]:
         assert v.freq(t) == counts[t] >= min_freq
-    freqs = v.freqs[len(specials):]
+    freqs = v.freqs[len(specials) :]
     assert freqs == sorted(freqs, reverse=True)
 
 
@@ -172,9 +172,16 @@ def test_save_load_round_trip_property(tmp_path_factory, token_lists, min_freq, 
         ('{"format": "textkit.vocab", "version": 1, "specials": [], "tokens": "abc", "freqs": [1, 1, 1]}', "malformed"),
         ('{"format": "textkit.vocab", "version": 1, "specials": [], "tokens": ["a", 3], "freqs": [1, 1]}', "malformed"),
         ('{"format": "textkit.vocab", "version": 1, "specials": [], "tokens": ["a"], "freqs": ["1"]}', "malformed"),
-        ('{"format": "textkit.vocab", "version": 1, "specials": [], "tokens": ["a"], "freqs": [1, 2]}', "different number"),
+        (
+            '{"format": "textkit.vocab", "version": 1, "specials": [], "tokens": ["a"], "freqs": [1, 2]}',
+            "different number",
+        ),
         ('{"format": "textkit.vocab", "version": 1, "specials": [], "tokens": ["a", "a"], "freqs": [1, 2]}', "twice"),
-        ('{"format": "textkit.vocab", "version": 1, "specials": ["<unk>"], "tokens": ["a", "<unk>"], "freqs": [1, 2]}', "start with its special"),
+        (
+            '{"format": "textkit.vocab", "version": 1, "specials": ["<unk>"], '
+            '"tokens": ["a", "<unk>"], "freqs": [1, 2]}',
+            "start with its special",
+        ),
     ],
 )
 def test_corrupt_or_foreign_files(tmp_path, content, message):

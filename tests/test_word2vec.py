@@ -31,8 +31,11 @@ def _weights(seed: int = 0):
 
 # ---- the fast path computes the reference updates ------------------------------------------
 @pytest.mark.parametrize("sg", [1, 0], ids=["skipgram", "cbow"])
-@pytest.mark.parametrize("hs,negatives", [(0, [5, 1, 7]), (1, None), (1, [2, 8]), (0, [4, 3, 3])],
-                         ids=["ns", "hs", "hs+ns", "ns-skip-target"])
+@pytest.mark.parametrize(
+    "hs,negatives",
+    [(0, [5, 1, 7]), (1, None), (1, [2, 8]), (0, [4, 3, 3])],
+    ids=["ns", "hs", "hs+ns", "ns-skip-target"],
+)
 def test_kernel_updates_match_autograd(sg, hs, negatives):
     syn0, syn1, syn1neg = _weights()
     codes, points, lengths = huffman_tree(COUNTS)
@@ -45,23 +48,50 @@ def test_kernel_updates_match_autograd(sg, hs, negatives):
     fast = [m.copy() for m in (syn0, syn1, syn1neg)]
     neu1, neu1e = np.zeros(D, np.float32), np.zeros(D, np.float32)
     if sg:
-        loss = kernels.sg_pair(*fast, context[0], target, codes, points, lengths, accept, alias, neg,
-                               hs, n_neg, alpha, neu1e, True)
+        loss = kernels.sg_pair(
+            *fast, context[0], target, codes, points, lengths, accept, alias, neg, hs, n_neg, alpha, neu1e, True
+        )
     else:
-        loss = kernels.cbow_center(*fast, np.array(context, np.int32), target, codes, points, lengths, accept, alias,
-                                   neg, hs, n_neg, alpha, neu1, neu1e, True)
+        loss = kernels.cbow_center(
+            *fast,
+            np.array(context, np.int32),
+            target,
+            codes,
+            points,
+            lengths,
+            accept,
+            alias,
+            neg,
+            hs,
+            n_neg,
+            alpha,
+            neu1,
+            neu1e,
+            True,
+        )
     path = slice(0, lengths[target])
-    ref = reference_step(syn0, syn1, syn1neg, context, target, alpha,
-                         negatives=negatives, codes=codes[target, path] if hs else (),
-                         points=points[target, path] if hs else ())
+    ref = reference_step(
+        syn0,
+        syn1,
+        syn1neg,
+        context,
+        target,
+        alpha,
+        negatives=negatives,
+        codes=codes[target, path] if hs else (),
+        points=points[target, path] if hs else (),
+    )
     for got, want in zip(fast, ref[:3]):
         np.testing.assert_allclose(got, want, atol=2e-6)
     assert loss == pytest.approx(ref[3], rel=1e-4)
     assert not np.allclose(fast[0], syn0)  # the step did something
 
 
-@pytest.mark.parametrize("n_in,labels", [(1, [1, 0, 0]), (4, [1, 0, 0, 0, 0, 0]), (3, [0, 1, 1, 0])],
-                         ids=["one-input", "sg-window", "hs-path"])
+@pytest.mark.parametrize(
+    "n_in,labels",
+    [(1, [1, 0, 0]), (4, [1, 0, 0, 0, 0, 0]), (3, [0, 1, 1, 0])],
+    ids=["one-input", "sg-window", "hs-path"],
+)
 def test_shared_output_step_is_the_gradient_of_the_summed_loss(n_in, labels):
     """HogBatch: every input and output row moves by -alpha times the gradient of the loss summed
     over all (input, output) units, taken at the values before the step."""
@@ -77,8 +107,9 @@ def test_shared_output_step_is_the_gradient_of_the_summed_loss(n_in, labels):
     scores = np.zeros((n_in, len(rows)), np.float32)
     sig, loss_table = kernels.sigmoid_tables()
     new_out = out.copy()
-    loss = kernels.batch_step(inputs, n_in, new_out, rows, labels, len(rows), alpha, grads, scores, sig, loss_table,
-                              True)
+    loss = kernels.batch_step(
+        inputs, n_in, new_out, rows, labels, len(rows), alpha, grads, scores, sig, loss_table, True
+    )
     h = torch.tensor(inputs, dtype=torch.float64, requires_grad=True)
     o = torch.tensor(out[rows], dtype=torch.float64, requires_grad=True)
     z = (h @ o.T) * torch.tensor(2 * labels - 1, dtype=torch.float64)
@@ -168,12 +199,28 @@ def planted_corpus(n_sentences: int = 600, seed: int = 0) -> tuple[list[list[str
 
 
 @pytest.mark.parametrize("kernel", ["hogbatch", "classic"])
-@pytest.mark.parametrize("sg,hs,negative", [(1, 0, 5), (0, 0, 5), (1, 1, 0), (0, 1, 0), (1, 1, 3)],
-                         ids=["sg-ns", "cbow-ns", "sg-hs", "cbow-hs", "sg-hs+ns"])
+@pytest.mark.parametrize(
+    "sg,hs,negative",
+    [(1, 0, 5), (0, 0, 5), (1, 1, 0), (0, 1, 0), (1, 1, 3)],
+    ids=["sg-ns", "cbow-ns", "sg-hs", "cbow-hs", "sg-hs+ns"],
+)
 def test_planted_topics_are_nearest_neighbours(sg, hs, negative, kernel):
     sentences, groups = planted_corpus()
-    model = Word2Vec(sentences, vector_size=16, window=3, min_count=1, sample=0, sg=sg, hs=hs, negative=negative,
-                     epochs=10, workers=2, seed=3, kernel=kernel, progress=False)
+    model = Word2Vec(
+        sentences,
+        vector_size=16,
+        window=3,
+        min_count=1,
+        sample=0,
+        sg=sg,
+        hs=hs,
+        negative=negative,
+        epochs=10,
+        workers=2,
+        seed=3,
+        kernel=kernel,
+        progress=False,
+    )
     hits = 0
     for group in groups:
         for word in group:
@@ -191,8 +238,12 @@ def test_planted_topics_are_nearest_neighbours(sg, hs, negative, kernel):
 @pytest.mark.parametrize("kernel", ["hogbatch", "classic"])
 def test_one_worker_with_a_seed_is_reproducible(kernel):
     sentences, _ = planted_corpus(200)
-    runs = [Word2Vec(sentences, vector_size=8, min_count=1, workers=1, seed=s, epochs=2, sg=1, kernel=kernel,
-                     progress=False) for s in (5, 5, 6)]
+    runs = [
+        Word2Vec(
+            sentences, vector_size=8, min_count=1, workers=1, seed=s, epochs=2, sg=1, kernel=kernel, progress=False
+        )
+        for s in (5, 5, 6)
+    ]
     np.testing.assert_array_equal(runs[0].wv.vectors, runs[1].wv.vectors)
     assert runs[0].report.epoch_loss == runs[1].report.epoch_loss
     assert not np.array_equal(runs[0].wv.vectors, runs[2].wv.vectors)
@@ -247,14 +298,17 @@ def test_every_word_below_min_count_is_a_clear_error():
         Word2Vec([["a", "b", "a"]], min_count=5, progress=False)
 
 
-@pytest.mark.parametrize("corpus,kwargs,message", [
-    (["a b c"], {}, "lists of tokens"),
-    ([["a"]], {"alpha": float("inf")}, "alpha must be a positive finite number"),
-    ([["a"]], {"min_alpha": float("nan")}, "min_alpha"),
-    ([["a"]], {"kernel": "fast"}, "kernel must be one of"),
-    ([["a"]], {"hs": 0, "negative": 0}, "hierarchical softmax"),
-    ([["a"]], {"window": 0}, "window"),
-])
+@pytest.mark.parametrize(
+    "corpus,kwargs,message",
+    [
+        (["a b c"], {}, "lists of tokens"),
+        ([["a"]], {"alpha": float("inf")}, "alpha must be a positive finite number"),
+        ([["a"]], {"min_alpha": float("nan")}, "min_alpha"),
+        ([["a"]], {"kernel": "fast"}, "kernel must be one of"),
+        ([["a"]], {"hs": 0, "negative": 0}, "hierarchical softmax"),
+        ([["a"]], {"window": 0}, "window"),
+    ],
+)
 def test_bad_arguments_are_usage_errors(corpus, kwargs, message):
     with pytest.raises(UsageError, match=message):
         Word2Vec(corpus, min_count=1, progress=False, **kwargs)
@@ -310,8 +364,26 @@ def test_the_compiled_module_trains_like_the_jit_kernel():
     results = []
     for kernels_ in (compiled_kernels(), _jit_kernels()):
         arrays = [a.copy() for a in (model.vectors, model._syn1, model._syn1neg)]
-        loss = kernels_.train_chunk(*arrays, ids, ends, model._keep_prob, model._neg_accept, model._neg_alias,
-                                    model._codes, model._points, model._lengths, 1, 1, 3, 5, 0.025, 0.02, 7, True, True)
+        loss = kernels_.train_chunk(
+            *arrays,
+            ids,
+            ends,
+            model._keep_prob,
+            model._neg_accept,
+            model._neg_alias,
+            model._codes,
+            model._points,
+            model._lengths,
+            1,
+            1,
+            3,
+            5,
+            0.025,
+            0.02,
+            7,
+            True,
+            True,
+        )
         results.append((arrays, loss))
     (a, loss_a), (b, loss_b) = results
     assert loss_a[1:] == loss_b[1:] and loss_a[0] == pytest.approx(loss_b[0], rel=1e-5)
@@ -328,10 +400,12 @@ def test_training_in_a_fresh_process_does_not_import_numba_or_gensim(tmp_path):
     compiled_kernels()  # built (or found) here, so the child only loads it
     path = tmp_path / "c.txt"
     path.write_text("\n".join(" ".join(s) for s in planted_corpus(50)[0]) + "\n")
-    code = ("import sys; from textkit.word2vec import Word2Vec; from textkit.embeddings import save_vectors; "
-            f"m = Word2Vec(corpus_file={str(path)!r}, vector_size=8, min_count=1, workers=2, progress=False); "
-            f"save_vectors(m, {str(tmp_path / 'v.bin')!r}); "
-            "print(sorted(n for n in ('numba', 'gensim', 'torch', 'scipy') if n in sys.modules))")
+    code = (
+        "import sys; from textkit.word2vec import Word2Vec; from textkit.embeddings import save_vectors; "
+        f"m = Word2Vec(corpus_file={str(path)!r}, vector_size=8, min_count=1, workers=2, progress=False); "
+        f"save_vectors(m, {str(tmp_path / 'v.bin')!r}); "
+        "print(sorted(n for n in ('numba', 'gensim', 'torch', 'scipy') if n in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

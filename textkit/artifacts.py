@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from textkit.errors import ModelFileError, OutputError, OutputExistsError
-from textkit.io import PathLike, read_json, save_tensors, sigterm_raises, signals_deferred, write_json
+from textkit.io import PathLike, read_json, save_tensors, signals_deferred, sigterm_raises, write_json
 
 FORMAT = "textkit"
 VERSION = 1

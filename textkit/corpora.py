@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 from textkit.errors import EmptyCorpusError, InputFileError
 from textkit.io import PathLike, atomic_write, iter_lines

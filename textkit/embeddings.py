@@ -76,8 +76,9 @@ def check_words(kv, words: Sequence[str]) -> None:
 
 
 # ---- the word2vec formats ---------------------------------------------------------------------
-def write_word2vec_format(path: PathLike, words: Sequence[str], vectors: np.ndarray,
-                          binary: bool | None = None) -> Path:
+def write_word2vec_format(
+    path: PathLike, words: Sequence[str], vectors: np.ndarray, binary: bool | None = None
+) -> Path:
     """Write the word2vec format, atomically: text (``V D`` then ``word v1 .. vD`` per line, each
     value with 9 significant digits, enough to read every float32 back exactly) or binary (``word ``
     then D little-endian float32, then a newline, as the C tool writes). Rows go out in blocks.
@@ -101,8 +102,9 @@ def write_word2vec_format(path: PathLike, words: Sequence[str], vectors: np.ndar
     return Path(path)
 
 
-def load_word2vec_format(path: PathLike, binary: bool | None = None, limit: int | None = None,
-                         unicode_errors: str = "strict"):
+def load_word2vec_format(
+    path: PathLike, binary: bool | None = None, limit: int | None = None, unicode_errors: str = "strict"
+):
     """Read a word2vec text or binary file (``.gz``/``.bz2``/``.xz`` too) into a gensim
     ``KeyedVectors``; ``limit`` keeps the first N words. ``binary=None`` chooses binary for a
     ``.bin`` suffix. A damaged file raises ModelFileError saying what is wrong and where.
@@ -238,8 +240,14 @@ class KeyedVectorsFolder:
         from textkit.vocab import Vocab
 
         vocab = Vocab(kv.index_to_key, word_counts(kv), specials=(), unk_token=None)
-        save_artifact(folder, KEYED_KIND, {"vector_size": int(kv.vector_size)}, tensors={"vectors": kv.vectors},
-                      vocab=vocab, force=force)
+        save_artifact(
+            folder,
+            KEYED_KIND,
+            {"vector_size": int(kv.vector_size)},
+            tensors={"vectors": kv.vectors},
+            vocab=vocab,
+            force=force,
+        )
         return Path(folder)
 
     @staticmethod
@@ -310,8 +318,9 @@ def resolve_evaluation(name_or_path: PathLike) -> Path:
     return p
 
 
-def evaluate_analogies(kv, analogies: PathLike = "google", restrict_vocab: int = 300_000,
-                       case_insensitive: bool = True) -> dict:
+def evaluate_analogies(
+    kv, analogies: PathLike = "google", restrict_vocab: int = 300_000, case_insensitive: bool = True
+) -> dict:
     """gensim's ``evaluate_word_analogies`` on a named set or a path, as a dictionary:
     ``accuracy``, ``correct``, ``covered`` (questions whose words are all known), ``total``
     (questions in the file), ``oov_ratio`` and per-``sections`` figures."""
@@ -319,20 +328,31 @@ def evaluate_analogies(kv, analogies: PathLike = "google", restrict_vocab: int =
     total = sum(1 for line in iter_lines(path) if not line.startswith(":") and len(line.split()) == 4)
     if not kv.index_to_key:
         raise UsageError("the vectors are empty")
-    _, sections = kv.evaluate_word_analogies(str(path), restrict_vocab=restrict_vocab,
-                                             case_insensitive=case_insensitive)
-    rows = [{"section": s["section"], "correct": len(s["correct"]), "covered": len(s["correct"]) + len(s["incorrect"])}
-            for s in sections if s["section"] != "Total accuracy"]
+    _, sections = kv.evaluate_word_analogies(
+        str(path), restrict_vocab=restrict_vocab, case_insensitive=case_insensitive
+    )
+    rows = [
+        {"section": s["section"], "correct": len(s["correct"]), "covered": len(s["correct"]) + len(s["incorrect"])}
+        for s in sections
+        if s["section"] != "Total accuracy"
+    ]
     for row in rows:
         row["accuracy"] = row["correct"] / row["covered"] if row["covered"] else 0.0
     correct = sum(r["correct"] for r in rows)
     covered = sum(r["covered"] for r in rows)
-    return {"accuracy": correct / covered if covered else 0.0, "correct": correct, "covered": covered, "total": total,
-            "oov_ratio": 1 - covered / total if total else 0.0, "sections": rows}
+    return {
+        "accuracy": correct / covered if covered else 0.0,
+        "correct": correct,
+        "covered": covered,
+        "total": total,
+        "oov_ratio": 1 - covered / total if total else 0.0,
+        "sections": rows,
+    }
 
 
-def evaluate_pairs(kv, pairs: PathLike = "ws353", restrict_vocab: int = 300_000, case_insensitive: bool = True,
-                   delimiter: str = "\t") -> dict:
+def evaluate_pairs(
+    kv, pairs: PathLike = "ws353", restrict_vocab: int = 300_000, case_insensitive: bool = True, delimiter: str = "\t"
+) -> dict:
     """gensim's ``evaluate_word_pairs`` on a named set or a path (``word1<TAB>word2<TAB>score``
     lines, ``#`` comments), as a dictionary: ``spearman``, ``pearson`` (and p-values), ``pairs``
     scored, ``oov`` pairs skipped and ``oov_ratio``."""
@@ -351,18 +371,24 @@ def evaluate_pairs(kv, pairs: PathLike = "ws353", restrict_vocab: int = 300_000,
     level = gensim_log.level
     gensim_log.setLevel(logging.ERROR)  # it warns about every unknown pair on its own
     try:
-        pearson, spearman, oov_percent = kv.evaluate_word_pairs(str(path), delimiter=delimiter,
-                                                                restrict_vocab=restrict_vocab,
-                                                                case_insensitive=case_insensitive)
+        pearson, spearman, oov_percent = kv.evaluate_word_pairs(
+            str(path), delimiter=delimiter, restrict_vocab=restrict_vocab, case_insensitive=case_insensitive
+        )
     finally:
         gensim_log.setLevel(level)
     oov = round(well_formed * oov_percent / 100)
     scored = well_formed - oov
     if scored < 3 or not np.isfinite(spearman[0]):
         raise UsageError(f"{path}: only {scored} pairs have both words in the vocabulary; cannot correlate")
-    return {"spearman": float(spearman[0]), "spearman_pvalue": float(spearman[1]), "pearson": float(pearson[0]),
-            "pearson_pvalue": float(pearson[1]), "pairs": scored, "oov": oov,
-            "oov_ratio": oov / well_formed if well_formed else 0.0}
+    return {
+        "spearman": float(spearman[0]),
+        "spearman_pvalue": float(spearman[1]),
+        "pearson": float(pearson[0]),
+        "pearson_pvalue": float(pearson[1]),
+        "pairs": scored,
+        "oov": oov,
+        "oov_ratio": oov / well_formed if well_formed else 0.0,
+    }
 
 
 # ---- plotting ---------------------------------------------------------------------------------

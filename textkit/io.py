@@ -26,8 +26,9 @@ import os
 import signal
 import tempfile
 import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Any
 
 from textkit.errors import InputFileError, ModelFileError, OutputError, Terminated, UsageError
 
@@ -73,7 +74,9 @@ def iter_lines(path: PathLike, errors: str = "strict", keepends: bool = False) -
         yield from decode_lines(f, str(p), errors, keepends)
 
 
-def decode_lines(raw_lines: Iterable[bytes], name: str, errors: str = "strict", keepends: bool = False) -> Iterator[str]:
+def decode_lines(
+    raw_lines: Iterable[bytes], name: str, errors: str = "strict", keepends: bool = False
+) -> Iterator[str]:
     """Decode an iterable of byte lines (an open binary file, ``sys.stdin.buffer``) as UTF-8.
 
     The rules of :func:`iter_lines`; ``name`` ("<stdin>", a path) is what error messages call it.
@@ -202,8 +205,19 @@ def atomic_paths(paths: Iterable[PathLike]) -> Iterator[list[Path]]:
 
 
 # what a write can fail with; other OSErrors in a writing block (reading an input) pass through
-_WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO,
-                 errno.EISDIR, errno.ENOTDIR, errno.ENAMETOOLONG, errno.EEXIST}
+_WRITE_ERRORS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EFBIG,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EIO,
+    errno.EISDIR,
+    errno.ENOTDIR,
+    errno.ENAMETOOLONG,
+    errno.EEXIST,
+}
 
 
 @contextlib.contextmanager
@@ -213,7 +227,10 @@ def sigterm_raises() -> Iterator[None]:
 
     Only the main thread can set signal handlers, and a handler someone else installed is kept.
     """
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
         yield
         return
     signal.signal(signal.SIGTERM, _raise_terminated)

@@ -21,7 +21,7 @@ the number of minibatches per epoch; it does not depend on the offset.
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -30,7 +30,9 @@ from textkit.errors import EmptyCorpusError, UsageError
 
 
 class _Partition:
-    def __init__(self, ids: Sequence[int] | np.ndarray | torch.Tensor, batch_size: int, num_steps: int, seed: int | None = None):
+    def __init__(
+        self, ids: Sequence[int] | np.ndarray | torch.Tensor, batch_size: int, num_steps: int, seed: int | None = None
+    ):
         if batch_size < 1 or num_steps < 1:
             raise UsageError(f"batch_size and num_steps must be positive, got {batch_size} and {num_steps}")
         self.ids = torch.as_tensor(np.asarray(ids), dtype=torch.long).reshape(-1)

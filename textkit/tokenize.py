@@ -16,9 +16,9 @@ import logging
 import multiprocessing
 import re
 from collections import deque
+from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from textkit.errors import InputFileError, ModelFileError, UsageError
 from textkit.io import PathLike, atomic_paths, atomic_write, check_readable, iter_lines
@@ -46,9 +46,7 @@ class Tokenizer:
     def __call__(self, text: str) -> list[str]:
         return self.tokenize(text)
 
-    def tokenize_lines(
-        self, lines: Iterable[str], workers: int = 1, chunk_size: int = 2000
-    ) -> Iterator[list[str]]:
+    def tokenize_lines(self, lines: Iterable[str], workers: int = 1, chunk_size: int = 2000) -> Iterator[list[str]]:
         """Yield one token list per line, lazily and in order.
 
         With ``workers > 1`` chunks of ``chunk_size`` lines are tokenized in a process pool; memory
@@ -106,7 +104,7 @@ class Tokenizer:
         return {"name": self.spec, **self._options()}
 
     @staticmethod
-    def from_config(config: dict, folder: PathLike) -> "Tokenizer":
+    def from_config(config: dict, folder: PathLike) -> Tokenizer:
         """Rebuild the tokenizer :meth:`to_config` described; files are read relative to ``folder``."""
         return tokenizer_from_config(config, folder)
 
@@ -503,17 +501,24 @@ def _sentencepiece_message(error: Exception, vocab_size: int) -> str:
     text = re.sub(r"^[A-Z_]+: (\S+\(\d+\) )?(\[.*?\] )?", "", text)
     too_high = re.search(r"Vocabulary size too high \((\d+)\).*<= (\d+)", text)
     if too_high:
-        return (f"the text has too few distinct pieces for a vocabulary of {too_high[1]}; "
-                f"use a size of at most {too_high[2]}")
+        return (
+            f"the text has too few distinct pieces for a vocabulary of {too_high[1]}; "
+            f"use a size of at most {too_high[2]}"
+        )
     too_small = re.search(r"smaller than required_chars\. (\d+) vs (\d+)", text)
     if too_small:
-        return (f"a vocabulary of {too_small[1]} cannot hold the {too_small[2]} characters and special pieces "
-                "the text needs; use a larger size or a lower character coverage")
+        return (
+            f"a vocabulary of {too_small[1]} cannot hold the {too_small[2]} characters and special pieces "
+            "the text needs; use a larger size or a lower character coverage"
+        )
     return re.sub(r"\s*(with )?--\w+( option)?", "", text) or f"vocabulary size {vocab_size}"
 
 
 _CLASSES: dict[str, type[Tokenizer]] = {
-    "en": EnglishTokenizer, "zh": ChineseTokenizer, "char": CharTokenizer, "whitespace": WhitespaceTokenizer,
+    "en": EnglishTokenizer,
+    "zh": ChineseTokenizer,
+    "char": CharTokenizer,
+    "whitespace": WhitespaceTokenizer,
 }
 
 
@@ -556,8 +561,11 @@ def tokenizer_from_config(config: dict | None, folder: PathLike) -> Tokenizer:
     config = dict(config)
     if "spec" in config and "name" not in config:  # textkit 0.1
         options = config.get("options") or {}
-        config = {"name": config["spec"], **(options if isinstance(options, dict) else {}),
-                  **({"model": config["model"]} if "model" in config else {})}
+        config = {
+            "name": config["spec"],
+            **(options if isinstance(options, dict) else {}),
+            **({"model": config["model"]} if "model" in config else {}),
+        }
     name = config.pop("name", None)
     try:
         if name == "spm":

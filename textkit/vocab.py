@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import chain
 from operator import itemgetter
-from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from textkit.errors import EmptyCorpusError, ModelFileError, TextkitError, UnknownWordError, UsageError
 from textkit.io import PathLike, read_json, write_json
@@ -67,7 +67,7 @@ class Vocab:
         specials: tuple[str, ...],
         unk_token: str,
         size: int | None = None,
-    ) -> "Vocab":
+    ) -> Vocab:
         """For callers that know the tokens are distinct, start with ``specials`` and include
         ``unk_token`` among them: nothing is checked, and :attr:`stoi` is built on first use.
 
@@ -114,7 +114,7 @@ class Vocab:
         min_freq: int = 1,
         max_size: int | None = None,
         specials: Sequence[str] = DEFAULT_SPECIALS,
-    ) -> "Vocab":
+    ) -> Vocab:
         """Count tokens in one streaming pass over ``token_lists`` and build the vocabulary.
 
         ``min_freq`` drops rarer tokens; ``max_size`` caps the total size, specials included.
@@ -129,7 +129,7 @@ class Vocab:
         min_freq: int = 1,
         max_size: int | None = None,
         specials: Sequence[str] = DEFAULT_SPECIALS,
-    ) -> "Vocab":
+    ) -> Vocab:
         """Build from token counts; ties in frequency keep the mapping's insertion order."""
         if min_freq < 1:
             raise UsageError(f"min_freq must be at least 1, not {min_freq}")
@@ -160,7 +160,7 @@ class Vocab:
         return cls(tokens, freqs, specials, unk_token=UNK if UNK in specials else None)
 
     @classmethod
-    def from_counts(cls, tokens: Sequence[str], counts, min_freq: int = 1) -> "Vocab":
+    def from_counts(cls, tokens: Sequence[str], counts, min_freq: int = 1) -> Vocab:
         """Build from distinct ``tokens`` and their ``counts`` (a sequence or integer array), no specials.
 
         The fast path for trainers that count into an array (word2vec): one stable numpy sort
@@ -252,9 +252,7 @@ class Vocab:
     def special_id(self, token: str) -> int:
         """Id of a reserved special token; a clear error if it was not reserved."""
         if token not in self.specials:
-            raise TextkitError(
-                f"this vocabulary has no {token!r} token; build it with specials including {token!r}"
-            )
+            raise TextkitError(f"this vocabulary has no {token!r} token; build it with specials including {token!r}")
         return self.stoi[token]
 
     @property
@@ -285,7 +283,7 @@ class Vocab:
         }
 
     @classmethod
-    def from_dict(cls, data: object, source: str = "vocabulary") -> "Vocab":
+    def from_dict(cls, data: object, source: str = "vocabulary") -> Vocab:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ModelFileError(f"{source}: not a textkit vocabulary file")
         if data.get("version") != VERSION:
@@ -309,6 +307,6 @@ class Vocab:
         write_json(path, self.to_dict())
 
     @classmethod
-    def load(cls, path: PathLike) -> "Vocab":
+    def load(cls, path: PathLike) -> Vocab:
         """Read a file written by :meth:`save`; corrupt or foreign files raise ModelFileError."""
         return cls.from_dict(read_json(path, "vocabulary file"), source=str(path))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -33,12 +33,19 @@ CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 class RecurrentEncoder(nn.Module):
     """ids (batch, time) + lengths -> class logits (batch, classes)."""
 
-    def __init__(self, vocab_size, n_classes, cell, embed_dim, hidden_dim, layers, bidirectional, pooling, dropout, pad_id):
+    def __init__(
+        self, vocab_size, n_classes, cell, embed_dim, hidden_dim, layers, bidirectional, pooling, dropout, pad_id
+    ):
         super().__init__()
         self.pooling = pooling
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
         self.rnn = CELLS[cell](
-            embed_dim, hidden_dim, num_layers=layers, batch_first=True, bidirectional=bidirectional, dropout=dropout if layers > 1 else 0.0
+            embed_dim,
+            hidden_dim,
+            num_layers=layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout if layers > 1 else 0.0,
         )
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(hidden_dim * (2 if bidirectional else 1), n_classes)
@@ -149,8 +156,16 @@ class RecurrentClassifier(TextClassifier):
 
     def _module(self, embed_dim: int) -> RecurrentEncoder:
         return RecurrentEncoder(
-            len(self.vocab_), len(self.labels_), self.cell, embed_dim, self.hidden_dim, self.layers,
-            self.bidirectional, self.pooling, self.dropout, self.vocab_.pad_id,
+            len(self.vocab_),
+            len(self.labels_),
+            self.cell,
+            embed_dim,
+            self.hidden_dim,
+            self.layers,
+            self.bidirectional,
+            self.pooling,
+            self.dropout,
+            self.vocab_.pad_id,
         )
 
     def _ids(self, texts: Sequence[str]) -> list[list[int]]:
@@ -212,7 +227,10 @@ class RecurrentClassifier(TextClassifier):
                     best_state = copy.deepcopy(self.module_.state_dict())
             self.history_.append(record)
             if self.progress:
-                log(f"{self.cell} epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k != "epoch"))
+                log(
+                    f"{self.cell} epoch {epoch + 1}: "
+                    + ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k != "epoch")
+                )
             if valid_ids is not None and stopper.stop:
                 break
         if best_state is not None:
@@ -226,7 +244,9 @@ class RecurrentClassifier(TextClassifier):
         kv = load_vectors(self.vectors)
         rows = [i for i, word in enumerate(self.vocab_.tokens) if word in kv]
         if not rows:
-            raise EmptyCorpusError(f"{self.vectors}: none of the training words has a vector (wrong language or tokenizer?)")
+            raise EmptyCorpusError(
+                f"{self.vectors}: none of the training words has a vector (wrong language or tokenizer?)"
+            )
         matrix = np.stack([kv[self.vocab_.tokens[i]] for i in rows]).astype(np.float32)
         return kv.vector_size, (rows, matrix)
 

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 import socket
-from typing import Iterator
+from collections.abc import Iterator
 from urllib.parse import urlparse
 
 from textkit.errors import DatasetUnavailableError
@@ -20,7 +20,10 @@ from textkit.errors import DatasetUnavailableError
 
 def hub_reachable(timeout: float = 3.0) -> bool:
     """True if a TCP connection to the hub's host (``HF_ENDPOINT`` or huggingface.co) opens in time."""
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes") or os.environ.get("HF_DATASETS_OFFLINE") == "1":
+    if (
+        os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+        or os.environ.get("HF_DATASETS_OFFLINE") == "1"
+    ):
         return False
     url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
     port = url.port or (443 if url.scheme == "https" else 80)
@@ -51,8 +54,12 @@ def _offline() -> Iterator[None]:
     import huggingface_hub.constants
 
     saved_env = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")}
-    flags = [(m, name) for m in (huggingface_hub.constants, datasets.config)
-             for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE") if hasattr(m, name)]
+    flags = [
+        (m, name)
+        for m in (huggingface_hub.constants, datasets.config)
+        for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+        if hasattr(m, name)
+    ]
     saved_flags = [getattr(m, name) for m, name in flags]
     os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     for m, name in flags:
@@ -80,9 +87,13 @@ def load_hub_dataset(repo: str, config: str | None, split: str, revision: str | 
 
     online = hub_reachable()
     try:
-        with _quiet_hub_logs(), (contextlib.nullcontext() if online else _offline()):
+        with _quiet_hub_logs(), contextlib.nullcontext() if online else _offline():
             return datasets.load_dataset(repo, config, split=split, revision=revision)
     except Exception as e:  # the hub client raises many kinds: ConnectionError, OSError, HfHubHTTPError...
         reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        where = "from the Hugging Face hub" if online else "(the Hugging Face hub is unreachable and no cached copy was found)"
+        where = (
+            "from the Hugging Face hub"
+            if online
+            else "(the Hugging Face hub is unreachable and no cached copy was found)"
+        )
         raise DatasetUnavailableError(f"cannot load {what} {where}: {reason}; {remedy}") from None

@@ -31,12 +31,12 @@ larger by the number of empty rows.)
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
+from textkit.datasets.hub import load_hub_dataset
 from textkit.errors import DatasetUnavailableError, UsageError
 from textkit.io import PathLike, iter_lines
-from textkit.datasets.hub import load_hub_dataset
 
 HUB_DATASET = "Salesforce/wikitext"
 HUB_REVISION = "b08601e04326c79dfdd32d625aee71d232d685c3"
@@ -58,7 +58,9 @@ def join_rows(rows: Iterable[str]) -> Iterator[str]:
             yield line
 
 
-def load_wikitext(name: str = "wikitext-2", split: str = "valid", raw: bool = False, data_dir: PathLike | None = None) -> list[str]:
+def load_wikitext(
+    name: str = "wikitext-2", split: str = "valid", raw: bool = False, data_dir: PathLike | None = None
+) -> list[str]:
     """The lines of a WikiText split after the joining rule (see the module docstring).
 
     ``data_dir``: a local copy in the original layout (no network); otherwise the hub, where a
@@ -70,7 +72,9 @@ def load_wikitext(name: str = "wikitext-2", split: str = "valid", raw: bool = Fa
     return list(iter_wikitext(name, split, raw, data_dir))
 
 
-def iter_wikitext(name: str = "wikitext-2", split: str = "valid", raw: bool = False, data_dir: PathLike | None = None) -> Iterator[str]:
+def iter_wikitext(
+    name: str = "wikitext-2", split: str = "valid", raw: bool = False, data_dir: PathLike | None = None
+) -> Iterator[str]:
     """Like :func:`load_wikitext`, lazily (a local copy is read line by line)."""
     _check_name(name)
     if split not in SPLITS:
@@ -84,7 +88,9 @@ def local_file(name: str, split: str, raw: bool, data_dir: PathLike) -> Path:
     """The release file for a split inside ``data_dir`` (or its ``wikitext-N[-raw]/`` subfolder)."""
     base = Path(data_dir).expanduser()
     if not base.is_dir():
-        raise DatasetUnavailableError(f"{base}: no such folder (data_dir must be a folder with the WikiText release files)")
+        raise DatasetUnavailableError(
+            f"{base}: no such folder (data_dir must be a folder with the WikiText release files)"
+        )
     short = "valid" if SPLITS[split] == "validation" else split
     file_name = f"wiki.{short}.{'raw' if raw else 'tokens'}"
     for folder in (base, base / f"{name}-raw" if raw else base / name):

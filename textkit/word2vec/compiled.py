@@ -29,7 +29,7 @@ from types import SimpleNamespace
 _F32_2D, _I32, _I64 = "f4[:, ::1]", "i4[::1]", "i8[::1]"
 SIGNATURES = {
     "train_chunk": f"Tuple((f8, i8, i8))({_F32_2D}, {_F32_2D}, {_F32_2D}, {_I32}, {_I64}, f4[::1], f4[::1], {_I32}, "
-                   f"i1[:, ::1], i4[:, ::1], {_I32}, i8, i8, i8, i8, f8, f8, i8, b1, b1)",
+    f"i1[:, ::1], i4[:, ::1], {_I32}, i8, i8, i8, i8, f8, f8, i8, b1, b1)",
     "vose_alias": "Tuple((f4[::1], i4[::1]))(f8[::1])",
 }
 _loaded = None
@@ -58,8 +58,15 @@ def _module_name() -> str:
     import numpy
 
     source = Path(__file__).with_name("kernels.py").read_bytes()
-    parts = [source, repr(SIGNATURES).encode(), version("numba").encode(), numpy.__version__.encode(),
-             sys.version.encode(), platform.machine().encode(), _cpu_features().encode()]
+    parts = [
+        source,
+        repr(SIGNATURES).encode(),
+        version("numba").encode(),
+        numpy.__version__.encode(),
+        sys.version.encode(),
+        platform.machine().encode(),
+        _cpu_features().encode(),
+    ]
     return "_textkit_w2v_" + hashlib.sha256(b"\0".join(parts)).hexdigest()[:20]
 
 
@@ -83,8 +90,10 @@ def _load_or_build():
         try:
             _build(name, folder, path)
         except Exception as e:  # no compiler or linker: numba's JIT does the same work, only slower to start
-            print(f"textkit: compiling the word2vec kernels ahead of time failed ({e}); using numba's JIT",
-                  file=sys.stderr)
+            print(
+                f"textkit: compiling the word2vec kernels ahead of time failed ({e}); using numba's JIT",
+                file=sys.stderr,
+            )
             return None
     loader = importlib.machinery.ExtensionFileLoader(name, str(path))
     spec = importlib.util.spec_from_loader(name, loader)

@@ -96,14 +96,33 @@ def logistic_step(l1, out, row, label, alpha, neu1e, sig_table, loss_table, comp
 
 
 @njit(nogil=True, fastmath=True, cache=True, error_model="numpy", inline="always")
-def _output_layer(l1, target, syn1, syn1neg, codes, points, lengths, neg_accept, neg_alias, negatives,
-                  hs, negative, alpha, neu1e, state, sig_table, loss_table, compute_loss):
+def _output_layer(
+    l1,
+    target,
+    syn1,
+    syn1neg,
+    codes,
+    points,
+    lengths,
+    neg_accept,
+    neg_alias,
+    negatives,
+    hs,
+    negative,
+    alpha,
+    neu1e,
+    state,
+    sig_table,
+    loss_table,
+    compute_loss,
+):
     """All output units for one (input vector, target word) example; returns (loss, state)."""
     loss = 0.0
     if hs:
         for d in range(lengths[target]):
-            loss += logistic_step(l1, syn1, points[target, d], 1.0 - codes[target, d], alpha, neu1e,
-                                  sig_table, loss_table, compute_loss)
+            loss += logistic_step(
+                l1, syn1, points[target, d], 1.0 - codes[target, d], alpha, neu1e, sig_table, loss_table, compute_loss
+            )
     if negative > 0:
         loss += logistic_step(l1, syn1neg, target, 1.0, alpha, neu1e, sig_table, loss_table, compute_loss)
         for d in range(negative):
@@ -120,24 +139,75 @@ def _output_layer(l1, target, syn1, syn1neg, codes, points, lengths, neg_accept,
 
 
 @njit(nogil=True, fastmath=True, cache=True, error_model="numpy")
-def sg_pair(syn0, syn1, syn1neg, context, target, codes, points, lengths, neg_accept, neg_alias, negatives,
-            hs, negative, alpha, neu1e, compute_loss):
+def sg_pair(
+    syn0,
+    syn1,
+    syn1neg,
+    context,
+    target,
+    codes,
+    points,
+    lengths,
+    neg_accept,
+    neg_alias,
+    negatives,
+    hs,
+    negative,
+    alpha,
+    neu1e,
+    compute_loss,
+):
     """Skip-gram example: the context word's input vector predicts ``target``. Returns the loss.
 
     ``negatives`` gives the negative words explicitly (tests); an empty array draws them.
     """
     neu1e[:] = 0.0
     sig_table, loss_table = sigmoid_tables()
-    loss, _ = _output_layer(syn0[context], target, syn1, syn1neg, codes, points, lengths, neg_accept, neg_alias,
-                            negatives, hs, negative, alpha, neu1e, seed_state(0), sig_table, loss_table, compute_loss)
+    loss, _ = _output_layer(
+        syn0[context],
+        target,
+        syn1,
+        syn1neg,
+        codes,
+        points,
+        lengths,
+        neg_accept,
+        neg_alias,
+        negatives,
+        hs,
+        negative,
+        alpha,
+        neu1e,
+        seed_state(0),
+        sig_table,
+        loss_table,
+        compute_loss,
+    )
     for k in range(syn0.shape[1]):
         syn0[context, k] += neu1e[k]
     return loss
 
 
 @njit(nogil=True, fastmath=True, cache=True, error_model="numpy")
-def cbow_center(syn0, syn1, syn1neg, context_words, target, codes, points, lengths, neg_accept, neg_alias, negatives,
-                hs, negative, alpha, neu1, neu1e, compute_loss):
+def cbow_center(
+    syn0,
+    syn1,
+    syn1neg,
+    context_words,
+    target,
+    codes,
+    points,
+    lengths,
+    neg_accept,
+    neg_alias,
+    negatives,
+    hs,
+    negative,
+    alpha,
+    neu1,
+    neu1e,
+    compute_loss,
+):
     """CBOW example: the mean of the context vectors predicts ``target``. Returns the loss.
 
     Every context word then receives the whole input update (not divided by the window size):
@@ -152,8 +222,26 @@ def cbow_center(syn0, syn1, syn1neg, context_words, target, codes, points, lengt
         neu1[k] *= inv
     neu1e[:] = 0.0
     sig_table, loss_table = sigmoid_tables()
-    loss, _ = _output_layer(neu1, target, syn1, syn1neg, codes, points, lengths, neg_accept, neg_alias,
-                            negatives, hs, negative, alpha, neu1e, seed_state(0), sig_table, loss_table, compute_loss)
+    loss, _ = _output_layer(
+        neu1,
+        target,
+        syn1,
+        syn1neg,
+        codes,
+        points,
+        lengths,
+        neg_accept,
+        neg_alias,
+        negatives,
+        hs,
+        negative,
+        alpha,
+        neu1e,
+        seed_state(0),
+        sig_table,
+        loss_table,
+        compute_loss,
+    )
     for w in context_words:
         for k in range(syn0.shape[1]):
             syn0[w, k] += neu1e[k]
@@ -230,8 +318,28 @@ def _draw_negatives(target, negative, neg_accept, neg_alias, rows, labels, start
 
 
 @njit(nogil=True, fastmath=True, cache=True, error_model="numpy")
-def train_chunk(syn0, syn1, syn1neg, words, sentence_ends, keep_prob, neg_accept, neg_alias, codes, points, lengths,
-                sg, hs, negative, window, alpha_start, alpha_end, seed, compute_loss, shared):
+def train_chunk(
+    syn0,
+    syn1,
+    syn1neg,
+    words,
+    sentence_ends,
+    keep_prob,
+    neg_accept,
+    neg_alias,
+    codes,
+    points,
+    lengths,
+    sg,
+    hs,
+    negative,
+    window,
+    alpha_start,
+    alpha_end,
+    seed,
+    compute_loss,
+    shared,
+):
     """Train on one chunk: ``words`` (vocabulary ids, -1 for unknown words, which are dropped)
     split into sentences ending at ``sentence_ends``.
 
@@ -246,11 +354,48 @@ def train_chunk(syn0, syn1, syn1neg, words, sentence_ends, keep_prob, neg_accept
     (input, target) examples, and the words left after subsampling.
     """
     if shared:
-        return _train_chunk_shared(syn0, syn1, syn1neg, words, sentence_ends, keep_prob, neg_accept, neg_alias, codes,
-                                   points, lengths, sg, hs, negative, window, alpha_start, alpha_end, seed,
-                                   compute_loss)
-    return _train_chunk_classic(syn0, syn1, syn1neg, words, sentence_ends, keep_prob, neg_accept, neg_alias, codes,
-                                points, lengths, sg, hs, negative, window, alpha_start, alpha_end, seed, compute_loss)
+        return _train_chunk_shared(
+            syn0,
+            syn1,
+            syn1neg,
+            words,
+            sentence_ends,
+            keep_prob,
+            neg_accept,
+            neg_alias,
+            codes,
+            points,
+            lengths,
+            sg,
+            hs,
+            negative,
+            window,
+            alpha_start,
+            alpha_end,
+            seed,
+            compute_loss,
+        )
+    return _train_chunk_classic(
+        syn0,
+        syn1,
+        syn1neg,
+        words,
+        sentence_ends,
+        keep_prob,
+        neg_accept,
+        neg_alias,
+        codes,
+        points,
+        lengths,
+        sg,
+        hs,
+        negative,
+        window,
+        alpha_start,
+        alpha_end,
+        seed,
+        compute_loss,
+    )
 
 
 @njit(nogil=True, fastmath=True, cache=True, error_model="numpy", inline="always")
@@ -272,8 +417,27 @@ def _subsample(words, start, end, keep_prob, kept, state):
 
 
 @njit(nogil=True, fastmath=True, cache=True, error_model="numpy")
-def _train_chunk_shared(syn0, syn1, syn1neg, words, sentence_ends, keep_prob, neg_accept, neg_alias, codes, points,
-                        lengths, sg, hs, negative, window, alpha_start, alpha_end, seed, compute_loss):
+def _train_chunk_shared(
+    syn0,
+    syn1,
+    syn1neg,
+    words,
+    sentence_ends,
+    keep_prob,
+    neg_accept,
+    neg_alias,
+    codes,
+    points,
+    lengths,
+    sg,
+    hs,
+    negative,
+    window,
+    alpha_start,
+    alpha_end,
+    seed,
+    compute_loss,
+):
     size = syn0.shape[1]
     state = seed_state(seed)
     sig_table, loss_table = sigmoid_tables()
@@ -340,16 +504,40 @@ def _train_chunk_shared(syn0, syn1, syn1neg, words, sentence_ends, keep_prob, ne
                 # one input at a time: the nodes near the root are on every path, and a whole window
                 # pushing them at once from the same old values overshoots (analogies suffered)
                 for b2 in range(n_in):
-                    loss += batch_step(inputs[b2 : b2 + 1], 1, syn1, rows, labels, n_out, alpha, grads[b2 : b2 + 1],
-                                       scores, sig_table, loss_table, compute_loss)
+                    loss += batch_step(
+                        inputs[b2 : b2 + 1],
+                        1,
+                        syn1,
+                        rows,
+                        labels,
+                        n_out,
+                        alpha,
+                        grads[b2 : b2 + 1],
+                        scores,
+                        sig_table,
+                        loss_table,
+                        compute_loss,
+                    )
                 if negative > 0:
                     for b2 in range(n_in):
                         for k in range(size):
                             hs_grads[b2, k] = grads[b2, k]
             if negative > 0:
                 n_out, state = _draw_negatives(target, negative, neg_accept, neg_alias, rows, labels, 0, state)
-                loss += batch_step(inputs, n_in, syn1neg, rows, labels, n_out, alpha, grads, scores, sig_table,
-                                   loss_table, compute_loss)
+                loss += batch_step(
+                    inputs,
+                    n_in,
+                    syn1neg,
+                    rows,
+                    labels,
+                    n_out,
+                    alpha,
+                    grads,
+                    scores,
+                    sig_table,
+                    loss_table,
+                    compute_loss,
+                )
                 if hs:
                     for b2 in range(n_in):
                         for k in range(size):
@@ -370,8 +558,27 @@ def _train_chunk_shared(syn0, syn1, syn1neg, words, sentence_ends, keep_prob, ne
 
 
 @njit(nogil=True, fastmath=True, cache=True, error_model="numpy")
-def _train_chunk_classic(syn0, syn1, syn1neg, words, sentence_ends, keep_prob, neg_accept, neg_alias, codes, points,
-                         lengths, sg, hs, negative, window, alpha_start, alpha_end, seed, compute_loss):
+def _train_chunk_classic(
+    syn0,
+    syn1,
+    syn1neg,
+    words,
+    sentence_ends,
+    keep_prob,
+    neg_accept,
+    neg_alias,
+    codes,
+    points,
+    lengths,
+    sg,
+    hs,
+    negative,
+    window,
+    alpha_start,
+    alpha_end,
+    seed,
+    compute_loss,
+):
     """One pair at a time (the C tool's order); see :func:`train_chunk`."""
     size = syn0.shape[1]
     state = seed_state(seed)
@@ -415,9 +622,26 @@ def _train_chunk_classic(syn0, syn1, syn1neg, words, sentence_ends, keep_prob, n
                     for k in range(size):
                         neu1e[k] = 0.0
                     l1 = syn0[kept[j]]
-                    part, state = _output_layer(l1, target, syn1, syn1neg, codes, points, lengths, neg_accept,
-                                                neg_alias, no_negatives, hs, negative, alpha, neu1e, state, sig_table,
-                                                loss_table, compute_loss)
+                    part, state = _output_layer(
+                        l1,
+                        target,
+                        syn1,
+                        syn1neg,
+                        codes,
+                        points,
+                        lengths,
+                        neg_accept,
+                        neg_alias,
+                        no_negatives,
+                        hs,
+                        negative,
+                        alpha,
+                        neu1e,
+                        state,
+                        sig_table,
+                        loss_table,
+                        compute_loss,
+                    )
                     for k in range(size):
                         l1[k] += neu1e[k]
                     loss += part
@@ -436,9 +660,26 @@ def _train_chunk_classic(syn0, syn1, syn1neg, words, sentence_ends, keep_prob, n
                 for k in range(size):
                     neu1[k] *= inv
                 neu1e[:] = 0.0
-                part, state = _output_layer(neu1, target, syn1, syn1neg, codes, points, lengths, neg_accept, neg_alias,
-                                            no_negatives, hs, negative, alpha, neu1e, state, sig_table, loss_table,
-                                            compute_loss)
+                part, state = _output_layer(
+                    neu1,
+                    target,
+                    syn1,
+                    syn1neg,
+                    codes,
+                    points,
+                    lengths,
+                    neg_accept,
+                    neg_alias,
+                    no_negatives,
+                    hs,
+                    negative,
+                    alpha,
+                    neu1e,
+                    state,
+                    sig_table,
+                    loss_table,
+                    compute_loss,
+                )
                 for j in range(lo, hi):
                     if j != i:
                         w = kept[j]

@@ -155,8 +155,10 @@ class Word2Vec:
             (self.negative >= 0, "negative must be 0 (off) or a positive number of samples"),
             (self.hs or self.negative > 0, "choose hierarchical softmax (hs=1) or negative sampling (negative>0)"),
             (math.isfinite(self.alpha) and self.alpha > 0, f"alpha must be a positive finite number, not {self.alpha}"),
-            (math.isfinite(self.min_alpha) and self.min_alpha >= 0,
-             f"min_alpha must be a non-negative finite number, not {self.min_alpha}"),
+            (
+                math.isfinite(self.min_alpha) and self.min_alpha >= 0,
+                f"min_alpha must be a non-negative finite number, not {self.min_alpha}",
+            ),
             (self.sample >= 0, "sample must be non-negative (0 disables subsampling)"),
             (self.max_vocab_size is None or self.max_vocab_size >= 1, "max_vocab_size must be at least 1"),
             (self.batch_words >= 1, "batch_words must be at least 1"),
@@ -180,8 +182,25 @@ class Word2Vec:
 
     def get_params(self) -> dict:
         """The constructor's settings (what a saved model keeps)."""
-        names = ("vector_size", "alpha", "window", "min_count", "max_vocab_size", "sample", "seed", "workers",
-                 "min_alpha", "sg", "hs", "negative", "ns_exponent", "epochs", "batch_words", "compute_loss", "kernel")
+        names = (
+            "vector_size",
+            "alpha",
+            "window",
+            "min_count",
+            "max_vocab_size",
+            "sample",
+            "seed",
+            "workers",
+            "min_alpha",
+            "sg",
+            "hs",
+            "negative",
+            "ns_exponent",
+            "epochs",
+            "batch_words",
+            "compute_loss",
+            "kernel",
+        )
         return {name: getattr(self, name) for name in names}
 
     # ---- the vectors, as gensim's KeyedVectors --------------------------------------------------
@@ -270,8 +289,12 @@ class Word2Vec:
         return vectors
 
     # ---- training ---------------------------------------------------------------------------
-    def train(self, corpus: Iterable[Sequence[str]] | None = None, corpus_file: PathLike | None = None,
-              epochs: int | None = None) -> TrainingReport:
+    def train(
+        self,
+        corpus: Iterable[Sequence[str]] | None = None,
+        corpus_file: PathLike | None = None,
+        epochs: int | None = None,
+    ) -> TrainingReport:
         """Run ``epochs`` passes (default: the constructor's) over the corpus; return (and keep in
         ``self.report``) the figures. The learning rate falls from ``alpha`` to ``min_alpha`` over
         this call, as in gensim."""
@@ -312,8 +335,9 @@ class Word2Vec:
 
         def work(job: tuple) -> tuple[float, int, int]:
             _, ids, ends, _, alpha_start, alpha_end, seed = job
-            return train_chunk(*arrays, ids, ends, *tables, *settings, alpha_start, alpha_end, seed, compute_loss,
-                               shared)
+            return train_chunk(
+                *arrays, ids, ends, *tables, *settings, alpha_start, alpha_end, seed, compute_loss, shared
+            )
 
         def add(job: tuple, result: tuple[float, int, int]) -> None:
             loss, examples, trained = result
@@ -386,8 +410,9 @@ class Word2Vec:
         if self.negative:
             tensors["syn1neg"] = self._syn1neg
         tokenizer = get_tokenizer(self.tokenizer) if self.tokenizer is not None else None
-        save_artifact(folder, KIND, self.get_params(), tensors=tensors, vocab=self.vocab, tokenizer=tokenizer,
-                      force=force)
+        save_artifact(
+            folder, KIND, self.get_params(), tensors=tensors, vocab=self.vocab, tokenizer=tokenizer, force=force
+        )
         return Path(folder)
 
     @classmethod
@@ -414,8 +439,11 @@ class Word2Vec:
         from textkit.errors import ModelFileError
 
         n, dim = len(vocab), self.vector_size
-        expected = {"vectors": (n, dim), "syn1": (n, dim) if self.hs else None,
-                    "syn1neg": (n, dim) if self.negative else None}
+        expected = {
+            "vectors": (n, dim),
+            "syn1": (n, dim) if self.hs else None,
+            "syn1neg": (n, dim) if self.negative else None,
+        }
         for name, shape in expected.items():
             if shape is not None and (name not in tensors or tuple(tensors[name].shape) != shape):
                 raise ModelFileError(f"the saved word2vec model lacks {name} of shape {shape} for its {n} words")
@@ -433,8 +461,9 @@ def _known_ids(get, sentence: Sequence[str]) -> Iterator[int]:
     return map(get, sentence, repeat(-1))
 
 
-def _read_corpus(corpus, encode, spool: _IdSpool, interned: dict | None = None,
-                 max_vocab_size: int | None = None) -> np.ndarray:
+def _read_corpus(
+    corpus, encode, spool: _IdSpool, interned: dict | None = None, max_vocab_size: int | None = None
+) -> np.ndarray:
     """Write the ids of every sentence to ``spool``; return how often each id occurred.
 
     ``encode(sentence)`` gives the ids of a sentence's words. With ``interned`` (the dictionary

@@ -32,8 +32,9 @@ import numpy as np
 import torch
 
 
-def output_units(target: int, negatives: Sequence[int] = (), codes: Sequence[int] = (),
-                 points: Sequence[int] = ()) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+def output_units(
+    target: int, negatives: Sequence[int] = (), codes: Sequence[int] = (), points: Sequence[int] = ()
+) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
     """``(hs_units, ns_units)``: the ``(row, label)`` pairs one example trains."""
     hs_units = [(int(p), 1.0 - float(c)) for c, p in zip(codes, points)]
     ns_units = [(int(target), 1.0)] if negatives is not None else []
@@ -63,8 +64,11 @@ def reference_step(
     loss = torch.zeros((), dtype=torch.float64)
     leaves = []
     for matrix, units in ((syn1, hs_units), (syn1neg, ns_units)):
-        rows = torch.tensor(matrix[[r for r, _ in units]] if units else np.zeros((0, syn0.shape[1])),
-                            dtype=torch.float64, requires_grad=True)
+        rows = torch.tensor(
+            matrix[[r for r, _ in units]] if units else np.zeros((0, syn0.shape[1])),
+            dtype=torch.float64,
+            requires_grad=True,
+        )
         labels = torch.tensor([y for _, y in units], dtype=torch.float64)
         scores = rows @ h
         loss = loss - torch.nn.functional.logsigmoid(torch.where(labels > 0.5, scores, -scores)).sum()
