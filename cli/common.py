@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from textkit.errors import OutputExistsError, Terminated, TextkitError
+from textkit.errors import BadEncodingError, OutputExistsError, Terminated, TextkitError
 
 
 def run_guarded(command: click.Command, argv: list[str] | None = None) -> int:
@@ -62,6 +62,9 @@ def _run(command: click.Command, argv: list[str] | None) -> int:
         return e.exit_code
     except click.ClickException as e:
         click.echo(f"textkit: error: {e.format_message()}", err=True)
+        return e.exit_code
+    except BadEncodingError as e:
+        click.echo(f"textkit: error: {e}; pass --errors replace to substitute bad bytes", err=True)
         return e.exit_code
     except OutputExistsError as e:
         click.echo(f"textkit: error: {e}; pass --force to replace it", err=True)

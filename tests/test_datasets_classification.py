@@ -143,8 +143,8 @@ def test_fasttext_format_lines_read_like_their_words(tmp_path_factory, rows):
     [
         ("empty.csv", "", {}, "empty file"),
         ("header_only.csv", "text,label\n", {}, "no labelled examples"),
-        ("cols.csv", "body,label\nx,1\n", {}, "no column 'text'.*--text-field"),
-        ("cols.jsonl", '{"text": "x"}\n', {}, "no field 'label'.*--label-field"),
+        ("cols.csv", "body,label\nx,1\n", {}, "no column 'text'.*text field"),
+        ("cols.jsonl", '{"text": "x"}\n', {}, "no field 'label'.*label field"),
         ("bad.jsonl", "{not json}\n", {}, "line 1: not valid JSON"),
         ("ragged.csv", "text,label\nx,1,extra\n", {}, "3 fields, but the header has 2"),
         ("nolabel.txt", "just text\n", {}, "exactly one __label__"),
@@ -170,7 +170,7 @@ def test_hub_unreachable_points_to_data_dir(monkeypatch):
         raise ConnectionError("Couldn't reach the Hub")
 
     monkeypatch.setattr(datasets, "load_dataset", offline)
-    with pytest.raises(DatasetUnavailableError, match="--data-dir DIR.*aclImdb"):
+    with pytest.raises(DatasetUnavailableError, match="data_dir.*aclImdb"):
         load_classification_splits("imdb", splits=["test"])
 
 
@@ -204,7 +204,7 @@ def test_hub_imdb_keeps_class_names_like_aclimdb():
 def test_data_dir_with_a_file_is_a_usage_error(tmp_path):
     p = tmp_path / "r.txt"
     p.write_text("__label__a x\n", encoding="utf-8")
-    with pytest.raises(UsageError, match="--data-dir applies"):
+    with pytest.raises(UsageError, match="data_dir applies"):
         load_classification_splits(str(p), data_dir=tmp_path)
 
 

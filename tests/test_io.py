@@ -10,7 +10,7 @@ import stat
 
 import pytest
 
-from textkit.errors import InputFileError, ModelFileError, OutputError, UsageError
+from textkit.errors import BadEncodingError, InputFileError, ModelFileError, OutputError, UsageError
 from textkit.io import (
     atomic_path,
     atomic_write,
@@ -63,10 +63,11 @@ def test_reading_is_lazy(tmp_path):
 def test_bad_utf8_names_file_and_line(tmp_path):
     path = tmp_path / "latin1.txt"
     path.write_bytes("ok\nstill ok\ncaf\u00e9\n".encode("latin-1"))
-    with pytest.raises(InputFileError) as e:
+    with pytest.raises(BadEncodingError) as e:
         list(iter_lines(path))
     message = str(e.value)
-    assert str(path) in message and "line 3" in message and "--errors replace" in message
+    assert isinstance(e.value, InputFileError)
+    assert str(path) in message and "line 3" in message and "--" not in message
 
 
 def test_bad_utf8_in_compressed_file_names_line(tmp_path):

@@ -24,6 +24,10 @@ class InputFileError(TextkitError):
     """A file that is missing, unreadable, a directory, or not valid text."""
 
 
+class BadEncodingError(InputFileError):
+    """Text that is not valid UTF-8 (the message names the file and line)."""
+
+
 class EmptyCorpusError(TextkitError):
     """A corpus with no tokens (or none left after filtering)."""
 

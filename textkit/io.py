@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from textkit.errors import InputFileError, ModelFileError, OutputError, Terminated, UsageError
+from textkit.errors import BadEncodingError, InputFileError, ModelFileError, OutputError, Terminated, UsageError
 
 PathLike = str | os.PathLike
 
@@ -91,10 +91,7 @@ def decode_lines(
             try:
                 line = raw.decode("utf-8", errors)
             except UnicodeDecodeError as e:
-                raise InputFileError(
-                    f"{name}: line {lineno} is not valid UTF-8 (byte {e.start}); "
-                    "pass --errors replace to substitute bad bytes"
-                ) from None
+                raise BadEncodingError(f"{name}: line {lineno} is not valid UTF-8 (byte {e.start})") from None
             if lineno == 1 and line.startswith("\ufeff"):
                 line = line[1:]
             if not keepends:

@@ -185,7 +185,7 @@ class RecurrentClassifier(TextClassifier):
         token_lists = [tokenize(t)[: self.max_len] for t in texts]
         self.vocab_ = Vocab.build(token_lists, min_freq=self.min_freq, max_size=self.max_vocab, specials=SPECIALS)
         if len(self.vocab_) <= len(SPECIALS):
-            raise EmptyCorpusError(f"no token occurs at least {self.min_freq} times; lower --min-freq")
+            raise EmptyCorpusError(f"no token occurs at least {self.min_freq} times; lower min_freq")
         ids = [self.vocab_.encode(tokens) or [self.vocab_.unk_id] for tokens in token_lists]
         embed_dim = self.embed_dim
         pretrained = None

@@ -39,7 +39,7 @@ class HubDataset:
     revision: str
     text_columns: tuple[str, ...]
     label_column: str
-    layout: str  # "aclimdb" or "zhang_csv": the original release layout read from --data-dir
+    layout: str  # "aclimdb" or "zhang_csv": the original release layout read from data_dir
     n_classes: int
 
 
@@ -97,7 +97,7 @@ def load_classification_splits(
             return {s: _read_release(spec, Path(data_dir).expanduser(), s, errors) for s in splits}
         return {s: _read_hub(dataset, spec, s, revision) for s in splits}
     if data_dir is not None:
-        raise UsageError(f"--data-dir applies to the named datasets ({', '.join(HUB_DATASETS)}), not to a file")
+        raise UsageError(f"data_dir applies to the named datasets ({', '.join(HUB_DATASETS)}), not to a file")
     path = Path(dataset).expanduser()
     if not path.exists():
         raise UsageError(f"{dataset}: neither a file nor a named dataset ({', '.join(HUB_DATASETS)})")
@@ -110,7 +110,7 @@ def load_classification_splits(
 
 def _read_release(spec: HubDataset, data_dir: Path, split: str, errors: str) -> LabelledTexts:
     if not data_dir.is_dir():
-        raise InputFileError(f"{data_dir}: no such folder; --data-dir must hold {RELEASE_HINT[spec.layout]}")
+        raise InputFileError(f"{data_dir}: no such folder; data_dir must hold {RELEASE_HINT[spec.layout]}")
     if spec.layout == "aclimdb":
         return read_aclimdb(data_dir, split, errors)
     return read_zhang_csv(data_dir / f"{split}.csv", spec.n_classes, errors)
@@ -195,7 +195,7 @@ def read_labelled_file(
         data = _read_jsonl(p, text_field or "text", label_field or "label", errors)
     else:
         if text_field or label_field:
-            raise UsageError(f"{p}: --text-field/--label-field apply to .csv, .tsv and .jsonl files only")
+            raise UsageError(f"{p}: text and label fields apply to .csv, .tsv and .jsonl files only")
         data = _read_fasttext_format(p, errors)
     _check_labelled(data, p)
     return data
@@ -207,8 +207,8 @@ def _read_table(p: Path, delimiter: str, text_field: str, label_field: str, erro
     if first is None:
         raise InputFileError(f"{p}: empty file; expected a header row and labelled examples")
     header = [h.strip() for h in first[1]]
-    text_cols = [_column(p, header, name, "--text-field") for name in text_field.split(",")]
-    label_col = _column(p, header, label_field, "--label-field")
+    text_cols = [_column(p, header, name, "text field") for name in text_field.split(",")]
+    label_col = _column(p, header, label_field, "label field")
     out = LabelledTexts()
     for lineno, row in rows:
         if len(row) != len(header):
@@ -220,7 +220,7 @@ def _read_table(p: Path, delimiter: str, text_field: str, label_field: str, erro
 
 def _column(p: Path, header: list[str], name: str, option: str) -> int:
     if name not in header:
-        raise InputFileError(f"{p}: no column {name!r} (columns: {', '.join(header)}); choose one with {option}")
+        raise InputFileError(f"{p}: no column {name!r} (columns: {', '.join(header)}); choose another {option}")
     return header.index(name)
 
 
@@ -238,9 +238,9 @@ def _read_jsonl(p: Path, text_field: str, label_field: str, errors: str) -> Labe
             raise InputFileError(f"{p}: line {lineno}: expected a JSON object per line")
         for name in (*text_fields, label_field):
             if name not in obj:
-                option = "--label-field" if name == label_field else "--text-field"
+                option = "label field" if name == label_field else "text field"
                 raise InputFileError(
-                    f"{p}: line {lineno}: no field {name!r} (fields: {', '.join(obj)}); choose one with {option}"
+                    f"{p}: line {lineno}: no field {name!r} (fields: {', '.join(obj)}); choose another {option}"
                 )
         label = obj[label_field]
         if not isinstance(label, (str, int)) or isinstance(label, bool):
@@ -295,7 +295,7 @@ def _read_hub(name: str, spec: HubDataset, split: str, revision: str | None) -> 
         split,
         revision or spec.revision,
         f"{name} ({spec.repo})",
-        f"download the original release and pass --data-dir DIR, where DIR holds {RELEASE_HINT[spec.layout]}",
+        f"download the original release and give its folder as data_dir (it holds {RELEASE_HINT[spec.layout]})",
     )
     return hub_to_labelled(ds, spec)
 
@@ -309,7 +309,7 @@ def hub_to_labelled(ds, spec: HubDataset) -> LabelledTexts:
     missing = [c for c in (*spec.text_columns, spec.label_column) if c not in ds.column_names]
     if missing:
         raise DatasetUnavailableError(
-            f"{spec.repo}: hub copy lacks column(s) {', '.join(missing)}; pass --revision or use --data-dir"
+            f"{spec.repo}: hub copy lacks column(s) {', '.join(missing)}; choose another revision or use data_dir"
         )
     names = getattr(ds.features[spec.label_column], "names", None)
     columns = [ds[c] for c in spec.text_columns]
