@@ -90,10 +90,7 @@ def _load_or_build():
         try:
             _build(name, folder, path)
         except Exception as e:  # no compiler or linker: numba's JIT does the same work, only slower to start
-            print(
-                f"textkit: compiling the word2vec kernels ahead of time failed ({e}); using numba's JIT",
-                file=sys.stderr,
-            )
+            sys.stderr.write(f"textkit: compiling the word2vec kernels ahead of time failed ({e}); using numba's JIT\n")
             return None
     loader = importlib.machinery.ExtensionFileLoader(name, str(path))
     spec = importlib.util.spec_from_loader(name, loader)
