@@ -122,6 +122,68 @@ def test_shared_output_step_is_the_gradient_of_the_summed_loss(n_in, labels):
     assert loss == pytest.approx(float(want.detach()), rel=1e-4)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    n_in=st.integers(1, 10),
+    path=st.integers(1, 6),
+    scale=st.sampled_from([0.3, 1.0, 2.0]),
+    seed=st.integers(0, 2**16),
+)
+def test_a_shared_path_step_equals_the_inputs_one_after_another(n_in, path, scale, seed):
+    """Skip-gram HS: the window's context words against one center's path, batched, give what
+    word2vec's pair-by-pair updates give (saturated nodes skipped in both)."""
+    rng = np.random.default_rng(seed)
+    inputs = rng.normal(0, scale, (10, D)).astype(np.float32)
+    syn1 = rng.normal(0, scale, (V, D)).astype(np.float32)
+    rows = rng.permutation(V)[:path].astype(np.int32)
+    labels = rng.integers(0, 2, path).astype(np.float32)
+    sig, loss_table = kernels.sigmoid_tables()
+    alpha = 0.3
+    batched = syn1.copy()
+    grads = np.zeros((10, D), np.float32)
+    loss = kernels.path_step(
+        inputs,
+        n_in,
+        batched,
+        rows,
+        labels,
+        path,
+        alpha,
+        grads,
+        np.zeros((10, 8), np.float32),
+        np.zeros((10, 10), np.float32),
+        sig,
+        loss_table,
+        True,
+    )
+    one_by_one = syn1.copy()
+    want_loss = 0.0
+    for b in range(n_in):
+        step = np.zeros(D, np.float32)
+        for m in range(path):
+            want_loss += kernels.logistic_step(
+                inputs[b], one_by_one, rows[m], labels[m], alpha, step, sig, loss_table, True, True
+            )
+        np.testing.assert_allclose(grads[b], step, atol=5e-5)
+    np.testing.assert_allclose(batched, one_by_one, atol=5e-5)
+    assert loss == pytest.approx(want_loss, rel=1e-4, abs=1e-4)
+
+
+def test_hierarchical_softmax_leaves_saturated_nodes_alone():
+    """word2vec and gensim skip a node whose score is beyond ±6; negative sampling still moves."""
+    syn0, syn1, syn1neg = (np.full((V, D), 1.0, np.float32) for _ in range(3))
+    codes, points, lengths = huffman_tree(COUNTS)
+    accept, alias = negative_sampler(COUNTS)
+    neu1e = np.zeros(D, np.float32)
+    args = (codes, points, lengths, accept, alias)
+    fast = [m.copy() for m in (syn0, syn1, syn1neg)]  # every score is 7: beyond 6
+    kernels.sg_pair(*fast, 2, 3, *args, np.empty(0, np.int32), 1, 0, 0.1, neu1e, False)
+    np.testing.assert_array_equal(fast[1], syn1)
+    np.testing.assert_array_equal(fast[0], syn0)
+    kernels.sg_pair(*fast, 2, 3, *args, np.array([5], np.int32), 0, 1, 0.1, neu1e, False)
+    assert not np.array_equal(fast[2], syn1neg)
+
+
 def test_loss_tables_are_accurate():
     sig, loss = kernels.sigmoid_tables()
     xs = np.linspace(-kernels.TABLE_RANGE, kernels.TABLE_RANGE, len(sig))
@@ -146,6 +208,23 @@ def test_huffman_codes_are_optimal_prefix_codes(counts):
         best += merged
         heapq.heappush(heap, merged)
     assert int(np.dot(lengths, counts)) == best
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 40), min_size=2, max_size=300))
+def test_huffman_tree_is_gensims(counts):
+    """The same codes and points as gensim's tree from the same counts, ties (frequent here) included."""
+    from gensim.models.keyedvectors import KeyedVectors
+    from gensim.models.word2vec import _assign_binary_codes
+
+    codes, points, lengths = huffman_tree(counts)
+    kv = KeyedVectors(2, count=len(counts))
+    for i, c in enumerate(counts):
+        kv.set_vecattr(i, "count", c)
+    _assign_binary_codes(kv)
+    for w in range(len(counts)):
+        assert codes[w, : lengths[w]].tolist() == kv.get_vecattr(w, "code").tolist()
+        assert points[w, : lengths[w]].tolist() == kv.get_vecattr(w, "point").tolist()
 
 
 @settings(max_examples=40, deadline=None)

@@ -31,12 +31,13 @@ SIGNATURES = {
     "train_chunk": f"Tuple((f8, i8, i8))({_F32_2D}, {_F32_2D}, {_F32_2D}, {_I32}, {_I64}, f4[::1], f4[::1], {_I32}, "
     f"i1[:, ::1], i4[:, ::1], {_I32}, i8, i8, i8, i8, f8, f8, i8, b1, b1)",
     "vose_alias": "Tuple((f4[::1], i4[::1]))(f8[::1])",
+    "huffman_codes": "Tuple((i1[:, ::1], i4[:, ::1], i4[::1]))(i8[::1])",
 }
 _loaded = None
 
 
 def compiled_kernels():
-    """An object with ``train_chunk`` and ``vose_alias``: the ahead-of-time module, else numba's JIT."""
+    """``train_chunk``, ``vose_alias`` and ``huffman_codes``: from the ahead-of-time module, else numba's JIT."""
     global _loaded
     if _loaded is None:
         if os.environ.get("TEXTKIT_JIT_KERNELS") == "1":  # for debugging the numba code itself

@@ -27,6 +27,7 @@ _TO_UNIT32 = 1.0 / 4294967296.0  # 2**-32
 _LOW32 = np.uint64(0xFFFFFFFF)
 TABLE_RANGE = 8.0
 TABLE_SIZE = 1024
+MAX_EXP = 6.0  # hierarchical softmax leaves a node alone when its score is this large either way (word2vec)
 
 
 @njit(nogil=True, cache=True)
@@ -69,24 +70,27 @@ def _interpolate(table, x):
 
 
 @njit(nogil=True, fastmath=True, cache=True, error_model="numpy", inline="always")
-def logistic_step(l1, out, row, label, alpha, neu1e, sig_table, loss_table, compute_loss):
+def logistic_step(l1, out, row, label, alpha, neu1e, sig_table, loss_table, compute_loss, skip_saturated):
     """One binary logistic unit: ``σ(l1·out[row])`` should be ``label``.
 
     Accumulates the input's update into ``neu1e``, applies the output row's update in place, and
     returns ``-log σ(±l1·out[row])`` (0 when ``compute_loss`` is false). Both updates are
     ``alpha`` times minus the gradient, using ``out[row]`` from before its update, as word2vec.
+    With ``skip_saturated`` a score of at least ``MAX_EXP`` in size changes nothing (word2vec's
+    hierarchical softmax).
     """
     size = l1.shape[0]
     f = np.float32(0.0)
     for k in range(size):
         f += l1[k] * out[row, k]
     inside = -TABLE_RANGE < f < TABLE_RANGE
-    sig = _interpolate(sig_table, f) if inside else 1.0 / (1.0 + math.exp(-f))
-    g = np.float32((label - sig) * alpha)
-    for k in range(size):  # one pass: the input's step uses the output row from before its update
-        o = out[row, k]
-        neu1e[k] += g * o
-        out[row, k] = o + g * l1[k]
+    if not (skip_saturated and (f <= -MAX_EXP or f >= MAX_EXP)):
+        sig = _interpolate(sig_table, f) if inside else 1.0 / (1.0 + math.exp(-f))
+        g = np.float32((label - sig) * alpha)
+        for k in range(size):  # one pass: the input's step uses the output row from before its update
+            o = out[row, k]
+            neu1e[k] += g * o
+            out[row, k] = o + g * l1[k]
     if not compute_loss:
         return 0.0
     z = f if label > 0.5 else -f  # loss = -log σ(z) = log(1 + e^-z)
@@ -121,10 +125,19 @@ def _output_layer(
     if hs:
         for d in range(lengths[target]):
             loss += logistic_step(
-                l1, syn1, points[target, d], 1.0 - codes[target, d], alpha, neu1e, sig_table, loss_table, compute_loss
+                l1,
+                syn1,
+                points[target, d],
+                1.0 - codes[target, d],
+                alpha,
+                neu1e,
+                sig_table,
+                loss_table,
+                compute_loss,
+                True,
             )
     if negative > 0:
-        loss += logistic_step(l1, syn1neg, target, 1.0, alpha, neu1e, sig_table, loss_table, compute_loss)
+        loss += logistic_step(l1, syn1neg, target, 1.0, alpha, neu1e, sig_table, loss_table, compute_loss, False)
         for d in range(negative):
             if negatives.shape[0] > 0:
                 w = np.int64(negatives[d])
@@ -134,7 +147,7 @@ def _output_layer(
                 w = np.int64(slot) if (r & _LOW32) * _TO_UNIT32 < neg_accept[slot] else np.int64(neg_alias[slot])
             if w == target:  # word2vec skips a draw of the target itself
                 continue
-            loss += logistic_step(l1, syn1neg, w, 0.0, alpha, neu1e, sig_table, loss_table, compute_loss)
+            loss += logistic_step(l1, syn1neg, w, 0.0, alpha, neu1e, sig_table, loss_table, compute_loss, False)
     return loss, state
 
 
@@ -298,6 +311,80 @@ def batch_step(inputs, n_in, out, rows, labels, n_out, alpha, grads, scores, sig
 
 
 @njit(nogil=True, fastmath=True, cache=True, error_model="numpy", inline="always")
+def path_step(inputs, n_in, syn1, rows, labels, n_out, alpha, grads, coef, gram, sig_table, loss_table, compute_loss):
+    """Hierarchical softmax for inputs that share one Huffman path (skip-gram: the context words of
+    one center word), with the result of training them one after another, as word2vec does.
+
+    Input ``b`` meets the path rows as inputs ``0..b-1`` left them, ``row_m + Σ_c g[c,m] x_c``, so
+    its score is ``x_b·row_m + Σ_c g[c,m] (x_b·x_c)`` and its step is ``Σ_m g[b,m] row_m +
+    Σ_c (Σ_m g[b,m] g[c,m]) x_c`` (sums over ``c < b``). The products with the path rows are thus
+    taken once for the whole window against the rows as they were, and the small ``x_b·x_c``
+    products carry the order. A node whose score is at least ``MAX_EXP`` in size is left alone,
+    as word2vec and gensim do. ``grads[:n_in]`` receives each input's step, the path rows of
+    ``syn1`` move in place; ``coef`` and ``gram`` are scratch. Returns the summed ``-log σ(±score)``
+    (0 when ``compute_loss`` is false).
+    """
+    size = inputs.shape[1]
+    loss = 0.0
+    for b in range(n_in):  # scores against the rows as they were
+        for m in range(n_out):
+            r = rows[m]
+            f = np.float32(0.0)
+            for k in range(size):
+                f += inputs[b, k] * syn1[r, k]
+            coef[b, m] = f
+    for b in range(1, n_in):
+        for c in range(b):
+            f = np.float32(0.0)
+            for k in range(size):
+                f += inputs[b, k] * inputs[c, k]
+            gram[b, c] = f
+    for b in range(n_in):  # in order: coef[c, m] holds input c's g once c is done
+        for m in range(n_out):
+            f = coef[b, m]
+            for c in range(b):
+                f += coef[c, m] * gram[b, c]
+            label = labels[m]
+            g = np.float32(0.0)
+            if -TABLE_RANGE < f < TABLE_RANGE:
+                pos = (f + TABLE_RANGE) * (TABLE_SIZE / (2 * TABLE_RANGE))
+                i = min(int(pos), TABLE_SIZE - 1)
+                frac = pos - i
+                if -MAX_EXP < f < MAX_EXP:
+                    g = np.float32((label - (sig_table[i] + frac * (sig_table[i + 1] - sig_table[i]))) * alpha)
+                if compute_loss:  # -log σ(f) for label 1; -log σ(-f) = -log σ(f) + f for label 0
+                    loss += loss_table[i] + frac * (loss_table[i + 1] - loss_table[i]) + (1.0 - label) * f
+            elif compute_loss:
+                z = f if label > 0.5 else -f
+                loss += math.log1p(math.exp(-z)) if z > 0 else -z + math.log1p(math.exp(z))
+            coef[b, m] = g
+    for b in range(n_in):
+        for k in range(size):
+            grads[b, k] = 0.0
+        for m in range(n_out):
+            g = coef[b, m]
+            if g != 0.0:
+                r = rows[m]
+                for k in range(size):
+                    grads[b, k] += g * syn1[r, k]
+        for c in range(b):
+            h = np.float32(0.0)
+            for m in range(n_out):
+                h += coef[b, m] * coef[c, m]
+            if h != 0.0:
+                for k in range(size):
+                    grads[b, k] += h * inputs[c, k]
+    for m in range(n_out):
+        r = rows[m]
+        for b in range(n_in):
+            g = coef[b, m]
+            if g != 0.0:
+                for k in range(size):
+                    syn1[r, k] += g * inputs[b, k]
+    return loss
+
+
+@njit(nogil=True, fastmath=True, cache=True, error_model="numpy", inline="always")
 def _draw_negatives(target, negative, neg_accept, neg_alias, rows, labels, start, state):
     """Fill ``rows[start:]`` with the target (label 1) and up to ``negative`` draws (label 0; a
     draw of the target itself is skipped, as word2vec). Returns (rows filled, state)."""
@@ -345,8 +432,9 @@ def train_chunk(
 
     ``shared`` (the default kernel) trains skip-gram window by window: the context words of one
     target share its negative samples (HogBatch, Ji et al. 2016), so each update is one small
-    dense product (:func:`batch_step`); hierarchical softmax and CBOW go through the same
-    routine one input at a time (the classic updates, in a loop that computes the scores first).
+    dense product (:func:`batch_step`), and they share its Huffman path, whose products are
+    taken once for the window with the result of word2vec's pair-by-pair order
+    (:func:`path_step`); CBOW has one input per target and goes through the same routines.
     Without ``shared`` every (context, target) pair draws its own negatives and is applied in
     turn, as the C tool and gensim do.
     The learning rate falls linearly from ``alpha_start`` to ``alpha_end`` across the chunk.
@@ -446,6 +534,7 @@ def _train_chunk_shared(
     grads = np.empty((2 * window, size), dtype=np.float32)
     hs_grads = np.empty((2 * window, size), dtype=np.float32)  # with both layers: the HS part of the step
     scores = np.empty((2 * window, max_out), dtype=np.float32)
+    gram = np.empty((2 * window, 2 * window), dtype=np.float32)
     context = np.empty(2 * window, dtype=np.int32)
     rows = np.empty(max_out, dtype=np.int32)
     labels = np.empty(max_out, dtype=np.float32)
@@ -501,23 +590,21 @@ def _train_chunk_shared(
                 for d in range(n_out):
                     rows[d] = points[target, d]
                     labels[d] = 1.0 - codes[target, d]
-                # one input at a time: the nodes near the root are on every path, and a whole window
-                # pushing them at once from the same old values overshoots (analogies suffered)
-                for b2 in range(n_in):
-                    loss += batch_step(
-                        inputs[b2 : b2 + 1],
-                        1,
-                        syn1,
-                        rows,
-                        labels,
-                        n_out,
-                        alpha,
-                        grads[b2 : b2 + 1],
-                        scores,
-                        sig_table,
-                        loss_table,
-                        compute_loss,
-                    )
+                loss += path_step(
+                    inputs,
+                    n_in,
+                    syn1,
+                    rows,
+                    labels,
+                    n_out,
+                    alpha,
+                    grads,
+                    scores,
+                    gram,
+                    sig_table,
+                    loss_table,
+                    compute_loss,
+                )
                 if negative > 0:
                     for b2 in range(n_in):
                         for k in range(size):
@@ -718,3 +805,86 @@ def vose_alias(scaled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             small[n_small] = big
             n_small += 1
     return accept, alias
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _sift_down(keys, nodes, start, pos):
+    """heapq's ``_siftdown`` on the heap ``keys``/``nodes`` (items compare by key alone)."""
+    key, node = keys[pos], nodes[pos]
+    while pos > start:
+        up = (pos - 1) >> 1
+        if key < keys[up]:
+            keys[pos], nodes[pos] = keys[up], nodes[up]
+            pos = up
+        else:
+            break
+    keys[pos], nodes[pos] = key, node
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _sift_up(keys, nodes, pos, end):
+    """heapq's ``_siftup``: the smaller child moves up to a leaf, then the item sifts down."""
+    start = pos
+    key, node = keys[pos], nodes[pos]
+    child = 2 * pos + 1
+    while child < end:
+        if child + 1 < end and not keys[child] < keys[child + 1]:
+            child += 1
+        keys[pos], nodes[pos] = keys[child], nodes[child]
+        pos = child
+        child = 2 * pos + 1
+    keys[pos], nodes[pos] = key, node
+    _sift_down(keys, nodes, start, pos)
+
+
+@njit(nogil=True, cache=True)
+def huffman_codes(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The Huffman tree over ``counts`` (at least 2) as ``(codes, points, lengths)``; see
+    :func:`textkit.word2vec.tables.huffman_tree`.
+
+    The two lightest nodes are merged in turn (the first taken on branch 0) into inner node
+    ``n, n+1, ...``; the root is the last. The heap is Python's ``heapq``, step for step, with
+    items that compare by count alone, as gensim's, so ties between equal counts fall the same
+    way and both build the same tree from the same counts.
+    """
+    n = counts.shape[0]
+    keys = counts.copy()
+    nodes = np.arange(n).astype(np.int64)
+    for i in range(n // 2 - 1, -1, -1):  # heapify
+        _sift_up(keys, nodes, i, n)
+    parent = np.zeros(2 * n - 1, dtype=np.int64)
+    branch = np.zeros(2 * n - 1, dtype=np.int8)
+    size = n
+    pair = np.empty(2, dtype=np.int64)
+    for new in range(n, 2 * n - 1):
+        total = np.int64(0)
+        for side in range(2):  # heappop
+            size -= 1
+            top_key, top_node = keys[0], nodes[0]
+            if size > 0:
+                keys[0], nodes[0] = keys[size], nodes[size]
+                _sift_up(keys, nodes, 0, size)
+            pair[side] = top_node
+            total += top_key
+        parent[pair[0]] = new
+        parent[pair[1]] = new
+        branch[pair[1]] = 1
+        keys[size], nodes[size] = total, new  # heappush
+        _sift_down(keys, nodes, 0, size)
+        size += 1
+    root = 2 * n - 2
+    lengths = np.zeros(n, dtype=np.int32)
+    for w in range(n):
+        node = w
+        while node != root:
+            lengths[w] += 1
+            node = parent[node]
+    codes = np.zeros((n, lengths.max()), dtype=np.int8)
+    points = np.zeros((n, lengths.max()), dtype=np.int32)
+    for w in range(n):  # filled from the word up, so the root comes first
+        node = w
+        for d in range(lengths[w] - 1, -1, -1):
+            codes[w, d] = branch[node]
+            points[w, d] = parent[node] - n
+            node = parent[node]
+    return codes, points, lengths

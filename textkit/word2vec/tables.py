@@ -2,7 +2,7 @@
 
 * :func:`keep_probabilities` — subsampling of frequent words (the word2vec formula, as gensim);
 * :func:`negative_sampler` — the unigram distribution raised to 3/4, as alias tables;
-* :func:`huffman_tree` — binary codes and inner-node paths for hierarchical softmax.
+* :func:`huffman_tree` — binary codes and inner-node paths for hierarchical softmax (gensim's tree).
 
 >>> [round(float(p), 3) for p in keep_probabilities(np.array([1000, 1]), sample=1e-3)]
 [0.033, 1.0]
@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Sequence
 
 import numpy as np
@@ -57,7 +56,8 @@ def huffman_tree(counts: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndar
 
     Returns ``(codes, points, lengths)``: word ``w`` has the path ``points[w, :lengths[w]]`` of
     inner-node rows (root first; rows index the ``len(counts) - 1`` inner nodes) and the branch
-    taken at each, ``codes[w, :lengths[w]]`` (0 or 1). Frequent words get short codes.
+    taken at each, ``codes[w, :lengths[w]]`` (0 or 1). Frequent words get short codes. The tree,
+    codes and points are those gensim builds from the same counts (ties included).
 
     >>> codes, points, lengths = huffman_tree([5, 3, 1, 1])
     >>> lengths.tolist()
@@ -66,33 +66,6 @@ def huffman_tree(counts: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndar
     n = len(counts)
     if n < 2:
         raise UsageError("hierarchical softmax needs at least 2 words in the vocabulary")
-    heap = [(int(c), i) for i, c in enumerate(counts)]
-    heapq.heapify(heap)
-    parent = np.zeros(2 * n - 1, dtype=np.int64)
-    branch = np.zeros(2 * n - 1, dtype=np.int8)
-    next_node = n
-    while len(heap) > 1:
-        c1, a = heapq.heappop(heap)
-        c2, b = heapq.heappop(heap)
-        parent[a], branch[a] = next_node, 0
-        parent[b], branch[b] = next_node, 1
-        heapq.heappush(heap, (c1 + c2, next_node))
-        next_node += 1
-    root = 2 * n - 2
-    paths = []
-    for w in range(n):
-        code, point, node = [], [], w
-        while node != root:
-            code.append(branch[node])
-            point.append(parent[node] - n)
-            node = parent[node]
-        paths.append((code[::-1], point[::-1]))
-    depth = max(len(c) for c, _ in paths)
-    codes = np.zeros((n, depth), dtype=np.int8)
-    points = np.zeros((n, depth), dtype=np.int32)
-    lengths = np.zeros(n, dtype=np.int32)
-    for w, (code, point) in enumerate(paths):
-        lengths[w] = len(code)
-        codes[w, : len(code)] = code
-        points[w, : len(point)] = point
-    return codes, points, lengths
+    from textkit.word2vec.compiled import compiled_kernels
+
+    return compiled_kernels().huffman_codes(np.asarray(counts, dtype=np.int64))
