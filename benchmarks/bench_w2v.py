@@ -16,7 +16,8 @@ made from the same sample's lines drawn in a random order (seed 0) with replacem
 epoch (every word of the sample then passes min_count, so the vocabulary is several times larger).
 
     python benchmarks/bench_w2v.py                       # wiki, sg-ns, cbow-ns, sg-hs, 3 seeds
-    python benchmarks/bench_w2v.py --corpus stream --modes sg-ns --epochs 1
+    python benchmarks/bench_w2v.py --corpus wiki,stream  # both sizes, one table each
+    python benchmarks/bench_w2v.py --corpus stream --modes sg-hs
     python benchmarks/bench_w2v.py --quick --json        # 1 seed
 """
 
@@ -179,7 +180,7 @@ def make_stream(source: Path, target: Path, words: int = STREAM_WORDS, seed: int
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--corpus", default="wiki", help="wiki, stream (~20M words), or a path")
+    p.add_argument("--corpus", default="wiki", help="comma-separated: wiki, stream (~20M words), or paths")
     p.add_argument("--modes", default="sg-ns,cbow-ns,sg-hs", help=f"comma-separated: {', '.join(MODES)}")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=None, help="default: 5 (wiki), 1 (stream)")
@@ -199,45 +200,60 @@ def main() -> None:
 
     folder = cache_dir() / "corpora"
     wiki = tokenized(resolve_corpus("wiki"), folder / "wiki_sample_en_tokens.txt")
-    if args.corpus == "stream":
-        corpus = make_stream(wiki, folder / "wiki_stream_20M_en_tokens.txt")
-    elif args.corpus == "wiki":
-        corpus = wiki
-    else:
-        corpus = resolve_corpus(args.corpus)
-    epochs = args.epochs if args.epochs is not None else (1 if args.corpus == "stream" else 5)
     seeds = 1 if args.quick else args.seeds
-    print(f"corpus {corpus}; {epochs} epoch(s), {args.workers} workers, {seeds} seed(s)", file=sys.stderr)
-    results = {}
+    tables = []
     with tempfile.TemporaryDirectory(prefix="bench-w2v-") as tmp:
-        # one unmeasured run first: compiles the kernels into numba's cache if the code changed
+        # one unmeasured run first: compiles the kernels into textkit's cache if the code changed
         timed(textkit_command(str(wiki), str(Path(tmp) / "warm.txt"), "sg-ns", 1, 1, args.workers))
-        for mode in args.modes.split(","):
-            runs: dict[str, list[dict]] = {"gensim": [], "textkit": []}
-            for seed in range(1, seeds + 1):
-                sides = [("gensim", gensim_command), ("textkit", textkit_command)]
-                if seed % 2 == 0:
-                    sides.reverse()
-                for name, make in sides:
-                    output = str(Path(tmp) / f"{name}-{mode}-{seed}.txt")
-                    seconds, peak = timed(make(str(corpus), output, mode, seed, epochs, args.workers))
-                    run = {"seconds": seconds, "peak_mib": peak}
-                    if not args.no_quality:
-                        run.update(quality(output))
-                    runs[name].append(run)
-                    print(
-                        f"{mode} seed {seed} {name:8s} " + "  ".join(f"{k} {v:.4f}" for k, v in run.items()),
-                        file=sys.stderr,
-                    )
-            summary = {name: {k: statistics.mean(r[k] for r in rs) for k in rs[0]} for name, rs in runs.items()}
-            pairs = [g["seconds"] / t["seconds"] for g, t in zip(runs["gensim"], runs["textkit"])]
-            summary["speedup"] = statistics.median(pairs)
-            summary["speedup_range"] = [min(pairs), max(pairs)]
-            summary["runs"] = runs
-            results[mode] = summary
+        for name in args.corpus.split(","):
+            if name == "stream":
+                corpus = make_stream(wiki, folder / "wiki_stream_20M_en_tokens.txt")
+            elif name == "wiki":
+                corpus = wiki
+            else:
+                corpus = resolve_corpus(name)
+            epochs = args.epochs if args.epochs is not None else (1 if name == "stream" else 5)
+            print(f"corpus {corpus}; {epochs} epoch(s), {args.workers} workers, {seeds} seed(s)", file=sys.stderr)
+            results = compare(args, str(corpus), epochs, seeds, tmp)
+            tables.append({"corpus": str(corpus), "epochs": epochs, "workers": args.workers, "seeds": seeds, **results})
     if args.json:
-        print(json.dumps({"corpus": str(corpus), "epochs": epochs, "workers": args.workers, "seeds": seeds, **results}))
+        print(json.dumps(tables[0] if len(tables) == 1 else {"corpora": tables}))
         return
+    for table in tables:
+        print(f"{table['corpus']}: {table['epochs']} epoch(s), {table['workers']} workers, {table['seeds']} seed(s)")
+        print_table({mode: table[mode] for mode in args.modes.split(",")})
+
+
+def compare(args: argparse.Namespace, corpus: str, epochs: int, seeds: int, tmp: str) -> dict:
+    """Every mode, each seed a textkit run and a gensim run in alternating order; their summaries."""
+    results = {}
+    for mode in args.modes.split(","):
+        runs: dict[str, list[dict]] = {"gensim": [], "textkit": []}
+        for seed in range(1, seeds + 1):
+            sides = [("gensim", gensim_command), ("textkit", textkit_command)]
+            if seed % 2 == 0:
+                sides.reverse()
+            for name, make in sides:
+                output = str(Path(tmp) / f"{name}-{mode}-{seed}.txt")
+                seconds, peak = timed(make(corpus, output, mode, seed, epochs, args.workers))
+                run = {"seconds": seconds, "peak_mib": peak}
+                if not args.no_quality:
+                    run.update(quality(output))
+                runs[name].append(run)
+                print(
+                    f"{mode} seed {seed} {name:8s} " + "  ".join(f"{k} {v:.4f}" for k, v in run.items()),
+                    file=sys.stderr,
+                )
+        summary = {name: {k: statistics.mean(r[k] for r in rs) for k in rs[0]} for name, rs in runs.items()}
+        pairs = [g["seconds"] / t["seconds"] for g, t in zip(runs["gensim"], runs["textkit"])]
+        summary["speedup"] = statistics.median(pairs)
+        summary["speedup_range"] = [min(pairs), max(pairs)]
+        summary["runs"] = runs
+        results[mode] = summary
+    return results
+
+
+def print_table(results: dict) -> None:
     print(
         f"{'mode':8s} {'gensim s':>9s} {'textkit s':>9s} {'speedup':>8s} {'range':>11s} {'peak MiB g/t':>14s}   "
         f"{'analogy g/t':>13s} {'ws353 g/t':>13s} {'simlex g/t':>13s}"
