@@ -212,11 +212,34 @@ def test_huffman_codes_are_optimal_prefix_codes(counts):
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.integers(1, 40), min_size=2, max_size=300))
-def test_huffman_tree_is_gensims(counts):
-    """The same codes and points as gensim's tree from the same counts, ties (frequent here) included."""
+def test_huffman_tree_merges_ties_lowest_index_first(counts):
+    """The compiled tree is Python's heapq over (count, node) pairs, ties (frequent here) included."""
+    codes, points, lengths = huffman_tree(counts)
+    n = len(counts)
+    heap = [(c, i) for i, c in enumerate(counts)]
+    heapq.heapify(heap)
+    parent, branch = {}, {}
+    for node in range(n, 2 * n - 1):
+        (c1, a), (c2, b) = heapq.heappop(heap), heapq.heappop(heap)
+        parent[a], parent[b], branch[a], branch[b] = node, node, 0, 1
+        heapq.heappush(heap, (c1 + c2, node))
+    for w in range(n):
+        path, node = [], w
+        while node != 2 * n - 2:
+            path.append((branch[node], parent[node] - n))
+            node = parent[node]
+        assert [(int(c), int(p)) for c, p in zip(codes[w, : lengths[w]], points[w, : lengths[w]])] == path[::-1]
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.integers(0, 30), min_size=2, max_size=20, unique=True))
+def test_huffman_codes_and_points_follow_gensim(exponents):
+    """Counts that are distinct powers of 3 never tie (every sum of them is unique), so the tree is
+    gensim's, and so must be the codes and points."""
     from gensim.models.keyedvectors import KeyedVectors
     from gensim.models.word2vec import _assign_binary_codes
 
+    counts = [3**e for e in exponents]
     codes, points, lengths = huffman_tree(counts)
     kv = KeyedVectors(2, count=len(counts))
     for i, c in enumerate(counts):

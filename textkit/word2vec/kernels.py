@@ -321,14 +321,26 @@ def path_step(inputs, n_in, syn1, rows, labels, n_out, alpha, grads, coef, gram,
     taken once for the whole window against the rows as they were, and the small ``x_b·x_c``
     products carry the order. A node whose score is at least ``MAX_EXP`` in size is left alone,
     as word2vec and gensim do. ``grads[:n_in]`` receives each input's step, the path rows of
-    ``syn1`` move in place; ``coef`` and ``gram`` are scratch. Returns the summed ``-log σ(±score)``
+    ``syn1`` move in place; ``coef`` and ``gram`` are scratch. Inputs go two at a time through each
+    pass over a path row, and path rows two at a time into each input's step (half the loads and
+    stores of the rows). Returns the summed ``-log σ(±score)``
     (0 when ``compute_loss`` is false).
     """
     size = inputs.shape[1]
     loss = 0.0
-    for b in range(n_in):  # scores against the rows as they were
-        for m in range(n_out):
-            r = rows[m]
+    for m in range(n_out):  # scores against the rows as they were; two inputs per pass over a row
+        r = rows[m]
+        for b in range(0, n_in - 1, 2):
+            f0 = np.float32(0.0)
+            f1 = np.float32(0.0)
+            for k in range(size):
+                o = syn1[r, k]
+                f0 += inputs[b, k] * o
+                f1 += inputs[b + 1, k] * o
+            coef[b, m] = f0
+            coef[b + 1, m] = f1
+        if n_in % 2 == 1:
+            b = n_in - 1
             f = np.float32(0.0)
             for k in range(size):
                 f += inputs[b, k] * syn1[r, k]
@@ -361,12 +373,19 @@ def path_step(inputs, n_in, syn1, rows, labels, n_out, alpha, grads, coef, gram,
     for b in range(n_in):
         for k in range(size):
             grads[b, k] = 0.0
-        for m in range(n_out):
-            g = coef[b, m]
-            if g != 0.0:
-                r = rows[m]
+        for m in range(0, n_out - 1, 2):
+            g0 = coef[b, m]
+            g1 = coef[b, m + 1]
+            r0 = rows[m]
+            r1 = rows[m + 1]
+            if g0 != 0.0 or g1 != 0.0:
                 for k in range(size):
-                    grads[b, k] += g * syn1[r, k]
+                    grads[b, k] += g0 * syn1[r0, k] + g1 * syn1[r1, k]
+        if n_out % 2 == 1:
+            g = coef[b, n_out - 1]
+            r = rows[n_out - 1]
+            for k in range(size):
+                grads[b, k] += g * syn1[r, k]
         for c in range(b):
             h = np.float32(0.0)
             for m in range(n_out):
@@ -376,11 +395,16 @@ def path_step(inputs, n_in, syn1, rows, labels, n_out, alpha, grads, coef, gram,
                     grads[b, k] += h * inputs[c, k]
     for m in range(n_out):
         r = rows[m]
-        for b in range(n_in):
-            g = coef[b, m]
-            if g != 0.0:
+        for b in range(0, n_in - 1, 2):
+            g0 = coef[b, m]
+            g1 = coef[b + 1, m]
+            if g0 != 0.0 or g1 != 0.0:
                 for k in range(size):
-                    syn1[r, k] += g * inputs[b, k]
+                    syn1[r, k] += g0 * inputs[b, k] + g1 * inputs[b + 1, k]
+        if n_in % 2 == 1:
+            g = coef[n_in - 1, m]
+            for k in range(size):
+                syn1[r, k] += g * inputs[n_in - 1, k]
     return loss
 
 
@@ -809,11 +833,11 @@ def vose_alias(scaled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @njit(nogil=True, cache=True, inline="always")
 def _sift_down(keys, nodes, start, pos):
-    """heapq's ``_siftdown`` on the heap ``keys``/``nodes`` (items compare by key alone)."""
+    """heapq's ``_siftdown`` on the heap ``keys``/``nodes``, ordered by (count, node)."""
     key, node = keys[pos], nodes[pos]
     while pos > start:
         up = (pos - 1) >> 1
-        if key < keys[up]:
+        if key < keys[up] or (key == keys[up] and node < nodes[up]):
             keys[pos], nodes[pos] = keys[up], nodes[up]
             pos = up
         else:
@@ -828,8 +852,9 @@ def _sift_up(keys, nodes, pos, end):
     key, node = keys[pos], nodes[pos]
     child = 2 * pos + 1
     while child < end:
-        if child + 1 < end and not keys[child] < keys[child + 1]:
-            child += 1
+        right = child + 1
+        if right < end and (keys[right] < keys[child] or (keys[right] == keys[child] and nodes[right] < nodes[child])):
+            child = right
         keys[pos], nodes[pos] = keys[child], nodes[child]
         pos = child
         child = 2 * pos + 1
@@ -843,9 +868,8 @@ def huffman_codes(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     :func:`textkit.word2vec.tables.huffman_tree`.
 
     The two lightest nodes are merged in turn (the first taken on branch 0) into inner node
-    ``n, n+1, ...``; the root is the last. The heap is Python's ``heapq``, step for step, with
-    items that compare by count alone, as gensim's, so ties between equal counts fall the same
-    way and both build the same tree from the same counts.
+    ``n, n+1, ...``; the root is the last. Between equal counts the lower node number goes first
+    (words before inner nodes), so the tree does not depend on the heap's layout.
     """
     n = counts.shape[0]
     keys = counts.copy()

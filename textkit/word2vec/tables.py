@@ -2,7 +2,7 @@
 
 * :func:`keep_probabilities` — subsampling of frequent words (the word2vec formula, as gensim);
 * :func:`negative_sampler` — the unigram distribution raised to 3/4, as alias tables;
-* :func:`huffman_tree` — binary codes and inner-node paths for hierarchical softmax (gensim's tree).
+* :func:`huffman_tree` — binary codes and inner-node paths for hierarchical softmax.
 
 >>> [round(float(p), 3) for p in keep_probabilities(np.array([1000, 1]), sample=1e-3)]
 [0.033, 1.0]
@@ -56,8 +56,10 @@ def huffman_tree(counts: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndar
 
     Returns ``(codes, points, lengths)``: word ``w`` has the path ``points[w, :lengths[w]]`` of
     inner-node rows (root first; rows index the ``len(counts) - 1`` inner nodes) and the branch
-    taken at each, ``codes[w, :lengths[w]]`` (0 or 1). Frequent words get short codes. The tree,
-    codes and points are those gensim builds from the same counts (ties included).
+    taken at each, ``codes[w, :lengths[w]]`` (0 or 1). Frequent words get short codes. Codes and
+    points follow gensim's conventions (the first of the two merged nodes takes branch 0, inner
+    node ``i`` is the ``i``-th merge); where counts tie, the lower index is merged first, while
+    gensim's heap compares counts alone, so the trees can differ between tied words.
 
     >>> codes, points, lengths = huffman_tree([5, 3, 1, 1])
     >>> lengths.tolist()
