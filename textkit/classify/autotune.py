@@ -37,6 +37,7 @@ SMALL_DATA = 2000
 FOLDS = 5
 # A bow feature setting this close to the best score gets its C tuned (cheap: the matrices are cached).
 C_SEARCH_MARGIN = 0.01
+C_RANGE = (1e-2, 1e4)  # the line search stays inside: beyond, the fit is unregularised or all bias
 # Where the C search of a weighting starts when no trial has used it yet.
 BOW_START_C = {"tfidf": 1000.0, "nb": 1.0, "tfidf+nb": 1.0}
 BOW_FEATURE_PARAMS = ("analyzer", "features", "ngrams", "min_freq")
@@ -136,7 +137,7 @@ class Search:
             steps = [C * 3 if C > previous[1] else C / 3]
         for c in steps:
             candidate = {**params, "C": float(np.round(c, 4))}
-            if self._fresh("bow", candidate):
+            if C_RANGE[0] <= c <= C_RANGE[1] and self._fresh("bow", candidate):
                 self.queue.insert(0, ("bow", candidate))
 
     def _best_c(self, weighting: str) -> float:
@@ -196,6 +197,7 @@ class FeatureCache:
     def __init__(self, max_settings: int = 4):
         self.max_settings = max_settings
         self.entries: OrderedDict[tuple, dict[int, tuple]] = OrderedDict()
+        self.build_seconds: dict[tuple, dict[int, float]] = {}  # time to make each setting's matrices, per split
 
     def has(self, model) -> bool:
         return model._feature_key() in self.entries
@@ -208,9 +210,11 @@ class FeatureCache:
         while len(self.entries) > self.max_settings:
             self.entries.popitem(last=False)
         if index not in per_split:
+            t0 = time.perf_counter()
             model.labels_, y = encode_labels(train.labels)
             X = model._fit_features(train.texts, y)
             per_split[index] = (X, model._matrix(held_out.texts), y, model.labels_)
+            self.build_seconds.setdefault(key, {})[index] = time.perf_counter() - t0
         return per_split[index]
 
 
@@ -283,7 +287,7 @@ def autotune(
         model = _make(kind, params, cached, seed, threads)
         timing = "bow, cached features" if kind == "bow" and cache.has(model) else kind
         expected = slowest_seconds.get(timing, 0.0)
-        refit = (best or {}).get("seconds", 0.0) / max(len(splits), 1) * 1.25
+        refit = (best or {}).get("cost", 0.0) / max(len(splits), 1) * 1.25
         if trials and elapsed + expected + refit > duration:
             skipped_kinds.add(kind)
             if skipped_kinds >= set(kinds):
@@ -303,6 +307,8 @@ def autotune(
             scores.append(classification_report(held_out.labels, predicted, model.labels_)[metric])
         seconds = time.perf_counter() - t0
         slowest_seconds[timing] = max(seconds, slowest_seconds.get(timing, 0.0))
+        # What refitting this setting from scratch would cost (a bow trial may have found its matrices made).
+        cost = seconds + (sum(cache.build_seconds.get(model._feature_key(), {}).values()) if kind == "bow" else 0.0)
         trial = {
             "trial": len(trials) + 1,
             "kind": kind,
@@ -315,7 +321,7 @@ def autotune(
         trials.append(trial)
         improved = best is None or trial["score"] > best["score"]
         if improved:
-            best = trial
+            best = {**trial, "cost": cost}
         search.tell(kind, params, trial["score"])
         say(
             f"autotune: trial {trial['trial']:3d} {kind:8s} {metric} {trial['score']:.4f}{' *' if improved else '  '} "
@@ -338,7 +344,7 @@ def autotune(
         "duration": duration,
         "n": len(data),
         "trials": trials,
-        "best": best,
+        "best": {k: v for k, v in best.items() if k != "cost"},
         "refit_seconds": round(refit_seconds, 3),
         "total_seconds": round(time.perf_counter() - start, 3),
     }
