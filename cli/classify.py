@@ -135,8 +135,8 @@ def _load_split(dataset, split, data_dir, text_field, label_field, revision, err
 @click.option("--penalty", type=click.Choice(["l1", "l2"]), help="Logistic-regression penalty (bow; default l2).")
 @click.option(
     "--features",
-    type=click.Choice(["tfidf", "nb"]),
-    help="bow features: TF-IDF, or NB-weighted indicators (NBSVM-style; two classes).",
+    type=click.Choice(["tfidf", "nb", "tfidf+nb"]),
+    help="bow features: TF-IDF, NB-weighted indicators (NBSVM-style; two classes), or both side by side.",
 )
 @click.option("--pooling", type=click.Choice(["max", "mean"]), help="Pooling over time (rnn; default max).")
 @click.option("--layers", type=click.IntRange(min=1), help="Stacked recurrent layers (rnn; default 1).")
