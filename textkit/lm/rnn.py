@@ -4,8 +4,8 @@ Each layer keeps its parameters under the names and shapes that ``torch.nn.RNN/L
 (``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k}``, gates stacked in torch's
 order), so a state dict moves between the two implementations unchanged and the tests can check
 that both compute the same numbers. Inputs are sequence-first, ``(T, B, input_size)``, like torch.
-The LSTM's backward pass through time is written out too (:class:`LSTMRecurrence`), which keeps it
-within about 1.3x of torch's fused layer; the RNN and GRU steps are differentiated by autograd.
+The LSTM's backward pass through time is written out too (:class:`LSTMRecurrence`), so autograd
+does not record a dozen nodes per step; the RNN and GRU steps are differentiated by autograd.
 
 The equations (x: input at step t, h: previous hidden state, σ: logistic sigmoid, ⊙: elementwise):
 
