@@ -2,15 +2,21 @@
 
 The peer is the loop of pytorch/examples ``word_language_model`` written out below (``--plain-side``
 runs it as its own process): nn.Embedding + nn.LSTM/GRU + nn.Linear with PyTorch's default
-initialisation, ``batchify``, ``repackage_hidden``, ``clip_grad_norm_`` and a hand-written SGD
-step, trained on the whole training file, then the test file scored as one stream, in one process.
-textkit is the CLI a user runs, also one process: ``textkit train-lm TRAIN --valid-fraction 0
---test TEST ...`` (trains, writes the model folder, scores TEST with the same definition as
-``eval-ppl``). Both read the same whitespace-tokenized files, so both train on identical token
-streams; both predict every word and one ``<eos>`` per line, with words under ``--min-freq`` as
-``<unk>``. Settings: 2 layers of 200, dropout 0.2, BPTT 35, batch 20, SGD lr 20, clip 0.25, one
-epoch, ``--threads`` torch threads on both sides (on a machine shared with other jobs, 1 thread
-avoids OpenMP threads waiting on each other).
+initialisation, ``repackage_hidden``, ``clip_grad_norm_`` and a hand-written SGD step, trained on
+the whole training file, then the test file scored as one stream, in one process. textkit is the
+CLI a user runs, also one process: ``textkit train-lm TRAIN --valid-fraction 0 --test TEST ...``
+(trains, writes the model folder, scores TEST with the same definition as ``eval-ppl``). Both read
+the same whitespace-tokenized files and predict every word and one ``<eos>`` per line, with words
+under ``--min-freq`` as ``<unk>``. Settings: 2 layers of 200, dropout 0.2, BPTT 35, batch 20, SGD
+lr 20, clip 0.25, one epoch, ``--threads`` torch threads on both sides (on a machine shared with
+other jobs use 1: with 2, each side's OpenMP threads wait on each other and times multiply).
+
+Common random numbers: for seed s the peer builds its model after ``torch.manual_seed(s)``, seeds
+dropout with s again and takes the minibatches of textkit's sequential sampler (the stream starts
+0-35 tokens in, drawn from s; whole minibatches only), exactly as ``textkit train-lm --seed s``
+does. A seed then gives both sides the same computation, so the per-seed perplexity ratio
+measures the implementation (1.000 when they agree), and the spread over seeds (about +-10% at
+lr 20 after one epoch) is shown separately for each side.
 
 Corpora (built from gensim's test data, so nothing is downloaded):
 
@@ -18,16 +24,20 @@ Corpora (built from gensim's test data, so nothing is downloaded):
   the first 40 articles train, the next 10 test (min count 3);
 * ``lee``: gensim's Lee background corpus, lowercased words; the first 270 articles train, the
   last 30 test (min count 3);
-* ``wiki-all``: the whole Wikipedia sample less its last 8 articles (~420k tokens), every word kept
+* ``wiki-all``: the whole Wikipedia sample less its last 8 articles (~407k tokens), every word kept
   (~33k words): the adaptive-softmax case (``--softmax adaptive`` against the plain full softmax).
 
-Each row: seconds of each whole process (train + test evaluation, medians over ``--rounds``
-alternated A/B rounds, round r seeding both sides with r: at lr 20 one run's perplexity moves by
-several percent with the seed), the speed ratio (plain seconds / textkit seconds: above 1 is textkit
-faster), test perplexities and their ratio (textkit / plain), peak RSS of each side.
+One line per seed (seconds of each whole process, train + test evaluation, the side that runs
+first alternating with the seed), then per case: mean, range and standard deviation over the seeds
+of the speed ratio (plain seconds / textkit seconds: above 1 is textkit faster), of each side's
+seconds and test perplexity, of the perplexity ratio (textkit / plain), and the peak RSS of each
+side. ``--log`` appends the per-seed records to a file so that a long series can be run in several
+calls and summarised with ``--summarize``.
 
-    python benchmarks/bench_lm.py                          # every case, 1 round (~1 h on 2 quiet cores)
-    python benchmarks/bench_lm.py --quick                  # 40k training tokens per corpus
+    python benchmarks/bench_lm.py --seeds 0-4                       # every case, 5 seeds
+    python benchmarks/bench_lm.py --cases lee:lstm --seeds 0-4 --threads 1 --log lm.jsonl
+    python benchmarks/bench_lm.py --summarize lm.jsonl
+    python benchmarks/bench_lm.py --quick                           # 40k training tokens per corpus
     python benchmarks/bench_lm.py --cases wiki:gru --inits torch,uniform   # compare initialisations
 """
 
@@ -257,9 +267,10 @@ def textkit_cmds(cell, softmax, init, train, test, min_count, out, seed) -> list
 
 
 def spread(values: list[float]) -> str:
-    """``mean (min-max, sd)`` of a series."""
+    """``mean (median, min-max, sd)`` of a series."""
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.3g} ({min(values):.3g}-{max(values):.3g}, sd {sd:.2g})"
+    mean, median = statistics.mean(values), statistics.median(values)
+    return f"{mean:.4g} (median {median:.4g}, {min(values):.4g}-{max(values):.4g}, sd {sd:.2g})"
 
 
 def summarize(records: list[dict]) -> None:
