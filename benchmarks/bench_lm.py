@@ -2,15 +2,21 @@
 
 The peer is the loop of pytorch/examples ``word_language_model`` written out below (``--plain-side``
 runs it as its own process): nn.Embedding + nn.LSTM/GRU + nn.Linear with PyTorch's default
-initialisation, ``batchify``, ``repackage_hidden``, ``clip_grad_norm_`` and a hand-written SGD
-step, trained on the whole training file, then the test file scored as one stream, in one process.
-textkit is the CLI a user runs, also one process: ``textkit train-lm TRAIN --valid-fraction 0
---test TEST ...`` (trains, writes the model folder, scores TEST with the same definition as
-``eval-ppl``). Both read the same whitespace-tokenized files, so both train on identical token
-streams; both predict every word and one ``<eos>`` per line, with words under ``--min-freq`` as
-``<unk>``. Settings: 2 layers of 200, dropout 0.2, BPTT 35, batch 20, SGD lr 20, clip 0.25, one
-epoch, ``--threads`` torch threads on both sides (on a machine shared with other jobs, 1 thread
-avoids OpenMP threads waiting on each other).
+initialisation, ``repackage_hidden``, ``clip_grad_norm_`` and a hand-written SGD step, trained on
+the whole training file, then the test file scored as one stream, in one process. textkit is the
+CLI a user runs, also one process: ``textkit train-lm TRAIN --valid-fraction 0 --test TEST ...``
+(trains, writes the model folder, scores TEST with the same definition as ``eval-ppl``). Both read
+the same whitespace-tokenized files and predict every word and one ``<eos>`` per line, with words
+under ``--min-freq`` as ``<unk>``. Settings: 2 layers of 200, dropout 0.2, BPTT 35, batch 20, SGD
+lr 20, clip 0.25, one epoch, ``--threads`` torch threads on both sides (on a machine shared with
+other jobs use 1: with 2, each side's OpenMP threads wait on each other and times multiply).
+
+Common random numbers: for seed s the peer builds its model after ``torch.manual_seed(s)``, seeds
+dropout with s again and takes the minibatches of textkit's sequential sampler (the stream starts
+0-35 tokens in, drawn from s; whole minibatches only), exactly as ``textkit train-lm --seed s``
+does. A seed then gives both sides the same computation, so the per-seed perplexity ratio
+measures the implementation (1.000 when they agree), and the spread over seeds (about +-10% at
+lr 20 after one epoch) is shown separately for each side.
 
 Corpora (built from gensim's test data, so nothing is downloaded):
 
@@ -18,16 +24,20 @@ Corpora (built from gensim's test data, so nothing is downloaded):
   the first 40 articles train, the next 10 test (min count 3);
 * ``lee``: gensim's Lee background corpus, lowercased words; the first 270 articles train, the
   last 30 test (min count 3);
-* ``wiki-all``: the whole Wikipedia sample less its last 8 articles (~420k tokens), every word kept
+* ``wiki-all``: the whole Wikipedia sample less its last 8 articles (~407k tokens), every word kept
   (~33k words): the adaptive-softmax case (``--softmax adaptive`` against the plain full softmax).
 
-Each row: seconds of each whole process (train + test evaluation, medians over ``--rounds``
-alternated A/B rounds, round r seeding both sides with r: at lr 20 one run's perplexity moves by
-several percent with the seed), the speed ratio (plain seconds / textkit seconds: above 1 is textkit
-faster), test perplexities and their ratio (textkit / plain), peak RSS of each side.
+One line per seed (seconds of each whole process, train + test evaluation, the side that runs
+first alternating with the seed), then per case: mean, range and standard deviation over the seeds
+of the speed ratio (plain seconds / textkit seconds: above 1 is textkit faster), of each side's
+seconds and test perplexity, of the perplexity ratio (textkit / plain), and the peak RSS of each
+side. ``--log`` appends the per-seed records to a file so that a long series can be run in several
+calls and summarised with ``--summarize``.
 
-    python benchmarks/bench_lm.py                          # every case, 1 round (~1 h on 2 quiet cores)
-    python benchmarks/bench_lm.py --quick                  # 40k training tokens per corpus
+    python benchmarks/bench_lm.py --seeds 0-4                       # every case, 5 seeds
+    python benchmarks/bench_lm.py --cases lee:lstm --seeds 0-4 --threads 1 --log lm.jsonl
+    python benchmarks/bench_lm.py --summarize lm.jsonl
+    python benchmarks/bench_lm.py --quick                           # 40k training tokens per corpus
     python benchmarks/bench_lm.py --cases wiki:gru --inits torch,uniform   # compare initialisations
 """
 
@@ -98,6 +108,7 @@ def corpus_files(name: str, folder: Path, max_train_tokens: int | None) -> tuple
 
 # ---- the peer: pytorch/examples word_language_model, written out ---------------------------------
 def plain_side(cell: str, train_path: str, test_path: str, min_count: int, seed: int) -> None:
+    import numpy as np
     import torch
     from torch import nn
 
@@ -145,15 +156,21 @@ def plain_side(cell: str, train_path: str, test_path: str, min_count: int, seed:
 
     torch.manual_seed(seed)
     model, criterion, ntokens = RNNModel(len(vocab)), nn.CrossEntropyLoss(), len(vocab)
+    # Common random numbers: the same dropout seed and the same minibatches as textkit's run with
+    # this seed (its sequential sampler starts 0-35 tokens in, drawn from the seed, and takes whole
+    # minibatches only), so one seed gives both sides the same computation up to float rounding.
+    torch.manual_seed(seed)
     data = encode(train_lines)
     bsz, bptt = SETTINGS["batch_size"], SETTINGS["bptt"]
-    nbatch = data.size(0) // bsz
-    data = data[: nbatch * bsz].view(bsz, -1).t().contiguous()
+    offset = int(np.random.default_rng(seed).integers(0, bptt + 1))
+    nbatch = (len(data) - offset - 1) // bsz
+    steps = (len(data) - bptt - 1) // bsz // bptt
+    source = data[offset : offset + nbatch * bsz].view(bsz, -1).t().contiguous()
+    target = data[offset + 1 : offset + 1 + nbatch * bsz].view(bsz, -1).t().contiguous()
     model.train()
     hidden = model.init_hidden(bsz)
-    for i in range(0, data.size(0) - 1, bptt):
-        seq_len = min(bptt, len(data) - 1 - i)
-        x, y = data[i : i + seq_len], data[i + 1 : i + 1 + seq_len].reshape(-1)
+    for i in range(0, steps * bptt, bptt):
+        x, y = source[i : i + bptt], target[i : i + bptt].reshape(-1)
         model.zero_grad()
         hidden = repackage_hidden(hidden)
         output, hidden = model(x, hidden)
@@ -249,19 +266,49 @@ def textkit_cmds(cell, softmax, init, train, test, min_count, out, seed) -> list
     return [train_cmd]
 
 
+def spread(values: list[float]) -> str:
+    """``mean (median, min-max, sd)`` of a series."""
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    mean, median = statistics.mean(values), statistics.median(values)
+    return f"{mean:.4g} (median {median:.4g}, {min(values):.4g}-{max(values):.4g}, sd {sd:.2g})"
+
+
+def summarize(records: list[dict]) -> None:
+    """One block per case and initialisation: seeds, mean and spread of every figure."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        groups.setdefault((r["case"], r["init"], r["max_train_tokens"]), []).append(r)
+    for (case, init, limit), runs in groups.items():
+        runs.sort(key=lambda r: r["seed"])
+        speed = [r["plain_s"] / r["textkit_s"] for r in runs]
+        ppl_ratio = [r["textkit_ppl"] / r["plain_ppl"] for r in runs]
+        size = f", first {limit} training tokens" if limit else ""
+        print(f"{case} (init {init}{size}), seeds {' '.join(str(r['seed']) for r in runs)}:")
+        print(f"  speed (plain s / textkit s)   {spread(speed)}")
+        print(f"  plain seconds                 {spread([r['plain_s'] for r in runs])}")
+        print(f"  textkit seconds               {spread([r['textkit_s'] for r in runs])}")
+        print(f"  test ppl ratio (textkit/plain) {spread(ppl_ratio)}")
+        mean_ratio = statistics.mean(r["textkit_ppl"] for r in runs) / statistics.mean(r["plain_ppl"] for r in runs)
+        print(f"  ratio of mean test ppl        {mean_ratio:.3f}")
+        print(f"  plain test ppl                {spread([r['plain_ppl'] for r in runs])}")
+        print(f"  textkit test ppl              {spread([r['textkit_ppl'] for r in runs])}")
+        print(
+            f"  peak RSS MiB plain / textkit  {max(r['plain_rss_kib'] for r in runs) / 1024:.0f} / "
+            f"{max(r['textkit_rss_kib'] for r in runs) / 1024:.0f}",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", default=",".join(CASES), help="corpus:cell[:softmax], comma-separated")
-    parser.add_argument(
-        "--rounds",
-        type=int,
-        default=1,
-        help="alternated A/B rounds, round r with seed r on both sides (medians printed)",
-    )
+    parser.add_argument("--seeds", default="0", help="seeds to run, e.g. 0-4 or 0,3 (one alternated A/B round each)")
     parser.add_argument("--quick", action="store_true", help="at most 40k training tokens per corpus")
     parser.add_argument("--max-train-tokens", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2, help="torch threads of each side (OMP_NUM_THREADS)")
     parser.add_argument("--inits", default="torch", help="textkit initialisations to run (comma-separated)")
+    parser.add_argument("--log", help="append one JSON line per seed here (split a series over several calls)")
+    parser.add_argument("--summarize", metavar="LOG", help="print the summary of a --log file and exit")
     parser.add_argument(
         "--plain-side", nargs=5, metavar=("CELL", "TRAIN", "TEST", "MIN_COUNT", "SEED"), help=argparse.SUPPRESS
     )
@@ -269,56 +316,53 @@ def main() -> None:
     if args.plain_side:
         cell, train, test, min_count, seed = args.plain_side
         return plain_side(cell, train, test, int(min_count), int(seed))
+    if args.summarize:
+        with open(args.summarize, encoding="utf-8") as f:
+            return summarize([json.loads(line) for line in f if line.strip()])
     limit = args.max_train_tokens or (40_000 if args.quick else None)
-    inits = args.inits.split(",")
-    print(
-        f"{'case':24} {'init':8} {'plain s':>8} {'textkit s':>9} {'speed':>6} {'plain ppl':>9} {'textkit ppl':>11} "
-        f"{'ppl ratio':>9} {'plain MiB':>9} {'textkit MiB':>11}",
-        flush=True,
-    )
+    seeds = [
+        s
+        for part in args.seeds.split(",")
+        for s in (range(int(part.split("-")[0]), int(part.split("-")[1]) + 1) if "-" in part else [int(part)])
+    ]
+    records = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for case in args.cases.split(","):
             corpus, cell, *rest = case.split(":")
             softmax = rest[0] if rest else "full"
             train, test, min_count = corpus_files(corpus, folder, limit)
-            plain_runs: list = []
-            for init in inits:
-                kit_runs: list = []
-                # round r: seed r on both sides, the order of the sides alternating; the peer runs
-                # only for the first initialisation, the others reuse its figures
-                for round_ in range(args.rounds):
-                    plain_cmd = [
-                        [
-                            sys.executable,
-                            __file__,
-                            "--plain-side",
-                            cell,
-                            str(train),
-                            str(test),
-                            str(min_count),
-                            str(round_),
-                        ]
-                    ]
-                    kit_cmds = textkit_cmds(cell, softmax, init, train, test, min_count, folder / "model", round_)
-                    sides = ("plain", "textkit") if round_ % 2 == 0 else ("textkit", "plain")
-                    for side in sides if len(plain_runs) <= round_ else ("textkit",):
-                        runs = plain_runs if side == "plain" else kit_runs
-                        runs.append(timed(plain_cmd if side == "plain" else kit_cmds, args.threads))
+            for init in args.inits.split(","):
+                for seed in seeds:
+                    plain_cmd = [sys.executable, __file__, "--plain-side", cell, str(train), str(test)]
+                    plain_cmd += [str(min_count), str(seed)]
+                    kit_cmd = textkit_cmds(cell, softmax, init, train, test, min_count, folder / "model", seed)
+                    # the side that goes first alternates with the seed
+                    order = ("plain", "textkit") if seed % 2 == 0 else ("textkit", "plain")
+                    runs = {side: timed([plain_cmd] if side == "plain" else kit_cmd, args.threads) for side in order}
+                    record = {
+                        "case": case,
+                        "init": init,
+                        "max_train_tokens": limit,
+                        "seed": seed,
+                        "threads": args.threads,
+                        **{
+                            f"{side}_{name}": runs[side][i]
+                            for side in runs
+                            for i, name in enumerate(("s", "rss_kib", "ppl"))
+                        },
+                    }
+                    records.append(record)
                     print(
-                        f"  {case} {init} seed {round_}: plain {plain_runs[round_][0]:.1f}s "
-                        f"ppl {plain_runs[round_][2]:.1f}, textkit {kit_runs[-1][0]:.1f}s ppl {kit_runs[-1][2]:.1f}",
-                        file=sys.stderr,
+                        f"{case} {init} seed {seed}: plain {record['plain_s']:.1f}s ppl {record['plain_ppl']:.2f}, "
+                        f"textkit {record['textkit_s']:.1f}s ppl {record['textkit_ppl']:.2f}, "
+                        f"speed {record['plain_s'] / record['textkit_s']:.3f}",
                         flush=True,
                     )
-                plain_s, plain_ppl = (statistics.median(r[i] for r in plain_runs) for i in (0, 2))
-                kit_s, kit_ppl = (statistics.median(r[i] for r in kit_runs) for i in (0, 2))
-                print(
-                    f"{case:24} {init:8} {plain_s:8.1f} {kit_s:9.1f} {plain_s / kit_s:6.2f} {plain_ppl:9.1f} "
-                    f"{kit_ppl:11.1f} {kit_ppl / plain_ppl:9.3f} {max(r[1] for r in plain_runs) / 1024:9.0f} "
-                    f"{max(r[1] for r in kit_runs) / 1024:11.0f}",
-                    flush=True,
-                )
+                    if args.log:
+                        with open(args.log, "a", encoding="utf-8") as f:
+                            f.write(json.dumps(record) + "\n")
+    summarize(records)
 
 
 if __name__ == "__main__":

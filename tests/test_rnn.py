@@ -82,3 +82,18 @@ def test_factory_and_bad_mode():
         make_recurrent_layer("transformer", "torch", 3, 4, 1, 0.0)
     with pytest.raises(UsageError):
         make_recurrent_layer("lstm", "cuda", 3, 4, 1, 0.0)
+
+
+def test_lstm_recurrence_backward_matches_numerical_gradients():
+    """The written-out BPTT of the scratch LSTM: every input, the initial state and w_hh."""
+    from textkit.lm.rnn import LSTMRecurrence
+
+    torch.manual_seed(3)
+    steps, batch, size = 4, 2, 3
+    inputs = (
+        torch.randn(steps, batch, 4 * size, dtype=torch.float64, requires_grad=True),
+        torch.randn(batch, size, dtype=torch.float64, requires_grad=True),
+        torch.randn(batch, size, dtype=torch.float64, requires_grad=True),
+        torch.randn(4 * size, size, dtype=torch.float64, requires_grad=True),
+    )
+    assert torch.autograd.gradcheck(LSTMRecurrence.apply, inputs)

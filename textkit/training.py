@@ -65,6 +65,93 @@ def train_steps(
         yield index, value, items
 
 
+class SGD(torch.optim.Optimizer):
+    """Stochastic gradient descent with optional momentum and L2 weight decay, as ``torch.optim.SGD``
+    computes it (dampening 0, no Nesterov), with the same ``state_dict`` layout.
+
+    ``torch.optim``'s own optimizers import TorchDynamo on first use, about a second of start-up
+    that a short run (and the plain loop it is compared with) never needs; this one does not.
+    The update is ``p -= lr * d`` with ``d = grad + weight_decay * p``, or with momentum the buffer
+    ``b = momentum * b + d`` (``b = d`` at the first step) in place of ``d``.
+    """
+
+    def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=0,
+            weight_decay=weight_decay,
+            nesterov=False,
+            maximize=False,
+            foreach=None,
+            differentiable=False,
+            fused=None,
+        )
+        super().__init__(params, defaults)
+
+    def add_param_group(self, param_group: dict) -> None:
+        params = param_group["params"]
+        param_group["params"] = [params] if isinstance(params, Tensor) else list(params)
+        for name, value in self.defaults.items():
+            param_group.setdefault(name, value)
+        self.param_groups.append(param_group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad.zero_()
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            grads = [p.grad for p in params]
+            if not params:
+                continue
+            if group["weight_decay"]:
+                grads = list(torch._foreach_add(grads, params, alpha=group["weight_decay"]))
+            if group["momentum"]:
+                for i, p in enumerate(params):
+                    state = self.state[p]
+                    if "momentum_buffer" not in state:
+                        state["momentum_buffer"] = grads[i].detach().clone()
+                    else:
+                        state["momentum_buffer"].mul_(group["momentum"]).add_(grads[i])
+                    grads[i] = state["momentum_buffer"]
+            torch._foreach_add_(params, grads, alpha=-group["lr"])
+        return loss
+
+    def state_dict(self) -> dict:
+        index = {id(p): i for i, p in enumerate(p for g in self.param_groups for p in g["params"])}
+        groups = [
+            {**{k: v for k, v in g.items() if k != "params"}, "params": [index[id(p)] for p in g["params"]]}
+            for g in self.param_groups
+        ]
+        state = {index[id(p)]: dict(values) for p, values in self.state.items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups) or any(
+            len(saved["params"]) != len(mine["params"]) for saved, mine in zip(groups, self.param_groups)
+        ):
+            raise ValueError("the saved optimizer state has another number of parameters")
+        by_index = dict(enumerate(p for g in self.param_groups for p in g["params"]))
+        self.state.clear()
+        for i, values in state_dict["state"].items():
+            p = by_index[int(i)]
+            self.state[p] = {k: v.to(p.device, p.dtype) if torch.is_tensor(v) else v for k, v in values.items()}
+        for saved, mine in zip(groups, self.param_groups):
+            mine.update({k: v for k, v in saved.items() if k != "params"})
+
+
 class EarlyStopping:
     """Track a validation figure where lower is better; ``stop`` after ``patience`` epochs without a new best.
 

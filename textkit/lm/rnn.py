@@ -4,6 +4,8 @@ Each layer keeps its parameters under the names and shapes that ``torch.nn.RNN/L
 (``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k}``, gates stacked in torch's
 order), so a state dict moves between the two implementations unchanged and the tests can check
 that both compute the same numbers. Inputs are sequence-first, ``(T, B, input_size)``, like torch.
+The LSTM's backward pass through time is written out too (:class:`LSTMRecurrence`), so autograd
+does not record a dozen nodes per step; the RNN and GRU steps are differentiated by autograd.
 
 The equations (x: input at step t, h: previous hidden state, σ: logistic sigmoid, ⊙: elementwise):
 
@@ -42,13 +44,54 @@ def rnn_step(x_proj: Tensor, h: Tensor, w_hh: Tensor) -> Tensor:
     return torch.tanh(torch.addmm(x_proj, h, w_hh.t()))
 
 
-def lstm_step(x_proj: Tensor, state: tuple[Tensor, Tensor], w_hh: Tensor) -> tuple[Tensor, Tensor]:
-    """One LSTM step (``x_proj`` as in :func:`rnn_step`): returns the new ``(h, c)``."""
-    h, c = state
-    i, f, g, o = torch.addmm(x_proj, h, w_hh.t()).chunk(4, dim=-1)
-    i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
-    c = f * c + i * g
-    return o * torch.tanh(c), c
+class LSTMRecurrence(torch.autograd.Function):
+    """The LSTM recurrence over all steps of one layer, with its backward pass (backpropagation
+    through time) written out from the equations above.
+
+    ``apply(x_proj (T, B, 4H), h (B, H), c (B, H), w_hh (4H, H)) -> (outputs (T, B, H), h_T, c_T)``,
+    where ``x_proj`` is ``W_ih x + b_ih + b_hh`` for every step. Autograd then records one node per
+    layer instead of a dozen per step, and the gradient of ``w_hh`` is one matrix product over all
+    steps rather than one per step.
+    """
+
+    @staticmethod
+    def forward(ctx, x_proj: Tensor, h: Tensor, c: Tensor, w_hh: Tensor):
+        steps, size = x_proj.shape[0], h.shape[-1]
+        gates = torch.empty_like(x_proj)  # activated i, f, g, o of every step
+        cells = x_proj.new_empty(steps + 1, *c.shape)  # c_0 .. c_T
+        hiddens = x_proj.new_empty(steps + 1, *h.shape)  # h_0 .. h_T
+        cells[0], hiddens[0] = c, h
+        for t in range(steps):
+            z = torch.addmm(x_proj[t], hiddens[t], w_hh.t())
+            torch.sigmoid(z, out=gates[t])  # i, f, o (g's sigmoid is overwritten next)
+            torch.tanh(z[:, 2 * size : 3 * size], out=gates[t, :, 2 * size : 3 * size])
+            i, f, g, o = gates[t].chunk(4, dim=-1)
+            torch.addcmul(f * cells[t], i, g, out=cells[t + 1])  # c' = f c + i g
+            torch.mul(o, torch.tanh(cells[t + 1]), out=hiddens[t + 1])  # h' = o tanh(c')
+        ctx.save_for_backward(gates, cells, hiddens, w_hh)
+        return hiddens[1:].clone(), hiddens[-1].clone(), cells[-1].clone()
+
+    @staticmethod
+    def backward(ctx, d_outputs: Tensor, d_h: Tensor, d_c: Tensor):
+        gates, cells, hiddens, w_hh = ctx.saved_tensors
+        steps, size = gates.shape[0], hiddens.shape[-1]
+        d_z = torch.empty_like(gates)  # gradients of the pre-activations z = x_proj + W_hh h
+        dh, dc = d_h.clone(), d_c.clone()
+        for t in reversed(range(steps)):
+            dh += d_outputs[t]
+            i, f, g, o = gates[t].chunk(4, dim=-1)
+            d_i, d_f, d_g, d_o = d_z[t].chunk(4, dim=-1)
+            tanh_c = torch.tanh(cells[t + 1])
+            torch.mul(dh, tanh_c, out=d_o)  # dL/do
+            dc.addcmul_(dh * o, 1 - tanh_c * tanh_c)  # dL/dc' through h' = o tanh(c')
+            torch.mul(dc, g, out=d_i)
+            torch.mul(dc, cells[t], out=d_f)
+            d_z[t].mul_(gates[t] * (1 - gates[t]))  # through the sigmoids of i, f, o
+            torch.mul(dc * i, 1 - g * g, out=d_g)  # through the tanh of g
+            dh = d_z[t] @ w_hh  # to h of the step before
+            dc = dc * f  # to c of the step before
+        d_w_hh = d_z.view(-1, 4 * size).t() @ hiddens[:-1].reshape(-1, size)
+        return d_z, dh, dc, d_w_hh
 
 
 def gru_step(x_proj: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor) -> Tensor:
@@ -132,13 +175,16 @@ class ScratchRNN(nn.Module):
         steps, batch = inputs.shape[:2]
         bias = b_ih if self.mode == "gru" else b_ih + b_hh
         x_proj = torch.addmm(bias, inputs.reshape(steps * batch, -1), w_ih.t()).view(steps, batch, -1)
+        if self.mode == "lstm":
+            outputs, h, c = LSTMRecurrence.apply(x_proj, state[0], state[1], w_hh)
+            return outputs, (h, c)
         outputs = []
         for t in range(steps):
             if self.mode == "gru":
                 state = gru_step(x_proj[t], state, w_hh, b_hh)
             else:
-                state = (lstm_step if self.mode == "lstm" else rnn_step)(x_proj[t], state, w_hh)
-            outputs.append(state[0] if self.mode == "lstm" else state)
+                state = rnn_step(x_proj[t], state, w_hh)
+            outputs.append(state)
         return torch.stack(outputs), state
 
 

@@ -54,6 +54,7 @@ from textkit.lm.perplexity import perplexity_from_logprob
 from textkit.sampling import SAMPLERS
 from textkit.tokenize import Tokenizer, get_tokenizer
 from textkit.training import (
+    SGD,
     EarlyStopping,
     TrainingDiverged,
     log,
@@ -128,7 +129,7 @@ def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
     """The optimizer named in ``config`` with its learning rate and weight decay (L2)."""
     lr, wd = config.lr, config.weight_decay
     if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=config.momentum, weight_decay=wd)
+        return SGD(params, lr=lr, momentum=config.momentum, weight_decay=wd)
     if config.optimizer == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=wd)
     if config.optimizer == "adamw":
