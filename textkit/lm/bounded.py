@@ -210,7 +210,7 @@ def _read_text(texts: Iterable, split_lines: bool, vocab, min_freq: int, spill: 
     if n_lines == 0:
         return None, None, 0, 0
     vocab, model_ids = ngram_vocab(dict(words), counts, min_freq)
-    del words
+    words.clear()
     bos, eos = special_id(vocab, "<s>"), special_id(vocab, "</s>")
     table = np.concatenate([[bos, eos], model_ids]).astype(np.int32)
     unigram = np.zeros(len(vocab), dtype=np.int64)
@@ -414,7 +414,6 @@ def build_bounded(
 
             raise EmptyCorpusError("the training corpus has no tokens (is it empty?)")
         V = len(vocab)
-        bos, eos = special_id(vocab, "<s>"), special_id(vocab, "</s>")
         usable = memory - _BASE - 160 * V  # the words (strings, dict) and V-sized arrays
         if usable < (4 << 20):
             raise UsageError(
