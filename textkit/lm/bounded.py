@@ -69,7 +69,7 @@ from textkit.lm.smoothing import (
 
 logger = logging.getLogger(__name__)
 
-MIN_MEMORY = 16 << 20  # below this the fixed buffers alone would not fit
+MIN_MEMORY = 128 << 20  # the interpreter and libraries take ~100 MB of any budget
 _BASE = 96 << 20  # what the interpreter, numpy and the compiled kernels take before any data
 _IN_MEMORY_BYTES_PER_TOKEN = 135  # the in-memory build's peak per token (order 5, measured)
 _CHUNK_TOKENS = 1 << 22  # ids read per step from the id file
@@ -142,18 +142,17 @@ class _Spill:
         return self.path / name
 
     def append(self, name: str, array: np.ndarray) -> None:
-        try:
-            with open(self.path / name, "ab") as f:
-                f.write(np.ascontiguousarray(array).data)
-        except OSError as e:
-            raise self.error(e) from None
+        self._write(name, "ab", array)
 
     def save(self, name: str, **arrays) -> None:
+        for key, array in arrays.items():
+            self._write(f"{name}.{key}", "wb", array)
+            self.meta[f"{name}.{key}"] = (array.dtype.str, array.shape)
+
+    def _write(self, name: str, mode: str, array: np.ndarray) -> None:
         try:
-            for key, array in arrays.items():
-                with open(self.path / f"{name}.{key}", "wb") as f:
-                    f.write(np.ascontiguousarray(array).data)
-                    self.meta[f"{name}.{key}"] = (array.dtype.str, array.shape)
+            with open(self.path / name, mode) as f:
+                _write_bytes(f, np.ascontiguousarray(array).data)
         except OSError as e:
             raise self.error(e) from None
 
@@ -176,6 +175,10 @@ class _Spill:
         from textkit.io import output_error
 
         return output_error(f"{self.parent} (temporary files)", e)
+
+
+def _write_bytes(f, data) -> None:
+    f.write(data)
 
 
 # ---- 1. reading ----------------------------------------------------------------------------------
@@ -421,12 +424,12 @@ def build_bounded(
                 f"give at least {_human(_BASE + 160 * V + (4 << 20))}"
             )
         train_tokens = n_ids - n_lines
-        fits = n_ids * _IN_MEMORY_BYTES_PER_TOKEN <= usable
+        fits = n_ids * _IN_MEMORY_BYTES_PER_TOKEN <= usable and partitions is None and buckets is None
         if partitions is None:
             partitions = 1 if fits else max(1, -(-n_ids * _bytes_per_row(order) // usable))
         if buckets is None:
             buckets = 1 if fits else max(1, -(-n_ids * (12 * order + 48) // usable))
-        if order == 1 or (partitions == 1 and buckets == 1 and fits):
+        if order == 1 or fits:
             return _build_in_memory(
                 spill, vocab, unigram, n_ids, n_lines, order, modified, discounts, write_model, train_tokens
             )
