@@ -53,6 +53,7 @@ from textkit.lm.counting import (
     _chunks,
     _FirstAppearance,
     _id_chunks,
+    _search,
     _wrap,
     ngram_vocab,
     radix_sort,
@@ -361,6 +362,11 @@ def _bytes_per_row(order: int) -> int:
     return 32 * order + 24
 
 
+def _bytes_per_entry(order: int) -> int:
+    """Working memory per top-order n-gram while a bucket is put in order and written."""
+    return 28 * order + 72
+
+
 def _assign_partitions(weights: np.ndarray, n_parts: int) -> np.ndarray:
     """Words to partitions, heaviest first into the lightest (balanced by the rows they bring)."""
     part_of = np.zeros(len(weights), dtype=np.int32)
@@ -428,7 +434,7 @@ def build_bounded(
         if partitions is None:
             partitions = 1 if fits else max(1, -(-n_ids * _bytes_per_row(order) // usable))
         if buckets is None:
-            buckets = 1 if fits else max(1, -(-n_ids * (12 * order + 48) // usable))
+            buckets = 1 if fits else max(1, -(-n_ids * _bytes_per_entry(order) // usable))
         if order == 1 or fits:
             return _build_in_memory(
                 spill, vocab, unigram, n_ids, n_lines, order, modified, discounts, write_model, train_tokens
@@ -559,8 +565,8 @@ class _Partitioned:
                 here = total > 0
                 self.backoff1[here] = _log10(gamma[here])
             else:
-                context = keys // V
-                _, at = np.unique(context, return_index=True)
+                context = keys // V  # ascending: the keys are sorted
+                at = np.flatnonzero(np.diff(context, prepend=-1))  # each context's first n-gram
                 ctx_words = W[first[at], N - n : N - 1]
                 self._scatter(f"b{n - 1}", ctx_words, _log10(gamma[context[at]]))
             del total, gamma
@@ -573,6 +579,8 @@ class _Partitioned:
         if len(words) == 0:
             return
         bucket = self.bucket_of[words[:, 0]]
+        if self.B <= 1 << 15:  # numpy sorts 16-bit integers by radix
+            bucket = bucket.astype(np.int16)
         order_by = np.argsort(bucket, kind="stable")
         bounds = np.searchsorted(bucket[order_by], np.arange(self.B + 1))
         for b in range(self.B):
@@ -647,7 +655,7 @@ class PartitionedStream:
                 backoff = np.zeros(len(keys))
                 ctx_words = b.spill.read(f"b{n}_{bucket}.w", np.int32, n)
                 ctx_gamma = b.spill.read(f"b{n}_{bucket}.v", np.float64)
-                at = np.searchsorted(keys, self._keys(ctx_words, bucket, offsets))
+                at = _ranks(keys, self._keys(ctx_words, bucket, offsets))
                 backoff[at] = ctx_gamma
                 # the next order looks its prefixes up here
                 b.spill.save(f"k{n}_{bucket}", keys=keys)
@@ -662,8 +670,18 @@ class PartitionedStream:
         keys = words[:, 0].astype(np.int64) * V + words[:, 1]
         for j in range(2, words.shape[1]):
             table = self.b.spill.load(f"k{j}_{bucket}", "keys")
-            keys = (offsets[j] + np.searchsorted(table, keys)) * V + words[:, j]
+            keys = (offsets[j] + _ranks(table, keys)) * V + words[:, j]
         return keys
+
+
+def _ranks(table: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Where each of ``keys`` (all present) is in the sorted ``table``: the keys are sorted first,
+    so the searches walk the table forward instead of jumping across it."""
+    index = np.zeros(len(keys), dtype=np.int64)
+    if len(keys):
+        ordered, positions = radix_sort(keys.astype(np.uint64), np.arange(len(keys), dtype=np.int64))
+        _search(table, ordered, positions, index, True)
+    return index
 
 
 # ---- writers -----------------------------------------------------------------------------------
