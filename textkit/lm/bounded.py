@@ -39,6 +39,7 @@ import os
 import shutil
 import struct
 import tempfile
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +75,7 @@ MIN_MEMORY = 128 << 20  # the interpreter and libraries take ~100 MB of any budg
 _BASE = 96 << 20  # what the interpreter, numpy and the compiled kernels take before any data
 _IN_MEMORY_BYTES_PER_TOKEN = 135  # the in-memory build's peak per token (order 5, measured)
 _CHUNK_TOKENS = 1 << 22  # ids read per step from the id file
+_PENDING = 6  # arrays waiting to be written to the temporary folder
 
 
 def parse_memory(spec: str | int) -> int:
@@ -122,9 +124,14 @@ class BuildResult:
 
 class _Spill:
     """The temporary folder: every file the build writes lives here and goes with it, also on
-    Ctrl-C or SIGTERM (the caller runs under :func:`textkit.io.sigterm_raises`)."""
+    Ctrl-C or SIGTERM (the caller runs under :func:`textkit.io.sigterm_raises`).
+
+    Writes go to one background thread, in order, so that computing and writing overlap; at most
+    ``_PENDING`` arrays wait, and :meth:`flush` waits for all (before anything is read back)."""
 
     def __init__(self, temp_dir):
+        from concurrent.futures import ThreadPoolExecutor
+
         parent = Path(temp_dir) if temp_dir is not None else Path(tempfile.gettempdir())
         self.parent = parent
         try:
@@ -132,14 +139,20 @@ class _Spill:
         except OSError as e:
             raise OutputError(f"{parent}: cannot write temporary files ({e.strerror or e})") from None
         self.meta: dict = {}
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._pending: deque = deque()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
+        for future in self._pending:
+            future.cancel()
+        self._pool.shutdown(wait=True)
         shutil.rmtree(self.path, ignore_errors=True)
 
     def file(self, name: str) -> Path:
+        self.flush()
         return self.path / name
 
     def append(self, name: str, array: np.ndarray) -> None:
@@ -151,25 +164,35 @@ class _Spill:
             self.meta[f"{name}.{key}"] = (array.dtype.str, array.shape)
 
     def _write(self, name: str, mode: str, array: np.ndarray) -> None:
+        self._pending.append(self._pool.submit(self._write_now, name, mode, np.ascontiguousarray(array)))
+        while len(self._pending) > _PENDING:
+            self._pending.popleft().result()
+
+    def _write_now(self, name: str, mode: str, array: np.ndarray) -> None:
         try:
             with open(self.path / name, mode) as f:
-                _write_bytes(f, np.ascontiguousarray(array).data)
+                _write_bytes(f, array.data)
         except OSError as e:
             raise self.error(e) from None
 
+    def flush(self) -> None:
+        while self._pending:
+            self._pending.popleft().result()
+
     def load(self, name: str, key: str) -> np.ndarray:
+        self.flush()
         dtype, shape = self.meta[f"{name}.{key}"]
         return np.fromfile(self.path / f"{name}.{key}", dtype=dtype).reshape(shape)
 
     def read(self, name: str, dtype, width: int = 0) -> np.ndarray:
-        p = self.path / name
+        p = self.file(name)
         if not p.exists():
             return np.zeros((0, width) if width else 0, dtype=dtype)
         a = np.fromfile(p, dtype=dtype)
         return a.reshape(-1, width) if width else a
 
     def size(self, name: str, itemsize: int) -> int:
-        p = self.path / name
+        p = self.file(name)
         return p.stat().st_size // itemsize if p.exists() else 0
 
     def error(self, e: OSError) -> OutputError:
@@ -508,6 +531,7 @@ class _Partitioned:
     def count(self) -> None:
         """Step 2: every partition counted, adjusted, its count-of-counts added up, and spilled."""
         for q in range(self.P):
+            self.spill.flush()  # the last partition's arrays are written before this one's are made
             W = self._rows(q)
             tables = _count_partition(W, self.V, self.bos, self.order)
             adjusted = _adjust(tables, W, self.bos, self.order)
@@ -517,7 +541,9 @@ class _Partitioned:
                 n = i + 2
                 self.t[n] += count_of_counts(a)
                 self.n[n] += len(a)
-                arrays.update({f"k{n}": table.keys, f"a{n}": a, f"s{n}": table.suffix, f"f{n}": first})
+                # keys are context id × V + last word: the context ids (int32) and the rows give them back
+                context = (table.keys // self.V).astype(np.int32)
+                arrays.update({f"x{n}": context, f"a{n}": a.astype(np.int32), f"s{n}": table.suffix, f"f{n}": first})
                 arrays[f"c{n}"] = np.array([n_context])
             self.spill.save(f"p{q}", **arrays)
             del W, tables, adjusted, arrays
@@ -543,6 +569,7 @@ class _Partitioned:
         self.p1 = unigram_probs(a, counted, self.discounts[0], bos)
         self.backoff1 = np.zeros(V)  # log10 γ of each word as a context
         for q in range(self.P):
+            self.spill.flush()
             self._estimate_partition(q)
         self.p1 = _log10(self.p1)
 
@@ -551,10 +578,12 @@ class _Partitioned:
         W = spill.load(f"p{q}", "W")
         lower = self.p1
         for n in range(2, N + 1):
-            keys = spill.load(f"p{q}", f"k{n}")
-            a = spill.load(f"p{q}", f"a{n}")
-            suffix = spill.load(f"p{q}", f"s{n}")
             first = spill.load(f"p{q}", f"f{n}")
+            keys = spill.load(f"p{q}", f"x{n}").astype(np.int64)
+            keys *= V
+            keys += W[first, N - 1]
+            a = spill.load(f"p{q}", f"a{n}").astype(np.int64)
+            suffix = spill.load(f"p{q}", f"s{n}")
             n_context = int(spill.load(f"p{q}", f"c{n}")[0])
             d = self.discounts[n - 1]
             total, gamma = _context_sums(keys, a, d, V, n_context)
@@ -688,9 +717,9 @@ def _ranks(table: np.ndarray, keys: np.ndarray) -> np.ndarray:
 def write_arpa_stream(path: Path, stream) -> None:
     """The ARPA file of ``stream`` (byte for byte what :func:`textkit.lm.arpa.write_arpa` writes)."""
     import gzip
+    from concurrent.futures import ThreadPoolExecutor
 
-    from textkit.lm.arpa import NEVER
-    from textkit.lm.arpa_text import format_block, token_table
+    from textkit.lm.arpa_text import token_table
 
     gz = str(path).endswith(".gz")
     with open(path, "wb") as raw:
@@ -698,24 +727,40 @@ def write_arpa_stream(path: Path, stream) -> None:
         header = "\\data\\\n" + "".join(f"ngram {n}={c}\n" for n, c in enumerate(stream.counts(), 1))
         out.write(header.encode())
         token_bytes, token_starts = token_table(stream.tokens)
+        pool, pending = ThreadPoolExecutor(max_workers=2), deque()
         for n in range(1, stream.order + 1):
             out.write(f"\n\\{n}-grams:\n".encode())
             for words, _, probs, backoff in _ordered(stream, n):
                 for lo in range(0, len(probs), 1 << 18):
                     hi = lo + (1 << 18)
-                    block_prob = np.maximum(np.nan_to_num(probs[lo:hi], neginf=NEVER), NEVER)
-                    out.write(
-                        format_block(
+                    pending.append(
+                        pool.submit(
+                            _format,
                             words[lo:hi],
-                            block_prob,
+                            probs[lo:hi],
                             None if backoff is None else backoff[lo:hi],
                             token_bytes,
                             token_starts,
                         )
                     )
+                    if len(pending) > 2:  # at most three blocks of text in memory
+                        out.write(pending.popleft().result())
+            while pending:
+                out.write(pending.popleft().result())
         out.write(b"\n\\end\\\n")
+        pool.shutdown()
         if gz:
             out.close()
+
+
+def _format(words, probs, backoff, token_bytes, token_starts):
+    """ARPA lines of one block (formatted on a worker thread: the kernels release the GIL)."""
+    from textkit.lm.arpa import NEVER
+    from textkit.lm.arpa_text import format_block
+
+    return format_block(
+        words, np.maximum(np.nan_to_num(probs, neginf=NEVER), NEVER), backoff, token_bytes, token_starts
+    )
 
 
 def _ordered(stream, n: int):
