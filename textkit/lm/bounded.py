@@ -195,6 +195,12 @@ class _Spill:
         p = self.file(name)
         return p.stat().st_size // itemsize if p.exists() else 0
 
+    def remove(self, prefix: str) -> None:
+        """Delete the files whose names start with ``prefix`` (used up)."""
+        self.flush()
+        for p in self.path.glob(f"{prefix}*"):
+            p.unlink()
+
     def error(self, e: OSError) -> OutputError:
         from textkit.io import output_error
 
@@ -571,6 +577,7 @@ class _Partitioned:
         for q in range(self.P):
             self.spill.flush()
             self._estimate_partition(q)
+            self.spill.remove(f"p{q}.")
         self.p1 = _log10(self.p1)
 
     def _estimate_partition(self, q: int) -> None:
@@ -690,6 +697,11 @@ class PartitionedStream:
                 b.spill.save(f"k{n}_{bucket}", keys=keys)
             for j in range(2, n):
                 offsets[j] += b.spill.meta[f"k{j}_{bucket}.keys"][1][0]
+            b.spill.remove(f"e{n}_{bucket}.")
+            b.spill.remove(f"b{n}_{bucket}.")
+            if n == N:  # no order left to look prefixes up in this bucket
+                for j in range(2, N):
+                    b.spill.remove(f"k{j}_{bucket}.")
             yield words[order_by], keys, probs[order_by], backoff
 
     def _keys(self, words: np.ndarray, bucket: int, offsets: dict) -> np.ndarray:
