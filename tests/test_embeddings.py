@@ -228,3 +228,20 @@ def test_any_path_in_the_pair_format_works(tmp_path):
     assert result["spearman"] == pytest.approx(1.0) and result["pairs"] == 3 and result["oov"] == 1
     with pytest.raises(InputFileError, match="named evaluation sets"):
         evaluate_pairs(kv, tmp_path / "missing.tsv")
+
+
+def test_pairs_that_cannot_be_correlated_say_why(tmp_path):
+    from textkit.errors import UsageError
+
+    kv = keyed_vectors(["a", "b", "c", "d"], np.array([[1, 0], [1, 0.1], [0, 1], [-1, 0]], dtype=np.float32))
+    constant = tmp_path / "constant.tsv"
+    constant.write_text("a\tb\t5\na\tc\t5\na\td\t5\n")
+    with pytest.raises(UsageError, match="3 pairs found in the vocabulary have constant"):
+        evaluate_pairs(kv, constant)
+    unknown = tmp_path / "unknown.tsv"
+    unknown.write_text("a\tb\t9\nx\ty\t5\nx\tz\t1\n")
+    with pytest.raises(UsageError, match="fewer than 2 pairs have both words"):
+        evaluate_pairs(kv, unknown)
+    unknown.write_text("a\tb\t9\na\tc\t5\nx\tz\t1\n")
+    with pytest.raises(UsageError, match="only 2 pairs have both words"):
+        evaluate_pairs(kv, unknown)

@@ -288,6 +288,42 @@ def test_claim_output_is_exclusive_between_processes(tmp_path):
     assert subprocess.run(other, capture_output=True, timeout=60).returncode == 0
 
 
+def test_released_output_locks_leave_no_file_and_stay_exclusive(tmp_path):
+    import subprocess
+    import sys
+
+    from textkit import io as tkio
+
+    out = tmp_path / "out.txt"
+    tkio.claim_output(out)
+    lock = tkio._CLAIMS[os.path.abspath(out)][1]
+    assert lock.exists()
+    tkio.release_output(out)
+    assert not lock.exists()  # lock files do not pile up in the temporary folder
+
+    # processes racing to claim and release: a holder creates a marker file exclusively, which fails
+    # if a second holder were inside at the same time (the unlink-on-release must not break the lock)
+    code = (
+        "import os, sys\n"
+        "from textkit.io import OutputError, claim_output, release_output\n"
+        "out, mark = sys.argv[1], sys.argv[2]\n"
+        "for i in range(150):\n"
+        "    try:\n"
+        "        claim_output(out)\n"
+        "    except OutputError:\n"
+        "        continue\n"
+        "    os.close(os.open(mark, os.O_CREAT | os.O_EXCL | os.O_WRONLY))\n"
+        "    os.unlink(mark)\n"
+        "    release_output(out)\n"
+    )
+    mark = tmp_path / "inside"
+    args = [sys.executable, "-c", code, str(out), str(mark)]
+    procs = [subprocess.Popen(args, stderr=subprocess.PIPE) for _ in range(3)]
+    results = [(p.wait(timeout=120), p.stderr.read().decode()) for p in procs]
+    assert all(rc == 0 for rc, _ in results), results
+    assert not lock.exists()
+
+
 def test_signals_deferred_holds_ctrl_c_to_the_end_of_the_block():
     import signal
 

@@ -374,12 +374,19 @@ def evaluate_pairs(
         pearson, spearman, oov_percent = kv.evaluate_word_pairs(
             str(path), delimiter=delimiter, restrict_vocab=restrict_vocab, case_insensitive=case_insensitive
         )
+    except ValueError:  # scipy refuses fewer than two pairs
+        raise UsageError(f"{path}: fewer than 2 pairs have both words in the vocabulary; cannot correlate") from None
     finally:
         gensim_log.setLevel(level)
     oov = round(well_formed * oov_percent / 100)
     scored = well_formed - oov
-    if scored < 3 or not np.isfinite(spearman[0]):
+    if scored < 3:
         raise UsageError(f"{path}: only {scored} pairs have both words in the vocabulary; cannot correlate")
+    if not np.isfinite(spearman[0]):
+        raise UsageError(
+            f"{path}: the {scored} pairs found in the vocabulary have constant gold scores or similarities; "
+            "cannot correlate"
+        )
     return {
         "spearman": float(spearman[0]),
         "spearman_pvalue": float(spearman[1]),

@@ -348,7 +348,7 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-_CLAIMS: dict[str, int] = {}  # output path -> descriptor of its held lock file, until the process ends
+_CLAIMS: dict[str, tuple[int, Path]] = {}  # output path -> (descriptor, path) of its held lock file
 
 
 def claim_output(path: PathLike) -> None:
@@ -356,7 +356,10 @@ def claim_output(path: PathLike) -> None:
     same output stops at once with a clear message instead of both reporting success.
 
     The lock is an ``flock`` on a small file in the temporary folder named after the output's
-    absolute path; the kernel releases it when the process ends, however it ends.
+    absolute path; the kernel releases it when the process ends, however it ends. A release removes
+    the file while still holding the lock, so lock files do not pile up; a process that takes the lock
+    checks afterwards that the file it locked is still the one at that path (else it was removed by
+    a releasing holder between the open and the lock, and it tries again).
     """
     import fcntl
 
@@ -367,23 +370,35 @@ def claim_output(path: PathLike) -> None:
     base = Path("/tmp") if os.path.isdir("/tmp") else Path(tempfile.gettempdir())
     folder = base / f"textkit-locks-{os.getuid() if hasattr(os, 'getuid') else 0}"
     lock = folder / (hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest() + ".lock")
-    try:
-        folder.mkdir(exist_ok=True)
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError:
-        return  # no lock possible here (a read-only /tmp): writing still works, unguarded
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        raise OutputError(f"{path}: another process is writing this output right now") from None
-    _CLAIMS[key] = fd
+    for _ in range(100):
+        try:
+            folder.mkdir(exist_ok=True)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError:
+            return  # no lock possible here (a read-only /tmp): writing still works, unguarded
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise OutputError(f"{path}: another process is writing this output right now") from None
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(lock))
+        except OSError:
+            same = False
+        if same:
+            _CLAIMS[key] = (fd, lock)
+            return
+        os.close(fd)  # the file was removed by a holder releasing it: lock the new one
+    raise OutputError(f"{path}: could not take the output lock in {folder}")
 
 
 def release_output(path: PathLike) -> None:
     """Give up the lock :func:`claim_output` took (it goes anyway when the process ends)."""
-    fd = _CLAIMS.pop(os.path.abspath(path), None)
-    if fd is not None:
+    held = _CLAIMS.pop(os.path.abspath(path), None)
+    if held is not None:
+        fd, lock = held
+        with contextlib.suppress(OSError):
+            os.unlink(lock)
         os.close(fd)
 
 
