@@ -27,7 +27,7 @@ The smallest unit is one word: all n-grams with the same next-to-last word form 
 and all n-grams with the same first word one bucket; a word so frequent that its n-grams alone
 exceed the budget makes the build exceed it (logged).
 
->>> build_bounded(texts, False, config, memory=1 << 30, temp_dir=None, writer=...)
+>>> NgramLM(order=5).build_lines(open("big.txt"), "models/big5", memory="2G")   # the way in
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ import struct
 import tempfile
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +73,7 @@ logger = logging.getLogger(__name__)
 
 MIN_MEMORY = 128 << 20  # the interpreter and libraries take ~100 MB of any budget
 _BASE = 96 << 20  # what the interpreter, numpy and the compiled kernels take before any data
-_IN_MEMORY_BYTES_PER_TOKEN = 135  # the in-memory build's peak per token (order 5, measured)
+_IN_MEMORY_BYTES_PER_ORDER = 27  # the in-memory build's peak per token and order (with a margin over order 5's ~100)
 _CHUNK_TOKENS = 1 << 22  # ids read per step from the id file
 _PENDING = 6  # arrays waiting to be written to the temporary folder
 
@@ -119,7 +119,6 @@ class BuildResult:
     partitions: int = 1
     buckets: int = 1
     spilled: bool = False
-    extra: dict = field(default_factory=dict)
 
 
 class _Spill:
@@ -190,10 +189,6 @@ class _Spill:
             return np.zeros((0, width) if width else 0, dtype=dtype)
         a = np.fromfile(p, dtype=dtype)
         return a.reshape(-1, width) if width else a
-
-    def size(self, name: str, itemsize: int) -> int:
-        p = self.file(name)
-        return p.stat().st_size // itemsize if p.exists() else 0
 
     def remove(self, prefix: str) -> None:
         """Delete the files whose names start with ``prefix`` (used up)."""
@@ -441,8 +436,9 @@ def build_bounded(
     """Count and estimate a (modified) Kneser-Ney model in about ``memory`` bytes, spilling to a
     folder under ``temp_dir`` (the system's temporary folder if None), removed at the end.
 
-    ``write_model(model_stream)`` is called once with a :class:`ModelStream` to write the model
-    from. ``partitions`` / ``buckets`` force the number of pieces (tests); by default they follow
+    ``write_model(stream)`` is called once with the model as a stream to write it from (a
+    :class:`TablesStream` or a :class:`PartitionedStream`; see :func:`write_arpa_stream`).
+    ``partitions`` / ``buckets`` force the number of pieces (tests); by default they follow
     from ``memory``, and a corpus that fits is built in memory in one piece.
     """
     with _Spill(temp_dir) as spill:
@@ -459,7 +455,8 @@ def build_bounded(
                 f"give at least {_human(_BASE + 160 * V + (4 << 20))}"
             )
         train_tokens = n_ids - n_lines
-        fits = n_ids * _IN_MEMORY_BYTES_PER_TOKEN <= usable and partitions is None and buckets is None
+        in_memory = n_ids * _IN_MEMORY_BYTES_PER_ORDER * max(order, 5)
+        fits = in_memory <= usable and partitions is None and buckets is None
         if partitions is None:
             partitions = 1 if fits else max(1, -(-n_ids * _bytes_per_row(order) // usable))
         if buckets is None:
@@ -644,21 +641,6 @@ class TablesStream:
 
     def counts(self) -> list[int]:
         return self.tables.counts()
-
-    def blocks(self, n: int, size: int = 1 << 18):
-        """(keys or None, log10 probs, log10 back-offs or None) of order n, in model order."""
-        t = self.tables
-        total = len(t.log10_prob[n - 1])
-        for lo in range(0, total, size):
-            hi = min(lo + size, total)
-            keys = t.keys[n - 2][lo:hi] if n > 1 else None
-            backoff = t.log10_backoff[n - 1][lo:hi] if n < t.order else None
-            yield keys, t.log10_prob[n - 1][lo:hi], backoff
-
-    def words(self, n: int, keys, lo_hi) -> np.ndarray:
-        from textkit.lm.arpa import _entry_words
-
-        return _entry_words(self.tables, n, *lo_hi)
 
 
 class PartitionedStream:
