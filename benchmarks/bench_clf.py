@@ -160,7 +160,13 @@ def autotune_mode(args) -> dict:
         peers = {s: 100 * accuracy(SYSTEMS[s], folds, LANG[name]) for s in ("sklearn tfidf+LR", "fastText package")}
         start = time.perf_counter()
         model, report = autotune(
-            train.texts, train.labels, tokenizer=LANG[name], duration=args.duration, seed=args.seed, log=lambda s: None
+            train.texts,
+            train.labels,
+            tokenizer=LANG[name],
+            duration=args.duration,
+            seed=args.seed,
+            max_trials=args.trials,
+            log=lambda s: None,
         )
         seconds = time.perf_counter() - start
         acc = 100 * float(np.mean(np.array(model.predict(test.texts)) == np.array(test.labels)))
@@ -175,8 +181,8 @@ def autotune_mode(args) -> dict:
         }
         print(
             f"{name:13s} peers {peers}  autotune {acc:.2f} ({acc - best_peer:+.2f} points; "
-            f"{len(report['trials'])} trials, "
-            f"{seconds:.0f} s; best {report['best']['kind']} {report['best']['params']})",
+            f"{len(report['trials'])} trials, {seconds:.0f} s; best {report['best']['kind']} "
+            f"{report['best']['params']}, held-out score {100 * report['best']['score']:.2f})",
             flush=True,
         )
     return out
@@ -333,6 +339,7 @@ def main() -> None:
     ap.add_argument("--replicate", type=int, nargs="+", default=[1, 4], help="speed: sizes, as copies of the corpus")
     ap.add_argument("--rounds", type=int, default=3, help="speed: alternated A/B rounds")
     ap.add_argument("--duration", type=float, default=120.0, help="autotune: budget in seconds")
+    ap.add_argument("--trials", type=int, help="autotune: stop after this many trials (reproducible)")
     ap.add_argument("--dim", type=int, default=100, help="kernel: embedding size of both (fastText's default 100)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="also print one JSON object with the results")

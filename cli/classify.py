@@ -135,8 +135,8 @@ def _load_split(dataset, split, data_dir, text_field, label_field, revision, err
 @click.option("--penalty", type=click.Choice(["l1", "l2"]), help="Logistic-regression penalty (bow; default l2).")
 @click.option(
     "--features",
-    type=click.Choice(["tfidf", "nb"]),
-    help="bow features: TF-IDF, or NB-weighted indicators (NBSVM-style; two classes).",
+    type=click.Choice(["tfidf", "nb", "tfidf+nb"]),
+    help="bow features: TF-IDF, NB-weighted indicators (NBSVM-style; two classes), or both side by side.",
 )
 @click.option("--pooling", type=click.Choice(["max", "mean"]), help="Pooling over time (rnn; default max).")
 @click.option("--layers", type=click.IntRange(min=1), help="Stacked recurrent layers (rnn; default 1).")
@@ -164,9 +164,8 @@ def _load_split(dataset, split, data_dir, text_field, label_field, revision, err
 @click.option(
     "--valid-fraction",
     type=FiniteFloat(0, 1, max_open=True),
-    default=0.1,
-    show_default=True,
-    help="Share of train held out for early stopping and reported (0: none).",
+    help="Share of train held out for early stopping and reported (0: none). Default 0.1, but 0 for bow, "
+    "which has no early stopping and so trains on everything unless asked.",
 )
 @click.option(
     "--limit", type=click.IntRange(min=1), help="Use only the first N training examples (quick runs on big datasets)."
@@ -307,6 +306,8 @@ def train_clf(
     if folds is not None:
         result["cross_validation"] = cross_validate(kind, data, folds=folds, seed=seed, **params)
     if output is not None:
+        if valid_fraction is None:
+            valid_fraction = 0.0 if kind == "bow" else 0.1
         model, info = train_classifier(kind, data, validation_fraction=valid_fraction, seed=seed, **params)
         model.save(output, force=force)
         from textkit.io import write_json
@@ -363,7 +364,7 @@ def _autotune(
         duration=duration,
         metric=metric,
         seed=seed,
-        validation_fraction=valid_fraction or 0.2,
+        validation_fraction=0.1 if valid_fraction is None else (valid_fraction or 0.2),
         max_trials=trials,
         threads=threads,
         log=log,

@@ -149,10 +149,13 @@ def test_bow_penalties(penalty):
     assert evaluate(model, *TEST)["accuracy"] >= 0.8
 
 
-def test_nb_features_on_two_classes_and_round_trip(tmp_path):
+@pytest.mark.parametrize("features", ["nb", "tfidf+nb"])
+def test_nb_features_on_two_classes_and_round_trip(tmp_path, features):
     texts, labels = planted(150, seed=7)
     two = [(t, y) for t, y in zip(texts, labels) if y != "mid"]
-    model = make_classifier("bow", features="nb").fit([t for t, _ in two], [y for _, y in two])
+    model = make_classifier("bow", features=features).fit([t for t, _ in two], [y for _, y in two])
+    columns = len(model.features_.vocabulary_) * (2 if features == "tfidf+nb" else 1)
+    assert model.regression_.coef_.shape == (1, columns)
     test = [(t, y) for t, y in zip(*TEST) if y != "mid"]
     assert evaluate(model, [t for t, _ in test], [y for _, y in test])["accuracy"] >= 0.9
     assert (
@@ -164,9 +167,25 @@ def test_nb_features_on_two_classes_and_round_trip(tmp_path):
     np.testing.assert_allclose(load_classifier(tmp_path / "m").predict_proba(TEST[0]), model.predict_proba(TEST[0]))
 
 
-def test_nb_features_refuse_three_classes():
+@pytest.mark.parametrize("features", ["nb", "tfidf+nb"])
+def test_nb_features_refuse_three_classes(features):
     with pytest.raises(UsageError, match="two classes"):
-        make_classifier("bow", features="nb").fit(*TRAIN)
+        make_classifier("bow", features=features).fit(*TRAIN)
+
+
+@pytest.mark.parametrize("C", [1.0, 30.0, 1000.0])
+def test_bow_regression_is_the_optimum_not_where_a_solver_stopped(C):
+    """Oracle: scikit-learn's liblinear, run to a far tighter tolerance, on the same features (two
+    classes, intercept nearly unpenalised)."""
+    from sklearn.linear_model import LogisticRegression
+
+    texts, labels = planted(300, seed=3)
+    two = [(t, y) for t, y in zip(texts, labels) if y != "mid"]
+    model = make_classifier("bow", C=C, min_freq=1).fit([t for t, _ in two], [y for _, y in two])
+    X = model._matrix([t for t, _ in two])
+    y = np.array([model.labels_.index(label) for _, label in two])
+    oracle = LogisticRegression(C=C, solver="liblinear", tol=1e-12, intercept_scaling=1e4, max_iter=100_000).fit(X, y)
+    np.testing.assert_allclose(model.regression_.coef_, oracle.coef_, atol=1e-3 * max(1.0, np.abs(oracle.coef_).max()))
 
 
 def test_l1_gives_sparser_coefficients_than_l2():

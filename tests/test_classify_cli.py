@@ -311,3 +311,15 @@ def test_predict_refuses_invalid_utf8_on_stdin_in_one_line(files, capsys, monkey
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"good film\n\xff\xfe bad\n")))
     code, _ = cli_exit(["predict", root / "m", "--errors", "replace"], capsys)
     assert code == 0
+
+
+def test_bow_trains_on_every_example_unless_a_validation_share_is_asked(files):
+    root, paths = files
+    common = ["train-clf", "--dataset", paths["train"], "--text-field", "review", "--label-field", "stars"]
+    result = run([*common, "--model", "bow", "-o", root / "bow", "--json"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert info["n_train"] == 150 and info["n_validation"] == 0  # no early stopping to feed: nothing held out
+    result = run([*common, "--model", "bow", "--valid-fraction", "0.2", "-o", root / "bow_v", "--json"])
+    info = json.loads(result.stdout)
+    assert info["n_train"] == 120 and info["n_validation"] == 30 and "accuracy" in info["validation"]

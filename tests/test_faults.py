@@ -179,11 +179,18 @@ def run_here(args: list[str], *, on_temp: int | None = None, sig: int = signal.S
     return code, out.getvalue(), err.getvalue()
 
 
+def _sigint_as_at_a_terminal() -> None:
+    # A shell starts background jobs (`pytest &`) with SIGINT ignored, and children inherit that:
+    # the CLI would then rightly ignore Ctrl-C. The tests send it on purpose, so it is restored.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def textkit_process(*args: str, **kw) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", "from textkit_cli.main import main; main()", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=_sigint_as_at_a_terminal,
         **kw,
     )
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -34,6 +35,12 @@ KINDS = ("bow", "fasttext")
 # Below this many examples one validation split is too noisy to rank settings: use k folds.
 SMALL_DATA = 2000
 FOLDS = 5
+# A bow feature setting this close to the best score gets its C tuned (cheap: the matrices are cached).
+C_SEARCH_MARGIN = 0.01
+C_RANGE = (1e-2, 1e4)  # the line search stays inside: beyond, the fit is unregularised or all bias
+# Where the C search of a weighting starts when no trial has used it yet.
+BOW_START_C = {"tfidf": 1000.0, "nb": 1.0, "tfidf+nb": 1.0}
+BOW_FEATURE_PARAMS = ("analyzer", "features", "ngrams", "min_freq")
 
 
 class CachedTokenizer(Tokenizer):
@@ -61,41 +68,88 @@ class CachedTokenizer(Tokenizer):
         self.inner.load()
 
 
-def candidates(n_classes: int, lang_hint: str, seed: int, kinds: Sequence[str] = KINDS):
-    """Endless, seeded sequence of ``(kind, params)``; ``best()`` (set by the caller) steers exploitation."""
-    rng = np.random.default_rng(seed)
-    binary = n_classes == 2
-    chinese = lang_hint == "zh"
-    starts: list[tuple[str, dict]] = []
-    if "bow" in kinds:
-        starts.append(("bow", {}))
-        if binary:
-            starts.append(("bow", {"features": "nb", "ngrams": 3}))
-        if chinese:
-            starts.append(("bow", {"analyzer": "char", "ngrams": 3}))
-    if "fasttext" in kinds:
-        starts.append(("fasttext", {}))
-    seen = {_key(*start) for start in starts}
-    state = {"best": starts[0]}
-    for start in starts:
-        best = yield start
-        if best is not None:
-            state["best"] = best
-    step = 0
-    while True:
-        step += 1
-        if step % 2 == 0:
-            kind, params = _mutate(*state["best"], rng, binary)
-        else:
-            kind = kinds[int(rng.integers(len(kinds)))]
-            params = _sample(kind, rng, binary)
+class Search:
+    """The seeded order of ``(kind, params)`` proposals, steered by the scores it is told.
+
+    First the defaults and a few strong starting points. Every ``bow`` feature setting that comes
+    within ``C_SEARCH_MARGIN`` of the best score gets a line search over ``C`` (x3 and /3, then on in
+    the direction that helped): those trials reuse the feature matrices and cost one regression fit.
+    Then random settings alternate with one-parameter changes to the best so far.
+    """
+
+    def __init__(self, n_classes: int, lang_hint: str, seed: int, kinds: Sequence[str] = KINDS):
+        self.rng = np.random.default_rng(seed)
+        self.binary = n_classes == 2
+        self.kinds = list(kinds)
+        starts: list[tuple[str, dict]] = []
+        if "bow" in kinds:
+            starts.append(("bow", {}))
+        if "fasttext" in kinds:
+            starts.append(("fasttext", {}))
+        if "bow" in kinds:
+            if self.binary:
+                starts.append(("bow", {"features": "tfidf+nb", "C": 1.0}))
+                starts.append(("bow", {"features": "nb", "ngrams": 3, "C": 1.0}))
+            if lang_hint == "zh":
+                starts.append(("bow", {"analyzer": "char", "ngrams": 3}))
+        self.queue = list(starts)
+        self.seen = {_key(*start) for start in starts}
+        self.best: tuple[str, dict, float] | None = None
+        self.by_features: dict[tuple, tuple[float, float]] = {}  # bow feature setting -> (best score, its C)
+        self.step = 0
+        self.bow_defaults = classifier_class("bow")().get_params()
+
+    def propose(self) -> tuple[str, dict]:
+        if self.queue:
+            return self.queue.pop(0)
+        while True:
+            self.step += 1
+            if self.step % 2 == 0 and self.best is not None:
+                kind, params = _mutate(self.best[0], self.best[1], self.rng, self.binary)
+            else:
+                kind = self.kinds[int(self.rng.integers(len(self.kinds)))]
+                params = _sample(kind, self.rng, self.binary)
+            if kind == "bow":  # a new weighting starts from the C that did best with it so far
+                source = self.best[1] if self.best is not None and self.best[0] == "bow" else {}
+                weighting = params.get("features", self.bow_defaults["features"])
+                if "C" not in params or weighting != source.get("features", self.bow_defaults["features"]):
+                    params["C"] = self._best_c(weighting)
+            if self._fresh(kind, params):
+                return kind, params
+
+    def tell(self, kind: str, params: dict, score: float) -> None:
+        if self.best is None or score > self.best[2]:
+            self.best = (kind, params, score)
+        if kind != "bow":
+            return
+        full = {**self.bow_defaults, **params}
+        features = tuple(full[name] for name in BOW_FEATURE_PARAMS)
+        C = float(params.get("C", self.bow_defaults["C"]))
+        previous = self.by_features.get(features)
+        if previous is not None and score <= previous[0]:
+            return
+        self.by_features[features] = (score, C)
+        if score < self.best[2] - C_SEARCH_MARGIN:
+            return
+        if previous is None:
+            steps = [C * 3, C / 3]
+        else:  # keep going the way that helped
+            steps = [C * 3 if C > previous[1] else C / 3]
+        for c in steps:
+            candidate = {**params, "C": float(np.round(c, 4))}
+            if C_RANGE[0] <= c <= C_RANGE[1] and self._fresh("bow", candidate):
+                self.queue.insert(0, ("bow", candidate))
+
+    def _best_c(self, weighting: str) -> float:
+        scored = [(score, c) for key, (score, c) in self.by_features.items() if key[1] == weighting]
+        return max(scored)[1] if scored else BOW_START_C[weighting]
+
+    def _fresh(self, kind: str, params: dict) -> bool:
         key = _key(kind, params)
-        if key in seen:
-            continue
-        seen.add(key)
-        best = yield kind, params
-        if best is not None:
-            state["best"] = best
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
 
 
 def _key(kind: str, params: dict) -> tuple:
@@ -108,9 +162,8 @@ def _sample(kind: str, rng: np.random.Generator, binary: bool) -> dict:
         return {
             "analyzer": analyzer,
             "ngrams": int(rng.choice([2, 3, 4, 5] if analyzer == "char" else [1, 2, 3])),
-            "features": "nb" if binary and rng.random() < 0.5 else "tfidf",
+            "features": str(rng.choice(["tfidf", "nb", "tfidf+nb"])) if binary else "tfidf",
             "min_freq": int(rng.choice([1, 2, 3])),
-            "C": float(np.round(math.exp(rng.uniform(math.log(3), math.log(300))), 2)),
         }
     return {
         "ngrams": int(rng.choice([1, 2, 3])),
@@ -122,11 +175,11 @@ def _sample(kind: str, rng: np.random.Generator, binary: bool) -> dict:
 
 
 def _mutate(kind: str, params: dict, rng: np.random.Generator, binary: bool) -> tuple[str, dict]:
-    """The best setting with one parameter moved a notch."""
+    """The best setting with one parameter moved a notch (bow: a feature parameter; C follows by line search)."""
     fresh = _sample(kind, rng, binary)
     out = dict(params)
     name = list(fresh)[int(rng.integers(len(fresh)))]
-    if name == "C" or name == "lr":
+    if name == "lr":
         base = params.get(name, classifier_class(kind)().get_params()[name])
         out[name] = float(np.round(base * math.exp(rng.normal(0, 0.7)), 3))
     elif name == "ngrams" and params.get("analyzer", "word") != fresh.get("analyzer", "word"):
@@ -134,6 +187,35 @@ def _mutate(kind: str, params: dict, rng: np.random.Generator, binary: bool) -> 
     else:
         out[name] = fresh[name]
     return kind, out
+
+
+class FeatureCache:
+    """Feature matrices of (bow feature setting, split), shared by the trials that differ only in ``C``.
+
+    Holds the ``max_settings`` most recently used settings (each with all its splits)."""
+
+    def __init__(self, max_settings: int = 4):
+        self.max_settings = max_settings
+        self.entries: OrderedDict[tuple, dict[int, tuple]] = OrderedDict()
+        self.build_seconds: dict[tuple, dict[int, float]] = {}  # time to make each setting's matrices, per split
+
+    def has(self, model) -> bool:
+        return model._feature_key() in self.entries
+
+    def matrices(self, model, index: int, train: LabelledTexts, held_out: LabelledTexts) -> tuple:
+        """(X train, X held-out, y train, labels) of ``model``'s feature setting on split ``index``."""
+        key = model._feature_key()
+        per_split = self.entries.pop(key, {})
+        self.entries[key] = per_split  # most recently used last
+        while len(self.entries) > self.max_settings:
+            self.entries.popitem(last=False)
+        if index not in per_split:
+            t0 = time.perf_counter()
+            model.labels_, y = encode_labels(train.labels)
+            X = model._fit_features(train.texts, y)
+            per_split[index] = (X, model._matrix(held_out.texts), y, model.labels_)
+            self.build_seconds.setdefault(key, {})[index] = time.perf_counter() - t0
+        return per_split[index]
 
 
 def autotune(
@@ -195,32 +277,38 @@ def autotune(
     trials: list[dict[str, Any]] = []
     best: dict[str, Any] | None = None
     slowest_seconds: dict[str, float] = {}
-    generator = candidates(len(classes), original.spec, seed, kinds)
-    proposal = next(generator)
+    search = Search(len(classes), original.spec, seed, kinds)
+    cache = FeatureCache()
     skipped_kinds: set[str] = set()
-    while True:
-        kind, params = proposal
+    while max_trials is None or len(trials) < max_trials:
+        kind, params = search.propose()
         elapsed = time.perf_counter() - start
         # Stop before a trial that would not finish, leaving time for the refit on all the data.
-        expected = slowest_seconds.get(kind, 0.0)
-        refit = (best or {}).get("seconds", 0.0) / max(len(splits), 1) * 1.25
-        if max_trials is not None and len(trials) >= max_trials:
-            break
+        model = _make(kind, params, cached, seed, threads)
+        timing = "bow, cached features" if kind == "bow" and cache.has(model) else kind
+        expected = slowest_seconds.get(timing, 0.0)
+        refit = (best or {}).get("cost", 0.0) / max(len(splits), 1) * 1.25
         if trials and elapsed + expected + refit > duration:
             skipped_kinds.add(kind)
             if skipped_kinds >= set(kinds):
                 break
-            proposal = generator.send(None)
             continue
         t0 = time.perf_counter()
         scores = []
-        for train, held_out in splits:
+        for index, (train, held_out) in enumerate(splits):
             model = _make(kind, params, cached, seed, threads)
-            model.fit(train.texts, train.labels)
-            report = classification_report(held_out.labels, model.predict(held_out.texts), model.labels_)
-            scores.append(report[metric])
+            if kind == "bow":
+                model._check_params()
+                X, X_held, y, model.labels_ = cache.matrices(model, index, train, held_out)
+                model._fit_regression(X, y)
+                predicted = [model.labels_[i] for i in model.regression_.predict_proba(X_held).argmax(axis=1)]
+            else:
+                predicted = model.fit(train.texts, train.labels).predict(held_out.texts)
+            scores.append(classification_report(held_out.labels, predicted, model.labels_)[metric])
         seconds = time.perf_counter() - t0
-        slowest_seconds[kind] = max(seconds, slowest_seconds.get(kind, 0.0))
+        slowest_seconds[timing] = max(seconds, slowest_seconds.get(timing, 0.0))
+        # What refitting this setting from scratch would cost (a bow trial may have found its matrices made).
+        cost = seconds + (sum(cache.build_seconds.get(model._feature_key(), {}).values()) if kind == "bow" else 0.0)
         trial = {
             "trial": len(trials) + 1,
             "kind": kind,
@@ -233,12 +321,12 @@ def autotune(
         trials.append(trial)
         improved = best is None or trial["score"] > best["score"]
         if improved:
-            best = trial
+            best = {**trial, "cost": cost}
+        search.tell(kind, params, trial["score"])
         say(
             f"autotune: trial {trial['trial']:3d} {kind:8s} {metric} {trial['score']:.4f}{' *' if improved else '  '} "
             f"({seconds:.1f} s) {_describe(params)}"
         )
-        proposal = generator.send((best["kind"], best["params"]) if improved else None)
     assert best is not None
     t0 = time.perf_counter()
     model = _make(best["kind"], best["params"], cached, seed, threads)
@@ -256,7 +344,7 @@ def autotune(
         "duration": duration,
         "n": len(data),
         "trials": trials,
-        "best": best,
+        "best": {k: v for k, v in best.items() if k != "cost"},
         "refit_seconds": round(refit_seconds, 3),
         "total_seconds": round(time.perf_counter() - start, 3),
     }
