@@ -27,8 +27,14 @@ Four parts, all on gensim's English Wikipedia sample (``textkit.corpora`` name `
    and ~20M words (one run each) made by :func:`streamed_corpus`: the sample as is, reversed,
    lowercased, both, then shuffled within each line with a new seed per pass. lmplz is found as
    ``$LMPLZ`` or on PATH (built from the ``kenlm`` source distribution); else the part is skipped.
+   textkit gets ``--memory`` (and ``--temp-dir``) like lmplz's ``-S`` (and ``-T``): a corpus that
+   does not fit is built in partitions spilled to disk. Larger corpora are made once with
+   ``--write-corpus`` and compared with ``--lmplz-corpus`` (one pair each; say 100M words with
+   ``--memory 2G``; a build of that size takes minutes per side).
 
     python benchmarks/bench_ngram.py            # full
+    python benchmarks/bench_ngram.py --write-corpus 1e8 /tmp/s100m.txt     # the streamed corpus as a file
+    python benchmarks/bench_ngram.py --lmplz-corpus /tmp/s100m.txt --memory 2G   # that file vs lmplz
     python benchmarks/bench_ngram.py --quick    # smaller corpora, same comparisons (lmplz: the sample only)
     python benchmarks/bench_ngram.py --skip nltk kenlm build    # only the whole-process lmplz comparison
 """
@@ -447,7 +453,7 @@ def arpa_counts(path: Path) -> list[int]:
     return counts
 
 
-def bench_lmplz(sizes: list[int | None], memory: str, repeats: int) -> None:
+def bench_lmplz(sizes: list[int | str | None], memory: str, repeats: int) -> None:
     """``textkit train-lm --model ngram`` and ``lmplz`` as a user runs them: fresh processes, the
     same text file, order 5, modified KN, the same memory budget; A/B alternated."""
     import subprocess
@@ -464,13 +470,19 @@ def bench_lmplz(sizes: list[int | None], memory: str, repeats: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         for size in sizes:
-            corpus = d / "corpus.txt"
-            n_words = write_corpus(corpus, size)
-            how = (
-                "the wiki sample, whitespace-split"
-                if size is None
-                else "the wiki sample, its variants and in-line shuffles"
-            )
+            if isinstance(size, str):  # a text file made beforehand (e.g. with --write-corpus)
+                corpus = Path(size)
+                with open(corpus, "rb") as f:
+                    n_words = sum(len(line.split()) for line in f)
+                how = f"{corpus.name}"
+            else:
+                corpus = d / "corpus.txt"
+                n_words = write_corpus(corpus, size)
+                how = (
+                    "the wiki sample, whitespace-split"
+                    if size is None
+                    else "the wiki sample, its variants and in-line shuffles"
+                )
             tk_cmd = textkit + [
                 str(corpus),
                 "--model",
@@ -526,6 +538,18 @@ def main(argv: list[str] | None = None) -> None:
         "--memory", default="1G", help="Memory budget given to both builders in the lmplz comparison (lmplz -S)."
     )
     parser.add_argument(
+        "--lmplz-corpus",
+        nargs="*",
+        default=[],
+        help="Text files for the lmplz comparison instead of generated ones (one alternated pair each).",
+    )
+    parser.add_argument(
+        "--write-corpus",
+        nargs=2,
+        metavar=("WORDS", "PATH"),
+        help="Only write the streamed corpus of WORDS words (variants and in-line shuffles) to PATH, then stop.",
+    )
+    parser.add_argument(
         "--repeats", type=int, default=3, help="Alternated runs per side on the wiki sample (1 on larger corpora)."
     )
     parser.add_argument(
@@ -535,6 +559,13 @@ def main(argv: list[str] | None = None) -> None:
         help="Also build an order-5 model on this many streamed tokens (e.g. 1e7) and report its peak RSS.",
     )
     args = parser.parse_args(argv)
+    if args.write_corpus:
+        words = write_corpus(Path(args.write_corpus[1]), int(float(args.write_corpus[0])))
+        print(f"wrote {words} words to {args.write_corpus[1]}")
+        return
+    if args.lmplz_corpus:
+        bench_lmplz(args.lmplz_corpus, args.memory, 1)
+        return
     lines = wiki_lines()
     warm_up()
     if "nltk" not in args.skip:

@@ -309,10 +309,10 @@ def train_clf(
         if valid_fraction is None:
             valid_fraction = 0.0 if kind == "bow" else 0.1
         model, info = train_classifier(kind, data, validation_fraction=valid_fraction, seed=seed, **params)
-        model.save(output, force=force)
         from textkit.io import write_json
 
-        write_json(f"{output}/training.json", {"dataset": dataset, "data_dir": data_dir, "seed": seed, **info})
+        report = {"dataset": dataset, "data_dir": data_dir, "seed": seed, **info}
+        model.save(output, force=force, files=lambda folder: write_json(folder / "training.json", report))
         result.update(output=output, **info)
     if as_json:
         emit_json(result)
@@ -369,8 +369,8 @@ def _autotune(
         threads=threads,
         log=log,
     )
-    model.save(output, force=force)
-    write_json(f"{output}/autotune.json", {"dataset": dataset, "data_dir": data_dir, **report})
+    trials = {"dataset": dataset, "data_dir": data_dir, **report}
+    model.save(output, force=force, files=lambda folder: write_json(folder / "autotune.json", trials))
     best = report["best"]
     result = {"model": best["kind"], "dataset": dataset, "n": len(data), "output": output, "autotune": report}
     if as_json:

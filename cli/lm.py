@@ -221,6 +221,21 @@ def generate(model, prefix, length, temperature, top_k, seed, as_json):
     ),
 )
 @click.option(
+    "--memory",
+    default=None,
+    metavar="SIZE",
+    help=(
+        "ngram, kn/mkn: memory budget, e.g. 1G, 500M or 80% of RAM [default: 80%]. A corpus that does not fit "
+        "is built in partitions spilled to --temp-dir; the model is the same."
+    ),
+)
+@click.option(
+    "--temp-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="ngram: folder for the temporary files of a partitioned build [default: the system's].",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Path(),
@@ -249,6 +264,8 @@ def train_lm(
     k,
     use_gzip,
     model_format,
+    memory,
+    temp_dir,
     output,
     errors,
     force,
@@ -296,7 +313,19 @@ def train_lm(
     tokenizer = make_tokenizer(lang, lowercase)
     lines, source = _text_lines(corpus, dataset, raw, data_dir, "train", errors)
     summary = _train_ngram(
-        lines, tokenizer, min_freq, vocab_path, order, smoothing, k, use_gzip, model_format == "native", output, force
+        lines,
+        tokenizer,
+        min_freq,
+        vocab_path,
+        order,
+        smoothing,
+        k,
+        use_gzip,
+        model_format == "native",
+        output,
+        force,
+        memory,
+        temp_dir,
     )
     summary = {"output": output, "source": source, **summary}
     if as_json:
@@ -308,7 +337,7 @@ def train_lm(
         )
 
 
-NGRAM_ONLY = ("order", "smoothing", "k", "use_gzip", "model_format", "vocab_path")
+NGRAM_ONLY = ("order", "smoothing", "k", "use_gzip", "model_format", "vocab_path", "memory", "temp_dir")
 
 
 def _refuse_inapplicable(family: str, neural: dict) -> None:
@@ -326,8 +355,11 @@ def _refuse_inapplicable(family: str, neural: dict) -> None:
         raise click.UsageError(f"{flags} only appl{'ies' if len(given) == 1 else 'y'} with {other}")
 
 
-def _train_ngram(lines, tokenizer, min_freq, vocab_path, order, smoothing, k, use_gzip, native, output, force) -> dict:
+def _train_ngram(
+    lines, tokenizer, min_freq, vocab_path, order, smoothing, k, use_gzip, native, output, force, memory, temp_dir
+) -> dict:
     """Count, estimate and save an n-gram model; the summary train-lm prints."""
+    from textkit.errors import UsageError
     from textkit.lm.ngram import NgramLM
     from textkit.vocab import Vocab
 
@@ -342,13 +374,28 @@ def _train_ngram(lines, tokenizer, min_freq, vocab_path, order, smoothing, k, us
     lm = NgramLM(
         order=order, smoothing=smoothing, k=1.0 if k is None else k, min_freq=min_freq, vocab=vocab, tokenizer=tokenizer
     )
-    lm.fit_lines(lines)
-    lm.save(output, force=force, gzip=use_gzip, native=native)
-    ngrams = (
-        [len(p) for p in lm.tables_.log10_prob]
-        if lm.tables_ is not None
-        else [int((lm.counts_[0] > 0).sum())] + [len(c) for c in lm.counts_[1:]]
-    )
+    if smoothing in ("kn", "mkn"):
+        try:
+            built = lm.build_lines(
+                lines,
+                output,
+                memory="80%" if memory is None else memory,
+                temp_dir=temp_dir,
+                force=force,
+                gzip=use_gzip,
+                native=native,
+            )
+        except UsageError as e:
+            if "memory" in str(e):
+                raise click.UsageError(f"--memory: {e}") from None
+            raise
+        ngrams = built["ngrams"]
+    else:
+        if memory is not None or temp_dir is not None:
+            raise click.UsageError("--memory and --temp-dir apply to kn and mkn models")
+        lm.fit_lines(lines)
+        lm.save(output, force=force, gzip=use_gzip, native=native)
+        ngrams = [int((lm.counts_[0] > 0).sum())] + [len(c) for c in lm.counts_[1:]]
     return {
         "model": f"ngram order {order} {smoothing}",
         "order": order,

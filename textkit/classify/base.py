@@ -89,12 +89,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     # --- checkpoints -------------------------------------------------------------------------
 
-    def save(self, directory: PathLike, force: bool = False) -> Path:
+    def save(self, directory: PathLike, force: bool = False, files=None) -> Path:
         """Write the model folder (see :func:`save_classifier`); an existing folder is replaced only
-        with ``force``, and only once the new one is complete."""
+        with ``force``, and only once the new one is complete. ``files(folder)`` may add files (a
+        training report) to the folder before it is put in place, so they land with the model or not at all."""
         if not hasattr(self, "labels_"):
             raise UsageError("cannot save a classifier before fit()")
-        return save_classifier(self, directory, force=force)
+        return save_classifier(self, directory, force=force, files=files)
 
     def _state(self) -> tuple[dict, dict]:
         """(arrays for safetensors, extra JSON fields) describing the learned model."""
@@ -197,7 +198,7 @@ def artifact_kind(kind: str) -> str:
     return "classifier." + ("rnn" if kind in ("rnn", "lstm", "gru") else kind)
 
 
-def save_classifier(model: TextClassifier, directory: PathLike, force: bool = False) -> Path:
+def save_classifier(model: TextClassifier, directory: PathLike, force: bool = False, files=None) -> Path:
     """Write ``model`` as a model folder (:mod:`textkit.artifacts`): config.json holds the model
     name, constructor parameters, labels, tokenizer and ``_state``'s JSON; weights.safetensors the
     arrays; vocab.json the model's :class:`~textkit.vocab.Vocab`, if it has one."""
@@ -210,6 +211,7 @@ def save_classifier(model: TextClassifier, directory: PathLike, force: bool = Fa
         tensors=tensors,
         vocab=getattr(model, "vocab_", None),
         tokenizer=model.tokenizer_object(),
+        files=files,
         force=force,
     )
 

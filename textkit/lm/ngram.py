@@ -163,6 +163,91 @@ class NgramLM:
             self._prepare_counts()
         return self
 
+    def build_lines(
+        self,
+        lines: Iterable[str],
+        folder: PathLike,
+        memory: int | str = "80%",
+        temp_dir: PathLike | None = None,
+        force: bool = False,
+        gzip: bool = False,
+        native: bool = False,
+    ) -> dict:
+        """Train on text ``lines`` and write the model folder (as :meth:`save` does) within a
+        memory budget: ``memory`` bytes, or ``"1G"``, ``"500M"``, ``"80%"`` (of physical memory).
+
+        A corpus that fits is built in memory; a larger one in partitions spilled to a temporary
+        folder under ``temp_dir`` (the system's by default) and removed afterwards, the model written
+        as it is estimated (:mod:`textkit.lm.bounded`). The result is the same model either way.
+        kn and mkn only. The model is not kept: load the folder to use it. Returns a summary.
+
+        >>> NgramLM(order=5).build_lines(open("big.txt"), "models/big5", memory="2G")
+        """
+        self.tokenizer_ = tok = get_tokenizer(self.tokenizer)
+        if _splits_in_kernel(tok):
+            return self._build(lines, True, folder, memory, temp_dir, force, gzip, native)
+        return self._build(tok.tokenize_lines(lines), False, folder, memory, temp_dir, force, gzip, native)
+
+    def _build(self, texts, split_lines, folder, memory, temp_dir, force, gzip, native) -> dict:
+        from textkit.artifacts import VOCAB, WEIGHTS, artifact_transaction, check_output_folder, write_config
+        from textkit.io import output_error
+        from textkit.lm.bounded import build_bounded, parse_memory, write_arpa_stream, write_native_stream
+
+        if self.smoothing not in ("kn", "mkn"):
+            raise UsageError(f"a memory budget applies to kn and mkn models, not {self.smoothing}")
+        if native and gzip:
+            raise UsageError("gzip applies to ARPA files, not to the native format")
+        budget = parse_memory(memory)
+        check_output_folder(folder, force)
+        data_file = WEIGHTS if native else ("model.arpa.gz" if gzip else "model.arpa")
+        vocab = model_vocab(self.vocab) if self.vocab is not None else None
+        with artifact_transaction(folder, force=force) as tmp:
+
+            def write_model(stream) -> None:
+                try:
+                    (write_native_stream if native else write_arpa_stream)(tmp / data_file, stream)
+                except OSError as e:
+                    raise output_error(Path(folder) / data_file, e) from None
+
+            result = build_bounded(
+                texts,
+                split_lines,
+                order=self.order,
+                modified=self.smoothing == "mkn",
+                discounts=self.discounts,
+                min_freq=self.min_freq,
+                vocab=vocab,
+                memory=budget,
+                temp_dir=temp_dir,
+                write_model=write_model,
+                **getattr(self, "_pieces", {}),
+            )
+            self.vocab_ = result.vocab
+            self.train_tokens_ = result.train_tokens
+            self.discounts_ = result.discounts
+            self.discount_fallback_orders_ = result.fell_back
+            self.tables_ = self.counts_ = None
+            self.vocab_.save(tmp / VOCAB)
+            params = {
+                "order": self.order,
+                "smoothing": self.smoothing,
+                "k": None,
+                "min_freq": self.min_freq,
+                "discounts": [list(d) for d in self.discounts_],
+                "discount_fallback_orders": self.discount_fallback_orders_ or None,
+                "vocab_size": len(self.vocab_),
+                "train_tokens": self.train_tokens_,
+                "file": data_file,
+                "log_base": 10,
+            }
+            write_config(tmp, KIND, params, self.tokenizer_)
+        return {
+            "ngrams": result.counts,
+            "partitions": result.partitions,
+            "buckets": result.buckets,
+            "spilled": result.spilled,
+        }
+
     def _prepare_counts(self) -> None:
         """Context totals c(h•) for count-based scoring: Σ_w c(hw) per context h."""
         V = len(self.vocab_)

@@ -71,7 +71,16 @@ def _discounts_for(n: int, adjusted: np.ndarray, modified: bool, given) -> tuple
     if given is not None:
         d = given[n - 1]
         return (tuple(float(x) for x in d) if modified else (float(d),) * 3), False  # type: ignore[return-value]
-    d = estimate_discounts(count_of_counts(adjusted), modified)
+    return discounts_from_counts(n, count_of_counts(adjusted), modified, None)
+
+
+def discounts_from_counts(n: int, t: Sequence[int], modified: bool, given) -> tuple[Discounts, bool]:
+    """The discounts of order n from its count-of-counts ``t`` (or ``given``), and whether they
+    fell back to the defaults."""
+    if given is not None:
+        d = given[n - 1]
+        return (tuple(float(x) for x in d) if modified else (float(d),) * 3), False  # type: ignore[return-value]
+    d = estimate_discounts(t, modified)
     if d is not None:
         return d, False
     fallback = FALLBACK_MODIFIED if modified else (FALLBACK_PLAIN,) * 3
@@ -135,13 +144,7 @@ def kneser_ney(
         if fallback:
             fell_back.append(n)
         if n == 1:
-            p = a.astype(np.float64)
-            p -= np.array([0.0, *d])[np.minimum(a, 3)]  # D(a): 0 for a=0, D1, D2, D3+
-            total = counted.sum()
-            gamma = sum(dj * nj for dj, nj in zip(d, _count_classes(counted))) / total
-            p /= total
-            p += gamma / (V - 1)
-            p[bos_id] = 0.0
+            p = unigram_probs(a, counted, d, bos_id)
         else:
             total_ctx, gamma_ctx = _context_sums(table.keys, a, d, V, len(lower))
             p = _interpolate(table, a, d, V, total_ctx, gamma_ctx, lower)
@@ -153,6 +156,19 @@ def kneser_ney(
         lower = p
     log10_prob.append(_log10(lower))
     return BackoffTables(tokens, [t.keys for t in tables], log10_prob, log10_backoff), used, fell_back
+
+
+def unigram_probs(a: np.ndarray, counted: np.ndarray, d: Discounts, bos_id: int) -> np.ndarray:
+    """p(w) for every word from the adjusted unigram counts ``a`` (``counted``: without <s>),
+    interpolated with the uniform distribution over the V - 1 words besides <s>."""
+    p = a.astype(np.float64)
+    p -= np.array([0.0, *d])[np.minimum(a, 3)]  # D(a): 0 for a=0, D1, D2, D3+
+    total = counted.sum()
+    gamma = sum(dj * nj for dj, nj in zip(d, _count_classes(counted))) / total
+    p /= total
+    p += gamma / (len(a) - 1)
+    p[bos_id] = 0.0
+    return p
 
 
 def _adjusted(raw: np.ndarray, higher: NgramTable | None, starts_with_bos: np.ndarray) -> np.ndarray:

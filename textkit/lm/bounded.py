@@ -1,0 +1,813 @@
+"""Building a Kneser-Ney model in bounded memory: partitions spilled to a temporary folder.
+
+The in-memory build (:func:`textkit.lm.counting.count_ngrams` then
+:func:`textkit.lm.smoothing.kneser_ney`) holds every n-gram at once. Here the work is cut so that
+each piece fits a memory budget, and the model is the same to the last bit:
+
+1. **Reading.** Word ids go to a temporary file as the text streams in; after the vocabulary is
+   known they are rewritten as model ids, each line wrapped as ``<s> .. </s>``. In memory: one
+   chunk of lines and the words.
+2. **Counting, by the second-to-last word.** The n-grams of orders ≥ 2 whose next-to-last word
+   belongs to partition q are counted together (one pass over the id file per partition). Each
+   partition holds everything Kneser-Ney needs of its n-grams except one thing: the left
+   extensions ``w0 w1..wn`` of ``w1..wn`` (adjusted counts), the extensions ``h w`` of a context
+   ``h`` ending in a word of q (A(h), N1/N2/N3+(h), γ(h)), and the suffix ``w2..wn`` of ``hw``
+   (interpolation) all share the next-to-last word. The missing piece is γ of an n-gram seen as a
+   context (its back-off weight): that lives in the partition of its *last* word, and is joined
+   in step 4. Adjusted counts and count-of-counts are found here; the partition is spilled.
+3. **Probabilities.** With the discounts (which need every partition's count-of-counts) each
+   partition's probabilities and context weights are computed by the in-memory arithmetic, and
+   scattered to output buckets by the n-gram's first word (contiguous word-id ranges).
+4. **Output.** Per order, bucket after bucket, the n-grams are put in the model's order (the keys
+   of :mod:`textkit.lm.counting`, which sort as the word tuples do; a bucket holds all n-grams
+   starting with its words, so global ranks are the bucket's offset plus its own), joined with
+   their back-off weights, and written out (ARPA text or the native arrays) as they come.
+
+The smallest unit is one word: all n-grams with the same next-to-last word form one partition,
+and all n-grams with the same first word one bucket; a word so frequent that its n-grams alone
+exceed the budget makes the build exceed it (logged).
+
+>>> NgramLM(order=5).build_lines(open("big.txt"), "models/big5", memory="2G")   # the way in
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import logging
+import os
+import shutil
+import struct
+import tempfile
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numba import njit
+
+from textkit.errors import OutputError, UsageError
+from textkit.lm.counting import (
+    NgramTable,
+    WordIndex,
+    _chunks,
+    _FirstAppearance,
+    _id_chunks,
+    _search,
+    _wrap,
+    ngram_vocab,
+    radix_sort,
+    special_id,
+)
+from textkit.lm.smoothing import (
+    _context_sums,
+    _interpolate,
+    _log10,
+    count_of_counts,
+    discounts_from_counts,
+    unigram_probs,
+)
+
+logger = logging.getLogger(__name__)
+
+MIN_MEMORY = 128 << 20  # the interpreter and libraries take ~100 MB of any budget
+_BASE = 96 << 20  # what the interpreter, numpy and the compiled kernels take before any data
+_IN_MEMORY_BYTES_PER_ORDER = 27  # the in-memory build's peak per token and order (with a margin over order 5's ~100)
+_CHUNK_TOKENS = 1 << 22  # ids read per step from the id file
+_PENDING = 6  # arrays waiting to be written to the temporary folder
+
+
+def parse_memory(spec: str | int) -> int:
+    """Bytes from ``1G``, ``500M``, ``64K``, ``123`` (bytes) or ``80%`` (of physical memory)."""
+    if isinstance(spec, int):
+        size = spec
+    else:
+        text = str(spec).strip().upper().removesuffix("B")
+        units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+        try:
+            if text.endswith("%"):
+                fraction = float(text[:-1]) / 100
+                if not 0 < fraction <= 1:
+                    raise ValueError
+                size = int(fraction * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+            elif text and text[-1] in units:
+                size = int(float(text[:-1]) * units[text[-1]])
+            else:
+                size = int(text)
+        except ValueError:
+            raise UsageError(f"cannot read the memory size {spec!r}; give e.g. 1G, 500M or 80%") from None
+    if size < MIN_MEMORY:
+        raise UsageError(f"a memory budget of {_human(size)} is too small: at least {_human(MIN_MEMORY)} is needed")
+    return size
+
+
+def _human(size: int) -> str:
+    for unit, scale in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.3g}{unit}"
+    return f"{size} bytes"
+
+
+@dataclass
+class BuildResult:
+    vocab: object
+    discounts: list
+    fell_back: list[int]
+    train_tokens: int
+    counts: list[int]
+    partitions: int = 1
+    buckets: int = 1
+    spilled: bool = False
+
+
+class _Spill:
+    """The temporary folder: every file the build writes lives here and goes with it, also on
+    Ctrl-C or SIGTERM (the caller runs under :func:`textkit.io.sigterm_raises`).
+
+    Writes go to one background thread, in order, so that computing and writing overlap; at most
+    ``_PENDING`` arrays wait, and :meth:`flush` waits for all (before anything is read back)."""
+
+    def __init__(self, temp_dir):
+        from concurrent.futures import ThreadPoolExecutor
+
+        parent = Path(temp_dir) if temp_dir is not None else Path(tempfile.gettempdir())
+        self.parent = parent
+        try:
+            self.path = Path(tempfile.mkdtemp(prefix="textkit-ngram-", dir=parent))
+        except OSError as e:
+            raise OutputError(f"{parent}: cannot write temporary files ({e.strerror or e})") from None
+        self.meta: dict = {}
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._pending: deque = deque()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for future in self._pending:
+            future.cancel()
+        self._pool.shutdown(wait=True)
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def file(self, name: str) -> Path:
+        self.flush()
+        return self.path / name
+
+    def append(self, name: str, array: np.ndarray) -> None:
+        self._write(name, "ab", array)
+
+    def save(self, name: str, **arrays) -> None:
+        for key, array in arrays.items():
+            self._write(f"{name}.{key}", "wb", array)
+            self.meta[f"{name}.{key}"] = (array.dtype.str, array.shape)
+
+    def _write(self, name: str, mode: str, array: np.ndarray) -> None:
+        self._pending.append(self._pool.submit(self._write_now, name, mode, np.ascontiguousarray(array)))
+        while len(self._pending) > _PENDING:
+            self._pending.popleft().result()
+
+    def _write_now(self, name: str, mode: str, array: np.ndarray) -> None:
+        try:
+            with open(self.path / name, mode) as f:
+                _write_bytes(f, array.data)
+        except OSError as e:
+            raise self.error(e) from None
+
+    def flush(self) -> None:
+        while self._pending:
+            self._pending.popleft().result()
+
+    def load(self, name: str, key: str) -> np.ndarray:
+        self.flush()
+        dtype, shape = self.meta[f"{name}.{key}"]
+        return np.fromfile(self.path / f"{name}.{key}", dtype=dtype).reshape(shape)
+
+    def read(self, name: str, dtype, width: int = 0) -> np.ndarray:
+        p = self.file(name)
+        if not p.exists():
+            return np.zeros((0, width) if width else 0, dtype=dtype)
+        a = np.fromfile(p, dtype=dtype)
+        return a.reshape(-1, width) if width else a
+
+    def remove(self, prefix: str) -> None:
+        """Delete the files whose names start with ``prefix`` (used up)."""
+        self.flush()
+        for p in self.path.glob(f"{prefix}*"):
+            p.unlink()
+
+    def error(self, e: OSError) -> OutputError:
+        from textkit.io import output_error
+
+        return output_error(f"{self.parent} (temporary files)", e)
+
+
+def _write_bytes(f, data) -> None:
+    f.write(data)
+
+
+# ---- 1. reading ----------------------------------------------------------------------------------
+def _read_text(texts: Iterable, split_lines: bool, vocab, min_freq: int, spill: _Spill, chunk_lines: int = 8192):
+    """Stream ``texts`` to the id file ``seq`` (model ids, lines wrapped). Returns the model
+    vocabulary, the raw unigram counts (<s> counted 0), the number of ids and of lines."""
+    n_lines = n_ids = 0
+    if vocab is not None:
+        index = WordIndex.from_vocab(vocab)
+        bos, eos = special_id(vocab, "<s>"), special_id(vocab, "</s>")
+        counts = np.zeros(len(vocab), dtype=np.int64)
+        for chunk in _chunks(texts, chunk_lines):
+            ids, lengths, _ = index.encode(chunk, split_lines=split_lines, chunk_lines=chunk_lines)
+            seq = _wrap(ids, lengths, bos, eos, np.zeros(0, np.int32))
+            counts += np.bincount(seq, minlength=len(vocab))
+            spill.append("seq", seq)
+            n_lines += len(lengths)
+            n_ids += len(seq)
+        counts[bos] = 0
+        return vocab, counts, n_ids, n_lines
+    words = _FirstAppearance()
+    counts = np.zeros(0, dtype=np.int64)
+    for chunk in _chunks(texts, chunk_lines):
+        ids, lengths = _id_chunks(chunk, lambda tokens: map(words.__getitem__, tokens), split_lines, chunk_lines)
+        # provisional ids shifted by 2: 0 is <s>, 1 is </s>
+        spill.append("raw", _wrap(ids + 2, lengths, 0, 1, np.zeros(0, np.int32)))
+        if len(counts) < len(words):
+            counts = np.concatenate([counts, np.zeros(len(words) - len(counts), np.int64)])
+        counts += np.bincount(ids, minlength=len(counts))
+        n_lines += len(lengths)
+        n_ids += len(ids) + 2 * len(lengths)
+    if n_lines == 0:
+        return None, None, 0, 0
+    vocab, model_ids = ngram_vocab(dict(words), counts, min_freq)
+    words.clear()
+    bos, eos = special_id(vocab, "<s>"), special_id(vocab, "</s>")
+    table = np.concatenate([[bos, eos], model_ids]).astype(np.int32)
+    unigram = np.zeros(len(vocab), dtype=np.int64)
+    for raw in _file_chunks(spill.file("raw"), _CHUNK_TOKENS):
+        seq = table[raw]
+        unigram += np.bincount(seq, minlength=len(vocab))
+        spill.append("seq", seq)
+    os.unlink(spill.file("raw"))
+    unigram[bos] = 0
+    return vocab, unigram, n_ids, n_lines
+
+
+def _file_chunks(path: Path, size: int) -> Iterator[np.ndarray]:
+    if not path.exists():
+        return
+    with open(path, "rb") as f:
+        while True:
+            a = np.fromfile(f, dtype=np.int32, count=size)
+            if len(a) == 0:
+                return
+            yield a
+
+
+def _line_chunks(path: Path, size: int, eos: int) -> Iterator[np.ndarray]:
+    """The id file in pieces that end with a line (``</s>``)."""
+    rest = np.zeros(0, np.int32)
+    for a in _file_chunks(path, size):
+        a = np.concatenate([rest, a]) if len(rest) else a
+        ends = np.flatnonzero(a == eos)
+        if len(ends) == 0:
+            rest = a
+            continue
+        cut = ends[-1] + 1
+        yield a[:cut]
+        rest = a[cut:].copy()
+    if len(rest):
+        yield rest
+
+
+# ---- 2. counting a partition --------------------------------------------------------------------
+@njit(nogil=True, cache=True)
+def _fill_windows(seq, part_of, q, bos, out, at):
+    """Rows of the n-grams ending at each position p whose previous word is in partition ``q``:
+    the N words up to p (-1 before the line start). Returns the next free row."""
+    order = out.shape[1]
+    line_start = 0
+    for p in range(len(seq)):
+        if seq[p] == bos:
+            line_start = p
+            continue
+        if p == 0 or part_of[seq[p - 1]] != q:
+            continue
+        for k in range(order):
+            pos = p - k
+            out[at, order - 1 - k] = seq[pos] if pos >= line_start else -1
+        at += 1
+    return at
+
+
+@njit(nogil=True, cache=True)
+def _groups(keys, rows, n_rows):
+    """Distinct sorted ``keys``; each key's first row and count; the group of every row (-1: none)."""
+    n = len(keys)
+    n_groups = 0
+    for i in range(n):
+        if i == 0 or keys[i] != keys[i - 1]:
+            n_groups += 1
+    uniq = np.empty(n_groups, dtype=np.int64)
+    first = np.empty(n_groups, dtype=np.int32)
+    counts = np.zeros(n_groups, dtype=np.int32)
+    group_of = np.full(n_rows, -1, dtype=np.int32)
+    g = -1
+    for i in range(n):
+        if i == 0 or keys[i] != keys[i - 1]:
+            g += 1
+            uniq[g] = keys[i]
+            first[g] = rows[i]
+        counts[g] += 1
+        group_of[rows[i]] = g
+    return uniq, first, counts, group_of
+
+
+def _group_rows(keys: np.ndarray, rows: np.ndarray, n_rows: int, key_bits: int):
+    if len(keys) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32), np.full(n_rows, -1, np.int32)
+    keys, rows = radix_sort(keys.astype(np.uint64, copy=False), rows, key_bits, overwrite=True)
+    return _groups(keys, rows, n_rows)
+
+
+def _count_partition(W: np.ndarray, V: int, bos: int, order: int):
+    """The tables of orders 2..N of one partition's rows ``W`` (rows × N word ids).
+
+    Contexts are numbered by a chain of sorts over the rows: level 1 is the previous word, level k
+    the previous word's id-chain extended one word left. An n-gram is (its context, its word): key
+    = context id × V + word, so the key's quotient is its context; ``suffix`` is the (n-1)-gram of
+    the same row (its suffix), ``first`` the row it was first seen in.
+    """
+    m, N = W.shape
+    rows = np.arange(m, dtype=np.int32)
+    word = W[:, N - 1].astype(np.int64)
+    context = W[:, N - 2].astype(np.int64)  # level 1: the word itself
+    n_context = V
+    tables = []
+    entry_of_row = None
+    for n in range(2, order + 1):
+        if n > 2:  # contexts of n-1 words: level n-2 extended by the word n-1 back
+            left, right = W[:, N - n], W[:, N - n + 1]
+            valid = (context >= 0) & (left >= 0) & (right != bos)
+            ctx_keys = context[valid] * V + left[valid]
+            bits = max(n_context * V - 1, 0).bit_length()
+            _, _, _, context = _group_rows(ctx_keys, rows[valid], m, bits)
+            n_context = int(context.max()) + 1 if m and context.max() >= 0 else 0
+            context = context.astype(np.int64)
+        valid = context >= 0
+        keys = context[valid] * V + word[valid]
+        bits = max(n_context * V - 1, 0).bit_length()
+        uniq, first, counts, group_of = _group_rows(keys, rows[valid], m, bits)
+        suffix = (uniq % V).astype(np.int32) if n == 2 else entry_of_row[first]
+        tables.append((NgramTable(uniq, counts, suffix), first, n_context))
+        entry_of_row = group_of
+    return tables
+
+
+def _adjust(tables, W: np.ndarray, bos: int, order: int) -> list[np.ndarray]:
+    """Adjusted counts per order 2..N (continuation counts below the top order, raw counts for
+    n-grams starting with <s> and at the top)."""
+    N = W.shape[1]
+    adjusted = []
+    for i, (table, first, _) in enumerate(tables):
+        n = i + 2
+        if n == order:
+            a = table.counts.astype(np.int64)
+        else:
+            higher = tables[i + 1][0]
+            a = np.bincount(higher.suffix, minlength=len(table)).astype(np.int64)
+            starts = W[first, N - n] == bos
+            a[starts] = table.counts[starts]
+        adjusted.append(a)
+    return adjusted
+
+
+# ---- the plan ------------------------------------------------------------------------------------
+def _bytes_per_row(order: int) -> int:
+    """Working memory per n-gram occurrence while a partition is counted or estimated."""
+    return 32 * order + 24
+
+
+def _bytes_per_entry(order: int) -> int:
+    """Working memory per top-order n-gram while a bucket is put in order and written."""
+    return 28 * order + 72
+
+
+def _assign_partitions(weights: np.ndarray, n_parts: int) -> np.ndarray:
+    """Words to partitions, heaviest first into the lightest (balanced by the rows they bring)."""
+    part_of = np.zeros(len(weights), dtype=np.int32)
+    if n_parts <= 1:
+        return part_of
+    heap = [(0, q) for q in range(n_parts)]
+    for w in np.argsort(-weights, kind="stable").tolist():
+        if weights[w] == 0:
+            part_of[w] = w % n_parts
+            continue
+        load, q = heapq.heappop(heap)
+        part_of[w] = q
+        heapq.heappush(heap, (load + int(weights[w]), q))
+    return part_of
+
+
+def _bucket_ranges(weights: np.ndarray, n_buckets: int) -> np.ndarray:
+    """Bucket of each word id: contiguous id ranges of about equal weight."""
+    if n_buckets <= 1:
+        return np.zeros(len(weights), dtype=np.int32)
+    cum = np.cumsum(weights, dtype=np.float64)
+    total = cum[-1] if len(cum) and cum[-1] > 0 else 1.0
+    return np.minimum((cum - weights) * n_buckets // total, n_buckets - 1).astype(np.int32)
+
+
+# ---- the build -----------------------------------------------------------------------------------
+def build_bounded(
+    texts: Iterable,
+    split_lines: bool,
+    *,
+    order: int,
+    modified: bool,
+    discounts,
+    min_freq: int,
+    vocab,
+    memory: int,
+    temp_dir,
+    write_model,
+    partitions: int | None = None,
+    buckets: int | None = None,
+    chunk_tokens: int = _CHUNK_TOKENS,
+) -> BuildResult:
+    """Count and estimate a (modified) Kneser-Ney model in about ``memory`` bytes, spilling to a
+    folder under ``temp_dir`` (the system's temporary folder if None), removed at the end.
+
+    ``write_model(stream)`` is called once with the model as a stream to write it from (a
+    :class:`TablesStream` or a :class:`PartitionedStream`; see :func:`write_arpa_stream`).
+    ``partitions`` / ``buckets`` force the number of pieces (tests); by default they follow
+    from ``memory``, and a corpus that fits is built in memory in one piece.
+    """
+    with _Spill(temp_dir) as spill:
+        vocab, unigram, n_ids, n_lines = _read_text(texts, split_lines, vocab, min_freq, spill)
+        if n_lines == 0:
+            from textkit.errors import EmptyCorpusError
+
+            raise EmptyCorpusError("the training corpus has no tokens (is it empty?)")
+        V = len(vocab)
+        usable = memory - _BASE - 160 * V  # the words (strings, dict) and V-sized arrays
+        if usable < (4 << 20):
+            raise UsageError(
+                f"a memory budget of {_human(memory)} is too small for a vocabulary of {V} words: "
+                f"give at least {_human(_BASE + 160 * V + (4 << 20))}"
+            )
+        train_tokens = n_ids - n_lines
+        in_memory = n_ids * _IN_MEMORY_BYTES_PER_ORDER * max(order, 5)
+        fits = in_memory <= usable and partitions is None and buckets is None
+        if partitions is None:
+            partitions = 1 if fits else max(1, -(-n_ids * _bytes_per_row(order) // usable))
+        if buckets is None:
+            buckets = 1 if fits else max(1, -(-n_ids * _bytes_per_entry(order) // usable))
+        if order == 1 or fits:
+            return _build_in_memory(
+                spill, vocab, unigram, n_ids, n_lines, order, modified, discounts, write_model, train_tokens
+            )
+        logger.info("building in %d partitions and %d output buckets under %s", partitions, buckets, spill.path)
+        builder = _Partitioned(spill, vocab, unigram, n_lines, order, modified, discounts, partitions, buckets)
+        builder.chunk_tokens = chunk_tokens
+        builder.count()
+        builder.estimate()
+        write_model(builder.stream())
+        return BuildResult(
+            vocab,
+            builder.discounts,
+            builder.fell_back,
+            train_tokens,
+            builder.counts(),
+            partitions,
+            buckets,
+            True,
+        )
+
+
+def _build_in_memory(spill, vocab, unigram, n_ids, n_lines, order, modified, discounts, write_model, train_tokens):
+    from textkit.lm.arpa import BackoffTables
+    from textkit.lm.counting import count_ngrams
+    from textkit.lm.smoothing import kneser_ney
+
+    seq = np.fromfile(spill.file("seq"), dtype=np.int32)
+    os.unlink(spill.file("seq"))
+    bos = special_id(vocab, "<s>")
+    unigram_in, tables = count_ngrams(seq, order, len(vocab), bos)
+    del seq
+    backoff, used, fell_back = kneser_ney(unigram_in, tables, bos, vocab.tokens, modified, discounts)
+    assert isinstance(backoff, BackoffTables)
+    write_model(TablesStream(backoff))
+    return BuildResult(vocab, used, fell_back, train_tokens, backoff.counts())
+
+
+class _Partitioned:
+    def __init__(self, spill, vocab, unigram, n_lines, order, modified, discounts, partitions, buckets):
+        self.spill, self.vocab, self.unigram, self.order = spill, vocab, unigram, order
+        self.modified, self.given = modified, discounts
+        self.V = len(vocab)
+        self.bos = special_id(vocab, "<s>")
+        self.eos = special_id(vocab, "</s>")
+        # rows with previous word w: every occurrence of w but </s> (a line's last word), and each <s>
+        rows_after = unigram.copy()
+        rows_after[self.eos] = 0
+        rows_after[self.bos] = n_lines
+        self.rows_after = rows_after
+        self.P = int(min(partitions, max(1, np.count_nonzero(rows_after))))
+        self.part_of = _assign_partitions(rows_after, self.P)
+        first_weight = unigram.copy()
+        first_weight[self.bos] = n_lines
+        self.B = int(buckets)
+        self.bucket_of = _bucket_ranges(first_weight, self.B)
+        self.t = np.zeros((order + 1, 4), dtype=np.int64)  # count-of-counts per order
+        self.a1 = np.zeros(self.V, dtype=np.int64)  # distinct bigrams ending in each word
+        self.n = np.zeros(order + 1, dtype=np.int64)  # n-grams per order
+        self.chunk_tokens = _CHUNK_TOKENS
+
+    def _rows(self, q: int) -> np.ndarray:
+        m = int(self.rows_after[self.part_of == q].sum())
+        W = np.empty((m, self.order), dtype=np.int32)
+        at = 0
+        for seq in _line_chunks(self.spill.file("seq"), self.chunk_tokens, self.eos):
+            at = _fill_windows(seq, self.part_of, q, self.bos, W, at)
+        assert at == m
+        return W
+
+    def count(self) -> None:
+        """Step 2: every partition counted, adjusted, its count-of-counts added up, and spilled."""
+        for q in range(self.P):
+            self.spill.flush()  # the last partition's arrays are written before this one's are made
+            W = self._rows(q)
+            tables = _count_partition(W, self.V, self.bos, self.order)
+            adjusted = _adjust(tables, W, self.bos, self.order)
+            self.a1 += np.bincount(tables[0][0].suffix, minlength=self.V)
+            arrays = {"W": W}
+            for i, ((table, first, n_context), a) in enumerate(zip(tables, adjusted)):
+                n = i + 2
+                self.t[n] += count_of_counts(a)
+                self.n[n] += len(a)
+                # keys are context id × V + last word: the context ids (int32) and the rows give them back
+                context = (table.keys // self.V).astype(np.int32)
+                arrays.update({f"x{n}": context, f"a{n}": a.astype(np.int32), f"s{n}": table.suffix, f"f{n}": first})
+                arrays[f"c{n}"] = np.array([n_context])
+            self.spill.save(f"p{q}", **arrays)
+            del W, tables, adjusted, arrays
+
+    def estimate(self) -> None:
+        """Step 3: discounts, unigram probabilities, then each partition's probabilities and
+        context weights, scattered to buckets by first word."""
+        V, bos, order = self.V, self.bos, self.order
+        a = self.a1.copy()
+        a[bos] = self.unigram[bos]
+        a[bos] = 0
+        counted = np.delete(a, bos)
+        self.discounts, self.fell_back = [], []
+        d, fell = discounts_from_counts(1, count_of_counts(counted), self.modified, self.given)
+        self.discounts.append(d)
+        if fell:
+            self.fell_back.append(1)
+        for n in range(2, order + 1):
+            d, fell = discounts_from_counts(n, [int(x) for x in self.t[n]], self.modified, self.given)
+            self.discounts.append(d)
+            if fell:
+                self.fell_back.append(n)
+        self.p1 = unigram_probs(a, counted, self.discounts[0], bos)
+        self.backoff1 = np.zeros(V)  # log10 γ of each word as a context
+        for q in range(self.P):
+            self.spill.flush()
+            self._estimate_partition(q)
+            self.spill.remove(f"p{q}.")
+        self.p1 = _log10(self.p1)
+
+    def _estimate_partition(self, q: int) -> None:
+        spill, V, N = self.spill, self.V, self.order
+        W = spill.load(f"p{q}", "W")
+        lower = self.p1
+        for n in range(2, N + 1):
+            first = spill.load(f"p{q}", f"f{n}")
+            keys = spill.load(f"p{q}", f"x{n}").astype(np.int64)
+            keys *= V
+            keys += W[first, N - 1]
+            a = spill.load(f"p{q}", f"a{n}").astype(np.int64)
+            suffix = spill.load(f"p{q}", f"s{n}")
+            n_context = int(spill.load(f"p{q}", f"c{n}")[0])
+            d = self.discounts[n - 1]
+            total, gamma = _context_sums(keys, a, d, V, n_context)
+            p = _interpolate(NgramTable(keys, None, suffix), a, d, V, total, gamma, lower)
+            del a, suffix
+            # context weights: γ of each context (n-1 words) that has an extension here
+            if n == 2:
+                here = total > 0
+                self.backoff1[here] = _log10(gamma[here])
+            else:
+                context = keys // V  # ascending: the keys are sorted
+                at = np.flatnonzero(np.diff(context, prepend=-1))  # each context's first n-gram
+                ctx_words = W[first[at], N - n : N - 1]
+                self._scatter(f"b{n - 1}", ctx_words, _log10(gamma[context[at]]))
+            del total, gamma
+            words = W[first, N - n :]
+            self._scatter(f"e{n}", words, _log10(p.copy()))
+            lower = p
+            del keys, first
+
+    def _scatter(self, name: str, words: np.ndarray, values: np.ndarray) -> None:
+        if len(words) == 0:
+            return
+        bucket = self.bucket_of[words[:, 0]]
+        if self.B <= 1 << 15:  # numpy sorts 16-bit integers by radix
+            bucket = bucket.astype(np.int16)
+        order_by = np.argsort(bucket, kind="stable")
+        bounds = np.searchsorted(bucket[order_by], np.arange(self.B + 1))
+        for b in range(self.B):
+            lo, hi = bounds[b], bounds[b + 1]
+            if hi > lo:
+                rows = order_by[lo:hi]
+                self.spill.append(f"{name}_{b}.w", words[rows])
+                self.spill.append(f"{name}_{b}.v", values[rows])
+
+    def counts(self) -> list[int]:
+        return [self.V] + [int(x) for x in self.n[2:]]
+
+    def stream(self) -> PartitionedStream:
+        return PartitionedStream(self)
+
+
+# ---- 4. output -----------------------------------------------------------------------------------
+class TablesStream:
+    """A model in memory, offered block by block like :class:`PartitionedStream`."""
+
+    def __init__(self, tables):
+        self.tables = tables
+        self.tokens = tables.tokens
+        self.order = tables.order
+
+    def counts(self) -> list[int]:
+        return self.tables.counts()
+
+
+class PartitionedStream:
+    """The partitioned model, one order at a time, one bucket at a time, in model order."""
+
+    def __init__(self, built: _Partitioned):
+        self.b = built
+        self.tokens = built.vocab.tokens
+        self.order = built.order
+
+    def counts(self) -> list[int]:
+        return self.b.counts()
+
+    def ordered(self, n: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]:
+        """(words, keys, log10 probs, log10 back-offs or None) of order n, bucket by bucket."""
+        b = self.b
+        V, N = b.V, b.order
+        if n == 1:
+            yield np.arange(V, dtype=np.int32)[:, None], None, b.p1, b.backoff1 if N > 1 else None
+            return
+        offsets = {j: 0 for j in range(2, n)}  # entries of order j in the buckets before this one
+        for bucket in range(b.B):
+            words = b.spill.read(f"e{n}_{bucket}.w", np.int32, n)
+            probs = b.spill.read(f"e{n}_{bucket}.v", np.float64)
+            keys = self._keys(words, bucket, offsets)
+            keys, order_by = radix_sort(keys.astype(np.uint64), np.arange(len(keys), dtype=np.int64))
+            keys = keys.astype(np.int64)
+            backoff = None
+            if n < N:
+                backoff = np.zeros(len(keys))
+                ctx_words = b.spill.read(f"b{n}_{bucket}.w", np.int32, n)
+                ctx_gamma = b.spill.read(f"b{n}_{bucket}.v", np.float64)
+                at = _ranks(keys, self._keys(ctx_words, bucket, offsets))
+                backoff[at] = ctx_gamma
+                # the next order looks its prefixes up here
+                b.spill.save(f"k{n}_{bucket}", keys=keys)
+            for j in range(2, n):
+                offsets[j] += b.spill.meta[f"k{j}_{bucket}.keys"][1][0]
+            b.spill.remove(f"e{n}_{bucket}.")
+            b.spill.remove(f"b{n}_{bucket}.")
+            if n == N:  # no order left to look prefixes up in this bucket
+                for j in range(2, N):
+                    b.spill.remove(f"k{j}_{bucket}.")
+            yield words[order_by], keys, probs[order_by], backoff
+
+    def _keys(self, words: np.ndarray, bucket: int, offsets: dict) -> np.ndarray:
+        """Model keys of n-grams (rows of words), all starting with a word of ``bucket``: the
+        rank of the prefix among all (n-1)-grams × V + the last word."""
+        V = self.b.V
+        keys = words[:, 0].astype(np.int64) * V + words[:, 1]
+        for j in range(2, words.shape[1]):
+            table = self.b.spill.load(f"k{j}_{bucket}", "keys")
+            keys = (offsets[j] + _ranks(table, keys)) * V + words[:, j]
+        return keys
+
+
+def _ranks(table: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Where each of ``keys`` (all present) is in the sorted ``table``: the keys are sorted first,
+    so the searches walk the table forward instead of jumping across it."""
+    index = np.zeros(len(keys), dtype=np.int64)
+    if len(keys):
+        ordered, positions = radix_sort(keys.astype(np.uint64), np.arange(len(keys), dtype=np.int64))
+        _search(table, ordered, positions, index, True)
+    return index
+
+
+# ---- writers -----------------------------------------------------------------------------------
+def write_arpa_stream(path: Path, stream) -> None:
+    """The ARPA file of ``stream`` (byte for byte what :func:`textkit.lm.arpa.write_arpa` writes)."""
+    import gzip
+    from concurrent.futures import ThreadPoolExecutor
+
+    from textkit.lm.arpa_text import token_table
+
+    gz = str(path).endswith(".gz")
+    with open(path, "wb") as raw:
+        out = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) if gz else raw
+        header = "\\data\\\n" + "".join(f"ngram {n}={c}\n" for n, c in enumerate(stream.counts(), 1))
+        out.write(header.encode())
+        token_bytes, token_starts = token_table(stream.tokens)
+        pool, pending = ThreadPoolExecutor(max_workers=2), deque()
+        for n in range(1, stream.order + 1):
+            out.write(f"\n\\{n}-grams:\n".encode())
+            for words, _, probs, backoff in _ordered(stream, n):
+                for lo in range(0, len(probs), 1 << 18):
+                    hi = lo + (1 << 18)
+                    pending.append(
+                        pool.submit(
+                            _format,
+                            words[lo:hi],
+                            probs[lo:hi],
+                            None if backoff is None else backoff[lo:hi],
+                            token_bytes,
+                            token_starts,
+                        )
+                    )
+                    if len(pending) > 2:  # at most three blocks of text in memory
+                        out.write(pending.popleft().result())
+            while pending:
+                out.write(pending.popleft().result())
+        out.write(b"\n\\end\\\n")
+        pool.shutdown()
+        if gz:
+            out.close()
+
+
+def _format(words, probs, backoff, token_bytes, token_starts):
+    """ARPA lines of one block (formatted on a worker thread: the kernels release the GIL)."""
+    from textkit.lm.arpa import NEVER
+    from textkit.lm.arpa_text import format_block
+
+    return format_block(
+        words, np.maximum(np.nan_to_num(probs, neginf=NEVER), NEVER), backoff, token_bytes, token_starts
+    )
+
+
+def _ordered(stream, n: int):
+    if isinstance(stream, PartitionedStream):
+        yield from stream.ordered(n)
+        return
+    from textkit.lm.arpa import _entry_words
+
+    t = stream.tables
+    total = len(t.log10_prob[n - 1])
+    for lo in range(0, total, 1 << 18):
+        hi = min(lo + (1 << 18), total)
+        yield (
+            _entry_words(t, n, lo, hi),
+            t.keys[n - 2][lo:hi] if n > 1 else None,
+            t.log10_prob[n - 1][lo:hi],
+            t.log10_backoff[n - 1][lo:hi] if n < t.order else None,
+        )
+
+
+def write_native_stream(path: Path, stream) -> None:
+    """The native weights file (safetensors; see :mod:`textkit.lm.native`), array by array as the
+    model streams in: the header is known from the counts, each block is written at its place."""
+    counts = stream.counts()
+    order = stream.order
+    layout = []  # (name, dtype, length)
+    for n in range(1, order + 1):
+        if n > 1:
+            layout.append((f"keys_{n}", "I64", counts[n - 1]))
+        layout.append((f"log10_prob_{n}", "F64", counts[n - 1]))
+        if n < order:
+            layout.append((f"log10_backoff_{n}", "F64", counts[n - 1]))
+    header, start, at = {}, {}, 0
+    for name, dtype, length in layout:
+        header[name] = {"dtype": dtype, "shape": [length], "data_offsets": [at, at + 8 * length]}
+        start[name] = at
+        at += 8 * length
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    base = 8 + len(text)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text)
+        f.truncate(base + at)
+        for n in range(1, order + 1):
+            done = 0
+            for _, keys, probs, backoff in _ordered(stream, n):
+                pieces = [(f"log10_prob_{n}", probs)]
+                if n > 1:
+                    pieces.append((f"keys_{n}", keys))
+                if backoff is not None:
+                    pieces.append((f"log10_backoff_{n}", backoff))
+                for name, values in pieces:
+                    f.seek(base + start[name] + 8 * done)
+                    dtype = np.int64 if name.startswith("keys") else np.float64
+                    f.write(np.ascontiguousarray(values, dtype=dtype).data)
+                done += len(probs)
