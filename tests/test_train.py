@@ -1,5 +1,6 @@
 """The training loop: learning, clipping, schedules, checkpoints and exact resume, divergence."""
 
+import copy
 import json
 import math
 
@@ -389,3 +390,42 @@ def test_early_stopping_counts_epochs_without_a_new_best():
     assert [stopper.update(v) for v in (3.0, 2.0, 2.5, 2.0)] == [True, True, False, False]
     assert stopper.stop and stopper.best == 2.0
     assert not EarlyStopping(None).stop
+
+
+@pytest.mark.parametrize("momentum,weight_decay", [(0.0, 0.0), (0.9, 0.0), (0.5, 0.01)])
+def test_textkit_sgd_steps_and_state_are_torch_optim_sgds(momentum, weight_decay):
+    """The start-up-light SGD against the oracle it replaces: the same parameters after several
+    steps, and either's state_dict resumes the other (checkpoints written by torch.optim.SGD load)."""
+    from textkit.training import SGD
+
+    def run(make, steps, start=None):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3))
+        opt = make(model.parameters())
+        if start is not None:
+            model.load_state_dict(start[0])
+            opt.load_state_dict(start[1])
+        data = torch.Generator().manual_seed(1)
+        for _ in range(steps):
+            x = torch.randn(8, 6, generator=data)
+            opt.zero_grad()
+            model(x).pow(2).mean().backward()
+            opt.step()
+        return model, opt
+
+    ours = lambda p: SGD(p, lr=0.1, momentum=momentum, weight_decay=weight_decay)  # noqa: E731
+    oracle = lambda p: torch.optim.SGD(p, lr=0.1, momentum=momentum, weight_decay=weight_decay)  # noqa: E731
+    a, _ = run(ours, 6)
+    b, opt_b = run(oracle, 6)
+    for x, y in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(x, y, rtol=0, atol=1e-7)
+    # torch's state (a checkpoint of textkit 0.1) resumed by textkit's SGD, and the reverse
+    c, _ = run(ours, 3, start=(copy.deepcopy(b.state_dict()), copy.deepcopy(opt_b.state_dict())))
+    d, _ = run(oracle, 3, start=(copy.deepcopy(b.state_dict()), copy.deepcopy(opt_b.state_dict())))
+    for x, y in zip(c.parameters(), d.parameters()):
+        torch.testing.assert_close(x, y, rtol=0, atol=1e-7)
+    e, opt_e = run(ours, 6)
+    f, _ = run(oracle, 3, start=(copy.deepcopy(e.state_dict()), copy.deepcopy(opt_e.state_dict())))
+    g, _ = run(ours, 3, start=(copy.deepcopy(e.state_dict()), copy.deepcopy(opt_e.state_dict())))
+    for x, y in zip(f.parameters(), g.parameters()):
+        torch.testing.assert_close(x, y, rtol=0, atol=1e-7)
