@@ -30,9 +30,10 @@ Corpora (built from gensim's test data, so nothing is downloaded):
 One line per seed (seconds of each whole process, train + test evaluation, the side that runs
 first alternating with the seed), then per case: mean, range and standard deviation over the seeds
 of the speed ratio (plain seconds / textkit seconds: above 1 is textkit faster), of each side's
-seconds and test perplexity, of the perplexity ratio (textkit / plain), and the peak RSS of each
-side. ``--log`` appends the per-seed records to a file so that a long series can be run in several
-calls and summarised with ``--summarize``.
+seconds and test perplexity, of the perplexity ratio (textkit / plain), the ratio of CPU seconds
+(user + system, all threads: steadier than wall time on a busy machine, though a thread spinning at
+a barrier counts too) and the peak RSS of each side. ``--log`` appends the per-seed records to a
+file so that a long series can be run in several calls and summarised with ``--summarize``.
 
     python benchmarks/bench_lm.py --seeds 0-4                       # every case, 5 seeds
     python benchmarks/bench_lm.py --cases lee:lstm --seeds 0-4 --threads 1 --log lm.jsonl
@@ -193,9 +194,10 @@ def plain_side(cell: str, train_path: str, test_path: str, min_count: int, seed:
 
 
 # ---- running and timing whole processes -----------------------------------------------------------
-def timed(cmds: list[list[str]], threads: int) -> tuple[float, int, str]:
-    """Run commands in turn with ``threads`` torch threads; total seconds, the largest peak RSS, the last stdout."""
-    total, peak, out = 0.0, 0, ""
+def timed(cmds: list[list[str]], threads: int) -> tuple[float, int, str, float]:
+    """Run commands in turn with ``threads`` torch threads: total seconds, the largest peak RSS, the test
+    perplexity printed last, and the CPU seconds (user + system) of all threads."""
+    total, peak, out, cpu = 0.0, 0, "", 0.0
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     for cmd in cmds:
         start = time.perf_counter()
@@ -209,8 +211,9 @@ def timed(cmds: list[list[str]], threads: int) -> tuple[float, int, str]:
         if os.waitstatus_to_exitcode(status):
             raise SystemExit(f"failed: {' '.join(cmd)}\n{err}")
         peak = max(peak, usage.ru_maxrss)
+        cpu += usage.ru_utime + usage.ru_stime
     figures = json.loads(out)
-    return total, peak, figures.get("test_perplexity", figures.get("perplexity"))
+    return total, peak, figures.get("test_perplexity", figures.get("perplexity")), cpu
 
 
 def textkit_cmds(cell, softmax, init, train, test, min_count, out, seed) -> list[list[str]]:
@@ -287,6 +290,9 @@ def summarize(records: list[dict]) -> None:
         print(f"  speed (plain s / textkit s)   {spread(speed)}")
         print(f"  plain seconds                 {spread([r['plain_s'] for r in runs])}")
         print(f"  textkit seconds               {spread([r['textkit_s'] for r in runs])}")
+        if all("plain_cpu_s" in r for r in runs):  # logs written before CPU time was recorded lack it
+            cpu = [r["plain_cpu_s"] / r["textkit_cpu_s"] for r in runs]
+            print(f"  CPU s ratio (plain/textkit)   {spread(cpu)}")
         print(f"  test ppl ratio (textkit/plain) {spread(ppl_ratio)}")
         mean_ratio = statistics.mean(r["textkit_ppl"] for r in runs) / statistics.mean(r["plain_ppl"] for r in runs)
         print(f"  ratio of mean test ppl        {mean_ratio:.3f}")
@@ -349,7 +355,7 @@ def main() -> None:
                         **{
                             f"{side}_{name}": runs[side][i]
                             for side in runs
-                            for i, name in enumerate(("s", "rss_kib", "ppl"))
+                            for i, name in enumerate(("s", "rss_kib", "ppl", "cpu_s"))
                         },
                     }
                     records.append(record)

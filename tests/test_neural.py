@@ -277,3 +277,32 @@ def test_save_is_all_or_nothing(tmp_path, monkeypatch):
         other.save(tmp_path / "m", force=True)
     assert {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]  # no temporary folder left behind
+
+
+@pytest.mark.parametrize("impl", ["torch", "scratch"])
+def test_small_recurrent_steps_run_on_one_thread_and_the_setting_comes_back(impl, monkeypatch):
+    from textkit.lm import neural
+
+    lm = _model("lstm", impl=impl).eval()
+    seen = []
+    forward = type(lm.encoder).forward
+    monkeypatch.setattr(
+        type(lm.encoder), "forward", lambda self, *a: seen.append(torch.get_num_threads()) or forward(self, *a)
+    )
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        lm.score_lines(["the cat sat", "a dog"])  # one stream: 1 x 8 x 32 multiply-adds a step
+        lm.generate("the", length=3, seed=0)
+        assert set(seen) == {1} and torch.get_num_threads() == 2
+        seen.clear()
+        monkeypatch.setattr(neural, "SERIAL_STEP_MACS", 1)  # every product counts as large
+        lm.score_lines(["the cat sat"])
+        assert seen == [2]
+        # an error inside the recurrence still restores the setting
+        monkeypatch.setattr(neural, "SERIAL_STEP_MACS", 1 << 40)
+        with pytest.raises(RuntimeError):
+            lm(torch.zeros(3, 1, dtype=torch.long), (torch.zeros(5, 5, 5), torch.zeros(5, 5, 5)))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)

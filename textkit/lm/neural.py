@@ -18,8 +18,9 @@ line to line, and the log-probabilities are summed in natural log.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -61,6 +62,10 @@ CUTOFF_COVERAGE = (0.8, 0.95)
 MAX_LOGITS = 1 << 22
 # chosen by test perplexity at the pytorch/examples settings on several corpora (benchmarks/bench_lm.py)
 DEFAULT_INIT = "torch"
+# a recurrence whose per-step state product (rows x hidden x gates*hidden multiply-adds) is below this
+# runs on one thread: scoring one stream or sampling (batch 1) gives products too small to share, and
+# with more threads every step waits on the slowest one, many times slower on a busy machine
+SERIAL_STEP_MACS = 1 << 20
 
 
 def build_lm_vocab(token_lists: Iterable[Sequence[str]], min_freq: int = 1, max_size: int | None = None) -> Vocab:
@@ -225,7 +230,9 @@ class NeuralLM(nn.Module):
         is instead the mean negative log-likelihood of the targets (what training minimises; the
         adaptive head then evaluates only the clusters the targets fall in).
         """
-        output, state = self.encoder(self.drop(self.embed(tokens)), state)
+        inputs = self.drop(self.embed(tokens))
+        with _one_thread_if(self.device.type == "cpu" and self._step_macs(tokens.shape[1]) < SERIAL_STEP_MACS):
+            output, state = self.encoder(inputs, state)
         hidden = self.drop(output)
         if targets is not None:
             return self.loss(hidden, targets), state
@@ -240,6 +247,11 @@ class NeuralLM(nn.Module):
         if self.config["softmax"] == "adaptive":
             return self.decoder(flat, flat_targets).loss
         return nn.functional.cross_entropy(self.decoder(flat), flat_targets)
+
+    def _step_macs(self, rows: int) -> int:
+        """Multiply-adds of one recurrent step's state product for ``rows`` sequences (one layer)."""
+        hidden = self.config["hidden_dim"]
+        return rows * hidden * GATES[self.config["model"]] * hidden
 
     def init_state(self, batch_size: int):
         """Zero recurrent state for ``batch_size`` rows (a pair ``(h, c)`` for the LSTM)."""
@@ -471,6 +483,20 @@ class NeuralLM(nn.Module):
             return cls(vocab, tokenizer, **{k: config[k] for k in ARCHITECTURE})
         except (UsageError, TypeError) as e:
             raise ModelFileError(f"{source}: invalid architecture ({e})") from None
+
+
+@contextlib.contextmanager
+def _one_thread_if(condition: bool) -> Iterator[None]:
+    """Run the block on one torch intra-op thread if ``condition``, then restore the setting."""
+    previous = torch.get_num_threads()
+    if not condition or previous == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _check_architecture(model, embed_dim, hidden_dim, layers, dropout, tied, impl, init, softmax) -> None:
