@@ -194,11 +194,11 @@ def plain_side(cell: str, train_path: str, test_path: str, min_count: int, seed:
 
 
 # ---- running and timing whole processes -----------------------------------------------------------
-def timed(cmds: list[list[str]], threads: int) -> tuple[float, int, str, float]:
+def timed(cmds: list[list[str]], threads: int, extra_env: dict | None = None) -> tuple[float, int, str, float]:
     """Run commands in turn with ``threads`` torch threads: total seconds, the largest peak RSS, the test
     perplexity printed last, and the CPU seconds (user + system) of all threads."""
     total, peak, out, cpu = 0.0, 0, "", 0.0
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), **(extra_env or {})}
     for cmd in cmds:
         start = time.perf_counter()
         with tempfile.TemporaryFile("w+") as out_file, tempfile.TemporaryFile("w+") as err_file:
@@ -280,13 +280,15 @@ def summarize(records: list[dict]) -> None:
     """One block per case and initialisation: seeds, mean and spread of every figure."""
     groups: dict[tuple, list[dict]] = {}
     for r in records:
-        groups.setdefault((r["case"], r["init"], r["max_train_tokens"]), []).append(r)
-    for (case, init, limit), runs in groups.items():
+        key = (r["case"], r["init"], r["max_train_tokens"], r.get("threads"), json.dumps(r.get("plain_env") or {}))
+        groups.setdefault(key, []).append(r)
+    for (case, init, limit, threads, plain_env), runs in groups.items():
         runs.sort(key=lambda r: r["seed"])
         speed = [r["plain_s"] / r["textkit_s"] for r in runs]
         ppl_ratio = [r["textkit_ppl"] / r["plain_ppl"] for r in runs]
         size = f", first {limit} training tokens" if limit else ""
-        print(f"{case} (init {init}{size}), seeds {' '.join(str(r['seed']) for r in runs)}:")
+        env = f", plain loop with {plain_env}" if plain_env != "{}" else ""
+        print(f"{case} (init {init}{size}, {threads} threads{env}), seeds {' '.join(str(r['seed']) for r in runs)}:")
         print(f"  speed (plain s / textkit s)   {spread(speed)}")
         print(f"  plain seconds                 {spread([r['plain_s'] for r in runs])}")
         print(f"  textkit seconds               {spread([r['textkit_s'] for r in runs])}")
@@ -313,6 +315,14 @@ def main() -> None:
     parser.add_argument("--max-train-tokens", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2, help="torch threads of each side (OMP_NUM_THREADS)")
     parser.add_argument("--inits", default="torch", help="textkit initialisations to run (comma-separated)")
+    parser.add_argument(
+        "--plain-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for the plain loop only, e.g. OMP_WAIT_POLICY=PASSIVE (what textkit's CLI "
+        "sets for itself) to separate the runtime setting from the rest",
+    )
     parser.add_argument("--log", help="append one JSON line per seed here (split a series over several calls)")
     parser.add_argument("--summarize", metavar="LOG", help="print the summary of a --log file and exit")
     parser.add_argument(
@@ -331,6 +341,7 @@ def main() -> None:
         for part in args.seeds.split(",")
         for s in (range(int(part.split("-")[0]), int(part.split("-")[1]) + 1) if "-" in part else [int(part)])
     ]
+    plain_env = dict(item.split("=", 1) for item in args.plain_env)
     records = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -345,13 +356,19 @@ def main() -> None:
                     kit_cmd = textkit_cmds(cell, softmax, init, train, test, min_count, folder / "model", seed)
                     # the side that goes first alternates with the seed
                     order = ("plain", "textkit") if seed % 2 == 0 else ("textkit", "plain")
-                    runs = {side: timed([plain_cmd] if side == "plain" else kit_cmd, args.threads) for side in order}
+                    runs = {
+                        side: timed([plain_cmd], args.threads, plain_env)
+                        if side == "plain"
+                        else timed(kit_cmd, args.threads)
+                        for side in order
+                    }
                     record = {
                         "case": case,
                         "init": init,
                         "max_train_tokens": limit,
                         "seed": seed,
                         "threads": args.threads,
+                        "plain_env": plain_env,
                         **{
                             f"{side}_{name}": runs[side][i]
                             for side in runs

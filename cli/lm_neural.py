@@ -6,6 +6,7 @@ when ``--model`` is a recurrent one.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import click
@@ -16,6 +17,11 @@ NEURAL_MODELS = ("rnn", "lstm", "gru")
 # the quick demo when no data is named: the bundled Wikipedia sample, 10k words, one epoch
 DEMO = {"corpus": "wiki", "max_vocab": 10000, "epochs": 1}
 DEMO_OUTPUT = "models/{model}-wiki"
+# How idle OpenMP threads wait, unless the user chose: PASSIVE sleeps at once instead of spinning
+# (GNU OpenMP spins 300,000 rounds by default, milliseconds). A recurrent step is hundreds of short
+# parallel regions; on a machine whose cores other jobs also use, the spinning thread burns the time
+# its partner needs, and a 2-thread epoch then takes several times longer than with 1 thread.
+OPENMP_WAIT_POLICY = "PASSIVE"
 
 
 def cutoff_list(ctx, param, value):
@@ -252,6 +258,7 @@ def train_neural(
     **options,
 ) -> None:
     """Train a recurrent LM from the parsed ``train-lm`` options, save it, print figures and a sample."""
+    idle_openmp_threads_sleep()  # before torch (and its OpenMP runtime) is loaded
     from textkit.lm.train import TrainConfig, load_training_run, train_language_model
 
     ctx = click.get_current_context()
@@ -343,6 +350,14 @@ def train_neural(
 
         test = evaluate(lm, read_corpus(options["test_file"], errors=errors))
     _report(lm, result, output, as_json, test)
+
+
+def idle_openmp_threads_sleep() -> None:
+    """Set :data:`OPENMP_WAIT_POLICY` for the OpenMP runtime torch loads, unless the environment already
+    says how threads wait (``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``). It acts only if torch is not
+    imported yet."""
+    if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+        os.environ["OMP_WAIT_POLICY"] = OPENMP_WAIT_POLICY
 
 
 ARCHITECTURE_OPTIONS = ("embed_dim", "hidden_dim", "layers", "dropout", "tied", "impl", "init", "softmax", "cutoffs")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 from contextlib import redirect_stderr, redirect_stdout
 
@@ -273,3 +274,19 @@ def test_bad_numbers_and_mismatched_resumes_are_refused(tmp_path, corpus):
     assert code == 2 and "hidden_dim 12 -> 30" in err, err
     code, _, err = textkit("train-lm", "--model", "gru", "-o", out, "--resume", "--bptt", 9)
     assert code == 2 and "--bptt cannot change" in err, err
+
+
+def test_openmp_threads_sleep_when_idle_unless_the_user_chose(monkeypatch):
+    from textkit_cli.lm_neural import OPENMP_WAIT_POLICY, idle_openmp_threads_sleep
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    idle_openmp_threads_sleep()
+    assert os.environ["OMP_WAIT_POLICY"] == OPENMP_WAIT_POLICY == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    idle_openmp_threads_sleep()
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    monkeypatch.setenv("GOMP_SPINCOUNT", "1000")
+    idle_openmp_threads_sleep()
+    assert "OMP_WAIT_POLICY" not in os.environ
