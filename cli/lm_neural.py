@@ -17,10 +17,11 @@ NEURAL_MODELS = ("rnn", "lstm", "gru")
 # the quick demo when no data is named: the bundled Wikipedia sample, 10k words, one epoch
 DEMO = {"corpus": "wiki", "max_vocab": 10000, "epochs": 1}
 DEMO_OUTPUT = "models/{model}-wiki"
-# How idle OpenMP threads wait, unless the user chose: PASSIVE sleeps at once instead of spinning
-# (GNU OpenMP spins 300,000 rounds by default, milliseconds). A recurrent step is hundreds of short
-# parallel regions; on a machine whose cores other jobs also use, the spinning thread burns the time
-# its partner needs, and a 2-thread epoch then takes several times longer than with 1 thread.
+# How idle OpenMP threads wait on a busy machine, unless the user chose: PASSIVE sleeps at once
+# instead of spinning (GNU OpenMP spins 300,000 rounds by default, milliseconds). A recurrent step is
+# hundreds of short parallel regions; when other jobs also want the cores, the spinning thread burns
+# the time its partner needs, and a 2-thread epoch takes several times longer than with 1 thread. On
+# an idle machine spinning is what keeps back-to-back regions fast, so the runtime's default stays.
 OPENMP_WAIT_POLICY = "PASSIVE"
 
 
@@ -353,10 +354,24 @@ def train_neural(
 
 
 def idle_openmp_threads_sleep() -> None:
-    """Set :data:`OPENMP_WAIT_POLICY` for the OpenMP runtime torch loads, unless the environment already
-    says how threads wait (``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``). It acts only if torch is not
-    imported yet."""
-    if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+    """On a busy machine, set :data:`OPENMP_WAIT_POLICY` for the OpenMP runtime torch will load.
+
+    Busy: the 1-minute load average plus the threads this run will use exceeds the cores it may run
+    on. Nothing changes if the environment already says how threads wait (``OMP_WAIT_POLICY`` or
+    ``GOMP_SPINCOUNT``), or once torch is imported (the runtime reads it when it loads).
+    """
+    if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
+        return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        threads = int(os.environ.get("OMP_NUM_THREADS", "").split(",")[0])
+    except ValueError:
+        threads = cores
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not available on this system
+        return
+    if load + threads > cores + 0.5:
         os.environ["OMP_WAIT_POLICY"] = OPENMP_WAIT_POLICY
 
 

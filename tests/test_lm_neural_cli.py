@@ -276,13 +276,26 @@ def test_bad_numbers_and_mismatched_resumes_are_refused(tmp_path, corpus):
     assert code == 2 and "--bptt cannot change" in err, err
 
 
-def test_openmp_threads_sleep_when_idle_unless_the_user_chose(monkeypatch):
-    from textkit_cli.lm_neural import OPENMP_WAIT_POLICY, idle_openmp_threads_sleep
+@pytest.mark.parametrize(
+    ("load", "threads", "cores", "policy"),
+    [(0.1, "2", 2, None), (1.2, "2", 2, "PASSIVE"), (5.0, "1", 2, "PASSIVE"), (1.2, "1", 4, None), (0.2, "", 2, None)],
+)
+def test_idle_openmp_threads_sleep_only_on_a_busy_machine(monkeypatch, load, threads, cores, policy):
+    from textkit_cli.lm_neural import idle_openmp_threads_sleep
 
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", threads)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
     idle_openmp_threads_sleep()
-    assert os.environ["OMP_WAIT_POLICY"] == OPENMP_WAIT_POLICY == "PASSIVE"
+    assert os.environ.get("OMP_WAIT_POLICY") == policy
+
+
+def test_the_users_openmp_wait_setting_wins(monkeypatch):
+    from textkit_cli.lm_neural import idle_openmp_threads_sleep
+
+    monkeypatch.setattr(os, "getloadavg", lambda: (50.0, 50.0, 50.0))
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
     idle_openmp_threads_sleep()
     assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
