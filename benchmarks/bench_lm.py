@@ -8,10 +8,10 @@ CLI a user runs, also one process: ``textkit train-lm TRAIN --valid-fraction 0 -
 (trains, writes the model folder, scores TEST with the same definition as ``eval-ppl``). Both read
 the same whitespace-tokenized files and predict every word and one ``<eos>`` per line, with words
 under ``--min-freq`` as ``<unk>``. Settings: 2 layers of 200, dropout 0.2, BPTT 35, batch 20, SGD
-lr 20, clip 0.25, one epoch, ``--threads`` torch threads on both sides. On a busy machine textkit's
-CLI makes idle OpenMP threads sleep (``OMP_WAIT_POLICY=PASSIVE``), which decides the 2-thread times
-there; ``--plain-env OMP_WAIT_POLICY=PASSIVE`` gives the plain loop the same setting to tell that
-apart from the rest.
+lr 20, clip 0.25, one epoch, ``--threads`` torch threads on both sides. With 2 threads on a machine
+whose cores other jobs also use, how idle OpenMP threads wait decides the times more than the code
+does (spinning threads take the time their partner needs); ``--plain-env NAME=VALUE`` sets an
+environment variable for the plain loop only, e.g. to compare runtime settings.
 
 Common random numbers: for seed s the peer builds its model after ``torch.manual_seed(s)``, seeds
 dropout with s again and takes the minibatches of textkit's sequential sampler (the stream starts
@@ -322,8 +322,7 @@ def main() -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="an environment variable for the plain loop only, e.g. OMP_WAIT_POLICY=PASSIVE (what textkit's CLI "
-        "sets for itself) to separate the runtime setting from the rest",
+        help="an environment variable for the plain loop only, e.g. OMP_WAIT_POLICY=PASSIVE",
     )
     parser.add_argument("--log", help="append one JSON line per seed here (split a series over several calls)")
     parser.add_argument("--summarize", metavar="LOG", help="print the summary of a --log file and exit")

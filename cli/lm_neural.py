@@ -6,7 +6,6 @@ when ``--model`` is a recurrent one.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import click
@@ -17,12 +16,6 @@ NEURAL_MODELS = ("rnn", "lstm", "gru")
 # the quick demo when no data is named: the bundled Wikipedia sample, 10k words, one epoch
 DEMO = {"corpus": "wiki", "max_vocab": 10000, "epochs": 1}
 DEMO_OUTPUT = "models/{model}-wiki"
-# How idle OpenMP threads wait on a busy machine, unless the user chose: PASSIVE sleeps at once
-# instead of spinning (GNU OpenMP spins 300,000 rounds by default, milliseconds). A recurrent step is
-# hundreds of short parallel regions; when other jobs also want the cores, the spinning thread burns
-# the time its partner needs, and a 2-thread epoch takes several times longer than with 1 thread. On
-# an idle machine spinning is what keeps back-to-back regions fast, so the runtime's default stays.
-OPENMP_WAIT_POLICY = "PASSIVE"
 
 
 def cutoff_list(ctx, param, value):
@@ -259,7 +252,6 @@ def train_neural(
     **options,
 ) -> None:
     """Train a recurrent LM from the parsed ``train-lm`` options, save it, print figures and a sample."""
-    idle_openmp_threads_sleep()  # before torch (and its OpenMP runtime) is loaded
     from textkit.lm.train import TrainConfig, load_training_run, train_language_model
 
     ctx = click.get_current_context()
@@ -351,28 +343,6 @@ def train_neural(
 
         test = evaluate(lm, read_corpus(options["test_file"], errors=errors))
     _report(lm, result, output, as_json, test)
-
-
-def idle_openmp_threads_sleep() -> None:
-    """On a busy machine, set :data:`OPENMP_WAIT_POLICY` for the OpenMP runtime torch will load.
-
-    Busy: the 1-minute load average plus the threads this run will use exceeds the cores it may run
-    on. Nothing changes if the environment already says how threads wait (``OMP_WAIT_POLICY`` or
-    ``GOMP_SPINCOUNT``), or once torch is imported (the runtime reads it when it loads).
-    """
-    if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
-        return
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    try:
-        threads = int(os.environ.get("OMP_NUM_THREADS", "").split(",")[0])
-    except ValueError:
-        threads = cores
-    try:
-        load = os.getloadavg()[0]
-    except OSError:  # not available on this system
-        return
-    if load + threads > cores + 0.5:
-        os.environ["OMP_WAIT_POLICY"] = OPENMP_WAIT_POLICY
 
 
 ARCHITECTURE_OPTIONS = ("embed_dim", "hidden_dim", "layers", "dropout", "tied", "impl", "init", "softmax", "cutoffs")

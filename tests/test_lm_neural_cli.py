@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sys
 from contextlib import redirect_stderr, redirect_stdout
 
@@ -274,32 +273,3 @@ def test_bad_numbers_and_mismatched_resumes_are_refused(tmp_path, corpus):
     assert code == 2 and "hidden_dim 12 -> 30" in err, err
     code, _, err = textkit("train-lm", "--model", "gru", "-o", out, "--resume", "--bptt", 9)
     assert code == 2 and "--bptt cannot change" in err, err
-
-
-@pytest.mark.parametrize(
-    ("load", "threads", "cores", "policy"),
-    [(0.1, "2", 2, None), (1.2, "2", 2, "PASSIVE"), (5.0, "1", 2, "PASSIVE"), (1.2, "1", 4, None), (0.2, "", 2, None)],
-)
-def test_idle_openmp_threads_sleep_only_on_a_busy_machine(monkeypatch, load, threads, cores, policy):
-    from textkit_cli.lm_neural import idle_openmp_threads_sleep
-
-    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
-    monkeypatch.setenv("OMP_NUM_THREADS", threads)
-    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
-    idle_openmp_threads_sleep()
-    assert os.environ.get("OMP_WAIT_POLICY") == policy
-
-
-def test_the_users_openmp_wait_setting_wins(monkeypatch):
-    from textkit_cli.lm_neural import idle_openmp_threads_sleep
-
-    monkeypatch.setattr(os, "getloadavg", lambda: (50.0, 50.0, 50.0))
-    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
-    idle_openmp_threads_sleep()
-    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
-    monkeypatch.delenv("OMP_WAIT_POLICY")
-    monkeypatch.setenv("GOMP_SPINCOUNT", "1000")
-    idle_openmp_threads_sleep()
-    assert "OMP_WAIT_POLICY" not in os.environ
