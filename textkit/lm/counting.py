@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from itertools import chain, islice, repeat
 
 import numpy as np
-from numba import njit
 
 from textkit.errors import EmptyCorpusError
 from textkit.lm.arpa import BOS, EOS, SPECIALS, UNK
+from textkit.lm.compiled import NGRAM
 from textkit.vocab import Vocab
 
 
@@ -180,7 +180,7 @@ def wrap_lines(
 _NO_MAP = np.zeros(0, dtype=np.int32)
 
 
-@njit(nogil=True, cache=True)
+@NGRAM.kernel("i4[::1](i4[::1], i8[::1], i8, i8, i4[::1])")
 def _wrap(word_ids, lengths, bos_id, eos_id, id_map):
     seq = np.empty(len(word_ids) + 2 * len(lengths), dtype=np.int32)
     mapped = len(id_map) > 0
@@ -254,7 +254,7 @@ def _extension_keys(
     return keys[:n_keys], positions[:n_keys], key_bits
 
 
-@njit(nogil=True, cache=True)
+@NGRAM.kernel("i8(i4[::1], i4[::1], i8, i8, u4[::1], i4[::1])", "i8(i4[::1], i4[::1], i8, i8, u8[::1], i4[::1])")
 def _fill_extension(prev_index, seq, bos_id, vocab_size, keys, positions):
     """Write the keys and positions of :func:`_extension_keys`; return how many there are."""
     k = 0
@@ -266,7 +266,10 @@ def _fill_extension(prev_index, seq, bos_id, vocab_size, keys, positions):
     return k
 
 
-@njit(nogil=True, cache=True)
+@NGRAM.kernel(
+    "Tuple((i8[::1], i4[::1], i4[::1], i4[::1]))(u4[::1], i4[::1], i4[::1], b1)",
+    "Tuple((i8[::1], i4[::1], i4[::1], i4[::1]))(u8[::1], i4[::1], i4[::1], b1)",
+)
 def _group_sorted(keys, positions, prev_index, with_index):
     """One pass over sorted keys: the distinct keys (int64), their counts, the suffix of each
     (the (n-1)-gram ending where it ends) and, if asked, the group of every position."""
@@ -309,7 +312,12 @@ def radix_sort(
     return _radix_sort(keys, values, passes, max(1, -(-key_bits // passes)), overwrite)
 
 
-@njit(nogil=True, cache=True)
+@NGRAM.kernel(
+    "Tuple((u4[::1], i4[::1]))(u4[::1], i4[::1], i8, i8, b1)",
+    "Tuple((u4[::1], i8[::1]))(u4[::1], i8[::1], i8, i8, b1)",
+    "Tuple((u8[::1], i4[::1]))(u8[::1], i4[::1], i8, i8, b1)",
+    "Tuple((u8[::1], i8[::1]))(u8[::1], i8[::1], i8, i8, b1)",
+)
 def _radix_sort(keys, values, passes, digit_bits, overwrite):
     n = len(keys)
     n_buckets = 1 << digit_bits
@@ -377,7 +385,11 @@ def lookup_order(
     return index
 
 
-@njit(nogil=True, cache=True)
+@NGRAM.kernel(
+    "void(i8[::1], u4[::1], i4[::1], i4[::1], b1)",
+    "void(i8[::1], u8[::1], i4[::1], i4[::1], b1)",
+    "void(i8[::1], u8[::1], i8[::1], i8[::1], b1)",
+)
 def _search(table, keys, positions, index, in_order):
     """``index[positions[i]]`` = where ``keys[i]`` is in the sorted ``table`` (if it is). With
     ``in_order`` (keys ascending) each search gallops forward from the previous result."""
@@ -405,7 +417,7 @@ def _search(table, keys, positions, index, in_order):
             index[positions[i]] = lo
 
 
-@njit(nogil=True, cache=True)
+@NGRAM.kernel()
 def context_totals(keys, counts, vocab_size, n_contexts):
     """c(h•) = Σ_w c(hw) for every context h (float64, length ``n_contexts``), from the sorted keys
     of order n (prefix index × V + word) and their counts. Keys sharing a prefix are adjacent, so
@@ -420,7 +432,7 @@ def context_totals(keys, counts, vocab_size, n_contexts):
     return totals
 
 
-@njit(nogil=True, cache=True)
+@NGRAM.kernel()
 def gather_counts(seq, bos_id, length, max_length, index, context_index, counts, totals, count_out, total_out):
     """For the positions whose context has ``length`` words (the longest the line allows, at
     most ``max_length``): c(hw) into ``count_out`` and c(h•) into ``total_out``, 0 when unseen.
