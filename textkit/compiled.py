@@ -129,8 +129,11 @@ def _build(name: str, path: Path, exports: dict[str, str], functions: Callable[[
     import warnings
 
     from numba.core.compiler import Flags
-    from numba.pycc import CC
-    from numba.pycc import compiler as pycc_compiler
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numba announces pycc's deprecation
+        from numba.pycc import CC
+        from numba.pycc import compiler as pycc_compiler
 
     class NoGilFlags(Flags):
         # the exported wrappers let go of the GIL while a kernel runs, as njit(nogil=True) does,

@@ -308,6 +308,10 @@ def radix_sort(
     # digits of up to 16 bits (fewer passes) when there are enough keys to fill the buckets,
     # else up to 11 (the histogram and scatter targets stay in cache)
     widest = 16 if len(keys) >= 1 << 14 else 11
+    return _radix_sort_digits(keys, values, key_bits, widest, overwrite)
+
+
+def _radix_sort_digits(keys, values, key_bits: int, widest: int, overwrite: bool):
     passes = max(1, -(-key_bits // widest))
     return _radix_sort(keys, values, passes, max(1, -(-key_bits // passes)), overwrite)
 
@@ -364,7 +368,13 @@ def lookup_indices(seq: np.ndarray, tables_keys: list[np.ndarray], vocab_size: i
 
 
 def lookup_order(
-    prev_index: np.ndarray, n_prev: int, seq: np.ndarray, bos_id: int, vocab_size: int, table_keys: np.ndarray
+    prev_index: np.ndarray,
+    n_prev: int,
+    seq: np.ndarray,
+    bos_id: int,
+    vocab_size: int,
+    table_keys: np.ndarray,
+    digit_bits: int | None = None,
 ) -> np.ndarray:
     """The index in ``table_keys`` (the sorted keys of order n) of the n-gram ending at each
     position, -1 where it is not in the table, given the (n-1)-gram index at every position (one
@@ -379,7 +389,9 @@ def lookup_order(
     if len(keys) == 0 or len(table_keys) == 0:
         return index
     in_order = len(keys) >= 1024
-    if in_order:
+    if in_order and digit_bits:
+        keys, positions = _radix_sort_digits(keys, positions, key_bits, digit_bits, True)
+    elif in_order:
         keys, positions = radix_sort(keys, positions, key_bits, overwrite=True)
     _search(table_keys, keys, positions, index, in_order)
     return index
@@ -415,6 +427,51 @@ def _search(table, keys, positions, index, in_order):
                 hi = mid
         if lo < n and table[lo] == key:
             index[positions[i]] = lo
+
+
+def backoff_log10(
+    seq: np.ndarray, keys: list, log10_prob: list, log10_backoff: list, vocab_size: int, bos_id: int
+) -> np.ndarray:
+    """log10 p at every position of ``seq`` by the ARPA rule (0 at ``<s>``): p*(hw) if the n-gram
+    ``hw`` is listed, else bow(h) · p(w|h'), as KenLM scores. The tables: sorted keys of orders
+    2..N, log10 probabilities of orders 1..N, log10 back-offs of orders 1..N-1."""
+    order = len(log10_prob)
+    # 8-bit digits: a scoring batch is too small to fill wider buckets, and they stay in cache
+    indices = [seq.astype(np.int32)]
+    for n, table in enumerate(keys):
+        n_prev = len(keys[n - 1]) if n else vocab_size
+        indices.append(lookup_order(indices[-1], n_prev, seq, bos_id, vocab_size, table, digit_bits=8))
+    result = np.zeros(len(seq))
+    done = np.zeros(len(seq), dtype=np.bool_)
+    no_backoff = np.zeros(0)
+    for n in range(order, 0, -1):
+        _add_order(
+            result,
+            done,
+            indices[n - 1],
+            indices[n - 2] if n >= 2 else indices[0],
+            np.ascontiguousarray(log10_prob[n - 1]),
+            np.ascontiguousarray(log10_backoff[n - 2]) if n >= 2 else no_backoff,
+            seq,
+            bos_id,
+        )
+    return result
+
+
+@NGRAM.kernel("void(f8[::1], b1[::1], i4[::1], i4[::1], f8[::1], f8[::1], i4[::1], i8)")
+def _add_order(result, done, index, context_index, probs, backoffs, seq, bos_id):
+    """One order n of :func:`backoff_log10`, from the highest down: where the n-gram ending at p
+    is listed (``index``) and no longer one was, its probability; else, if its context (the
+    (n-1)-gram ending at p - 1, ``context_index``) is listed, that context's back-off weight."""
+    with_backoff = len(backoffs) > 0
+    for p in range(len(seq)):
+        if done[p]:
+            continue
+        if index[p] >= 0:
+            result[p] += probs[index[p]]
+            done[p] = True
+        elif with_backoff and p > 0 and seq[p] != bos_id and context_index[p - 1] >= 0:
+            result[p] += backoffs[context_index[p - 1]]
 
 
 @NGRAM.kernel()
