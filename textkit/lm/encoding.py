@@ -129,6 +129,22 @@ def _encode(buf, slots, token_bytes, token_starts, unk, bos, eos, seq):
     return at, n_lines, n_words, n_unknown
 
 
+def _token_bytes(tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """All tokens' UTF-8 bytes in one array, and where each starts (one entry more: the end)."""
+    joined = "\n".join(tokens)
+    if joined.count("\n") == len(tokens) - 1:  # no token holds a line break: encode them in one go
+        data = np.frombuffer(joined.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+        is_break = data == 10
+        bounds = np.concatenate([[-1], np.flatnonzero(is_break), [len(data)]])
+        starts = np.zeros(len(tokens) + 1, dtype=np.int64)
+        np.cumsum(np.diff(bounds) - 1, out=starts[1:])
+        return data[~is_break], starts
+    encoded = [t.encode("utf-8", "surrogatepass") for t in tokens]
+    starts = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=starts[1:])
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8), starts
+
+
 class WordTable:
     """The words of a model vocabulary (``tokens``, ids in list order) as a compiled hash table.
 
@@ -137,10 +153,7 @@ class WordTable:
     """
 
     def __init__(self, tokens: list[str], unk: int, bos: int, eos: int):
-        encoded = [t.encode("utf-8", "surrogatepass") for t in tokens]
-        self.token_starts = np.zeros(len(encoded) + 1, dtype=np.int64)
-        np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=self.token_starts[1:])
-        self.token_bytes = np.frombuffer(b"".join(encoded) or b"\0", dtype=np.uint8)
+        self.token_bytes, self.token_starts = _token_bytes(tokens)
         skip = np.zeros(len(tokens), dtype=np.bool_)
         skip[[bos, eos]] = True
         self.slots = _build_slots(self.token_bytes, self.token_starts, skip)
