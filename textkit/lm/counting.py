@@ -474,7 +474,7 @@ def _add_order(result, done, index, context_index, probs, backoffs, seq, bos_id)
             result[p] += backoffs[context_index[p - 1]]
 
 
-@NGRAM.kernel()
+@NGRAM.kernel("f8[::1](i8[::1], i4[::1], i8, i8)")
 def context_totals(keys, counts, vocab_size, n_contexts):
     """c(h•) = Σ_w c(hw) for every context h (float64, length ``n_contexts``), from the sorted keys
     of order n (prefix index × V + word) and their counts. Keys sharing a prefix are adjacent, so
@@ -489,7 +489,10 @@ def context_totals(keys, counts, vocab_size, n_contexts):
     return totals
 
 
-@NGRAM.kernel()
+@NGRAM.kernel(
+    "void(i4[::1], i8, i8, i8, i4[::1], i4[::1], i8[::1], f8[::1], f8[::1], f8[::1])",
+    "void(i4[::1], i8, i8, i8, i4[::1], i4[::1], i4[::1], f8[::1], f8[::1], f8[::1])",
+)
 def gather_counts(seq, bos_id, length, max_length, index, context_index, counts, totals, count_out, total_out):
     """For the positions whose context has ``length`` words (the longest the line allows, at
     most ``max_length``): c(hw) into ``count_out`` and c(h•) into ``total_out``, 0 when unseen.
