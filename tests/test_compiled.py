@@ -106,7 +106,7 @@ def test_the_ngram_kernels_give_the_jits_results():
     vocab = Vocab.from_counter({"a": 3, "bé": 2, "c": 1}, specials=("<unk>", "<s>", "</s>"))
     table = WordTable.from_vocab(vocab)
     buf = np.frombuffer("a bé zz\n\nc\u3000a <s> </s>".encode(), dtype=np.uint8)
-    args = (buf, table.slots, table.token_bytes, table.token_starts, table.unk, table.bos, table.eos)
+    args = (buf, table.slots, table.token_bytes, table.unk, table.bos, table.eos)
     out_aot, out_jit = np.zeros(20, np.int32), np.zeros(20, np.int32)
     assert _encode(*args, out_aot) == jit(_encode)(*args, out_jit)
     np.testing.assert_array_equal(out_aot, out_jit)

@@ -33,22 +33,26 @@ def _hash(data, start, end):
     return h
 
 
-@NGRAM.kernel("i4[::1](u1[::1], i8[::1], b1[::1])")
+@NGRAM.kernel("i8[:, ::1](u1[::1], i8[::1], b1[::1])")
 def _build_slots(token_bytes, token_starts, skip):
-    """The hash table: a power-of-two number of slots (at least twice the words), each -1 or a word id."""
+    """The hash table: a power-of-two number of slots (at least twice the words). A slot holds
+    ``length << 32 | word id`` (-1: empty) and where the word's bytes start, side by side, so a
+    lookup reads one slot and the word's bytes."""
     n = len(token_starts) - 1
     size = 16
     while size < 2 * n:
         size *= 2
-    slots = np.full(size, -1, dtype=np.int32)
+    slots = np.full((size, 2), -1, dtype=np.int64)
     mask = np.uint64(size - 1)
     for w in range(n):
         if skip[w]:
             continue
-        at = _hash(token_bytes, token_starts[w], token_starts[w + 1]) & mask
-        while slots[at] >= 0:
+        start, end = token_starts[w], token_starts[w + 1]
+        at = _hash(token_bytes, start, end) & mask
+        while slots[at, 0] >= 0:
             at = (at + np.uint64(1)) & mask
-        slots[at] = w
+        slots[at, 0] = ((end - start) << 32) | w
+        slots[at, 1] = start
     return slots
 
 
@@ -75,8 +79,8 @@ def _space_at(buf, i):
     return 0
 
 
-@NGRAM.kernel("Tuple((i8, i8, i8, i8))(u1[::1], i4[::1], u1[::1], i8[::1], i8, i8, i8, i4[::1])")
-def _encode(buf, slots, token_bytes, token_starts, unk, bos, eos, seq):
+@NGRAM.kernel("Tuple((i8, i8, i8, i8))(u1[::1], i8[:, ::1], u1[::1], i8, i8, i8, i4[::1])")
+def _encode(buf, slots, token_bytes, unk, bos, eos, seq):
     """Split ``buf`` (lines separated by ``\\n``) and write the wrapped ids of its non-empty lines
     into ``seq``. Returns (ids written, non-empty lines, words, unknown words)."""
     mask = np.uint64(len(slots) - 1)
@@ -108,17 +112,19 @@ def _encode(buf, slots, token_bytes, token_starts, unk, bos, eos, seq):
         slot = _hash(buf, start, i) & mask
         word = -1
         length = i - start
-        while slots[slot] >= 0:
-            w = slots[slot]
-            ws = token_starts[w]
-            if token_starts[w + 1] - ws == length:
+        while True:
+            entry = slots[slot, 0]
+            if entry < 0:
+                break
+            if (entry >> 32) == length:
+                ws = slots[slot, 1]
                 same = True
                 for k in range(length):
                     if token_bytes[ws + k] != buf[start + k]:
                         same = False
                         break
                 if same:
-                    word = w
+                    word = entry & 0xFFFFFFFF
                     break
             slot = (slot + np.uint64(1)) & mask
         if word < 0:
@@ -173,9 +179,7 @@ class WordTable:
             text = "\n".join(line.replace("\n", " ") for line in lines)
         buf = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
         seq = np.empty(3 * (len(buf) + 1) // 2 + 2, dtype=np.int32)
-        at, n_lines, n_words, n_unknown = _encode(
-            buf, self.slots, self.token_bytes, self.token_starts, self.unk, self.bos, self.eos, seq
-        )
+        at, n_lines, n_words, n_unknown = _encode(buf, self.slots, self.token_bytes, self.unk, self.bos, self.eos, seq)
         return seq[:at], int(n_lines), int(n_words), int(n_unknown)
 
     def encode_blocks(self, lines: Iterable[str]) -> Iterator[tuple[np.ndarray, int, int, int]]:
