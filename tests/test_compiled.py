@@ -3,6 +3,7 @@ sources, numba's JIT when the build fails or the file is damaged, and no numba i
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import sysconfig
@@ -61,7 +62,20 @@ def test_the_module_is_built_once_keyed_by_the_sources_and_used(tmp_path, monkey
     monkeypatch.setenv("TEXTKIT_CACHE", str(tmp_path))
     kernels = KernelSet("test_build", [])
     total = _total_kernel(kernels)
+    folder = tmp_path / "kernels"
+    folder.mkdir()
+    stale = [folder / f"_textkit_test_build_{i:020d}.so" for i in range(compiled.KEEP_MODULES + 2)]
+    for age, old in enumerate(stale):  # earlier builds, the first the most recently used
+        old.write_bytes(b"")
+        os.utime(old, (1e9 - age, 1e9 - age))
+    (folder / "_textkit_other_0.so").write_bytes(b"")
     assert kernels.module() is not None
+    # the new module and the most recently used others are kept, the rest deleted; other kinds untouched
+    kept = sorted(p.name for p in folder.glob("_textkit_test_build_*") if p not in stale)
+    assert [p.exists() for p in stale] == [True] * (compiled.KEEP_MODULES - 1) + [False] * 3
+    assert len(kept) == 1 and (folder / "_textkit_other_0.so").exists()
+    for old in stale:
+        old.unlink(missing_ok=True)
     real_jit = compiled.jit
 
     def no_jit(kernel):

@@ -106,6 +106,10 @@ def load_or_build(
         except Exception as e:  # no compiler or linker: numba's JIT does the same work, only slower to start
             sys.stderr.write(f"textkit: compiling the {what} kernels ahead of time failed ({e}); using numba's JIT\n")
             return None
+        _prune(prefix, keep=path)
+    else:
+        with contextlib.suppress(OSError):  # marks the module as recently used, for _prune
+            os.utime(path)
     try:
         loader = importlib.machinery.ExtensionFileLoader(name, str(path))
         spec = importlib.util.spec_from_loader(name, loader)
@@ -121,6 +125,23 @@ def load_or_build(
         sys.stderr.write(f"textkit: the compiled {what} kernels lack {', '.join(missing)}; using numba's JIT\n")
         return None
     return module
+
+
+KEEP_MODULES = 4  # compiled modules of one kind kept in the cache: several textkit versions or venvs may share it
+
+
+def _prune(prefix: str, keep: Path) -> None:
+    """Delete all but the :data:`KEEP_MODULES` most recently used modules named ``prefix``* (each kernel
+    source change builds a new one; a deleted one that is still wanted is simply built again)."""
+    found = []
+    for other in keep.parent.glob(prefix + "*"):
+        with contextlib.suppress(OSError):
+            found.append((other.stat().st_mtime, other))
+    found.sort(reverse=True)
+    for _, other in found[KEEP_MODULES:]:
+        if other != keep:
+            with contextlib.suppress(OSError):
+                other.unlink()
 
 
 def _build(name: str, path: Path, exports: dict[str, str], functions: Callable[[], dict], what: str) -> None:

@@ -662,5 +662,5 @@ class NgramLM:
 
 
 def _splits_in_kernel(tokenizer) -> bool:
-    """Whether text for this tokenizer can be split by StringTable's compiled whitespace split."""
+    """Whether text for this tokenizer can be split by the compiled whitespace split of :mod:`textkit.lm.encoding`."""
     return type(tokenizer) is WhitespaceTokenizer and not tokenizer.lowercase
