@@ -160,10 +160,11 @@ def test_autotune_ensemble_pool_averages_settings_that_err_differently():
 
     # Trial 1 misses example 0 narrowly, trial 2 misses example 1 narrowly; each is right, and sure,
     # where the other errs, so their average is right everywhere.
-    pool.add(1, proba([0.45, 0.9, 0.8, 0.8, 0.8, 0.8, 0.2, 0.2, 0.2, 0.2]), cost=1.0)
+    pool.add(1, proba([0.45, 0.9, 0.8, 0.8, 0.8, 0.8, 0.2, 0.2, 0.2, 0.2]), cost=1.0, family=(1,))
     assert pool.best_ensemble() is None  # one trial: nothing to average
-    pool.add(2, proba([0.9, 0.45, 0.8, 0.8, 0.8, 0.8, 0.2, 0.2, 0.2, 0.2]), cost=1.0)
-    pool.add(3, proba([0.1] * 10), cost=1.0)  # always neg: adds nothing
+    pool.add(2, proba([0.9, 0.45, 0.8, 0.8, 0.8, 0.8, 0.2, 0.2, 0.2, 0.2]), cost=1.0, family=(2,))
+    assert sorted(pool.best_ensemble()[0]) == [1, 2]  # the whole pool joined
+    pool.add(3, proba([0.1] * 10), cost=1.0, family=(3,))  # always neg: adds nothing
     members, score = pool.best_ensemble()
     assert sorted(members) == [1, 2] and score == 1.0 and pool.scores[1] == pool.scores[2] == 0.9
 

@@ -213,6 +213,7 @@ class EnsemblePool:
         self.probas: dict[int, list[np.ndarray]] = {}
         self.scores: dict[int, float] = {}
         self.costs: dict[int, float] = {}
+        self.families: dict[int, tuple] = {}
         self.last_members: list[int] = []
 
     def score(self, proba: np.ndarray, split: int) -> float:
@@ -223,14 +224,21 @@ class EnsemblePool:
     def _mean_score(self, probas: list[list[np.ndarray]]) -> float:
         return float(np.mean([self.score(sum(p[s] for p in probas), s) for s in range(len(self.y))]))
 
-    def add(self, trial: int, probas: list[np.ndarray], cost: float) -> None:
+    def add(self, trial: int, probas: list[np.ndarray], cost: float, family: tuple) -> None:
+        """Record a trial; ``family`` names what it reads (a bow feature setting, or a fastText trial):
+        only the best trial of a family joins the pool, as settings that differ only in C make the
+        same mistakes."""
         self.probas[trial] = probas
         self.scores[trial] = self._mean_score([probas])
         self.costs[trial] = cost
+        self.families[trial] = family
 
     def best_ensemble(self) -> tuple[list[int], float] | None:
         """(member trials, score) of the greedy ensemble, or None when no pair beats the best trial."""
-        pool = sorted(self.scores, key=lambda t: -self.scores[t])[:ENSEMBLE_POOL]
+        best_of_family: dict[tuple, int] = {}
+        for t in sorted(self.scores, key=lambda t: -self.scores[t]):
+            best_of_family.setdefault(self.families[t], t)
+        pool = sorted(best_of_family.values(), key=lambda t: -self.scores[t])[:ENSEMBLE_POOL]
         if len(pool) < 2:
             return None
         members, score = [pool[0]], self.scores[pool[0]]
@@ -238,6 +246,8 @@ class EnsemblePool:
             candidates = [
                 (self._mean_score([self.probas[t] for t in [*members, c]]), c) for c in pool if c not in members
             ]
+            if not candidates:
+                break
             top, pick = max(candidates, key=lambda x: (x[0], -pool.index(x[1])))
             if top <= score:
                 break
@@ -392,7 +402,7 @@ def autotune(
         )
         if "ensemble" not in kinds:
             continue
-        pool.add(trial["trial"], probas, cost)
+        pool.add(trial["trial"], probas, cost, model._feature_key() if kind == "bow" else (trial["trial"],))
         ensemble = pool.best_ensemble()
         if ensemble is not None and ensemble[1] > best["score"] and tuple(ensemble[0]) not in tried:
             members, score = ensemble
