@@ -317,6 +317,17 @@ def test_discounts_from_count_of_counts_by_hand():
     assert count_of_counts(np.array([1, 1, 2, 7, 4, 0, 3])) == [2, 1, 1, 1]
 
 
+def test_fallback_warning_says_why(caplog):
+    from textkit.lm.smoothing import FALLBACK_MODIFIED, discounts_from_counts
+
+    with caplog.at_level("WARNING", logger="textkit.lm.smoothing"):
+        assert discounts_from_counts(3, [10, 0, 0, 1], True, None) == (FALLBACK_MODIFIED, True)
+        assert discounts_from_counts(4, [10, 4, 2, 100], True, None) == (FALLBACK_MODIFIED, True)
+    undefined, out_of_range = (r.getMessage() for r in caplog.records)
+    assert "order 3" in undefined and "exactly 2 or 3 times" in undefined
+    assert "order 4" in out_of_range and "-108.111" in out_of_range and "outside" in out_of_range
+
+
 def test_modified_kneser_ney_bigram_by_hand():
     """<s> a b </s> ×2, <s> b a </s>. Unigram adjusted counts a=b=</s>=2 (two left neighbours each),
     A=6, every count is 2 so D2=1: p(w) = 1/6 + (3·1/6)/4 = 7/24, p(<unk>) = 3/24. Context a:

@@ -84,8 +84,25 @@ def discounts_from_counts(n: int, t: Sequence[int], modified: bool, given) -> tu
     if d is not None:
         return d, False
     fallback = FALLBACK_MODIFIED if modified else (FALLBACK_PLAIN,) * 3
-    logger.warning("order %d: too few n-grams to estimate discounts; using %s", n, fallback)
+    logger.warning("order %d: %s; using the fallback discounts %s", n, _why_no_discounts(t, modified), fallback)
     return fallback, True  # type: ignore[return-value]
+
+
+def _why_no_discounts(t: Sequence[int], modified: bool) -> str:
+    """Why :func:`estimate_discounts` gave None for count-of-counts ``t``, for the fallback warning."""
+    needed = t[:4] if modified else t[:1]
+    zero = [str(j) for j, tj in enumerate(needed, 1) if tj == 0]
+    if zero:
+        times = " or ".join(zero) + (" time" if zero == ["1"] else " times")
+        return f"no n-gram occurs exactly {times} (count-of-counts {list(t[:4])}), so the discounts are undefined"
+    t1, t2, t3, _ = t
+    y = t1 / (t1 + 2 * t2)
+    if not modified:
+        est = [y]
+    else:
+        est = [1 - 2 * y * t2 / t1, 2 - 3 * y * t3 / t2, 3 - 4 * y * t[3] / t3]
+    shown = ", ".join(f"{x:.3f}" for x in est)
+    return f"the estimated discounts ({shown}) fall outside [0, 1], [0, 2], [0, 3]"
 
 
 def check_discounts(discounts, order: int, modified: bool):
