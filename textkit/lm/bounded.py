@@ -61,8 +61,6 @@ from textkit.lm.counting import (
     special_id,
 )
 from textkit.lm.smoothing import (
-    _context_sums,
-    _interpolate,
     _log10,
     count_of_counts,
     discounts_from_counts,
@@ -380,6 +378,87 @@ def _adjust(tables, W: np.ndarray, bos: int, order: int) -> list[np.ndarray]:
     return adjusted
 
 
+@njit(nogil=True, cache=True)
+def _estimate_order(context, a, suffix, lower, d1, d2, d3, n_context):
+    """One order of one partition, entries sorted by context: p(w|h) of every entry, γ(h) of every
+    context, and the first entry of each context. The arithmetic is :func:`_context_sums` and
+    :func:`_interpolate`'s, operation for operation (the same bits)."""
+    m = len(context)
+    total = np.zeros(n_context)
+    gamma = np.ones(n_context)
+    n_runs = 0
+    for i in range(m):
+        if i == 0 or context[i] != context[i - 1]:
+            n_runs += 1
+    starts = np.empty(n_runs, dtype=np.int64)
+    r = 0
+    i = 0
+    while i < m:
+        c = context[i]
+        starts[r] = i
+        r += 1
+        n1 = n2 = n3 = 0
+        t = 0.0
+        j = i
+        while j < m and context[j] == c:
+            k = a[j]
+            t += k
+            if k == 1:
+                n1 += 1
+            elif k == 2:
+                n2 += 1
+            elif k >= 3:
+                n3 += 1
+            j += 1
+        total[c] = t
+        if t != 0.0:
+            g = d1 * np.float64(n1)
+            g += d2 * np.float64(n2)
+            g += d3 * np.float64(n3)
+            gamma[c] = g / t
+        i = j
+    p = np.empty(m)
+    for i in range(m):
+        k = a[i]
+        c = context[i]
+        discount = 0.0 if k <= 0 else (d1 if k == 1 else (d2 if k == 2 else d3))
+        x = (np.float64(k) - discount) / total[c]
+        y = gamma[c] * lower[suffix[i]]
+        p[i] = x + y
+    return p, total, gamma, starts
+
+
+@njit(nogil=True, cache=True)
+def _by_bucket(W, rows, lo, hi, values, bucket_of, n_buckets):
+    """The words ``W[rows, lo:hi]`` and their ``values`` grouped by the bucket of their first word
+    (a stable counting sort), and where each bucket starts (one entry more, the end). The rows
+    are read once, in the given order (they are scattered over ``W``)."""
+    m, k = len(rows), hi - lo
+    gathered = np.empty((m, k), dtype=W.dtype)
+    bucket = np.empty(m, dtype=np.int32)
+    bounds = np.zeros(n_buckets + 1, dtype=np.int64)
+    for i in range(m):
+        row = rows[i]
+        for j in range(k):
+            gathered[i, j] = W[row, lo + j]
+        b = bucket_of[gathered[i, 0]]
+        bucket[i] = b
+        bounds[b + 1] += 1
+    for b in range(n_buckets):
+        bounds[b + 1] += bounds[b]
+    at = bounds[:-1].copy()
+    words = np.empty((m, k), dtype=W.dtype)
+    out = np.empty(m, dtype=values.dtype)
+    for i in range(m):
+        b = bucket[i]
+        t = at[b]
+        at[b] = t + 1
+        for j in range(k):
+            words[t, j] = gathered[i, j]
+        out[t] = values[i]
+    return words, out, bounds
+
+
 # ---- the plan ------------------------------------------------------------------------------------
 def _bytes_per_row(order: int) -> int:
     """Working memory per n-gram occurrence while a partition is counted or estimated."""
@@ -578,50 +657,41 @@ class _Partitioned:
         self.p1 = _log10(self.p1)
 
     def _estimate_partition(self, q: int) -> None:
-        spill, V, N = self.spill, self.V, self.order
+        spill, N = self.spill, self.order
         W = spill.load(f"p{q}", "W")
         lower = self.p1
         for n in range(2, N + 1):
             first = spill.load(f"p{q}", f"f{n}")
-            keys = spill.load(f"p{q}", f"x{n}").astype(np.int64)
-            keys *= V
-            keys += W[first, N - 1]
-            a = spill.load(f"p{q}", f"a{n}").astype(np.int64)
+            context = spill.load(f"p{q}", f"x{n}")
+            a = spill.load(f"p{q}", f"a{n}")
             suffix = spill.load(f"p{q}", f"s{n}")
             n_context = int(spill.load(f"p{q}", f"c{n}")[0])
-            d = self.discounts[n - 1]
-            total, gamma = _context_sums(keys, a, d, V, n_context)
-            p = _interpolate(NgramTable(keys, None, suffix), a, d, V, total, gamma, lower)
+            d1, d2, d3 = (float(x) for x in self.discounts[n - 1])
+            p, total, gamma, starts = _estimate_order(context, a, suffix, lower, d1, d2, d3, n_context)
             del a, suffix
             # context weights: γ of each context (n-1 words) that has an extension here
             if n == 2:
-                here = total > 0
+                here = context[starts]
+                here = here[total[here] > 0]
                 self.backoff1[here] = _log10(gamma[here])
             else:
-                context = keys // V  # ascending: the keys are sorted
-                at = np.flatnonzero(np.diff(context, prepend=-1))  # each context's first n-gram
-                ctx_words = W[first[at], N - n : N - 1]
-                self._scatter(f"b{n - 1}", ctx_words, _log10(gamma[context[at]]))
-            del total, gamma
-            words = W[first, N - n :]
-            self._scatter(f"e{n}", words, _log10(p.copy()))
+                self._scatter(f"b{n - 1}", W, first[starts], N - n, N - 1, _log10(gamma[context[starts]]))
+            del total, gamma, starts
+            self._scatter(f"e{n}", W, first, N - n, N, _log10(p.copy()))
             lower = p
-            del keys, first
+            del context, first
 
-    def _scatter(self, name: str, words: np.ndarray, values: np.ndarray) -> None:
-        if len(words) == 0:
+    def _scatter(self, name: str, W: np.ndarray, rows: np.ndarray, lo: int, hi: int, values: np.ndarray) -> None:
+        """Append the words ``W[rows, lo:hi]`` and their ``values`` to the files of their buckets
+        (by first word), keeping their order within each bucket."""
+        if len(rows) == 0:
             return
-        bucket = self.bucket_of[words[:, 0]]
-        if self.B <= 1 << 15:  # numpy sorts 16-bit integers by radix
-            bucket = bucket.astype(np.int16)
-        order_by = np.argsort(bucket, kind="stable")
-        bounds = np.searchsorted(bucket[order_by], np.arange(self.B + 1))
+        words, values, bounds = _by_bucket(W, rows, lo, hi, values, self.bucket_of, self.B)
         for b in range(self.B):
-            lo, hi = bounds[b], bounds[b + 1]
-            if hi > lo:
-                rows = order_by[lo:hi]
-                self.spill.append(f"{name}_{b}.w", words[rows])
-                self.spill.append(f"{name}_{b}.v", values[rows])
+            start, end = bounds[b], bounds[b + 1]
+            if end > start:
+                self.spill.append(f"{name}_{b}.w", words[start:end])
+                self.spill.append(f"{name}_{b}.v", values[start:end])
 
     def counts(self) -> list[int]:
         return [self.V] + [int(x) for x in self.n[2:]]
