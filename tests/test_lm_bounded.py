@@ -42,7 +42,7 @@ def partitioned(lines, folder, partitions, buckets, chunk_tokens=500, native=Fal
 
 @pytest.mark.parametrize("order", [2, 3, 5])
 @pytest.mark.parametrize("smoothing", ["mkn", "kn"])
-@pytest.mark.parametrize("pieces", [(1, 1), (4, 1), (1, 3), (9, 6)])
+@pytest.mark.parametrize("pieces", [(1, 1), (4, 1), (1, 3), (9, 6), (3, 12)])  # 12: file names b1_ and b11_
 def test_same_arpa_bytes_as_in_memory(tmp_path, lee_lines, order, smoothing, pieces):
     a = in_memory(lee_lines, tmp_path / "a", order=order, smoothing=smoothing)
     b = partitioned(lee_lines, tmp_path / "b", *pieces, order=order, smoothing=smoothing)

@@ -74,6 +74,7 @@ _BASE = 96 << 20  # what the interpreter, numpy and the compiled kernels take be
 _IN_MEMORY_BYTES_PER_ORDER = 27  # the in-memory build's peak per token and order (with a margin over order 5's ~100)
 _CHUNK_TOKENS = 1 << 22  # ids read per step from the id file
 _PENDING = 6  # arrays waiting to be written to the temporary folder
+_NO_REFS = np.zeros(0, dtype=np.int32)
 
 
 def parse_memory(spec: str | int) -> int:
@@ -429,11 +430,14 @@ def _estimate_order(context, a, suffix, lower, d1, d2, d3, n_context):
 
 
 @njit(nogil=True, cache=True)
-def _by_bucket(W, rows, lo, hi, values, bucket_of, n_buckets):
-    """The words ``W[rows, lo:hi]`` and their ``values`` grouped by the bucket of their first word
-    (a stable counting sort), and where each bucket starts (one entry more, the end). The rows
-    are read once, in the given order (they are scattered over ``W``)."""
+def _by_bucket(W, rows, lo, hi, values, refs, bucket_of, filled):
+    """The words ``W[rows, lo:hi]``, their ``values`` and their ``refs`` (if any) grouped by the
+    bucket of their first word (a stable counting sort); where each bucket's group starts (one
+    entry more, the end); and the index each item will have in its bucket's file, which holds
+    ``filled[b]`` items already. The rows are read once, in the given order (they are scattered
+    over ``W``)."""
     m, k = len(rows), hi - lo
+    n_buckets = len(filled)
     gathered = np.empty((m, k), dtype=W.dtype)
     bucket = np.empty(m, dtype=np.int32)
     bounds = np.zeros(n_buckets + 1, dtype=np.int64)
@@ -449,6 +453,9 @@ def _by_bucket(W, rows, lo, hi, values, bucket_of, n_buckets):
     at = bounds[:-1].copy()
     words = np.empty((m, k), dtype=W.dtype)
     out = np.empty(m, dtype=values.dtype)
+    with_refs = len(refs) > 0
+    out_refs = np.empty(m if with_refs else 0, dtype=refs.dtype)
+    index = np.empty(m, dtype=np.int64)
     for i in range(m):
         b = bucket[i]
         t = at[b]
@@ -456,7 +463,10 @@ def _by_bucket(W, rows, lo, hi, values, bucket_of, n_buckets):
         for j in range(k):
             words[t, j] = gathered[i, j]
         out[t] = values[i]
-    return words, out, bounds
+        if with_refs:
+            out_refs[t] = refs[i]
+        index[i] = filled[b] + t - bounds[b]
+    return words, out, out_refs, bounds, index
 
 
 # ---- the plan ------------------------------------------------------------------------------------
@@ -599,6 +609,7 @@ class _Partitioned:
         self.t = np.zeros((order + 1, 4), dtype=np.int64)  # count-of-counts per order
         self.a1 = np.zeros(self.V, dtype=np.int64)  # distinct bigrams ending in each word
         self.n = np.zeros(order + 1, dtype=np.int64)  # n-grams per order
+        self.filled: dict[str, np.ndarray] = {}  # items in each bucket's file, per file
         self.chunk_tokens = _CHUNK_TOKENS
 
     def _rows(self, q: int) -> np.ndarray:
@@ -670,28 +681,41 @@ class _Partitioned:
             p, total, gamma, starts = _estimate_order(context, a, suffix, lower, d1, d2, d3, n_context)
             del a, suffix
             # context weights: γ of each context (n-1 words) that has an extension here
+            refs = _NO_REFS
             if n == 2:
                 here = context[starts]
                 here = here[total[here] > 0]
                 self.backoff1[here] = _log10(gamma[here])
             else:
-                self._scatter(f"b{n - 1}", W, first[starts], N - n, N - 1, _log10(gamma[context[starts]]))
+                # each entry refers to its context's record (its prefix, in the same bucket)
+                record = self._scatter(f"b{n - 1}", W, first[starts], N - n, N - 1, _log10(gamma[context[starts]]))
+                refs = np.repeat(record.astype(np.int32), np.diff(np.append(starts, len(context))))
+                del record
             del total, gamma, starts
-            self._scatter(f"e{n}", W, first, N - n, N, _log10(p.copy()))
+            self._scatter(f"e{n}", W, first, N - n, N, _log10(p.copy()), refs)
             lower = p
-            del context, first
+            del context, first, refs
 
-    def _scatter(self, name: str, W: np.ndarray, rows: np.ndarray, lo: int, hi: int, values: np.ndarray) -> None:
-        """Append the words ``W[rows, lo:hi]`` and their ``values`` to the files of their buckets
-        (by first word), keeping their order within each bucket."""
+    def _scatter(
+        self, name: str, W: np.ndarray, rows: np.ndarray, lo: int, hi: int, values: np.ndarray, refs=None
+    ) -> np.ndarray:
+        """Append the words ``W[rows, lo:hi]``, their ``values`` (and ``refs``) to the files of their
+        buckets (by first word), keeping their order within each bucket. Returns each item's index
+        in its bucket's file."""
+        filled = self.filled.setdefault(name, np.zeros(self.B, dtype=np.int64))
         if len(rows) == 0:
-            return
-        words, values, bounds = _by_bucket(W, rows, lo, hi, values, self.bucket_of, self.B)
+            return np.zeros(0, dtype=np.int64)
+        refs = _NO_REFS if refs is None else refs
+        words, values, refs, bounds, index = _by_bucket(W, rows, lo, hi, values, refs, self.bucket_of, filled)
         for b in range(self.B):
             start, end = bounds[b], bounds[b + 1]
             if end > start:
                 self.spill.append(f"{name}_{b}.w", words[start:end])
                 self.spill.append(f"{name}_{b}.v", values[start:end])
+                if len(refs):
+                    self.spill.append(f"{name}_{b}.r", refs[start:end])
+        filled += np.diff(bounds)
+        return index
 
     def counts(self) -> list[int]:
         return [self.V] + [int(x) for x in self.n[2:]]
@@ -732,10 +756,19 @@ class PartitionedStream:
             yield np.arange(V, dtype=np.int32)[:, None], None, b.p1, b.backoff1 if N > 1 else None
             return
         offsets = {j: 0 for j in range(2, n)}  # entries of order j in the buckets before this one
+        before = 0  # entries of order n in the buckets before this one
         for bucket in range(b.B):
             words = b.spill.read(f"e{n}_{bucket}.w", np.int32, n)
             probs = b.spill.read(f"e{n}_{bucket}.v", np.float64)
-            keys = self._keys(words, bucket, offsets)
+            if n == 2:
+                keys = words[:, 0].astype(np.int64) * V + words[:, 1]
+            else:  # the prefix is the context record each entry refers to, its rank known
+                prefix = b.spill.read(f"r{n - 1}_{bucket}.rank", np.int64)
+                keys = prefix[b.spill.read(f"e{n}_{bucket}.r", np.int32)]
+                del prefix
+                keys *= V
+                keys += words[:, n - 1]
+                b.spill.remove(f"r{n - 1}_{bucket}.")
             keys, order_by = radix_sort(keys.astype(np.uint64), np.arange(len(keys), dtype=np.int64))
             keys = keys.astype(np.int64)
             backoff = None
@@ -745,8 +778,12 @@ class PartitionedStream:
                 ctx_gamma = b.spill.read(f"b{n}_{bucket}.v", np.float64)
                 at = _ranks(keys, self._keys(ctx_words, bucket, offsets))
                 backoff[at] = ctx_gamma
-                # the next order looks its prefixes up here
+                # the next order looks its prefixes up here: by key (records) and by rank (entries)
                 b.spill.save(f"k{n}_{bucket}", keys=keys)
+                at += before
+                b.spill.append(f"r{n}_{bucket}.rank", at)
+                del at, ctx_words, ctx_gamma
+            before += len(keys)
             for j in range(2, n):
                 offsets[j] += b.spill.meta[f"k{j}_{bucket}.keys"][1][0]
             b.spill.remove(f"e{n}_{bucket}.")
