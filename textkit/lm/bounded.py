@@ -430,9 +430,9 @@ def _estimate_order(context, a, suffix, lower, d1, d2, d3, n_context):
 
 
 @njit(nogil=True, cache=True)
-def _by_bucket(W, rows, lo, hi, values, refs, bucket_of, filled):
+def _by_bucket(W, rows, column, lo, hi, values, refs, bucket_of, filled):
     """The words ``W[rows, lo:hi]``, their ``values`` and their ``refs`` (if any) grouped by the
-    bucket of their first word (a stable counting sort); where each bucket's group starts (one
+    bucket of their first word ``W[rows, column]`` (a stable counting sort); where each bucket's group starts (one
     entry more, the end); and the index each item will have in its bucket's file, which holds
     ``filled[b]`` items already. The rows are read once, in the given order (they are scattered
     over ``W``)."""
@@ -445,7 +445,7 @@ def _by_bucket(W, rows, lo, hi, values, refs, bucket_of, filled):
         row = rows[i]
         for j in range(k):
             gathered[i, j] = W[row, lo + j]
-        b = bucket_of[gathered[i, 0]]
+        b = bucket_of[W[row, column]]
         bucket[i] = b
         bounds[b + 1] += 1
     for b in range(n_buckets):
@@ -629,7 +629,7 @@ class _Partitioned:
             tables = _count_partition(W, self.V, self.bos, self.order)
             adjusted = _adjust(tables, W, self.bos, self.order)
             self.a1 += np.bincount(tables[0][0].suffix, minlength=self.V)
-            arrays = {"W": W}
+            arrays = {}  # W is made again from the id file when the partition is estimated
             for i, ((table, first, n_context), a) in enumerate(zip(tables, adjusted)):
                 n = i + 2
                 self.t[n] += count_of_counts(a)
@@ -669,7 +669,7 @@ class _Partitioned:
 
     def _estimate_partition(self, q: int) -> None:
         spill, N = self.spill, self.order
-        W = spill.load(f"p{q}", "W")
+        W = self._rows(q)
         lower = self.p1
         for n in range(2, N + 1):
             first = spill.load(f"p{q}", f"f{n}")
@@ -692,21 +692,24 @@ class _Partitioned:
                 refs = np.repeat(record.astype(np.int32), np.diff(np.append(starts, len(context))))
                 del record
             del total, gamma, starts
-            self._scatter(f"e{n}", W, first, N - n, N, _log10(p.copy()), refs)
+            # an entry of order >= 3 keeps its last word: its prefix is the record it refers to
+            self._scatter(f"e{n}", W, first, N - n if n == 2 else N - 1, N, _log10(p.copy()), refs, N - n)
             lower = p
             del context, first, refs
 
     def _scatter(
-        self, name: str, W: np.ndarray, rows: np.ndarray, lo: int, hi: int, values: np.ndarray, refs=None
+        self, name: str, W: np.ndarray, rows: np.ndarray, lo: int, hi: int, values: np.ndarray, refs=None, first=None
     ) -> np.ndarray:
         """Append the words ``W[rows, lo:hi]``, their ``values`` (and ``refs``) to the files of their
-        buckets (by first word), keeping their order within each bucket. Returns each item's index
-        in its bucket's file."""
+        buckets (by first word, column ``first`` of W, ``lo`` if None), keeping their order within
+        each bucket. Returns each item's index in its bucket's file."""
         filled = self.filled.setdefault(name, np.zeros(self.B, dtype=np.int64))
         if len(rows) == 0:
             return np.zeros(0, dtype=np.int64)
         refs = _NO_REFS if refs is None else refs
-        words, values, refs, bounds, index = _by_bucket(W, rows, lo, hi, values, refs, self.bucket_of, filled)
+        words, values, refs, bounds, index = _by_bucket(
+            W, rows, lo if first is None else first, lo, hi, values, refs, self.bucket_of, filled
+        )
         for b in range(self.B):
             start, end = bounds[b], bounds[b + 1]
             if end > start:
@@ -719,6 +722,11 @@ class _Partitioned:
 
     def counts(self) -> list[int]:
         return [self.V] + [int(x) for x in self.n[2:]]
+
+    @property
+    def rank_dtype(self):
+        """Ranks of n-grams (any order) in the model: int32 when they fit."""
+        return np.int32 if max(self.n) < 2**31 else np.int64
 
     def stream(self) -> PartitionedStream:
         return PartitionedStream(self)
@@ -758,17 +766,21 @@ class PartitionedStream:
         offsets = {j: 0 for j in range(2, n)}  # entries of order j in the buckets before this one
         before = 0  # entries of order n in the buckets before this one
         for bucket in range(b.B):
-            words = b.spill.read(f"e{n}_{bucket}.w", np.int32, n)
             probs = b.spill.read(f"e{n}_{bucket}.v", np.float64)
             if n == 2:
+                words = b.spill.read(f"e{n}_{bucket}.w", np.int32, n)
                 keys = words[:, 0].astype(np.int64) * V + words[:, 1]
-            else:  # the prefix is the context record each entry refers to, its rank known
-                prefix = b.spill.read(f"r{n - 1}_{bucket}.rank", np.int64)
-                keys = prefix[b.spill.read(f"e{n}_{bucket}.r", np.int32)]
-                del prefix
+            else:  # the prefix is the context record each entry refers to, its words and rank known
+                refs = b.spill.read(f"e{n}_{bucket}.r", np.int32)
+                words = np.empty((len(refs), n), dtype=np.int32)
+                words[:, : n - 1] = b.spill.read(f"b{n - 1}_{bucket}.w", np.int32, n - 1)[refs]
+                words[:, n - 1] = b.spill.read(f"e{n}_{bucket}.w", np.int32)
+                keys = b.spill.read(f"r{n - 1}_{bucket}.rank", b.rank_dtype)[refs].astype(np.int64)
+                del refs
                 keys *= V
                 keys += words[:, n - 1]
                 b.spill.remove(f"r{n - 1}_{bucket}.")
+                b.spill.remove(f"b{n - 1}_{bucket}.")
             keys, order_by = radix_sort(keys.astype(np.uint64), np.arange(len(keys), dtype=np.int64))
             keys = keys.astype(np.int64)
             backoff = None
@@ -781,13 +793,13 @@ class PartitionedStream:
                 # the next order looks its prefixes up here: by key (records) and by rank (entries)
                 b.spill.save(f"k{n}_{bucket}", keys=keys)
                 at += before
-                b.spill.append(f"r{n}_{bucket}.rank", at)
+                b.spill.append(f"r{n}_{bucket}.rank", at.astype(b.rank_dtype))
                 del at, ctx_words, ctx_gamma
             before += len(keys)
             for j in range(2, n):
                 offsets[j] += b.spill.meta[f"k{j}_{bucket}.keys"][1][0]
             b.spill.remove(f"e{n}_{bucket}.")
-            b.spill.remove(f"b{n}_{bucket}.")
+            b.spill.remove(f"b{n}_{bucket}.v")  # its words give the next order's prefixes
             if n == N:  # no order left to look prefixes up in this bucket
                 for j in range(2, N):
                     b.spill.remove(f"k{j}_{bucket}.")
