@@ -838,30 +838,46 @@ def write_arpa_stream(path: Path, stream) -> None:
     with open(path, "wb") as raw:
         out = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) if gz else raw
         header = "\\data\\\n" + "".join(f"ngram {n}={c}\n" for n, c in enumerate(stream.counts(), 1))
-        out.write(header.encode())
         token_bytes, token_starts = token_table(stream.tokens)
-        pool, pending = ThreadPoolExecutor(max_workers=2), deque()
-        for n in range(1, stream.order + 1):
-            out.write(f"\n\\{n}-grams:\n".encode())
-            for words, _, probs, backoff in _ordered(stream, n):
-                for lo in range(0, len(probs), 1 << 18):
-                    hi = lo + (1 << 18)
-                    pending.append(
-                        pool.submit(
-                            _format,
-                            words[lo:hi],
-                            probs[lo:hi],
-                            None if backoff is None else backoff[lo:hi],
-                            token_bytes,
-                            token_starts,
+        # blocks are formatted on two workers and written (or compressed) in order on a third, so
+        # that sorting the next bucket goes on while the disk takes the last one
+        pool, writer = ThreadPoolExecutor(max_workers=2), ThreadPoolExecutor(max_workers=1)
+        pending, written = deque(), deque()
+
+        def put(data) -> None:
+            written.append(writer.submit(out.write, data))
+            while len(written) > 2:
+                written.popleft().result()
+
+        try:
+            put(header.encode())
+            for n in range(1, stream.order + 1):
+                put(f"\n\\{n}-grams:\n".encode())
+                for words, _, probs, backoff in _ordered(stream, n):
+                    for lo in range(0, len(probs), 1 << 18):
+                        hi = lo + (1 << 18)
+                        pending.append(
+                            pool.submit(
+                                _format,
+                                words[lo:hi],
+                                probs[lo:hi],
+                                None if backoff is None else backoff[lo:hi],
+                                token_bytes,
+                                token_starts,
+                            )
                         )
-                    )
-                    if len(pending) > 2:  # at most three blocks of text in memory
-                        out.write(pending.popleft().result())
-            while pending:
-                out.write(pending.popleft().result())
-        out.write(b"\n\\end\\\n")
-        pool.shutdown()
+                        if len(pending) > 2:  # at most three blocks of text being made
+                            put(pending.popleft().result())
+                while pending:
+                    put(pending.popleft().result())
+            put(b"\n\\end\\\n")
+            while written:
+                written.popleft().result()
+        finally:
+            for future in (*pending, *written):
+                future.cancel()
+            pool.shutdown(wait=True)
+            writer.shutdown(wait=True)
         if gz:
             out.close()
 
