@@ -32,9 +32,9 @@ def in_memory(lines, folder, native=False, gzip=False, **params):
     return folder
 
 
-def partitioned(lines, folder, partitions, buckets, chunk_tokens=500, native=False, gzip=False, **params):
+def partitioned(lines, folder, partitions, buckets, chunk_tokens=500, native=False, gzip=False, workers=None, **params):
     lm = NgramLM(**params)
-    lm._pieces = {"partitions": partitions, "buckets": buckets, "chunk_tokens": chunk_tokens}
+    lm._pieces = {"partitions": partitions, "buckets": buckets, "chunk_tokens": chunk_tokens, "workers": workers}
     summary = lm.build_lines(lines, folder, memory="256M", native=native, gzip=gzip)
     assert summary["spilled"]
     return folder
@@ -48,6 +48,13 @@ def test_same_arpa_bytes_as_in_memory(tmp_path, lee_lines, order, smoothing, pie
     b = partitioned(lee_lines, tmp_path / "b", *pieces, order=order, smoothing=smoothing)
     assert (a / "model.arpa").read_bytes() == (b / "model.arpa").read_bytes()
     assert (a / "vocab.json").read_bytes() == (b / "vocab.json").read_bytes()
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_threads_over_partitions_give_the_same_model(tmp_path, lee_lines, workers):
+    a = in_memory(lee_lines, tmp_path / "a", order=5)
+    b = partitioned(lee_lines, tmp_path / "b", 7, 4, workers=workers, order=5)
+    assert (a / "model.arpa").read_bytes() == (b / "model.arpa").read_bytes()
 
 
 @pytest.mark.parametrize(

@@ -39,8 +39,10 @@ import os
 import shutil
 import struct
 import tempfile
+import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +77,7 @@ _IN_MEMORY_BYTES_PER_ORDER = 27  # the in-memory build's peak per token and orde
 _CHUNK_TOKENS = 1 << 22  # ids read per step from the id file
 _PENDING = 6  # arrays waiting to be written to the temporary folder
 _NO_REFS = np.zeros(0, dtype=np.int32)
+_WORKERS = 2  # threads over partitions (the kernels release the GIL)
 
 
 def parse_memory(spec: str | int) -> int:
@@ -128,8 +131,6 @@ class _Spill:
     ``_PENDING`` arrays wait, and :meth:`flush` waits for all (before anything is read back)."""
 
     def __init__(self, temp_dir):
-        from concurrent.futures import ThreadPoolExecutor
-
         parent = Path(temp_dir) if temp_dir is not None else Path(tempfile.gettempdir())
         self.parent = parent
         try:
@@ -139,6 +140,7 @@ class _Spill:
         self.meta: dict = {}
         self._pool = ThreadPoolExecutor(max_workers=1)
         self._pending: deque = deque()
+        self._lock = threading.RLock()  # partitions are worked on by two threads
 
     def __enter__(self):
         return self
@@ -162,9 +164,10 @@ class _Spill:
             self.meta[f"{name}.{key}"] = (array.dtype.str, array.shape)
 
     def _write(self, name: str, mode: str, array: np.ndarray) -> None:
-        self._pending.append(self._pool.submit(self._write_now, name, mode, np.ascontiguousarray(array)))
-        while len(self._pending) > _PENDING:
-            self._pending.popleft().result()
+        with self._lock:
+            self._pending.append(self._pool.submit(self._write_now, name, mode, np.ascontiguousarray(array)))
+            while len(self._pending) > _PENDING:
+                self._pending.popleft().result()
 
     def _write_now(self, name: str, mode: str, array: np.ndarray) -> None:
         try:
@@ -174,11 +177,14 @@ class _Spill:
             raise self.error(e) from None
 
     def flush(self) -> None:
-        while self._pending:
-            self._pending.popleft().result()
+        with self._lock:
+            while self._pending:
+                self._pending.popleft().result()
 
-    def load(self, name: str, key: str) -> np.ndarray:
-        self.flush()
+    def load(self, name: str, key: str, flush: bool = True) -> np.ndarray:
+        """An array saved with :meth:`save` (``flush=False``: known to be written already)."""
+        if flush:
+            self.flush()
         dtype, shape = self.meta[f"{name}.{key}"]
         return np.fromfile(self.path / f"{name}.{key}", dtype=dtype).reshape(shape)
 
@@ -275,6 +281,25 @@ def _line_chunks(path: Path, size: int, eos: int) -> Iterator[np.ndarray]:
         rest = a[cut:].copy()
     if len(rest):
         yield rest
+
+
+def _in_turn(work: Callable, items: Iterable, workers: int) -> Iterator:
+    """``work(item)`` for every item, on ``workers`` threads (at most that many items at a time:
+    each holds a partition), the results in the items' order."""
+    if workers <= 1:
+        yield from map(work, items)
+        return
+    pool = ThreadPoolExecutor(max_workers=workers)
+    running: deque = deque()
+    try:
+        for item in items:
+            running.append(pool.submit(work, item))
+            if len(running) >= workers:
+                yield running.popleft().result()
+        while running:
+            yield running.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 # ---- 2. counting a partition --------------------------------------------------------------------
@@ -430,14 +455,12 @@ def _estimate_order(context, a, suffix, lower, d1, d2, d3, n_context):
 
 
 @njit(nogil=True, cache=True)
-def _by_bucket(W, rows, column, lo, hi, values, refs, bucket_of, filled):
+def _by_bucket(W, rows, column, lo, hi, values, refs, bucket_of, n_buckets):
     """The words ``W[rows, lo:hi]``, their ``values`` and their ``refs`` (if any) grouped by the
-    bucket of their first word ``W[rows, column]`` (a stable counting sort); where each bucket's group starts (one
-    entry more, the end); and the index each item will have in its bucket's file, which holds
-    ``filled[b]`` items already. The rows are read once, in the given order (they are scattered
-    over ``W``)."""
+    bucket of their first word ``W[rows, column]`` (a stable counting sort); where each bucket's
+    group starts (one entry more, the end); each item's bucket and place in its bucket's group.
+    The rows are read once, in the given order (they are scattered over ``W``)."""
     m, k = len(rows), hi - lo
-    n_buckets = len(filled)
     gathered = np.empty((m, k), dtype=W.dtype)
     bucket = np.empty(m, dtype=np.int32)
     bounds = np.zeros(n_buckets + 1, dtype=np.int64)
@@ -465,8 +488,8 @@ def _by_bucket(W, rows, column, lo, hi, values, refs, bucket_of, filled):
         out[t] = values[i]
         if with_refs:
             out_refs[t] = refs[i]
-        index[i] = filled[b] + t - bounds[b]
-    return words, out, out_refs, bounds, index
+        index[i] = t - bounds[b]
+    return words, out, out_refs, bounds, bucket, index
 
 
 # ---- the plan ------------------------------------------------------------------------------------
@@ -521,6 +544,7 @@ def build_bounded(
     partitions: int | None = None,
     buckets: int | None = None,
     chunk_tokens: int = _CHUNK_TOKENS,
+    workers: int | None = None,
 ) -> BuildResult:
     """Count and estimate a (modified) Kneser-Ney model in about ``memory`` bytes, spilling to a
     folder under ``temp_dir`` (the system's temporary folder if None), removed at the end.
@@ -528,8 +552,12 @@ def build_bounded(
     ``write_model(stream)`` is called once with the model as a stream to write it from (a
     :class:`TablesStream` or a :class:`PartitionedStream`; see :func:`write_arpa_stream`).
     ``partitions`` / ``buckets`` force the number of pieces (tests); by default they follow
-    from ``memory``, and a corpus that fits is built in memory in one piece.
+    from ``memory``, and a corpus that fits is built in memory in one piece. Partitions are
+    counted and estimated on ``workers`` threads (default: two where there are two processors),
+    each within its share of the budget.
     """
+    if workers is None:
+        workers = min(_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
     with _Spill(temp_dir) as spill:
         vocab, unigram, n_ids, n_lines = _read_text(texts, split_lines, vocab, min_freq, spill)
         if n_lines == 0:
@@ -547,7 +575,7 @@ def build_bounded(
         in_memory = n_ids * _IN_MEMORY_BYTES_PER_ORDER * max(order, 5)
         fits = in_memory <= usable and partitions is None and buckets is None
         if partitions is None:
-            partitions = 1 if fits else max(1, -(-n_ids * _bytes_per_row(order) // usable))
+            partitions = 1 if fits else max(1, -(-n_ids * _bytes_per_row(order) * workers // usable))
         if buckets is None:
             buckets = 1 if fits else max(1, -(-n_ids * _bytes_per_entry(order) // usable))
         if order == 1 or fits:
@@ -557,6 +585,7 @@ def build_bounded(
         logger.info("building in %d partitions and %d output buckets under %s", partitions, buckets, spill.path)
         builder = _Partitioned(spill, vocab, unigram, n_lines, order, modified, discounts, partitions, buckets)
         builder.chunk_tokens = chunk_tokens
+        builder.workers = workers
         builder.count()
         builder.estimate()
         write_model(builder.stream())
@@ -611,35 +640,43 @@ class _Partitioned:
         self.n = np.zeros(order + 1, dtype=np.int64)  # n-grams per order
         self.filled: dict[str, np.ndarray] = {}  # items in each bucket's file, per file
         self.chunk_tokens = _CHUNK_TOKENS
+        self.workers = 1
+        self.lock = threading.Lock()
 
     def _rows(self, q: int) -> np.ndarray:
         m = int(self.rows_after[self.part_of == q].sum())
         W = np.empty((m, self.order), dtype=np.int32)
         at = 0
-        for seq in _line_chunks(self.spill.file("seq"), self.chunk_tokens, self.eos):
+        for seq in _line_chunks(self.spill.path / "seq", self.chunk_tokens, self.eos):
             at = _fill_windows(seq, self.part_of, q, self.bos, W, at)
         assert at == m
         return W
 
     def count(self) -> None:
         """Step 2: every partition counted, adjusted, its count-of-counts added up, and spilled."""
-        for q in range(self.P):
-            self.spill.flush()  # the last partition's arrays are written before this one's are made
-            W = self._rows(q)
-            tables = _count_partition(W, self.V, self.bos, self.order)
-            adjusted = _adjust(tables, W, self.bos, self.order)
-            self.a1 += np.bincount(tables[0][0].suffix, minlength=self.V)
-            arrays = {}  # W is made again from the id file when the partition is estimated
-            for i, ((table, first, n_context), a) in enumerate(zip(tables, adjusted)):
-                n = i + 2
-                self.t[n] += count_of_counts(a)
-                self.n[n] += len(a)
-                # keys are context id × V + last word: the context ids (int32) and the rows give them back
-                context = (table.keys // self.V).astype(np.int32)
-                arrays.update({f"x{n}": context, f"a{n}": a.astype(np.int32), f"s{n}": table.suffix, f"f{n}": first})
-                arrays[f"c{n}"] = np.array([n_context])
+        self.spill.flush()
+        for q, a1, t, arrays in _in_turn(self._count_one, range(self.P), self.workers):
+            self.a1 += a1
+            for n in range(2, self.order + 1):
+                self.t[n] += t[n]
+                self.n[n] += len(arrays[f"a{n}"])
             self.spill.save(f"p{q}", **arrays)
-            del W, tables, adjusted, arrays
+            del arrays
+
+    def _count_one(self, q: int):
+        W = self._rows(q)
+        tables = _count_partition(W, self.V, self.bos, self.order)
+        adjusted = _adjust(tables, W, self.bos, self.order)
+        a1 = np.bincount(tables[0][0].suffix, minlength=self.V)
+        arrays, t = {}, {}  # W is made again from the id file when the partition is estimated
+        for i, ((table, first, n_context), a) in enumerate(zip(tables, adjusted)):
+            n = i + 2
+            t[n] = count_of_counts(a)
+            # keys are context id × V + last word: the context ids (int32) and the rows give them back
+            context = (table.keys // self.V).astype(np.int32)
+            arrays.update({f"x{n}": context, f"a{n}": a.astype(np.int32), f"s{n}": table.suffix, f"f{n}": first})
+            arrays[f"c{n}"] = np.array([n_context])
+        return q, a1, t, arrays
 
     def estimate(self) -> None:
         """Step 3: discounts, unigram probabilities, then each partition's probabilities and
@@ -661,22 +698,21 @@ class _Partitioned:
                 self.fell_back.append(n)
         self.p1 = unigram_probs(a, counted, self.discounts[0], bos)
         self.backoff1 = np.zeros(V)  # log10 γ of each word as a context
-        for q in range(self.P):
-            self.spill.flush()
-            self._estimate_partition(q)
+        self.spill.flush()
+        for q in _in_turn(self._estimate_partition, range(self.P), self.workers):
             self.spill.remove(f"p{q}.")
         self.p1 = _log10(self.p1)
 
-    def _estimate_partition(self, q: int) -> None:
+    def _estimate_partition(self, q: int) -> int:
         spill, N = self.spill, self.order
         W = self._rows(q)
         lower = self.p1
-        for n in range(2, N + 1):
-            first = spill.load(f"p{q}", f"f{n}")
-            context = spill.load(f"p{q}", f"x{n}")
-            a = spill.load(f"p{q}", f"a{n}")
-            suffix = spill.load(f"p{q}", f"s{n}")
-            n_context = int(spill.load(f"p{q}", f"c{n}")[0])
+        for n in range(2, N + 1):  # the partition's files were written before step 3 began
+            first = spill.load(f"p{q}", f"f{n}", flush=False)
+            context = spill.load(f"p{q}", f"x{n}", flush=False)
+            a = spill.load(f"p{q}", f"a{n}", flush=False)
+            suffix = spill.load(f"p{q}", f"s{n}", flush=False)
+            n_context = int(spill.load(f"p{q}", f"c{n}", flush=False)[0])
             d1, d2, d3 = (float(x) for x in self.discounts[n - 1])
             p, total, gamma, starts = _estimate_order(context, a, suffix, lower, d1, d2, d3, n_context)
             del a, suffix
@@ -685,7 +721,7 @@ class _Partitioned:
             if n == 2:
                 here = context[starts]
                 here = here[total[here] > 0]
-                self.backoff1[here] = _log10(gamma[here])
+                self.backoff1[here] = _log10(gamma[here])  # the words of partition q only
             else:
                 # each entry refers to its context's record (its prefix, in the same bucket)
                 record = self._scatter(f"b{n - 1}", W, first[starts], N - n, N - 1, _log10(gamma[context[starts]]))
@@ -696,6 +732,7 @@ class _Partitioned:
             self._scatter(f"e{n}", W, first, N - n if n == 2 else N - 1, N, _log10(p.copy()), refs, N - n)
             lower = p
             del context, first, refs
+        return q
 
     def _scatter(
         self, name: str, W: np.ndarray, rows: np.ndarray, lo: int, hi: int, values: np.ndarray, refs=None, first=None
@@ -703,21 +740,23 @@ class _Partitioned:
         """Append the words ``W[rows, lo:hi]``, their ``values`` (and ``refs``) to the files of their
         buckets (by first word, column ``first`` of W, ``lo`` if None), keeping their order within
         each bucket. Returns each item's index in its bucket's file."""
-        filled = self.filled.setdefault(name, np.zeros(self.B, dtype=np.int64))
         if len(rows) == 0:
             return np.zeros(0, dtype=np.int64)
         refs = _NO_REFS if refs is None else refs
-        words, values, refs, bounds, index = _by_bucket(
-            W, rows, lo if first is None else first, lo, hi, values, refs, self.bucket_of, filled
+        words, values, refs, bounds, bucket, index = _by_bucket(
+            W, rows, lo if first is None else first, lo, hi, values, refs, self.bucket_of, self.B
         )
-        for b in range(self.B):
-            start, end = bounds[b], bounds[b + 1]
-            if end > start:
-                self.spill.append(f"{name}_{b}.w", words[start:end])
-                self.spill.append(f"{name}_{b}.v", values[start:end])
-                if len(refs):
-                    self.spill.append(f"{name}_{b}.r", refs[start:end])
-        filled += np.diff(bounds)
+        with self.lock:  # a partition's items go to each bucket's file together
+            filled = self.filled.setdefault(name, np.zeros(self.B, dtype=np.int64))
+            for b in range(self.B):
+                start, end = bounds[b], bounds[b + 1]
+                if end > start:
+                    self.spill.append(f"{name}_{b}.w", words[start:end])
+                    self.spill.append(f"{name}_{b}.v", values[start:end])
+                    if len(refs):
+                        self.spill.append(f"{name}_{b}.r", refs[start:end])
+            index += filled[bucket]
+            filled += np.diff(bounds)
         return index
 
     def counts(self) -> list[int]:
@@ -830,7 +869,6 @@ def _ranks(table: np.ndarray, keys: np.ndarray) -> np.ndarray:
 def write_arpa_stream(path: Path, stream) -> None:
     """The ARPA file of ``stream`` (byte for byte what :func:`textkit.lm.arpa.write_arpa` writes)."""
     import gzip
-    from concurrent.futures import ThreadPoolExecutor
 
     from textkit.lm.arpa_text import token_table
 
