@@ -207,6 +207,18 @@ class _Spill:
         return output_error(f"{self.parent} (temporary files)", e)
 
 
+def _release_free_memory() -> None:
+    """Give the memory freed by the last step back to the system (glibc keeps what worker threads
+    freed in their own heaps, where the next step, run on other threads, cannot reuse it)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
+
+
 def _write_bytes(f, data) -> None:
     f.write(data)
 
@@ -500,7 +512,7 @@ def _bytes_per_row(order: int) -> int:
 
 def _bytes_per_entry(order: int) -> int:
     """Working memory per top-order n-gram while a bucket is put in order and written."""
-    return 28 * order + 72
+    return 36 * order + 72
 
 
 def _assign_partitions(weights: np.ndarray, n_parts: int) -> np.ndarray:
@@ -587,7 +599,9 @@ def build_bounded(
         builder.chunk_tokens = chunk_tokens
         builder.workers = workers
         builder.count()
+        _release_free_memory()
         builder.estimate()
+        _release_free_memory()
         write_model(builder.stream())
         return BuildResult(
             vocab,
@@ -890,6 +904,7 @@ def write_arpa_stream(path: Path, stream) -> None:
         try:
             put(header.encode())
             for n in range(1, stream.order + 1):
+                _release_free_memory()  # what the last order's blocks left in the workers' heaps
                 put(f"\n\\{n}-grams:\n".encode())
                 for words, _, probs, backoff in _ordered(stream, n):
                     for lo in range(0, len(probs), 1 << 18):
