@@ -834,7 +834,7 @@ class PartitionedStream:
                 keys += words[:, n - 1]
                 b.spill.remove(f"r{n - 1}_{bucket}.")
                 b.spill.remove(f"b{n - 1}_{bucket}.")
-            keys, order_by = radix_sort(keys.astype(np.uint64), np.arange(len(keys), dtype=np.int64))
+            keys, order_by = radix_sort(keys.astype(np.uint64), np.arange(len(keys), dtype=np.int32), overwrite=True)
             keys = keys.astype(np.int64)
             backoff = None
             if n < N:
@@ -874,7 +874,7 @@ def _ranks(table: np.ndarray, keys: np.ndarray) -> np.ndarray:
     so the searches walk the table forward instead of jumping across it."""
     index = np.zeros(len(keys), dtype=np.int64)
     if len(keys):
-        ordered, positions = radix_sort(keys.astype(np.uint64), np.arange(len(keys), dtype=np.int64))
+        ordered, positions = radix_sort(keys.astype(np.uint64), np.arange(len(keys), dtype=np.int32), overwrite=True)
         _search(table, ordered, positions, index, True)
     return index
 
