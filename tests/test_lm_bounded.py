@@ -199,3 +199,27 @@ def test_cli_memory_options(tmp_path, lee_lines):
     gone = run("--order", 3, "-o", tmp_path / "gone", "--temp-dir", tmp_path / "no" / "such")
     assert gone.exit_code == 1 and "temporary files" in str(gone.exception or gone.output)
     assert not (tmp_path / "small").exists() and not (tmp_path / "gone").exists()
+
+
+def test_one_sort_numbers_contexts_and_ngrams_as_two_sorts_do():
+    """Keys of 54 bits (past float64's exact integers): contexts and n-grams from one sort by
+    (context, word) are those of a sort by context then one by (context id, word)."""
+
+    rng = np.random.default_rng(1)
+    V, m, n_context = 1_000_000, 50_000, 10_000
+    context = rng.integers(0, n_context, m).astype(np.int64)
+    left = rng.integers(0, V, m).astype(np.int32)
+    word = rng.integers(0, V, m).astype(np.int64)
+    context[:500], left[:500], word[:500] = context[500:1000], left[500:1000], word[500:1000]  # repeats
+    valid = rng.random(m) < 0.9
+    rows = np.arange(m, dtype=np.int32)
+    got = bounded._count_with_contexts(context, left, word, valid, rows, V, n_context)
+    bits = (n_context * V - 1).bit_length()
+    _, _, _, want_context = bounded._group_rows(context[valid] * V + left[valid], rows[valid], m, bits)
+    n = int(want_context.max()) + 1
+    keys = want_context[valid].astype(np.int64) * V + word[valid]
+    want = bounded._group_rows(keys, rows[valid], m, (n * V - 1).bit_length())
+    assert (n_context * V * V - 1).bit_length() == 54 and got[5] == n
+    for g, w in zip(got[:4], want):
+        assert np.array_equal(g, w)
+    assert np.array_equal(got[4], want_context)

@@ -383,6 +383,16 @@ def _count_partition(W: np.ndarray, V: int, bos: int, order: int):
         if n > 2:  # contexts of n-1 words: level n-2 extended by the word n-1 back
             left, right = W[:, N - n], W[:, N - n + 1]
             valid = (context >= 0) & (left >= 0) & (right != bos)
+            if max(n_context * V * V - 1, 0).bit_length() <= 64:
+                # one sort by (context, word) numbers the contexts and the n-grams together
+                uniq, first, counts, group_of, context, n_context = _count_with_contexts(
+                    context, left, word, valid, rows, V, n_context
+                )
+                suffix = entry_of_row[first]
+                tables.append((NgramTable(uniq, counts, suffix), first, n_context))
+                entry_of_row = group_of
+                context = context.astype(np.int64)
+                continue
             ctx_keys = context[valid] * V + left[valid]
             bits = max(n_context * V - 1, 0).bit_length()
             _, _, _, context = _group_rows(ctx_keys, rows[valid], m, bits)
@@ -396,6 +406,64 @@ def _count_partition(W: np.ndarray, V: int, bos: int, order: int):
         tables.append((NgramTable(uniq, counts, suffix), first, n_context))
         entry_of_row = group_of
     return tables
+
+
+def _count_with_contexts(context, left, word, valid, rows, V: int, n_context: int):
+    """The table of one order and the numbering of its contexts from one sort: the rows' keys
+    (context of n-2 words × V + the word before it) × V + their word sort the n-grams by context
+    (n-1 words) then word, as the two sorts of :func:`_count_partition` would. Returns the
+    distinct keys (context id × V + word), each one's first row and count, the n-gram and the
+    context of every row (-1: none), and the number of contexts."""
+    m = len(rows)
+    keys = context[valid] * V + left[valid]
+    keys = keys.astype(np.uint64)
+    keys *= np.uint64(V)
+    keys += word[valid].astype(np.uint64)
+    bits = max(n_context * V * V - 1, 0).bit_length()
+    if len(keys) == 0:
+        return (
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int32),
+            np.zeros(0, np.int32),
+            np.full(m, -1, np.int32),
+            np.full(m, -1, np.int32),
+            0,
+        )
+    keys, sorted_rows = radix_sort(keys, rows[valid], bits, overwrite=True)
+    return _groups_with_contexts(keys, sorted_rows, m, V)
+
+
+@njit(nogil=True, cache=True)
+def _groups_with_contexts(keys, rows, n_rows, V):
+    """:func:`_groups` over keys ``(context × V + left) × V + word``: the n-gram groups with their
+    keys renumbered as (context id × V + word), and the contexts (the keys' quotient by V)."""
+    n = len(keys)
+    v = np.uint64(V)  # uint64 with int64 would be float64 in numba
+    n_groups = 0
+    n_contexts = 0
+    for i in range(n):
+        if i == 0 or keys[i] != keys[i - 1]:
+            n_groups += 1
+        if i == 0 or keys[i] // v != keys[i - 1] // v:
+            n_contexts += 1
+    uniq = np.empty(n_groups, dtype=np.int64)
+    first = np.empty(n_groups, dtype=np.int32)
+    counts = np.zeros(n_groups, dtype=np.int32)
+    group_of = np.full(n_rows, -1, dtype=np.int32)
+    context_of = np.full(n_rows, -1, dtype=np.int32)
+    g = -1
+    c = -1
+    for i in range(n):
+        if i == 0 or keys[i] // v != keys[i - 1] // v:
+            c += 1
+        if i == 0 or keys[i] != keys[i - 1]:
+            g += 1
+            uniq[g] = np.int64(c) * np.int64(V) + np.int64(keys[i] % v)
+            first[g] = rows[i]
+        counts[g] += 1
+        group_of[rows[i]] = g
+        context_of[rows[i]] = c
+    return uniq, first, counts, group_of, context_of, n_contexts
 
 
 def _adjust(tables, W: np.ndarray, bos: int, order: int) -> list[np.ndarray]:
