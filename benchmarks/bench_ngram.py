@@ -1,6 +1,6 @@
 """n-gram language models: textkit vs NLTK (build + score) and vs KenLM (scoring; whole-process builds).
 
-Four parts, all on gensim's English Wikipedia sample (``textkit.corpora`` name ``wiki``, ~460k words):
+Five parts, all on gensim's English Wikipedia sample (``textkit.corpora`` name ``wiki``, ~460k words):
 
 1. **NLTK** (``nltk.lm``), order 3, trained on the first 100k tokens, scored on held-out lines.
    Both libraries count the same n-grams (one ``<s>``, as KenLM; NLTK is fed textkit's n-grams).
@@ -32,11 +32,18 @@ Four parts, all on gensim's English Wikipedia sample (``textkit.corpora`` name `
    ``--write-corpus`` and compared with ``--lmplz-corpus`` (one pair each; say 100M words with
    ``--memory 2G``; a build of that size takes minutes per side).
 
+5. **Scoring, whole process vs the kenlm module**: ``textkit eval-ppl`` on a native-format model
+   folder against a Python script scoring each line with ``kenlm.Model.score``, on the same order-5
+   model (built by lmplz; kenlm loads KenLM's binary format from build_binary, else the ARPA file),
+   same text file, alternated; wall time, peak RSS, the ratio, and whether the perplexities agree to
+   0.1. Test texts: the wiki sample and the ~20M-word stream (``--score-test`` for others).
+
     python benchmarks/bench_ngram.py            # full
     python benchmarks/bench_ngram.py --write-corpus 1e8 /tmp/s100m.txt     # the streamed corpus as a file
     python benchmarks/bench_ngram.py --lmplz-corpus /tmp/s100m.txt --memory 2G   # that file vs lmplz
     python benchmarks/bench_ngram.py --quick    # smaller corpora, same comparisons (lmplz: the sample only)
     python benchmarks/bench_ngram.py --skip nltk kenlm build    # only the whole-process lmplz comparison
+    python benchmarks/bench_ngram.py --score-train /tmp/s5m.txt --score-test /tmp/a.txt /tmp/b.txt  # scoring only
 """
 
 from __future__ import annotations
@@ -422,10 +429,18 @@ def write_corpus(path: Path, n_tokens: int | None) -> int:
 def run_process(
     command: list[str], stdin_path: Path | None = None, stdout_path: Path | None = None
 ) -> tuple[float, int]:
-    """Run ``command`` to the end; its wall time (s) and its own peak RSS (bytes, from wait4)."""
+    """Run ``command`` to the end; its wall time (s) and its own peak RSS (bytes).
+
+    The peak comes from ``/usr/bin/time`` where it exists: wait4's figure for a child of this process
+    starts at the fork, so it would count this (larger) process's memory too.
+    """
     import os
     import subprocess
 
+    rss_file = None
+    if os.access("/usr/bin/time", os.X_OK):
+        rss_file = Path(tempfile.mkstemp(prefix="rss-")[1])
+        command = ["/usr/bin/time", "-f", "%M", "-o", str(rss_file)] + list(command)
     with contextlib.ExitStack() as stack:
         stdin = stack.enter_context(open(stdin_path, "rb")) if stdin_path else subprocess.DEVNULL
         stdout = stack.enter_context(open(stdout_path, "wb")) if stdout_path else subprocess.DEVNULL
@@ -437,7 +452,11 @@ def run_process(
         child.returncode = os.waitstatus_to_exitcode(status)
         if child.returncode:
             stderr.seek(0)
-            raise RuntimeError(f"{' '.join(command[:4])} ... failed: {stderr.read().decode(errors='replace')[-500:]}")
+            raise RuntimeError(f"{' '.join(command[:8])} ... failed: {stderr.read().decode(errors='replace')[-500:]}")
+    if rss_file is not None:
+        peak_kib = int(rss_file.read_text().split()[-1])
+        rss_file.unlink()
+        return wall, peak_kib * 1024
     return wall, usage.ru_maxrss * 1024
 
 
@@ -521,11 +540,134 @@ def bench_lmplz(sizes: list[int | str | None], memory: str, repeats: int) -> Non
             print(f"  \\data\\ counts: textkit {tk_counts}  lmplz {lm_counts}  {same}")
 
 
+KENLM_SCRIPT = """\
+import sys
+
+import kenlm
+
+model = kenlm.Model(sys.argv[1])
+total, tokens = 0.0, 0
+with open(sys.argv[2], "rb") as f:
+    for line in f:
+        n = len(line.split())
+        if n:
+            total += model.score(line)
+            tokens += n + 1
+print(10 ** (-total / tokens))
+"""
+
+
+def find_build_binary(lmplz: str) -> str | None:
+    """KenLM's build_binary: $BUILD_BINARY, next to lmplz, or on PATH."""
+    import os
+    import shutil
+
+    for path in (
+        os.environ.get("BUILD_BINARY"),
+        str(Path(lmplz).with_name("build_binary")),
+        shutil.which("build_binary"),
+    ):
+        if path and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def bench_scoring(train: Path | None, tests: list[int | str], repeats: int) -> None:
+    """``textkit eval-ppl`` on a native model folder vs a Python script that scores each line with
+    the ``kenlm`` module (the usual way to use it), both whole processes on the same text file, A/B
+    alternated. The model: order 5, built by lmplz from ``train`` (the wiki sample if None); kenlm
+    loads it as KenLM's binary (probing) format made by build_binary (its fastest start), or as the
+    ARPA file when build_binary is missing (said so); textkit reads the ARPA once and saves it as
+    its native format (memory-mapped safetensors). Perplexities must agree to 0.1."""
+    import json
+    import subprocess
+
+    print("\n== Scoring, whole process: textkit eval-ppl (native format) vs the kenlm module ==")
+    try:
+        import kenlm  # noqa: F401
+    except ImportError:
+        print("kenlm module not installed: pip install kenlm")
+        return
+    lmplz = find_lmplz()
+    if lmplz is None:
+        print(LMPLZ_HELP)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        if train is None:
+            train = d / "train.txt"
+            write_corpus(train, None)
+        arpa = d / "model.arpa"
+        run_process([lmplz, "-o", "5", "-S", "1G", "-T", str(d), "--discount_fallback"], train, arpa)
+        build_binary = find_build_binary(lmplz)
+        kenlm_model = arpa
+        if build_binary:
+            kenlm_model = d / "model.binary"
+            run_process([build_binary, str(arpa), str(kenlm_model)])
+        convert = (
+            "import sys; from textkit.lm.ngram import NgramLM; "
+            "NgramLM.from_arpa(sys.argv[1]).save(sys.argv[2], native=True)"
+        )
+        run_process([sys.executable, "-c", convert, str(arpa), str(d / "native")])
+        script = d / "kenlm_ppl.py"
+        script.write_text(KENLM_SCRIPT)
+        counts = arpa_counts(arpa)
+        kind = "KenLM binary (probing)" if build_binary else "ARPA (no build_binary found)"
+        print(f"model: lmplz -o 5 on {train.name}, n-grams per order {counts}; kenlm loads {kind}")
+        for size in tests:
+            if isinstance(size, str):
+                text = Path(size)
+            else:
+                text = d / "test.txt"
+                write_corpus(text, size)
+            with open(text, "rb") as f:
+                n_words = sum(len(line.split()) for line in f)
+            tk_cmd = [sys.executable, "-m", "textkit_cli.main", "eval-ppl", str(d / "native"), "--file", str(text)]
+            tk_cmd.append("--json")
+            kenlm_cmd = [sys.executable, str(script), str(kenlm_model), str(text)]
+            out = {}
+            for name, command in (("textkit", tk_cmd), ("kenlm", kenlm_cmd)):  # untimed: warm the page cache
+                out[name] = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+            ppl_tk, ppl_kenlm = json.loads(out["textkit"])["perplexity"], float(out["kenlm"])
+            runs = {"textkit": [], "kenlm": []}
+            for r in range(repeats):
+                sides = [("textkit", tk_cmd), ("kenlm", kenlm_cmd)]
+                for name, command in sides if r % 2 == 0 else sides[::-1]:
+                    runs[name].append(run_process(command))
+            print(f"{n_words / 1e6:.2f}M test words ({text.name}), {repeats} alternated run(s) each:")
+            for name, results in runs.items():
+                walls = sorted(w for w, _ in results)
+                peak = max(m for _, m in results) / 2**20
+                listed = ", ".join(f"{w:.2f}" for w in walls)
+                print(
+                    f"  {name:8} wall median {walls[len(walls) // 2]:6.2f}s (runs: {listed})  peak RSS {peak:.0f} MiB"
+                )
+            ratios = sorted(k[0] / t[0] for t, k in zip(runs["textkit"], runs["kenlm"]))
+            print(
+                f"  kenlm time / textkit time = {ratios[len(ratios) // 2]:.2f} (median of pairs; > 1: textkit faster)"
+            )
+            agree = "AGREE" if abs(ppl_tk - ppl_kenlm) < 0.1 else "DIFFER"
+            print(f"  perplexity textkit {ppl_tk:.4f}  kenlm {ppl_kenlm:.4f}  {agree} (to 0.1)")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="Smaller corpora (about a minute).")
     parser.add_argument(
-        "--skip", nargs="*", default=[], choices=["nltk", "kenlm", "build", "lmplz"], help="Parts to leave out."
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=["nltk", "kenlm", "build", "lmplz", "scoring"],
+        help="Parts to leave out.",
+    )
+    parser.add_argument(
+        "--score-train", default=None, help="Training text of the scoring comparison's model (default: the sample)."
+    )
+    parser.add_argument(
+        "--score-test",
+        nargs="*",
+        default=None,
+        help="Test texts of the scoring comparison (default: the sample and the 20M-word stream).",
     )
     parser.add_argument(
         "--lmplz-tokens",
@@ -566,6 +708,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.lmplz_corpus:
         bench_lmplz(args.lmplz_corpus, args.memory, 1)
         return
+    if args.score_test is not None or args.score_train:
+        tests = args.score_test or [None, int(2e7)]
+        bench_scoring(Path(args.score_train) if args.score_train else None, tests, args.repeats)
+        return
     lines = wiki_lines()
     warm_up()
     if "nltk" not in args.skip:
@@ -586,6 +732,8 @@ def main(argv: list[str] | None = None) -> None:
         bench_lmplz([None], args.memory, args.repeats)
         if not args.quick and args.lmplz_tokens:
             bench_lmplz([int(n) for n in args.lmplz_tokens], args.memory, 1)
+    if "scoring" not in args.skip:
+        bench_scoring(None, [None] if args.quick else [None, int(2e7)], args.repeats)
     sys.stdout.flush()
 
 

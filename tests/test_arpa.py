@@ -249,3 +249,24 @@ def test_corrupt_native_file_is_a_model_file_error(tmp_path):
     weights.write_bytes(weights.read_bytes()[:40])
     with pytest.raises(ModelFileError):
         load_language_model(tmp_path / "m")
+
+
+def test_native_model_perplexity_equals_kenlms_on_a_real_text(tmp_path):
+    """The compiled scoring path (split, word lookup and n-gram lookup in compiled code) against the
+    kenlm module on the same model, with unknown words and Unicode spaces in the text."""
+    from gensim.test.utils import datapath
+
+    with open(datapath("lee_background.cor"), encoding="utf-8") as f:
+        lines = [line.strip() for line in f if line.strip()]
+    cut = len(lines) * 4 // 5
+    lm = NgramLM(order=5, smoothing="mkn").fit(line.split() for line in lines[:cut])
+    lm.save(tmp_path / "native", native=True)
+    lm.to_arpa(tmp_path / "m.arpa")
+    test = lines[cut:] + ["unheard-of words\u00a0here", "", "the\u3000government said"]
+    result = load_language_model(tmp_path / "native").perplexity(test)
+    model = kenlm.Model(str(tmp_path / "m.arpa"))
+    total = sum(model.score(" ".join(line.split())) for line in test if line.split())
+    tokens = sum(len(line.split()) + 1 for line in test if line.split())
+    assert result.tokens == tokens and result.oov_rate > 0
+    assert abs(result.perplexity - 10 ** (-total / tokens)) < 0.1
+    assert result.logprob_nats / math.log(10) == pytest.approx(total, rel=1e-6)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from clf_planted import planted
 
+import textkit
 from textkit.classify import (
     classification_report,
     cross_validate,
@@ -27,6 +28,9 @@ SMALL = {
         epochs=5, lr=0.02, embed_dim=12, hidden_dim=12, batch_size=16, pooling="mean", threads=1, progress=False
     ),
     "gru": dict(epochs=5, lr=0.02, embed_dim=12, hidden_dim=12, batch_size=16, threads=1, progress=False),
+    "ensemble": dict(
+        members=[{"model": "bow", "C": 10.0}, {"model": "fasttext", "epochs": 10, "lr": 0.5, "buckets": 1000}]
+    ),
 }
 TRAIN = planted(180, seed=0)
 TEST = planted(60, seed=1)
@@ -59,11 +63,15 @@ def test_probabilities_are_distributions_in_label_order(trained):
 def test_checkpoint_round_trip_gives_the_same_probabilities(trained):
     kind, model, folder = trained
     files = sorted(p.name for p in folder.iterdir())
-    assert files == ["config.json"] + (["vocab.json"] if kind != "bow" else []) + ["weights.safetensors"]
+    if kind == "ensemble":  # each member is a whole model folder inside
+        assert files == ["config.json", "member-0", "member-1", "weights.safetensors"]
+        assert load_classifier(folder / "member-1").kind == "fasttext"
+    else:
+        assert files == ["config.json"] + (["vocab.json"] if kind != "bow" else []) + ["weights.safetensors"]
     config = json.loads((folder / "config.json").read_text())
     assert (config["format"], config["model"]) == ("textkit", kind)
     assert config["kind"] == ("classifier.rnn" if kind in ("lstm", "gru") else f"classifier.{kind}")
-    loaded = load_classifier(folder)
+    loaded = textkit.load(folder)
     np.testing.assert_allclose(loaded.predict_proba(TEST[0]), model.predict_proba(TEST[0]), atol=1e-6)
 
 
@@ -186,6 +194,71 @@ def test_bow_regression_is_the_optimum_not_where_a_solver_stopped(C):
     y = np.array([model.labels_.index(label) for _, label in two])
     oracle = LogisticRegression(C=C, solver="liblinear", tol=1e-12, intercept_scaling=1e4, max_iter=100_000).fit(X, y)
     np.testing.assert_allclose(model.regression_.coef_, oracle.coef_, atol=1e-3 * max(1.0, np.abs(oracle.coef_).max()))
+
+
+def test_bow_default_c_is_cross_validated_and_explicit_c_is_kept():
+    from sklearn.linear_model import LogisticRegression
+
+    from textkit.classify.bow import C_GRID
+
+    model = make_classifier("bow").fit(*TRAIN)
+    assert model.C_ in C_GRID and model.get_params()["C"] is None
+    X = model._matrix(TRAIN[0])
+    y = np.array([model.labels_.index(label) for label in TRAIN[1]])
+    same = LogisticRegression(C=model.C_, solver="newton-cg", tol=1e-10, max_iter=1000).fit(X, y)
+    np.testing.assert_allclose(model.regression_.coef_, same.coef_, atol=1e-3 * np.abs(same.coef_).max())
+    assert make_classifier("bow", C=7.0).fit(*TRAIN).C_ == 7.0
+    nb = make_classifier("bow", features="nb", min_freq=1).fit(["good", "fine", "bad", "awful"], ["p", "p", "n", "n"])
+    assert nb.C_ == 1.0
+
+
+def test_bow_default_c_follows_the_data():
+    """Oracle: the held-out accuracy of each grid C, computed here with plain scikit-learn on the
+    model's own matrix and folds; the model must pick the largest C within one standard error."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    from textkit.classify.bow import C_GRID
+
+    rng = np.random.default_rng(0)
+    texts, labels = planted(240, seed=4)
+    labels = [y if rng.random() > 0.3 else str(rng.choice(["neg", "mid", "pos"])) for y in labels]  # label noise
+    model = make_classifier("bow", min_freq=1).fit(texts, labels)
+    X = model._matrix(texts)
+    y = np.array([model.labels_.index(label) for label in labels])
+    correct = np.zeros((len(C_GRID), len(y)))
+    for train, held in StratifiedKFold(3, shuffle=True, random_state=0).split(X, y):
+        for i, C in enumerate(C_GRID):
+            fit = LogisticRegression(C=C, solver="newton-cg", tol=1e-8, max_iter=1000).fit(X[train], y[train])
+            correct[i, held] = fit.predict(X[held]) == y[held]
+    best = correct.mean(1).argmax()
+    ok = [
+        i
+        for i in range(len(C_GRID))
+        if correct[best].mean() - correct[i].mean() <= np.std(correct[best] - correct[i]) / np.sqrt(len(y))
+    ]
+    assert model.C_ == C_GRID[max(ok)]
+
+
+def test_ensemble_averages_its_members_and_checks_its_parameters():
+    model = make_classifier("ensemble", members=[{"model": "bow", "C": 10.0}, {"model": "bow", "C": 0.1}]).fit(*TRAIN)
+    expected = (model.members_[0].predict_proba(TEST[0]) + model.members_[1].predict_proba(TEST[0])) / 2
+    np.testing.assert_allclose(model.predict_proba(TEST[0]), expected)
+    weighted = make_classifier("ensemble", members=model.members, weights=[3, 1]).fit(*TRAIN)
+    np.testing.assert_allclose(weighted.weights_, [0.75, 0.25])
+    for bad in ([], [{"model": "svm"}], [{"model": "bow", "tokenizer": "zh"}]):
+        with pytest.raises(UsageError, match="member"):
+            make_classifier("ensemble", members=bad).fit(*TRAIN)
+    with pytest.raises(UsageError, match="weights"):
+        make_classifier("ensemble", members=model.members, weights=[1, -1]).fit(*TRAIN)
+
+
+def test_ensemble_folder_with_a_broken_member_is_a_model_file_error(tmp_path):
+    model = make_classifier("ensemble", members=[{"model": "bow", "C": 10.0}, {"model": "bow", "C": 0.1}]).fit(*TRAIN)
+    model.save(tmp_path / "m")
+    (tmp_path / "m" / "member-1" / "config.json").unlink()
+    with pytest.raises(ModelFileError, match="member-1"):
+        load_classifier(tmp_path / "m")
 
 
 def test_l1_gives_sparser_coefficients_than_l2():

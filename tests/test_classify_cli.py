@@ -92,6 +92,35 @@ def test_train_eval_predict_round_trip(files):
     assert [line.split("\t")[0] for line in lines] == ["pos", "neg"]
 
 
+def test_ensemble_trains_evaluates_and_predicts(files):
+    root, paths = files
+    fields = ["--text-field", "review", "--label-field", "stars"]
+    model = root / "ens"
+    result = run(["train-clf", "--dataset", paths["train"], *fields, "--model", "ensemble", "-o", model, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["n_train"] == 150 and (model / "member-1" / "config.json").exists()
+    report = json.loads(run(["eval-clf", model, "--dataset", paths["test"], *fields, "--json"]).stdout)
+    assert report["accuracy"] >= 0.8
+    rows = json.loads(run(["predict", model, "a wonderful film", "--json"]).stdout)["predictions"]
+    assert rows[0]["labels"][0] == "pos"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train-clf",
+            "--dataset",
+            str(paths["train"]),
+            *fields,
+            "--model",
+            "ensemble",
+            "--epochs",
+            "3",
+            "-o",
+            str(root / "x"),
+        ],
+    )
+    assert result.exit_code == 2 and "--epochs does not apply to --model ensemble" in result.output
+
+
 def test_cross_validation_only(files):
     _, paths = files
     result = run(

@@ -136,15 +136,57 @@ def test_autotune_is_reproducible_and_refits_the_best():
 
     texts, labels = TRAIN
     lines: list[str] = []
-    runs = [autotune(texts, labels, duration=1e6, max_trials=5, seed=5, threads=1, log=lines.append) for _ in range(2)]
+    runs = [autotune(texts, labels, duration=1e6, max_trials=8, seed=5, threads=1, log=lines.append) for _ in range(2)]
     (model, report), (_, again) = runs
     strip = lambda trials: [{k: v for k, v in t.items() if k != "seconds"} for t in trials]  # noqa: E731
     assert strip(report["trials"]) == strip(again["trials"])
-    assert len(report["trials"]) == 5 and report["protocol"].startswith("5-fold")  # 150 examples: small data
+    assert len(report["trials"]) == 8 and report["protocol"].startswith("5-fold")  # 150 examples: small data
     assert {t["kind"] for t in report["trials"]} == {"bow", "fasttext"}
     assert report["best"]["score"] == max(t["score"] for t in report["trials"])
     assert model.kind == report["best"]["kind"] and model.get_params()["tokenizer"] == "en"
     assert len(model.predict(texts)) == len(texts) and any("trial" in line for line in lines)
+
+
+def test_autotune_ensemble_pool_averages_settings_that_err_differently():
+    from textkit.classify.autotune import EnsemblePool
+
+    classes = ["neg", "pos"]
+    gold = ["pos"] * 6 + ["neg"] * 4
+    pool = EnsemblePool([gold], classes, "accuracy")
+
+    def proba(p_pos):
+        p = np.asarray(p_pos, dtype=float)
+        return [np.stack([1 - p, p], axis=1)]
+
+    # Trial 1 misses example 0 narrowly, trial 2 misses example 1 narrowly; each is right, and sure,
+    # where the other errs, so their average is right everywhere.
+    pool.add(1, proba([0.45, 0.9, 0.8, 0.8, 0.8, 0.8, 0.2, 0.2, 0.2, 0.2]), cost=1.0, family=(1,))
+    assert pool.best_ensemble() is None  # one trial: nothing to average
+    pool.add(2, proba([0.9, 0.45, 0.8, 0.8, 0.8, 0.8, 0.2, 0.2, 0.2, 0.2]), cost=1.0, family=(2,))
+    assert sorted(pool.best_ensemble()[0]) == [1, 2]  # the whole pool joined
+    pool.add(3, proba([0.1] * 10), cost=1.0, family=(3,))  # always neg: adds nothing
+    members, score = pool.best_ensemble()
+    assert sorted(members) == [1, 2] and score == 1.0 and pool.scores[1] == pool.scores[2] == 0.9
+
+
+def test_autotune_can_return_an_ensemble_that_saves_and_loads(tmp_path):
+    from textkit.classify.autotune import autotune
+
+    texts, labels = planted(400, seed=9)
+    rng = np.random.default_rng(1)
+    labels = [y if rng.random() > 0.25 else str(rng.choice(["neg", "mid", "pos"])) for y in labels]
+    model, report = autotune(texts, labels, duration=1e6, max_trials=14, seed=0, threads=1, log=lambda s: None)
+    kinds = [t["kind"] for t in report["trials"]]
+    assert report["best"]["score"] == max(t["score"] for t in report["trials"])
+    if "ensemble" in kinds:  # scored from held-out probabilities: its members are earlier trials
+        for t in report["trials"]:
+            if t["kind"] == "ensemble":
+                assert all(m < t["trial"] for m in t["members"]) and len(t["members"]) >= 2
+    assert model.kind == report["best"]["kind"]
+    model.save(tmp_path / "m")
+    np.testing.assert_allclose(
+        load_classifier(tmp_path / "m").predict_proba(texts[:20]), model.predict_proba(texts[:20])
+    )
 
 
 def test_autotune_refuses_bad_arguments():

@@ -335,3 +335,25 @@ def test_signals_deferred_holds_ctrl_c_to_the_end_of_the_block():
             os.kill(os.getpid(), signal.SIGINT)
             done.append("the block finished")
     assert done == ["the block finished"]
+
+
+def test_pretty_json_is_jsons_indented_text():
+    import json
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from textkit.io import pretty_json
+
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5))
+    keys = st.one_of(st.text(max_size=3), st.integers())
+    values = st.recursive(
+        scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4), max_leaves=20
+    )
+
+    @settings(max_examples=300, deadline=None)
+    @given(values)
+    def same(obj):
+        assert pretty_json(obj) == json.dumps(obj, ensure_ascii=False, indent=1)
+
+    same()

@@ -53,6 +53,7 @@ def build_every_kind(tmp_path) -> dict[str, object]:
         ("bow", {}),
         ("fasttext", {"epochs": 2, "progress": False}),
         ("gru", {"epochs": 1, "embed_dim": 8, "hidden_dim": 8, "progress": False}),
+        ("ensemble", {"members": [{"model": "bow"}, {"model": "fasttext", "epochs": 2}]}),
     ]:
         make_classifier(kind, **params).fit(TEXTS, LABELS).save(tmp_path / kind)
         out[f"classifier.{'rnn' if kind == 'gru' else kind}"] = tmp_path / kind

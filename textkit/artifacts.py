@@ -51,6 +51,7 @@ KINDS: dict[str, str] = {
     "classifier.bow": "textkit.classify.base:load_classifier",
     "classifier.fasttext": "textkit.classify.base:load_classifier",
     "classifier.rnn": "textkit.classify.base:load_classifier",
+    "classifier.ensemble": "textkit.classify.base:load_classifier",
 }
 
 FAMILIES = {"lm": "a language model", "vectors": "word vectors", "classifier": "a classifier"}

@@ -428,8 +428,28 @@ _UMASK = _read_umask()
 def write_json(path: PathLike, obj: Any) -> None:
     """Write ``obj`` as pretty UTF-8 JSON, atomically."""
     with atomic_write(path) as f:
-        json.dump(obj, f, ensure_ascii=False, indent=1)
+        f.write(pretty_json(obj))
         f.write("\n")
+
+
+_SCALARS = {str, int, float, bool, type(None)}
+
+
+def pretty_json(obj: Any, level: int = 0) -> str:
+    """``json.dumps(obj, ensure_ascii=False, indent=1)``, the same text, faster: json's indenting
+    encoder is pure Python, so a long flat list (a vocabulary's words and counts) goes through its C
+    encoder instead, with the line break and indent as the item separator."""
+    pad = " " * (level + 1)
+    if type(obj) is dict and obj and set(map(type, obj)) == {str}:
+        items = (pad + json.dumps(k, ensure_ascii=False) + ": " + pretty_json(v, level + 1) for k, v in obj.items())
+        return "{\n" + ",\n".join(items) + "\n" + " " * level + "}"
+    if type(obj) is list and obj:
+        if set(map(type, obj)) <= _SCALARS:
+            body = json.dumps(obj, ensure_ascii=False, separators=(",\n" + pad, ": "))[1:-1]
+            return "[\n" + pad + body + "\n" + " " * level + "]"
+        return "[\n" + ",\n".join(pad + pretty_json(v, level + 1) for v in obj) + "\n" + " " * level + "]"
+    text = json.dumps(obj, ensure_ascii=False, indent=1)
+    return text.replace("\n", "\n" + " " * level) if level and "\n" in text else text
 
 
 def read_json(path: PathLike, what: str = "JSON file") -> Any:

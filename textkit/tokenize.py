@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import logging
-import multiprocessing
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -64,6 +63,8 @@ class Tokenizer:
     def _tokenize_in_pool(self, lines: Iterable[str], workers: int, chunk_size: int) -> Iterator[list[str]]:
         # Pool.imap would drain the whole input into its task queue at once (a multi-GB file in
         # memory), so chunks are submitted by hand: at most 2 per worker are in flight.
+        import multiprocessing  # here: most runs tokenize in one process, and the import is not free
+
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         if method == "fork":
             self.load()  # forked workers share the loaded dictionary instead of each loading one

@@ -292,9 +292,10 @@ class Vocab:
             tokens, freqs, specials = data["tokens"], data["freqs"], data["specials"]
             if not (isinstance(tokens, list) and isinstance(freqs, list) and isinstance(specials, list)):
                 raise TypeError
-            if not all(isinstance(t, str) for t in tokens + specials) or not all(
-                isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in freqs
-            ):
+            # the types of all entries at once (JSON gives exact types): a large vocabulary loads faster
+            if not set(map(type, tokens)) | set(map(type, specials)) <= {str} or not set(map(type, freqs)) <= {int}:
+                raise TypeError
+            if freqs and min(freqs) < 0:
                 raise TypeError
             return cls(tokens, freqs, specials, unk_token=data.get("unk_token"))
         except (KeyError, TypeError):

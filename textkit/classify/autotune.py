@@ -3,7 +3,9 @@
 :func:`autotune` scores candidate settings of ``bow`` and ``fasttext`` on held-out data (a
 validation split, or k folds when the data is small), keeps the best by ``metric``, and refits it on
 all the data. The candidates come in a fixed order drawn from ``seed``: first the defaults and a few
-strong starting points, then random settings alternating with small changes to the best so far. The
+strong starting points, then random settings alternating with small changes to the best so far. After
+each trial the average of the held-out probabilities of a few good trials is scored as an ``ensemble``
+candidate (no training needed), which wins when it beats every single setting. The
 budget decides how many of them run, so two runs with the same seed agree on every trial both
 reached; ``max_trials`` makes a run independent of the machine's speed.
 
@@ -31,7 +33,10 @@ from textkit.errors import UsageError
 from textkit.tokenize import Tokenizer, get_tokenizer
 
 METRICS = ("accuracy", "macro_f1")
-KINDS = ("bow", "fasttext")
+KINDS = ("bow", "fasttext", "ensemble")
+# An ensemble averages at most this many of the scored settings, picked greedily from the best few.
+ENSEMBLE_SIZE = 3
+ENSEMBLE_POOL = 8
 # Below this many examples one validation split is too noisy to rank settings: use k folds.
 SMALL_DATA = 2000
 FOLDS = 5
@@ -39,6 +44,7 @@ FOLDS = 5
 C_SEARCH_MARGIN = 0.01
 C_RANGE = (1e-2, 1e4)  # the line search stays inside: beyond, the fit is unregularised or all bias
 # Where the C search of a weighting starts when no trial has used it yet.
+# (Every bow trial names its C: the search tunes it, rather than the model's cross-validation.)
 BOW_START_C = {"tfidf": 1000.0, "nb": 1.0, "tfidf+nb": 1.0}
 BOW_FEATURE_PARAMS = ("analyzer", "features", "ngrams", "min_freq")
 
@@ -71,33 +77,33 @@ class CachedTokenizer(Tokenizer):
 class Search:
     """The seeded order of ``(kind, params)`` proposals, steered by the scores it is told.
 
-    First the defaults and a few strong starting points. Every ``bow`` feature setting that comes
-    within ``C_SEARCH_MARGIN`` of the best score gets a line search over ``C`` (x3 and /3, then on in
-    the direction that helped): those trials reuse the feature matrices and cost one regression fit.
-    Then random settings alternate with one-parameter changes to the best so far.
+    First TF-IDF words (C=1000), character n-grams, fastText's defaults and NB weights. Every ``bow``
+    feature setting that comes within ``C_SEARCH_MARGIN`` of the best score gets a line search over
+    ``C`` (x3 and /3, then on in the direction that helped): those trials reuse the feature matrices
+    and cost one regression fit. Then random settings alternate with one-parameter changes to the best so far.
     """
 
-    def __init__(self, n_classes: int, lang_hint: str, seed: int, kinds: Sequence[str] = KINDS):
+    def __init__(self, n_classes: int, lang_hint: str, seed: int, kinds: Sequence[str] = ("bow", "fasttext")):
         self.rng = np.random.default_rng(seed)
         self.binary = n_classes == 2
         self.kinds = list(kinds)
         starts: list[tuple[str, dict]] = []
         if "bow" in kinds:
-            starts.append(("bow", {}))
+            # Character n-grams come early: they read text differently from words, which is what an
+            # ensemble needs, and they are strong on Chinese.
+            starts.append(("bow", {"C": BOW_START_C["tfidf"]}))
+            starts.append(("bow", {"analyzer": "char", "ngrams": 4 if lang_hint == "zh" else 5, "C": 100.0}))
         if "fasttext" in kinds:
             starts.append(("fasttext", {}))
-        if "bow" in kinds:
-            if self.binary:
-                starts.append(("bow", {"features": "tfidf+nb", "C": 1.0}))
-                starts.append(("bow", {"features": "nb", "ngrams": 3, "C": 1.0}))
-            if lang_hint == "zh":
-                starts.append(("bow", {"analyzer": "char", "ngrams": 3}))
+        if "bow" in kinds and self.binary:
+            starts.append(("bow", {"features": "tfidf+nb", "C": 1.0}))
+            starts.append(("bow", {"features": "nb", "ngrams": 3, "C": 1.0}))
         self.queue = list(starts)
         self.seen = {_key(*start) for start in starts}
         self.best: tuple[str, dict, float] | None = None
         self.by_features: dict[tuple, tuple[float, float]] = {}  # bow feature setting -> (best score, its C)
         self.step = 0
-        self.bow_defaults = classifier_class("bow")().get_params()
+        self.bow_defaults = {**classifier_class("bow")().get_params(), "C": BOW_START_C["tfidf"]}
 
     def propose(self) -> tuple[str, dict]:
         if self.queue:
@@ -189,6 +195,69 @@ def _mutate(kind: str, params: dict, rng: np.random.Generator, binary: bool) -> 
     return kind, out
 
 
+class EnsemblePool:
+    """The held-out class probabilities of every trial, and the best average of a few of them.
+
+    Averaging the probabilities of settings that err on different examples (word and character
+    n-grams, NB weights, fastText) beats each of them; the held-out probabilities are at hand, so
+    an ensemble is scored without training anything. Members are added greedily (Caruana et al.
+    2004, without repetition) from the ``ENSEMBLE_POOL`` best trials while the score rises, up to
+    ``ENSEMBLE_SIZE``.
+    """
+
+    def __init__(self, held_out_labels: list[list[str]], classes: list[str], metric: str):
+        index = {c: i for i, c in enumerate(classes)}
+        self.y = [np.array([index[x] for x in labels]) for labels in held_out_labels]
+        self.classes = classes
+        self.metric = metric
+        self.probas: dict[int, list[np.ndarray]] = {}
+        self.scores: dict[int, float] = {}
+        self.costs: dict[int, float] = {}
+        self.families: dict[int, tuple] = {}
+        self.last_members: list[int] = []
+
+    def score(self, proba: np.ndarray, split: int) -> float:
+        predicted = [self.classes[i] for i in proba.argmax(axis=1)]
+        gold = [self.classes[i] for i in self.y[split]]
+        return classification_report(gold, predicted, self.classes)[self.metric]
+
+    def _mean_score(self, probas: list[list[np.ndarray]]) -> float:
+        return float(np.mean([self.score(sum(p[s] for p in probas), s) for s in range(len(self.y))]))
+
+    def add(self, trial: int, probas: list[np.ndarray], cost: float, family: tuple) -> None:
+        """Record a trial; ``family`` names what it reads (a bow feature setting, or a fastText trial):
+        only the best trial of a family joins the pool, as settings that differ only in C make the
+        same mistakes."""
+        self.probas[trial] = probas
+        self.scores[trial] = self._mean_score([probas])
+        self.costs[trial] = cost
+        self.families[trial] = family
+
+    def best_ensemble(self) -> tuple[list[int], float] | None:
+        """(member trials, score) of the greedy ensemble, or None when no pair beats the best trial."""
+        best_of_family: dict[tuple, int] = {}
+        for t in sorted(self.scores, key=lambda t: -self.scores[t]):
+            best_of_family.setdefault(self.families[t], t)
+        pool = sorted(best_of_family.values(), key=lambda t: -self.scores[t])[:ENSEMBLE_POOL]
+        if len(pool) < 2:
+            return None
+        members, score = [pool[0]], self.scores[pool[0]]
+        while len(members) < ENSEMBLE_SIZE:
+            candidates = [
+                (self._mean_score([self.probas[t] for t in [*members, c]]), c) for c in pool if c not in members
+            ]
+            if not candidates:
+                break
+            top, pick = max(candidates, key=lambda x: (x[0], -pool.index(x[1])))
+            if top <= score:
+                break
+            members, score = [*members, pick], top
+        if len(members) < 2:
+            return None
+        self.last_members = members
+        return members, score
+
+
 class FeatureCache:
     """Feature matrices of (bow feature setting, split), shared by the trials that differ only in ``C``.
 
@@ -246,7 +315,7 @@ def autotune(
     if not duration > 0:
         raise UsageError(f"duration must be positive, not {duration}")
     unknown = sorted(set(kinds) - set(KINDS))
-    if unknown or not kinds:
+    if unknown or not set(kinds) - {"ensemble"}:
         raise UsageError(f"kinds must be among {', '.join(KINDS)}, not {list(kinds)}")
     if max_trials is not None and max_trials < 1:
         raise UsageError(f"max_trials must be at least 1, not {max_trials}")
@@ -277,8 +346,10 @@ def autotune(
     trials: list[dict[str, Any]] = []
     best: dict[str, Any] | None = None
     slowest_seconds: dict[str, float] = {}
-    search = Search(len(classes), original.spec, seed, kinds)
+    search = Search(len(classes), original.spec, seed, [k for k in kinds if k != "ensemble"])
     cache = FeatureCache()
+    pool = EnsemblePool([held_out.labels for _, held_out in splits], classes, metric)
+    tried: set[tuple] = set()  # member lists already reported
     skipped_kinds: set[str] = set()
     while max_trials is None or len(trials) < max_trials:
         kind, params = search.propose()
@@ -290,21 +361,23 @@ def autotune(
         refit = (best or {}).get("cost", 0.0) / max(len(splits), 1) * 1.25
         if trials and elapsed + expected + refit > duration:
             skipped_kinds.add(kind)
-            if skipped_kinds >= set(kinds):
+            if skipped_kinds >= set(search.kinds):
                 break
             continue
         t0 = time.perf_counter()
-        scores = []
+        scores, probas = [], []
         for index, (train, held_out) in enumerate(splits):
             model = _make(kind, params, cached, seed, threads)
             if kind == "bow":
                 model._check_params()
                 X, X_held, y, model.labels_ = cache.matrices(model, index, train, held_out)
                 model._fit_regression(X, y)
-                predicted = [model.labels_[i] for i in model.regression_.predict_proba(X_held).argmax(axis=1)]
+                proba = model.regression_.predict_proba(X_held)
             else:
-                predicted = model.fit(train.texts, train.labels).predict(held_out.texts)
-            scores.append(classification_report(held_out.labels, predicted, model.labels_)[metric])
+                proba = model.fit(train.texts, train.labels).predict_proba(held_out.texts)
+            proba = proba[:, [model.labels_.index(c) for c in classes]]  # columns in one order for all trials
+            probas.append(proba)
+            scores.append(pool.score(proba, index))
         seconds = time.perf_counter() - t0
         slowest_seconds[timing] = max(seconds, slowest_seconds.get(timing, 0.0))
         # What refitting this setting from scratch would cost (a bow trial may have found its matrices made).
@@ -327,6 +400,28 @@ def autotune(
             f"autotune: trial {trial['trial']:3d} {kind:8s} {metric} {trial['score']:.4f}{' *' if improved else '  '} "
             f"({seconds:.1f} s) {_describe(params)}"
         )
+        if "ensemble" not in kinds:
+            continue
+        pool.add(trial["trial"], probas, cost, model._feature_key() if kind == "bow" else (trial["trial"],))
+        ensemble = pool.best_ensemble()
+        if ensemble is not None and ensemble[1] > best["score"] and tuple(ensemble[0]) not in tried:
+            members, score = ensemble
+            tried.add(tuple(members))
+            member_trials = [trials[i - 1] for i in pool.last_members]
+            trial = {
+                "trial": len(trials) + 1,
+                "kind": "ensemble",
+                "params": {"members": [{"model": t["kind"], **t["params"]} for t in member_trials]},
+                "members": [t["trial"] for t in member_trials],
+                "score": score,
+                "seconds": 0.0,
+            }
+            trials.append(trial)
+            best = {**trial, "cost": sum(pool.costs[i] for i in pool.last_members)}
+            say(
+                f"autotune: trial {trial['trial']:3d} ensemble {metric} {score:.4f} * (held-out probabilities of "
+                f"trials {', '.join(map(str, trial['members']))} averaged)"
+            )
     assert best is not None
     t0 = time.perf_counter()
     model = _make(best["kind"], best["params"], cached, seed, threads)
@@ -355,11 +450,16 @@ def _make(kind: str, params: dict, tokenizer: Tokenizer, seed: int, threads: int
     extra: dict[str, Any] = {"tokenizer": tokenizer, "seed": seed}
     if kind == "fasttext":
         extra.update(progress=False, threads=threads)
+    if kind == "ensemble" and threads is not None:
+        members = [{**m, "threads": threads} if m["model"] == "fasttext" else m for m in params["members"]]
+        params = {**params, "members": members}
     return make_classifier(kind, **extra, **params)
 
 
 def _swap_tokenizer(model: TextClassifier, spec: str | Tokenizer, tokenizer: Tokenizer) -> None:
     """Point a model fitted through the token cache back at the plain tokenizer (what it saves)."""
+    for member in getattr(model, "members_", []):
+        _swap_tokenizer(member, spec, tokenizer)
     model.set_params(tokenizer=spec)
     features = getattr(model, "features_", None)
     if features is not None:

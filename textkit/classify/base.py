@@ -4,9 +4,9 @@ A classifier is configured in ``__init__`` (arguments stored untouched, as in sc
 in :meth:`TextClassifier.fit`, and answers :meth:`~TextClassifier.predict` (labels) and
 :meth:`~TextClassifier.predict_proba` (one row of class probabilities per text, columns in the
 order of ``labels_``). A trained model is a folder written by :mod:`textkit.artifacts` (kind
-``classifier.bow``, ``classifier.fasttext`` or ``classifier.rnn``): ``config.json`` (model name,
-parameters, labels, tokenizer), ``weights.safetensors`` and, where the model has one, ``vocab.json``;
-loading never runs code.
+``classifier.bow``, ``classifier.fasttext``, ``classifier.rnn`` or ``classifier.ensemble``):
+``config.json`` (model name, parameters, labels, tokenizer), ``weights.safetensors`` and, where the
+model has one, ``vocab.json``; loading never runs code.
 
 >>> model = make_classifier("fasttext", epochs=5).fit(texts, labels)
 >>> model.save("models/reviews"); load_classifier("models/reviews").predict(["great film"])
@@ -155,6 +155,7 @@ _CLASSES = {
     "rnn": ("textkit.classify.rnn", "RecurrentClassifier"),
     "lstm": ("textkit.classify.rnn", "RecurrentClassifier"),
     "gru": ("textkit.classify.rnn", "RecurrentClassifier"),
+    "ensemble": ("textkit.classify.ensemble", "EnsembleClassifier"),
 }
 
 
@@ -166,11 +167,11 @@ def classifier_class(kind: str) -> type:
     return getattr(importlib.import_module(module), name)
 
 
-MODEL_KINDS = ("bow", "fasttext", "rnn", "lstm", "gru")
+MODEL_KINDS = ("bow", "fasttext", "rnn", "lstm", "gru", "ensemble")
 
 
 def make_classifier(kind: str, **params) -> TextClassifier:
-    """A fresh classifier of ``kind`` (bow, fasttext, rnn, lstm, gru) with keyword parameters.
+    """A fresh classifier of ``kind`` (bow, fasttext, rnn, lstm, gru, ensemble) with keyword parameters.
 
     >>> make_classifier("lstm", hidden_dim=64, pooling="max")
     """
@@ -201,8 +202,18 @@ def artifact_kind(kind: str) -> str:
 def save_classifier(model: TextClassifier, directory: PathLike, force: bool = False, files=None) -> Path:
     """Write ``model`` as a model folder (:mod:`textkit.artifacts`): config.json holds the model
     name, constructor parameters, labels, tokenizer and ``_state``'s JSON; weights.safetensors the
-    arrays; vocab.json the model's :class:`~textkit.vocab.Vocab`, if it has one."""
+    arrays; vocab.json the model's :class:`~textkit.vocab.Vocab`, if it has one. A model made of
+    other models (an ensemble) writes them as model folders inside this one (``_save_parts``)."""
     tensors, extra = model._state()
+    parts = getattr(model, "_save_parts", None)
+    if parts is not None:
+        extra_files = files
+
+        def files(folder):
+            parts(folder)
+            if extra_files is not None:
+                extra_files(folder)
+
     config = {"model": model.kind, "params": model_params(model), "labels": list(model.labels_), **extra}
     return save_artifact(
         directory,
@@ -237,6 +248,8 @@ def load_classifier(directory: PathLike, device: str = "cpu") -> TextClassifier:
         if hasattr(model, "device"):  # where it runs now, not where it was trained
             model.device = device
         model._restore(tensors, config)
+        if hasattr(model, "_load_parts"):
+            model._load_parts(d, config, device)
     except ModelFileError:
         raise
     except (KeyError, TypeError, ValueError, RuntimeError) as e:

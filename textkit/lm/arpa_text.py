@@ -18,14 +18,15 @@ give:
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from textkit.lm.compiled import NGRAM
 
 PRECISION = 7
 _TIE_MARGIN = 1e-6  # |fraction - 0.5| below this (in units of the 7th digit): let Python decide
 _LONGEST_NUMBER = 16  # "-1.234567e-308" and "-inf" fit
 
 
-@njit(nogil=True, cache=True)
+@NGRAM.kernel("void(f8[::1], i8[::1], i4[::1], b1[::1])")
 def _decimal_digits(values, mantissa, exponent, doubtful):
     """For each finite non-zero value: ``|value| ≈ mantissa × 10^(exponent - 6)`` with a 7-digit
     ``mantissa``; ``doubtful`` where floating-point scaling cannot be trusted to round it."""
@@ -79,7 +80,7 @@ def decimal_parts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mantissa, exponent
 
 
-@njit(nogil=True, cache=True)
+@NGRAM.kernel()
 def _put_number(out, at, value, m, e, digits):
     """Write ``value`` as ``%.7g`` from its digits ``m`` (7 of them) and exponent ``e``; return
     the position after it. ``digits``: scratch space for 7 bytes."""
@@ -143,7 +144,7 @@ def _put_number(out, at, value, m, e, digits):
     return at + 2
 
 
-@njit(nogil=True, cache=True)
+@NGRAM.kernel("i8(u1[::1], i4[:, ::1], f8[::1], i8[::1], i4[::1], f8[::1], i8[::1], i4[::1], u1[::1], i8[::1])")
 def _format_lines(out, words, probs, prob_m, prob_e, backoffs, backoff_m, backoff_e, token_bytes, token_starts):
     """The ARPA lines of one block of entries into ``out``; returns the bytes written."""
     at = 0

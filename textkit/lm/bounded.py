@@ -47,8 +47,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from numba import njit
 
+from textkit.compiled import njit
 from textkit.errors import OutputError, UsageError
 from textkit.lm.counting import (
     NgramTable,

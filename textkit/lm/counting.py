@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from itertools import chain, islice, repeat
 
 import numpy as np
-from numba import njit
 
 from textkit.errors import EmptyCorpusError
 from textkit.lm.arpa import BOS, EOS, SPECIALS, UNK
+from textkit.lm.compiled import NGRAM
 from textkit.vocab import Vocab
 
 
@@ -180,7 +180,7 @@ def wrap_lines(
 _NO_MAP = np.zeros(0, dtype=np.int32)
 
 
-@njit(nogil=True, cache=True)
+@NGRAM.kernel("i4[::1](i4[::1], i8[::1], i8, i8, i4[::1])")
 def _wrap(word_ids, lengths, bos_id, eos_id, id_map):
     seq = np.empty(len(word_ids) + 2 * len(lengths), dtype=np.int32)
     mapped = len(id_map) > 0
@@ -254,7 +254,7 @@ def _extension_keys(
     return keys[:n_keys], positions[:n_keys], key_bits
 
 
-@njit(nogil=True, cache=True)
+@NGRAM.kernel("i8(i4[::1], i4[::1], i8, i8, u4[::1], i4[::1])", "i8(i4[::1], i4[::1], i8, i8, u8[::1], i4[::1])")
 def _fill_extension(prev_index, seq, bos_id, vocab_size, keys, positions):
     """Write the keys and positions of :func:`_extension_keys`; return how many there are."""
     k = 0
@@ -266,7 +266,10 @@ def _fill_extension(prev_index, seq, bos_id, vocab_size, keys, positions):
     return k
 
 
-@njit(nogil=True, cache=True)
+@NGRAM.kernel(
+    "Tuple((i8[::1], i4[::1], i4[::1], i4[::1]))(u4[::1], i4[::1], i4[::1], b1)",
+    "Tuple((i8[::1], i4[::1], i4[::1], i4[::1]))(u8[::1], i4[::1], i4[::1], b1)",
+)
 def _group_sorted(keys, positions, prev_index, with_index):
     """One pass over sorted keys: the distinct keys (int64), their counts, the suffix of each
     (the (n-1)-gram ending where it ends) and, if asked, the group of every position."""
@@ -305,11 +308,20 @@ def radix_sort(
     # digits of up to 16 bits (fewer passes) when there are enough keys to fill the buckets,
     # else up to 11 (the histogram and scatter targets stay in cache)
     widest = 16 if len(keys) >= 1 << 14 else 11
+    return _radix_sort_digits(keys, values, key_bits, widest, overwrite)
+
+
+def _radix_sort_digits(keys, values, key_bits: int, widest: int, overwrite: bool):
     passes = max(1, -(-key_bits // widest))
     return _radix_sort(keys, values, passes, max(1, -(-key_bits // passes)), overwrite)
 
 
-@njit(nogil=True, cache=True)
+@NGRAM.kernel(
+    "Tuple((u4[::1], i4[::1]))(u4[::1], i4[::1], i8, i8, b1)",
+    "Tuple((u4[::1], i8[::1]))(u4[::1], i8[::1], i8, i8, b1)",
+    "Tuple((u8[::1], i4[::1]))(u8[::1], i4[::1], i8, i8, b1)",
+    "Tuple((u8[::1], i8[::1]))(u8[::1], i8[::1], i8, i8, b1)",
+)
 def _radix_sort(keys, values, passes, digit_bits, overwrite):
     n = len(keys)
     n_buckets = 1 << digit_bits
@@ -356,7 +368,13 @@ def lookup_indices(seq: np.ndarray, tables_keys: list[np.ndarray], vocab_size: i
 
 
 def lookup_order(
-    prev_index: np.ndarray, n_prev: int, seq: np.ndarray, bos_id: int, vocab_size: int, table_keys: np.ndarray
+    prev_index: np.ndarray,
+    n_prev: int,
+    seq: np.ndarray,
+    bos_id: int,
+    vocab_size: int,
+    table_keys: np.ndarray,
+    digit_bits: int | None = None,
 ) -> np.ndarray:
     """The index in ``table_keys`` (the sorted keys of order n) of the n-gram ending at each
     position, -1 where it is not in the table, given the (n-1)-gram index at every position (one
@@ -371,13 +389,19 @@ def lookup_order(
     if len(keys) == 0 or len(table_keys) == 0:
         return index
     in_order = len(keys) >= 1024
-    if in_order:
+    if in_order and digit_bits:
+        keys, positions = _radix_sort_digits(keys, positions, key_bits, digit_bits, True)
+    elif in_order:
         keys, positions = radix_sort(keys, positions, key_bits, overwrite=True)
     _search(table_keys, keys, positions, index, in_order)
     return index
 
 
-@njit(nogil=True, cache=True)
+@NGRAM.kernel(
+    "void(i8[::1], u4[::1], i4[::1], i4[::1], b1)",
+    "void(i8[::1], u8[::1], i4[::1], i4[::1], b1)",
+    "void(i8[::1], u8[::1], i8[::1], i8[::1], b1)",
+)
 def _search(table, keys, positions, index, in_order):
     """``index[positions[i]]`` = where ``keys[i]`` is in the sorted ``table`` (if it is). With
     ``in_order`` (keys ascending) each search gallops forward from the previous result."""
@@ -405,7 +429,52 @@ def _search(table, keys, positions, index, in_order):
             index[positions[i]] = lo
 
 
-@njit(nogil=True, cache=True)
+def backoff_log10(
+    seq: np.ndarray, keys: list, log10_prob: list, log10_backoff: list, vocab_size: int, bos_id: int
+) -> np.ndarray:
+    """log10 p at every position of ``seq`` by the ARPA rule (0 at ``<s>``): p*(hw) if the n-gram
+    ``hw`` is listed, else bow(h) · p(w|h'), as KenLM scores. The tables: sorted keys of orders
+    2..N, log10 probabilities of orders 1..N, log10 back-offs of orders 1..N-1."""
+    order = len(log10_prob)
+    # 8-bit digits: a scoring batch is too small to fill wider buckets, and they stay in cache
+    indices = [seq.astype(np.int32)]
+    for n, table in enumerate(keys):
+        n_prev = len(keys[n - 1]) if n else vocab_size
+        indices.append(lookup_order(indices[-1], n_prev, seq, bos_id, vocab_size, table, digit_bits=8))
+    result = np.zeros(len(seq))
+    done = np.zeros(len(seq), dtype=np.bool_)
+    no_backoff = np.zeros(0)
+    for n in range(order, 0, -1):
+        _add_order(
+            result,
+            done,
+            indices[n - 1],
+            indices[n - 2] if n >= 2 else indices[0],
+            np.ascontiguousarray(log10_prob[n - 1]),
+            np.ascontiguousarray(log10_backoff[n - 2]) if n >= 2 else no_backoff,
+            seq,
+            bos_id,
+        )
+    return result
+
+
+@NGRAM.kernel("void(f8[::1], b1[::1], i4[::1], i4[::1], f8[::1], f8[::1], i4[::1], i8)")
+def _add_order(result, done, index, context_index, probs, backoffs, seq, bos_id):
+    """One order n of :func:`backoff_log10`, from the highest down: where the n-gram ending at p
+    is listed (``index``) and no longer one was, its probability; else, if its context (the
+    (n-1)-gram ending at p - 1, ``context_index``) is listed, that context's back-off weight."""
+    with_backoff = len(backoffs) > 0
+    for p in range(len(seq)):
+        if done[p]:
+            continue
+        if index[p] >= 0:
+            result[p] += probs[index[p]]
+            done[p] = True
+        elif with_backoff and p > 0 and seq[p] != bos_id and context_index[p - 1] >= 0:
+            result[p] += backoffs[context_index[p - 1]]
+
+
+@NGRAM.kernel("f8[::1](i8[::1], i4[::1], i8, i8)")
 def context_totals(keys, counts, vocab_size, n_contexts):
     """c(h•) = Σ_w c(hw) for every context h (float64, length ``n_contexts``), from the sorted keys
     of order n (prefix index × V + word) and their counts. Keys sharing a prefix are adjacent, so
@@ -420,7 +489,10 @@ def context_totals(keys, counts, vocab_size, n_contexts):
     return totals
 
 
-@njit(nogil=True, cache=True)
+@NGRAM.kernel(
+    "void(i4[::1], i8, i8, i8, i4[::1], i4[::1], i8[::1], f8[::1], f8[::1], f8[::1])",
+    "void(i4[::1], i8, i8, i8, i4[::1], i4[::1], i4[::1], f8[::1], f8[::1], f8[::1])",
+)
 def gather_counts(seq, bos_id, length, max_length, index, context_index, counts, totals, count_out, total_out):
     """For the positions whose context has ``length`` words (the longest the line allows, at
     most ``max_length``): c(hw) into ``count_out`` and c(h•) into ``total_out``, 0 when unseen.

@@ -33,7 +33,7 @@ Conventions (they decide whether numbers compare with other tools):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,8 @@ from textkit.lm.counting import (
     EOS,
     UNK,
     WordIndex,
+    _chunks,
+    backoff_log10,
     collect_ids,
     context_totals,
     count_ngrams,
@@ -291,21 +293,7 @@ class NgramLM:
     def _backoff_log10(self, seq: np.ndarray) -> np.ndarray:
         """The ARPA rule: p(w|h) = p*(hw) if hw is listed, else bow(h) · p(w|h'), as KenLM does."""
         t = self.tables_
-        indices = lookup_indices(seq, t.keys, t.vocab_size, self._bos)
-        result = np.zeros(len(seq))
-        done = np.zeros(len(seq), dtype=bool)
-        for n in range(t.order, 0, -1):
-            idx = indices[n - 1]
-            hit = ~done & (idx >= 0)
-            result[hit] += t.log10_prob[n - 1][idx[hit]]
-            done |= hit
-            if n >= 2:  # back off from the context of length n-1 ending one position earlier
-                context = np.empty_like(indices[n - 2])
-                context[0] = -1
-                context[1:] = indices[n - 2][:-1]
-                need = ~done & (context >= 0) & (seq != self._bos)
-                result[need] += t.log10_backoff[n - 2][context[need]]
-        return result
+        return backoff_log10(seq, t.keys, t.log10_prob, t.log10_backoff, t.vocab_size, self._bos)
 
     def _count_log10(self, seq: np.ndarray) -> np.ndarray:
         """MLE / add-k with the longest context the line allows (seen or not)."""
@@ -336,14 +324,31 @@ class NgramLM:
 
     def encode_lines(self, lines: Iterable[str]) -> tuple[np.ndarray, int, int, int]:
         """Tokenize and wrap ``lines``: (sequence, n_lines, n_words, n_unknown_words)."""
+        blocks = list(self.encoded_blocks(lines))
+        if not blocks:
+            return np.zeros(0, np.int32), 0, 0, 0
+        seq = np.concatenate([b[0] for b in blocks]) if len(blocks) > 1 else blocks[0][0]
+        return seq, sum(b[1] for b in blocks), sum(b[2] for b in blocks), sum(b[3] for b in blocks)
+
+    def encoded_blocks(self, lines: Iterable[str]) -> Iterator[tuple[np.ndarray, int, int, int]]:
+        """:meth:`encode_lines` a block of lines at a time (whole lines; memory bounded by the block).
+
+        With the whitespace tokenizer the text is split and looked up in compiled code
+        (:mod:`textkit.lm.encoding`), else tokenized and looked up in a dict.
+        """
         self._check_fitted()
         tok = self.tokenizer_
         if _splits_in_kernel(tok):
-            word_ids, lengths, n_unknown = self._word_index().encode(lines, split_lines=True)
-        else:
-            word_ids, lengths, n_unknown = self._word_index().encode(tok.tokenize_lines(lines))
-        seq = wrap_lines(word_ids, lengths, self._bos, self._eos)
-        return seq, len(lengths), len(word_ids), n_unknown
+            if getattr(self, "_table_vocab", None) is not self.vocab_:
+                from textkit.lm.encoding import WordTable
+
+                self._table = WordTable.from_vocab(self.vocab_)
+                self._table_vocab = self.vocab_
+            yield from self._table.encode_blocks(lines)
+            return
+        for chunk in _chunks(tok.tokenize_lines(lines), 1 << 14):
+            word_ids, lengths, n_unknown = self._word_index().encode(chunk)
+            yield wrap_lines(word_ids, lengths, self._bos, self._eos), len(lengths), len(word_ids), n_unknown
 
     def _word_index(self) -> WordIndex:
         """Strings to this model's ids (built from the vocabulary when first needed)."""
@@ -356,10 +361,18 @@ class NgramLM:
         """Total natural-log probability of ``lines``, predicted tokens (words + one ``</s>`` per
         non-empty line), and unknown words: the input of :func:`textkit.lm.perplexity.perplexity_from_logprob`.
 
-        Raises if the text has no words, or if every word is outside the vocabulary (a perplexity of
-        ``<unk>`` alone means the wrong model or tokenizer).
+        The text is read, encoded and scored a block of lines at a time. Raises if the text has no
+        words, or if every word is outside the vocabulary (a perplexity of ``<unk>`` alone means the
+        wrong model or tokenizer).
         """
-        seq, n_lines, n_words, n_unknown = self.encode_lines(lines)
+        total = 0.0
+        n_lines = n_words = n_unknown = 0
+        for seq, block_lines, block_words, block_unknown in self.encoded_blocks(lines):
+            if block_words:
+                total += float(self.log10_probs(seq).sum())
+            n_lines += block_lines
+            n_words += block_words
+            n_unknown += block_unknown
         if n_words == 0:
             raise EmptyCorpusError("the text to score has no tokens (is it empty?)")
         if n_unknown == n_words:
@@ -367,8 +380,7 @@ class NgramLM:
                 f"all {n_words} words of the text are outside the model's vocabulary; "
                 "check that the model and its tokenizer match the text"
             )
-        total = float(self.log10_probs(seq).sum()) * LN10
-        return total, n_words + n_lines, n_unknown
+        return total * LN10, n_words + n_lines, n_unknown
 
     def perplexity(self, lines: Iterable[str]):
         """Perplexity of ``lines`` (a :class:`~textkit.lm.perplexity.PerplexityResult`).
@@ -650,5 +662,5 @@ class NgramLM:
 
 
 def _splits_in_kernel(tokenizer) -> bool:
-    """Whether text for this tokenizer can be split by StringTable's compiled whitespace split."""
+    """Whether text for this tokenizer can be split by the compiled whitespace split of :mod:`textkit.lm.encoding`."""
     return type(tokenizer) is WhitespaceTokenizer and not tokenizer.lowercase
