@@ -940,11 +940,11 @@ class PartitionedStream:
 def _ranks(table: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Where each of ``keys`` (all present) is in the sorted ``table``: the keys are sorted first,
     so the searches walk the table forward instead of jumping across it."""
-    index = np.zeros(len(keys), dtype=np.int64)
+    index = np.zeros(len(keys), dtype=np.int32)  # a bucket's table holds fewer than 2**31 entries
     if len(keys):
         ordered, positions = radix_sort(keys.astype(np.uint64), np.arange(len(keys), dtype=np.int32), overwrite=True)
         _search(table, ordered, positions, index, True)
-    return index
+    return index.astype(np.int64)
 
 
 # ---- writers -----------------------------------------------------------------------------------
