@@ -32,9 +32,9 @@ def in_memory(lines, folder, native=False, gzip=False, **params):
     return folder
 
 
-def partitioned(lines, folder, partitions, buckets, chunk_tokens=500, native=False, gzip=False, **params):
+def partitioned(lines, folder, partitions, buckets, chunk_tokens=500, native=False, gzip=False, workers=None, **params):
     lm = NgramLM(**params)
-    lm._pieces = {"partitions": partitions, "buckets": buckets, "chunk_tokens": chunk_tokens}
+    lm._pieces = {"partitions": partitions, "buckets": buckets, "chunk_tokens": chunk_tokens, "workers": workers}
     summary = lm.build_lines(lines, folder, memory="256M", native=native, gzip=gzip)
     assert summary["spilled"]
     return folder
@@ -42,12 +42,19 @@ def partitioned(lines, folder, partitions, buckets, chunk_tokens=500, native=Fal
 
 @pytest.mark.parametrize("order", [2, 3, 5])
 @pytest.mark.parametrize("smoothing", ["mkn", "kn"])
-@pytest.mark.parametrize("pieces", [(1, 1), (4, 1), (1, 3), (9, 6)])
+@pytest.mark.parametrize("pieces", [(1, 1), (4, 1), (1, 3), (9, 6), (3, 12)])  # 12: file names b1_ and b11_
 def test_same_arpa_bytes_as_in_memory(tmp_path, lee_lines, order, smoothing, pieces):
     a = in_memory(lee_lines, tmp_path / "a", order=order, smoothing=smoothing)
     b = partitioned(lee_lines, tmp_path / "b", *pieces, order=order, smoothing=smoothing)
     assert (a / "model.arpa").read_bytes() == (b / "model.arpa").read_bytes()
     assert (a / "vocab.json").read_bytes() == (b / "vocab.json").read_bytes()
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_threads_over_partitions_give_the_same_model(tmp_path, lee_lines, workers):
+    a = in_memory(lee_lines, tmp_path / "a", order=5)
+    b = partitioned(lee_lines, tmp_path / "b", 7, 4, workers=workers, order=5)
+    assert (a / "model.arpa").read_bytes() == (b / "model.arpa").read_bytes()
 
 
 @pytest.mark.parametrize(
@@ -192,3 +199,27 @@ def test_cli_memory_options(tmp_path, lee_lines):
     gone = run("--order", 3, "-o", tmp_path / "gone", "--temp-dir", tmp_path / "no" / "such")
     assert gone.exit_code == 1 and "temporary files" in str(gone.exception or gone.output)
     assert not (tmp_path / "small").exists() and not (tmp_path / "gone").exists()
+
+
+def test_one_sort_numbers_contexts_and_ngrams_as_two_sorts_do():
+    """Keys of 54 bits (past float64's exact integers): contexts and n-grams from one sort by
+    (context, word) are those of a sort by context then one by (context id, word)."""
+
+    rng = np.random.default_rng(1)
+    V, m, n_context = 1_000_000, 50_000, 10_000
+    context = rng.integers(0, n_context, m).astype(np.int64)
+    left = rng.integers(0, V, m).astype(np.int32)
+    word = rng.integers(0, V, m).astype(np.int64)
+    context[:500], left[:500], word[:500] = context[500:1000], left[500:1000], word[500:1000]  # repeats
+    valid = rng.random(m) < 0.9
+    rows = np.arange(m, dtype=np.int32)
+    got = bounded._count_with_contexts(context, left, word, valid, rows, V, n_context)
+    bits = (n_context * V - 1).bit_length()
+    _, _, _, want_context = bounded._group_rows(context[valid] * V + left[valid], rows[valid], m, bits)
+    n = int(want_context.max()) + 1
+    keys = want_context[valid].astype(np.int64) * V + word[valid]
+    want = bounded._group_rows(keys, rows[valid], m, (n * V - 1).bit_length())
+    assert (n_context * V * V - 1).bit_length() == 54 and got[5] == n
+    for g, w in zip(got[:4], want):
+        assert np.array_equal(g, w)
+    assert np.array_equal(got[4], want_context)

@@ -39,8 +39,10 @@ import os
 import shutil
 import struct
 import tempfile
+import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,8 +63,6 @@ from textkit.lm.counting import (
     special_id,
 )
 from textkit.lm.smoothing import (
-    _context_sums,
-    _interpolate,
     _log10,
     count_of_counts,
     discounts_from_counts,
@@ -76,6 +76,8 @@ _BASE = 96 << 20  # what the interpreter, numpy and the compiled kernels take be
 _IN_MEMORY_BYTES_PER_ORDER = 27  # the in-memory build's peak per token and order (with a margin over order 5's ~100)
 _CHUNK_TOKENS = 1 << 22  # ids read per step from the id file
 _PENDING = 6  # arrays waiting to be written to the temporary folder
+_NO_REFS = np.zeros(0, dtype=np.int32)
+_WORKERS = 2  # threads over partitions (the kernels release the GIL)
 
 
 def parse_memory(spec: str | int) -> int:
@@ -129,8 +131,6 @@ class _Spill:
     ``_PENDING`` arrays wait, and :meth:`flush` waits for all (before anything is read back)."""
 
     def __init__(self, temp_dir):
-        from concurrent.futures import ThreadPoolExecutor
-
         parent = Path(temp_dir) if temp_dir is not None else Path(tempfile.gettempdir())
         self.parent = parent
         try:
@@ -140,6 +140,7 @@ class _Spill:
         self.meta: dict = {}
         self._pool = ThreadPoolExecutor(max_workers=1)
         self._pending: deque = deque()
+        self._lock = threading.RLock()  # partitions are worked on by two threads
 
     def __enter__(self):
         return self
@@ -163,9 +164,10 @@ class _Spill:
             self.meta[f"{name}.{key}"] = (array.dtype.str, array.shape)
 
     def _write(self, name: str, mode: str, array: np.ndarray) -> None:
-        self._pending.append(self._pool.submit(self._write_now, name, mode, np.ascontiguousarray(array)))
-        while len(self._pending) > _PENDING:
-            self._pending.popleft().result()
+        with self._lock:
+            self._pending.append(self._pool.submit(self._write_now, name, mode, np.ascontiguousarray(array)))
+            while len(self._pending) > _PENDING:
+                self._pending.popleft().result()
 
     def _write_now(self, name: str, mode: str, array: np.ndarray) -> None:
         try:
@@ -175,11 +177,14 @@ class _Spill:
             raise self.error(e) from None
 
     def flush(self) -> None:
-        while self._pending:
-            self._pending.popleft().result()
+        with self._lock:
+            while self._pending:
+                self._pending.popleft().result()
 
-    def load(self, name: str, key: str) -> np.ndarray:
-        self.flush()
+    def load(self, name: str, key: str, flush: bool = True) -> np.ndarray:
+        """An array saved with :meth:`save` (``flush=False``: known to be written already)."""
+        if flush:
+            self.flush()
         dtype, shape = self.meta[f"{name}.{key}"]
         return np.fromfile(self.path / f"{name}.{key}", dtype=dtype).reshape(shape)
 
@@ -200,6 +205,18 @@ class _Spill:
         from textkit.io import output_error
 
         return output_error(f"{self.parent} (temporary files)", e)
+
+
+def _release_free_memory() -> None:
+    """Give the memory freed by the last step back to the system (glibc keeps what worker threads
+    freed in their own heaps, where the next step, run on other threads, cannot reuse it)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
 
 
 def _write_bytes(f, data) -> None:
@@ -278,6 +295,25 @@ def _line_chunks(path: Path, size: int, eos: int) -> Iterator[np.ndarray]:
         yield rest
 
 
+def _in_turn(work: Callable, items: Iterable, workers: int) -> Iterator:
+    """``work(item)`` for every item, on ``workers`` threads (at most that many items at a time:
+    each holds a partition), the results in the items' order."""
+    if workers <= 1:
+        yield from map(work, items)
+        return
+    pool = ThreadPoolExecutor(max_workers=workers)
+    running: deque = deque()
+    try:
+        for item in items:
+            running.append(pool.submit(work, item))
+            if len(running) >= workers:
+                yield running.popleft().result()
+        while running:
+            yield running.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 # ---- 2. counting a partition --------------------------------------------------------------------
 @njit(nogil=True, cache=True)
 def _fill_windows(seq, part_of, q, bos, out, at):
@@ -347,6 +383,16 @@ def _count_partition(W: np.ndarray, V: int, bos: int, order: int):
         if n > 2:  # contexts of n-1 words: level n-2 extended by the word n-1 back
             left, right = W[:, N - n], W[:, N - n + 1]
             valid = (context >= 0) & (left >= 0) & (right != bos)
+            if max(n_context * V * V - 1, 0).bit_length() <= 64:
+                # one sort by (context, word) numbers the contexts and the n-grams together
+                uniq, first, counts, group_of, context, n_context = _count_with_contexts(
+                    context, left, word, valid, rows, V, n_context
+                )
+                suffix = entry_of_row[first]
+                tables.append((NgramTable(uniq, counts, suffix), first, n_context))
+                entry_of_row = group_of
+                context = context.astype(np.int64)
+                continue
             ctx_keys = context[valid] * V + left[valid]
             bits = max(n_context * V - 1, 0).bit_length()
             _, _, _, context = _group_rows(ctx_keys, rows[valid], m, bits)
@@ -360,6 +406,64 @@ def _count_partition(W: np.ndarray, V: int, bos: int, order: int):
         tables.append((NgramTable(uniq, counts, suffix), first, n_context))
         entry_of_row = group_of
     return tables
+
+
+def _count_with_contexts(context, left, word, valid, rows, V: int, n_context: int):
+    """The table of one order and the numbering of its contexts from one sort: the rows' keys
+    (context of n-2 words × V + the word before it) × V + their word sort the n-grams by context
+    (n-1 words) then word, as the two sorts of :func:`_count_partition` would. Returns the
+    distinct keys (context id × V + word), each one's first row and count, the n-gram and the
+    context of every row (-1: none), and the number of contexts."""
+    m = len(rows)
+    keys = context[valid] * V + left[valid]
+    keys = keys.astype(np.uint64)
+    keys *= np.uint64(V)
+    keys += word[valid].astype(np.uint64)
+    bits = max(n_context * V * V - 1, 0).bit_length()
+    if len(keys) == 0:
+        return (
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int32),
+            np.zeros(0, np.int32),
+            np.full(m, -1, np.int32),
+            np.full(m, -1, np.int32),
+            0,
+        )
+    keys, sorted_rows = radix_sort(keys, rows[valid], bits, overwrite=True)
+    return _groups_with_contexts(keys, sorted_rows, m, V)
+
+
+@njit(nogil=True, cache=True)
+def _groups_with_contexts(keys, rows, n_rows, V):
+    """:func:`_groups` over keys ``(context × V + left) × V + word``: the n-gram groups with their
+    keys renumbered as (context id × V + word), and the contexts (the keys' quotient by V)."""
+    n = len(keys)
+    v = np.uint64(V)  # uint64 with int64 would be float64 in numba
+    n_groups = 0
+    n_contexts = 0
+    for i in range(n):
+        if i == 0 or keys[i] != keys[i - 1]:
+            n_groups += 1
+        if i == 0 or keys[i] // v != keys[i - 1] // v:
+            n_contexts += 1
+    uniq = np.empty(n_groups, dtype=np.int64)
+    first = np.empty(n_groups, dtype=np.int32)
+    counts = np.zeros(n_groups, dtype=np.int32)
+    group_of = np.full(n_rows, -1, dtype=np.int32)
+    context_of = np.full(n_rows, -1, dtype=np.int32)
+    g = -1
+    c = -1
+    for i in range(n):
+        if i == 0 or keys[i] // v != keys[i - 1] // v:
+            c += 1
+        if i == 0 or keys[i] != keys[i - 1]:
+            g += 1
+            uniq[g] = np.int64(c) * np.int64(V) + np.int64(keys[i] % v)
+            first[g] = rows[i]
+        counts[g] += 1
+        group_of[rows[i]] = g
+        context_of[rows[i]] = c
+    return uniq, first, counts, group_of, context_of, n_contexts
 
 
 def _adjust(tables, W: np.ndarray, bos: int, order: int) -> list[np.ndarray]:
@@ -380,6 +484,94 @@ def _adjust(tables, W: np.ndarray, bos: int, order: int) -> list[np.ndarray]:
     return adjusted
 
 
+@njit(nogil=True, cache=True)
+def _estimate_order(context, a, suffix, lower, d1, d2, d3, n_context):
+    """One order of one partition, entries sorted by context: p(w|h) of every entry, γ(h) of every
+    context, and the first entry of each context. The arithmetic is :func:`_context_sums` and
+    :func:`_interpolate`'s, operation for operation (the same bits)."""
+    m = len(context)
+    total = np.zeros(n_context)
+    gamma = np.ones(n_context)
+    n_runs = 0
+    for i in range(m):
+        if i == 0 or context[i] != context[i - 1]:
+            n_runs += 1
+    starts = np.empty(n_runs, dtype=np.int64)
+    r = 0
+    i = 0
+    while i < m:
+        c = context[i]
+        starts[r] = i
+        r += 1
+        n1 = n2 = n3 = 0
+        t = 0.0
+        j = i
+        while j < m and context[j] == c:
+            k = a[j]
+            t += k
+            if k == 1:
+                n1 += 1
+            elif k == 2:
+                n2 += 1
+            elif k >= 3:
+                n3 += 1
+            j += 1
+        total[c] = t
+        if t != 0.0:
+            g = d1 * np.float64(n1)
+            g += d2 * np.float64(n2)
+            g += d3 * np.float64(n3)
+            gamma[c] = g / t
+        i = j
+    p = np.empty(m)
+    for i in range(m):
+        k = a[i]
+        c = context[i]
+        discount = 0.0 if k <= 0 else (d1 if k == 1 else (d2 if k == 2 else d3))
+        x = (np.float64(k) - discount) / total[c]
+        y = gamma[c] * lower[suffix[i]]
+        p[i] = x + y
+    return p, total, gamma, starts
+
+
+@njit(nogil=True, cache=True)
+def _by_bucket(W, rows, column, lo, hi, values, refs, bucket_of, n_buckets):
+    """The words ``W[rows, lo:hi]``, their ``values`` and their ``refs`` (if any) grouped by the
+    bucket of their first word ``W[rows, column]`` (a stable counting sort); where each bucket's
+    group starts (one entry more, the end); each item's bucket and place in its bucket's group.
+    The rows are read once, in the given order (they are scattered over ``W``)."""
+    m, k = len(rows), hi - lo
+    gathered = np.empty((m, k), dtype=W.dtype)
+    bucket = np.empty(m, dtype=np.int32)
+    bounds = np.zeros(n_buckets + 1, dtype=np.int64)
+    for i in range(m):
+        row = rows[i]
+        for j in range(k):
+            gathered[i, j] = W[row, lo + j]
+        b = bucket_of[W[row, column]]
+        bucket[i] = b
+        bounds[b + 1] += 1
+    for b in range(n_buckets):
+        bounds[b + 1] += bounds[b]
+    at = bounds[:-1].copy()
+    words = np.empty((m, k), dtype=W.dtype)
+    out = np.empty(m, dtype=values.dtype)
+    with_refs = len(refs) > 0
+    out_refs = np.empty(m if with_refs else 0, dtype=refs.dtype)
+    index = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        b = bucket[i]
+        t = at[b]
+        at[b] = t + 1
+        for j in range(k):
+            words[t, j] = gathered[i, j]
+        out[t] = values[i]
+        if with_refs:
+            out_refs[t] = refs[i]
+        index[i] = t - bounds[b]
+    return words, out, out_refs, bounds, bucket, index
+
+
 # ---- the plan ------------------------------------------------------------------------------------
 def _bytes_per_row(order: int) -> int:
     """Working memory per n-gram occurrence while a partition is counted or estimated."""
@@ -388,7 +580,7 @@ def _bytes_per_row(order: int) -> int:
 
 def _bytes_per_entry(order: int) -> int:
     """Working memory per top-order n-gram while a bucket is put in order and written."""
-    return 28 * order + 72
+    return 36 * order + 72
 
 
 def _assign_partitions(weights: np.ndarray, n_parts: int) -> np.ndarray:
@@ -432,6 +624,7 @@ def build_bounded(
     partitions: int | None = None,
     buckets: int | None = None,
     chunk_tokens: int = _CHUNK_TOKENS,
+    workers: int | None = None,
 ) -> BuildResult:
     """Count and estimate a (modified) Kneser-Ney model in about ``memory`` bytes, spilling to a
     folder under ``temp_dir`` (the system's temporary folder if None), removed at the end.
@@ -439,8 +632,12 @@ def build_bounded(
     ``write_model(stream)`` is called once with the model as a stream to write it from (a
     :class:`TablesStream` or a :class:`PartitionedStream`; see :func:`write_arpa_stream`).
     ``partitions`` / ``buckets`` force the number of pieces (tests); by default they follow
-    from ``memory``, and a corpus that fits is built in memory in one piece.
+    from ``memory``, and a corpus that fits is built in memory in one piece. Partitions are
+    counted and estimated on ``workers`` threads (default: two where there are two processors),
+    each within its share of the budget.
     """
+    if workers is None:
+        workers = min(_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
     with _Spill(temp_dir) as spill:
         vocab, unigram, n_ids, n_lines = _read_text(texts, split_lines, vocab, min_freq, spill)
         if n_lines == 0:
@@ -458,7 +655,7 @@ def build_bounded(
         in_memory = n_ids * _IN_MEMORY_BYTES_PER_ORDER * max(order, 5)
         fits = in_memory <= usable and partitions is None and buckets is None
         if partitions is None:
-            partitions = 1 if fits else max(1, -(-n_ids * _bytes_per_row(order) // usable))
+            partitions = 1 if fits else max(1, -(-n_ids * _bytes_per_row(order) * workers // usable))
         if buckets is None:
             buckets = 1 if fits else max(1, -(-n_ids * _bytes_per_entry(order) // usable))
         if order == 1 or fits:
@@ -468,8 +665,11 @@ def build_bounded(
         logger.info("building in %d partitions and %d output buckets under %s", partitions, buckets, spill.path)
         builder = _Partitioned(spill, vocab, unigram, n_lines, order, modified, discounts, partitions, buckets)
         builder.chunk_tokens = chunk_tokens
+        builder.workers = workers
         builder.count()
+        _release_free_memory()
         builder.estimate()
+        _release_free_memory()
         write_model(builder.stream())
         return BuildResult(
             vocab,
@@ -520,36 +720,45 @@ class _Partitioned:
         self.t = np.zeros((order + 1, 4), dtype=np.int64)  # count-of-counts per order
         self.a1 = np.zeros(self.V, dtype=np.int64)  # distinct bigrams ending in each word
         self.n = np.zeros(order + 1, dtype=np.int64)  # n-grams per order
+        self.filled: dict[str, np.ndarray] = {}  # items in each bucket's file, per file
         self.chunk_tokens = _CHUNK_TOKENS
+        self.workers = 1
+        self.lock = threading.Lock()
 
     def _rows(self, q: int) -> np.ndarray:
         m = int(self.rows_after[self.part_of == q].sum())
         W = np.empty((m, self.order), dtype=np.int32)
         at = 0
-        for seq in _line_chunks(self.spill.file("seq"), self.chunk_tokens, self.eos):
+        for seq in _line_chunks(self.spill.path / "seq", self.chunk_tokens, self.eos):
             at = _fill_windows(seq, self.part_of, q, self.bos, W, at)
         assert at == m
         return W
 
     def count(self) -> None:
         """Step 2: every partition counted, adjusted, its count-of-counts added up, and spilled."""
-        for q in range(self.P):
-            self.spill.flush()  # the last partition's arrays are written before this one's are made
-            W = self._rows(q)
-            tables = _count_partition(W, self.V, self.bos, self.order)
-            adjusted = _adjust(tables, W, self.bos, self.order)
-            self.a1 += np.bincount(tables[0][0].suffix, minlength=self.V)
-            arrays = {"W": W}
-            for i, ((table, first, n_context), a) in enumerate(zip(tables, adjusted)):
-                n = i + 2
-                self.t[n] += count_of_counts(a)
-                self.n[n] += len(a)
-                # keys are context id × V + last word: the context ids (int32) and the rows give them back
-                context = (table.keys // self.V).astype(np.int32)
-                arrays.update({f"x{n}": context, f"a{n}": a.astype(np.int32), f"s{n}": table.suffix, f"f{n}": first})
-                arrays[f"c{n}"] = np.array([n_context])
+        self.spill.flush()
+        for q, a1, t, arrays in _in_turn(self._count_one, range(self.P), self.workers):
+            self.a1 += a1
+            for n in range(2, self.order + 1):
+                self.t[n] += t[n]
+                self.n[n] += len(arrays[f"a{n}"])
             self.spill.save(f"p{q}", **arrays)
-            del W, tables, adjusted, arrays
+            del arrays
+
+    def _count_one(self, q: int):
+        W = self._rows(q)
+        tables = _count_partition(W, self.V, self.bos, self.order)
+        adjusted = _adjust(tables, W, self.bos, self.order)
+        a1 = np.bincount(tables[0][0].suffix, minlength=self.V)
+        arrays, t = {}, {}  # W is made again from the id file when the partition is estimated
+        for i, ((table, first, n_context), a) in enumerate(zip(tables, adjusted)):
+            n = i + 2
+            t[n] = count_of_counts(a)
+            # keys are context id × V + last word: the context ids (int32) and the rows give them back
+            context = (table.keys // self.V).astype(np.int32)
+            arrays.update({f"x{n}": context, f"a{n}": a.astype(np.int32), f"s{n}": table.suffix, f"f{n}": first})
+            arrays[f"c{n}"] = np.array([n_context])
+        return q, a1, t, arrays
 
     def estimate(self) -> None:
         """Step 3: discounts, unigram probabilities, then each partition's probabilities and
@@ -571,60 +780,74 @@ class _Partitioned:
                 self.fell_back.append(n)
         self.p1 = unigram_probs(a, counted, self.discounts[0], bos)
         self.backoff1 = np.zeros(V)  # log10 γ of each word as a context
-        for q in range(self.P):
-            self.spill.flush()
-            self._estimate_partition(q)
+        self.spill.flush()
+        for q in _in_turn(self._estimate_partition, range(self.P), self.workers):
             self.spill.remove(f"p{q}.")
         self.p1 = _log10(self.p1)
 
-    def _estimate_partition(self, q: int) -> None:
-        spill, V, N = self.spill, self.V, self.order
-        W = spill.load(f"p{q}", "W")
+    def _estimate_partition(self, q: int) -> int:
+        spill, N = self.spill, self.order
+        W = self._rows(q)
         lower = self.p1
-        for n in range(2, N + 1):
-            first = spill.load(f"p{q}", f"f{n}")
-            keys = spill.load(f"p{q}", f"x{n}").astype(np.int64)
-            keys *= V
-            keys += W[first, N - 1]
-            a = spill.load(f"p{q}", f"a{n}").astype(np.int64)
-            suffix = spill.load(f"p{q}", f"s{n}")
-            n_context = int(spill.load(f"p{q}", f"c{n}")[0])
-            d = self.discounts[n - 1]
-            total, gamma = _context_sums(keys, a, d, V, n_context)
-            p = _interpolate(NgramTable(keys, None, suffix), a, d, V, total, gamma, lower)
+        for n in range(2, N + 1):  # the partition's files were written before step 3 began
+            first = spill.load(f"p{q}", f"f{n}", flush=False)
+            context = spill.load(f"p{q}", f"x{n}", flush=False)
+            a = spill.load(f"p{q}", f"a{n}", flush=False)
+            suffix = spill.load(f"p{q}", f"s{n}", flush=False)
+            n_context = int(spill.load(f"p{q}", f"c{n}", flush=False)[0])
+            d1, d2, d3 = (float(x) for x in self.discounts[n - 1])
+            p, total, gamma, starts = _estimate_order(context, a, suffix, lower, d1, d2, d3, n_context)
             del a, suffix
             # context weights: γ of each context (n-1 words) that has an extension here
+            refs = _NO_REFS
             if n == 2:
-                here = total > 0
-                self.backoff1[here] = _log10(gamma[here])
+                here = context[starts]
+                here = here[total[here] > 0]
+                self.backoff1[here] = _log10(gamma[here])  # the words of partition q only
             else:
-                context = keys // V  # ascending: the keys are sorted
-                at = np.flatnonzero(np.diff(context, prepend=-1))  # each context's first n-gram
-                ctx_words = W[first[at], N - n : N - 1]
-                self._scatter(f"b{n - 1}", ctx_words, _log10(gamma[context[at]]))
-            del total, gamma
-            words = W[first, N - n :]
-            self._scatter(f"e{n}", words, _log10(p.copy()))
+                # each entry refers to its context's record (its prefix, in the same bucket)
+                record = self._scatter(f"b{n - 1}", W, first[starts], N - n, N - 1, _log10(gamma[context[starts]]))
+                refs = np.repeat(record.astype(np.int32), np.diff(np.append(starts, len(context))))
+                del record
+            del total, gamma, starts
+            # an entry of order >= 3 keeps its last word: its prefix is the record it refers to
+            self._scatter(f"e{n}", W, first, N - n if n == 2 else N - 1, N, _log10(p.copy()), refs, N - n)
             lower = p
-            del keys, first
+            del context, first, refs
+        return q
 
-    def _scatter(self, name: str, words: np.ndarray, values: np.ndarray) -> None:
-        if len(words) == 0:
-            return
-        bucket = self.bucket_of[words[:, 0]]
-        if self.B <= 1 << 15:  # numpy sorts 16-bit integers by radix
-            bucket = bucket.astype(np.int16)
-        order_by = np.argsort(bucket, kind="stable")
-        bounds = np.searchsorted(bucket[order_by], np.arange(self.B + 1))
-        for b in range(self.B):
-            lo, hi = bounds[b], bounds[b + 1]
-            if hi > lo:
-                rows = order_by[lo:hi]
-                self.spill.append(f"{name}_{b}.w", words[rows])
-                self.spill.append(f"{name}_{b}.v", values[rows])
+    def _scatter(
+        self, name: str, W: np.ndarray, rows: np.ndarray, lo: int, hi: int, values: np.ndarray, refs=None, first=None
+    ) -> np.ndarray:
+        """Append the words ``W[rows, lo:hi]``, their ``values`` (and ``refs``) to the files of their
+        buckets (by first word, column ``first`` of W, ``lo`` if None), keeping their order within
+        each bucket. Returns each item's index in its bucket's file."""
+        if len(rows) == 0:
+            return np.zeros(0, dtype=np.int64)
+        refs = _NO_REFS if refs is None else refs
+        words, values, refs, bounds, bucket, index = _by_bucket(
+            W, rows, lo if first is None else first, lo, hi, values, refs, self.bucket_of, self.B
+        )
+        with self.lock:  # a partition's items go to each bucket's file together
+            filled = self.filled.setdefault(name, np.zeros(self.B, dtype=np.int64))
+            for b in range(self.B):
+                start, end = bounds[b], bounds[b + 1]
+                if end > start:
+                    self.spill.append(f"{name}_{b}.w", words[start:end])
+                    self.spill.append(f"{name}_{b}.v", values[start:end])
+                    if len(refs):
+                        self.spill.append(f"{name}_{b}.r", refs[start:end])
+            index += filled[bucket]
+            filled += np.diff(bounds)
+        return index
 
     def counts(self) -> list[int]:
         return [self.V] + [int(x) for x in self.n[2:]]
+
+    @property
+    def rank_dtype(self):
+        """Ranks of n-grams (any order) in the model: int32 when they fit."""
+        return np.int32 if max(self.n) < 2**31 else np.int64
 
     def stream(self) -> PartitionedStream:
         return PartitionedStream(self)
@@ -662,11 +885,24 @@ class PartitionedStream:
             yield np.arange(V, dtype=np.int32)[:, None], None, b.p1, b.backoff1 if N > 1 else None
             return
         offsets = {j: 0 for j in range(2, n)}  # entries of order j in the buckets before this one
+        before = 0  # entries of order n in the buckets before this one
         for bucket in range(b.B):
-            words = b.spill.read(f"e{n}_{bucket}.w", np.int32, n)
             probs = b.spill.read(f"e{n}_{bucket}.v", np.float64)
-            keys = self._keys(words, bucket, offsets)
-            keys, order_by = radix_sort(keys.astype(np.uint64), np.arange(len(keys), dtype=np.int64))
+            if n == 2:
+                words = b.spill.read(f"e{n}_{bucket}.w", np.int32, n)
+                keys = words[:, 0].astype(np.int64) * V + words[:, 1]
+            else:  # the prefix is the context record each entry refers to, its words and rank known
+                refs = b.spill.read(f"e{n}_{bucket}.r", np.int32)
+                words = np.empty((len(refs), n), dtype=np.int32)
+                words[:, : n - 1] = b.spill.read(f"b{n - 1}_{bucket}.w", np.int32, n - 1)[refs]
+                words[:, n - 1] = b.spill.read(f"e{n}_{bucket}.w", np.int32)
+                keys = b.spill.read(f"r{n - 1}_{bucket}.rank", b.rank_dtype)[refs].astype(np.int64)
+                del refs
+                keys *= V
+                keys += words[:, n - 1]
+                b.spill.remove(f"r{n - 1}_{bucket}.")
+                b.spill.remove(f"b{n - 1}_{bucket}.")
+            keys, order_by = radix_sort(keys.astype(np.uint64), np.arange(len(keys), dtype=np.int32), overwrite=True)
             keys = keys.astype(np.int64)
             backoff = None
             if n < N:
@@ -675,12 +911,16 @@ class PartitionedStream:
                 ctx_gamma = b.spill.read(f"b{n}_{bucket}.v", np.float64)
                 at = _ranks(keys, self._keys(ctx_words, bucket, offsets))
                 backoff[at] = ctx_gamma
-                # the next order looks its prefixes up here
+                # the next order looks its prefixes up here: by key (records) and by rank (entries)
                 b.spill.save(f"k{n}_{bucket}", keys=keys)
+                at += before
+                b.spill.append(f"r{n}_{bucket}.rank", at.astype(b.rank_dtype))
+                del at, ctx_words, ctx_gamma
+            before += len(keys)
             for j in range(2, n):
                 offsets[j] += b.spill.meta[f"k{j}_{bucket}.keys"][1][0]
             b.spill.remove(f"e{n}_{bucket}.")
-            b.spill.remove(f"b{n}_{bucket}.")
+            b.spill.remove(f"b{n}_{bucket}.v")  # its words give the next order's prefixes
             if n == N:  # no order left to look prefixes up in this bucket
                 for j in range(2, N):
                     b.spill.remove(f"k{j}_{bucket}.")
@@ -700,18 +940,17 @@ class PartitionedStream:
 def _ranks(table: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Where each of ``keys`` (all present) is in the sorted ``table``: the keys are sorted first,
     so the searches walk the table forward instead of jumping across it."""
-    index = np.zeros(len(keys), dtype=np.int64)
+    index = np.zeros(len(keys), dtype=np.int32)  # a bucket's table holds fewer than 2**31 entries
     if len(keys):
-        ordered, positions = radix_sort(keys.astype(np.uint64), np.arange(len(keys), dtype=np.int64))
+        ordered, positions = radix_sort(keys.astype(np.uint64), np.arange(len(keys), dtype=np.int32), overwrite=True)
         _search(table, ordered, positions, index, True)
-    return index
+    return index.astype(np.int64)
 
 
 # ---- writers -----------------------------------------------------------------------------------
 def write_arpa_stream(path: Path, stream) -> None:
     """The ARPA file of ``stream`` (byte for byte what :func:`textkit.lm.arpa.write_arpa` writes)."""
     import gzip
-    from concurrent.futures import ThreadPoolExecutor
 
     from textkit.lm.arpa_text import token_table
 
@@ -719,30 +958,47 @@ def write_arpa_stream(path: Path, stream) -> None:
     with open(path, "wb") as raw:
         out = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) if gz else raw
         header = "\\data\\\n" + "".join(f"ngram {n}={c}\n" for n, c in enumerate(stream.counts(), 1))
-        out.write(header.encode())
         token_bytes, token_starts = token_table(stream.tokens)
-        pool, pending = ThreadPoolExecutor(max_workers=2), deque()
-        for n in range(1, stream.order + 1):
-            out.write(f"\n\\{n}-grams:\n".encode())
-            for words, _, probs, backoff in _ordered(stream, n):
-                for lo in range(0, len(probs), 1 << 18):
-                    hi = lo + (1 << 18)
-                    pending.append(
-                        pool.submit(
-                            _format,
-                            words[lo:hi],
-                            probs[lo:hi],
-                            None if backoff is None else backoff[lo:hi],
-                            token_bytes,
-                            token_starts,
+        # blocks are formatted on two workers and written (or compressed) in order on a third, so
+        # that sorting the next bucket goes on while the disk takes the last one
+        pool, writer = ThreadPoolExecutor(max_workers=2), ThreadPoolExecutor(max_workers=1)
+        pending, written = deque(), deque()
+
+        def put(data) -> None:
+            written.append(writer.submit(out.write, data))
+            while len(written) > 2:
+                written.popleft().result()
+
+        try:
+            put(header.encode())
+            for n in range(1, stream.order + 1):
+                _release_free_memory()  # what the last order's blocks left in the workers' heaps
+                put(f"\n\\{n}-grams:\n".encode())
+                for words, _, probs, backoff in _ordered(stream, n):
+                    for lo in range(0, len(probs), 1 << 18):
+                        hi = lo + (1 << 18)
+                        pending.append(
+                            pool.submit(
+                                _format,
+                                words[lo:hi],
+                                probs[lo:hi],
+                                None if backoff is None else backoff[lo:hi],
+                                token_bytes,
+                                token_starts,
+                            )
                         )
-                    )
-                    if len(pending) > 2:  # at most three blocks of text in memory
-                        out.write(pending.popleft().result())
-            while pending:
-                out.write(pending.popleft().result())
-        out.write(b"\n\\end\\\n")
-        pool.shutdown()
+                        if len(pending) > 2:  # at most three blocks of text being made
+                            put(pending.popleft().result())
+                while pending:
+                    put(pending.popleft().result())
+            put(b"\n\\end\\\n")
+            while written:
+                written.popleft().result()
+        finally:
+            for future in (*pending, *written):
+                future.cancel()
+            pool.shutdown(wait=True)
+            writer.shutdown(wait=True)
         if gz:
             out.close()
 
