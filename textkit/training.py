@@ -20,6 +20,7 @@ trainer's (:mod:`textkit.lm.train`, :mod:`textkit.lm.distributed`).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -28,7 +29,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from textkit.errors import TextkitError
+from textkit.errors import TextkitError, UsageError
 
 
 class TrainingDiverged(TextkitError):
@@ -181,6 +182,25 @@ class EarlyStopping:
 
     def load_state_dict(self, state: dict) -> None:
         self.best, self.bad_epochs = float(state["best"]), int(state["bad_epochs"])
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run a block with ``n`` torch intra-op threads (None: as it is), then restore the previous setting."""
+    if n is None:
+        yield
+        return
+    if n < 1:
+        raise UsageError(f"threads must be at least 1, not {n}")
+    previous = torch.get_num_threads()
+    if n == previous:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def log(message: str) -> None:

@@ -11,9 +11,8 @@ word2vec vectors (``vectors=PATH``), frozen or fine-tuned.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -23,7 +22,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from textkit.classify.base import TextClassifier, validation_scores
 from textkit.errors import EmptyCorpusError, UsageError
 from textkit.tokenize import Tokenizer, get_tokenizer
-from textkit.training import EarlyStopping, log, progress_bar, train_steps
+from textkit.training import EarlyStopping, log, progress_bar, torch_threads, train_steps
 from textkit.vocab import Vocab
 
 SPECIALS = ("<unk>", "<pad>")
@@ -274,22 +273,6 @@ class RecurrentClassifier(TextClassifier):
         self.module_ = self._module(self.embed_dim_)
         self.module_.load_state_dict(tensors)
         self.module_.to(self._device()).eval()
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run a block with ``n`` torch intra-op threads, then restore the previous setting."""
-    if n is None:
-        yield
-        return
-    if n < 1:
-        raise UsageError(f"threads must be at least 1, not {n}")
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _pad(seqs: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -18,9 +18,8 @@ line to line, and the log-probabilities are summed in natural log.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import torch
@@ -43,6 +42,7 @@ from textkit.io import PathLike, save_tensors
 from textkit.lm import check_generation_options
 from textkit.lm.rnn import GATES, make_recurrent_layer
 from textkit.tokenize import Tokenizer, get_tokenizer
+from textkit.training import torch_threads
 from textkit.vocab import Vocab
 
 KIND = "lm.neural"
@@ -231,7 +231,8 @@ class NeuralLM(nn.Module):
         adaptive head then evaluates only the clusters the targets fall in).
         """
         inputs = self.drop(self.embed(tokens))
-        with _one_thread_if(self.device.type == "cpu" and self._step_macs(tokens.shape[1]) < SERIAL_STEP_MACS):
+        serial = self.device.type == "cpu" and self._step_macs(tokens.shape[1]) < SERIAL_STEP_MACS
+        with torch_threads(1 if serial else None):
             output, state = self.encoder(inputs, state)
         hidden = self.drop(output)
         if targets is not None:
@@ -483,20 +484,6 @@ class NeuralLM(nn.Module):
             return cls(vocab, tokenizer, **{k: config[k] for k in ARCHITECTURE})
         except (UsageError, TypeError) as e:
             raise ModelFileError(f"{source}: invalid architecture ({e})") from None
-
-
-@contextlib.contextmanager
-def _one_thread_if(condition: bool) -> Iterator[None]:
-    """Run the block on one torch intra-op thread if ``condition``, then restore the setting."""
-    previous = torch.get_num_threads()
-    if not condition or previous == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _check_architecture(model, embed_dim, hidden_dim, layers, dropout, tied, impl, init, softmax) -> None:
