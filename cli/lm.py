@@ -21,6 +21,7 @@ from .common import (
     json_option,
     log,
     make_tokenizer,
+    single_threaded_blas,
     tokenizer_options,
 )
 from .lm_neural import neural_options, train_neural
@@ -94,6 +95,8 @@ def eval_ppl(
     elif lowercase is not None or user_dict is not None:
         raise click.UsageError("--lowercase/--keep-case and --user-dict need --lang (they apply to a bare ARPA file)")
     check_model_kind(model, "lm")
+    if _is_ngram(model):
+        single_threaded_blas()
     lm = load_language_model(model, tokenizer=tokenizer)
     start = time.perf_counter()
     result = evaluate(lm, lines)
@@ -106,6 +109,18 @@ def eval_ppl(
             f"{source}: perplexity {result.perplexity:.2f}  cross-entropy {result.cross_entropy_bits:.4f} bits/token  "
             f"tokens {result.tokens}  OOV {100 * result.oov_rate:.2f}%"
         )
+
+
+def _is_ngram(model: str) -> bool:
+    """Whether MODEL is an n-gram model (a bare ARPA file, or a folder of kind lm.ngram)."""
+    from pathlib import Path
+
+    p = Path(model)
+    if not p.is_dir():
+        return p.name.lower().endswith((".arpa", ".arpa.gz"))
+    from textkit.artifacts import read_config
+
+    return read_config(p, family="lm")["kind"] == "lm.ngram"
 
 
 def _text_lines(text_file, dataset, raw, data_dir, split, errors):

@@ -251,6 +251,80 @@ def test_corrupt_native_file_is_a_model_file_error(tmp_path):
         load_language_model(tmp_path / "m")
 
 
+def test_native_file_carries_its_words_and_scores_without_vocab_json(tmp_path):
+    lm = NgramLM(order=3, smoothing="mkn").fit([line.split() for line in TRAIN + ["naïve café\u00a0déjà vu"]])
+    lm.save(tmp_path / "m", native=True)
+    (tmp_path / "m" / "vocab.json").unlink()
+    native = load_language_model(tmp_path / "m")
+    assert native.score_lines(TEST) == lm.score_lines(TEST)
+    assert native.vocab_.tokens == lm.vocab_.tokens and native.tables_.tokens == lm.vocab_.tokens
+    assert native.generate("the", length=5, seed=3) == lm.generate("the", length=5, seed=3)
+    with pytest.raises(ModelFileError, match="vocab.json"):
+        native.vocab_.freqs  # noqa: B018  (only the frequencies live in vocab.json alone)
+
+
+def test_native_file_without_words_takes_them_from_vocab_json(tmp_path):
+    """A native file written before the words were stored in it."""
+    from textkit.io import save_tensors
+    from textkit.lm.native import table_arrays
+
+    lm = NgramLM(order=3, smoothing="kn").fit([line.split() for line in TRAIN])
+    lm.save(tmp_path / "m", native=True)
+    arrays = {k: v for k, v in table_arrays(lm.tables_).items() if k not in ("words", "word_starts")}
+    save_tensors(tmp_path / "m" / "weights.safetensors", arrays)
+    native = load_language_model(tmp_path / "m")
+    assert native.tables_.tokens == lm.vocab_.tokens
+    assert native.score_lines(TEST) == lm.score_lines(TEST)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda a: a["word_starts"].__setitem__(2, 10**9),  # points past the bytes
+        lambda a: a["word_starts"].__setitem__(4, 0),  # goes backwards
+        lambda a: a["word_starts"].__setitem__(-1, 3),  # does not end at the end
+        lambda a: a["words"].__setitem__(1, ord("x")),  # no <unk> <s> </s> first
+        lambda a: a.__setitem__("word_starts", a["word_starts"][:-1]),  # one word short of the tables
+    ],
+)
+def test_damaged_words_of_a_native_file_are_a_model_file_error(tmp_path, damage):
+    from textkit.io import save_tensors
+    from textkit.lm.native import table_arrays
+
+    lm = NgramLM(order=2, smoothing="kn").fit([line.split() for line in TRAIN])
+    lm.save(tmp_path / "m", native=True)
+    arrays = table_arrays(lm.tables_)
+    damage(arrays)
+    save_tensors(tmp_path / "m" / "weights.safetensors", arrays)
+    with pytest.raises(ModelFileError):
+        load_language_model(tmp_path / "m").score_lines(TEST)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from(["the", "cat", "sat", "dog", "cow", "<s>", "\u00a0", "\u3000", "é"]), max_size=12).map(
+            " ".join
+        ),
+        max_size=40,
+    ),
+    st.integers(1, 4),
+)
+def test_scoring_on_threads_gives_the_one_thread_total(lines, repeat):
+    """Blocks cut in halves and scored on several threads: the same total as one thread, and as
+    scoring the whole encoded text at once."""
+    from textkit.lm.scoring import score_text
+
+    lm = NgramLM(order=3, smoothing="mkn").fit([line.split() for line in TRAIN])
+    text = lines * (600 * repeat)  # past the size from which a block is cut in two
+    table = lm._word_table()
+    one = score_text(table, lm.tables_, text, threads=1)
+    assert score_text(table, lm.tables_, iter(text), threads=3) == one
+    seq, n_lines, n_words, n_unknown = lm.encode_lines(text)
+    assert one[1:] == (n_lines, n_words, n_unknown)
+    assert one[0] == pytest.approx(float(lm.log10_probs(seq).sum()), rel=1e-12, abs=1e-9)
+
+
 def test_native_model_perplexity_equals_kenlms_on_a_real_text(tmp_path):
     """The compiled scoring path (split, word lookup and n-gram lookup in compiled code) against the
     kenlm module on the same model, with unknown words and Unicode spaces in the text."""

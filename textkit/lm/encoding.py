@@ -97,19 +97,33 @@ def _encode(buf, slots, token_bytes, unk, bos, eos, seq):
             line_words = 0
             i += 1
             continue
-        space = _space_at(buf, i)
-        if space:
-            i += space
-            continue
-        start = i  # a word: up to the next whitespace or line end
-        while i < n and buf[i] != 10 and _space_at(buf, i) == 0:
+        c = buf[i]
+        if c < 128:  # ASCII, tested here; _space_at for the rest
+            if 9 <= c <= 13 or 28 <= c <= 32:
+                i += 1
+                continue
+        else:
+            space = _space_at(buf, i)
+            if space:
+                i += space
+                continue
+        start = i  # a word: up to the next whitespace (the line break among it), hashed as _hash does
+        h = np.uint64(14695981039346656037)
+        while i < n:
+            c = buf[i]
+            if c < 128:
+                if 9 <= c <= 13 or 28 <= c <= 32:
+                    break
+            elif _space_at(buf, i):
+                break
+            h = (h ^ np.uint64(c)) * np.uint64(1099511628211)
             i += 1
         if line_words == 0:
             seq[at] = bos
             at += 1
         line_words += 1
         n_words += 1
-        slot = _hash(buf, start, i) & mask
+        slot = h & mask
         word = -1
         length = i - start
         while True:
@@ -170,6 +184,25 @@ class WordTable:
         from textkit.lm.counting import special_id
 
         return cls(vocab.tokens, special_id(vocab, UNK), special_id(vocab, BOS), special_id(vocab, EOS))
+
+    @classmethod
+    def from_bytes(cls, token_bytes: np.ndarray, token_starts: np.ndarray, unk: int, bos: int, eos: int) -> WordTable:
+        """The table of words given as their UTF-8 bytes and where each starts (one entry more: the
+        end; checked by the caller), as a native model file stores them."""
+        table = cls.__new__(cls)
+        table.token_bytes = np.ascontiguousarray(token_bytes, dtype=np.uint8)
+        table.token_starts = np.ascontiguousarray(token_starts, dtype=np.int64)
+        skip = np.zeros(len(token_starts) - 1, dtype=np.bool_)
+        skip[[bos, eos]] = True
+        table.slots = _build_slots(table.token_bytes, table.token_starts, skip)
+        table.unk, table.bos, table.eos = unk, bos, eos
+        return table
+
+    def encode_bytes(self, buf: np.ndarray) -> tuple[np.ndarray, int, int, int]:
+        """:meth:`encode` of text given as UTF-8 bytes (uint8, lines separated by ``\\n``)."""
+        seq = np.empty(3 * (len(buf) + 1) // 2 + 2, dtype=np.int32)
+        at, n_lines, n_words, n_unknown = _encode(buf, self.slots, self.token_bytes, self.unk, self.bos, self.eos, seq)
+        return seq[:at], int(n_lines), int(n_words), int(n_unknown)
 
     def encode(self, lines: list[str]) -> tuple[np.ndarray, int, int, int]:
         """The wrapped id sequence of ``lines`` split as ``str.split()`` splits each; and the numbers

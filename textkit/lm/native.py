@@ -2,28 +2,34 @@
 safetensors, read back by memory-mapping.
 
 The file holds, per order n, the sorted int64 keys (n ≥ 2, see :mod:`textkit.lm.counting`), the
-log10 probabilities and (below the top order) the log10 back-off weights, all float64; the words
-are the model's ``vocab.json``. Loading parses the JSON header and maps each array from the file
-without reading it: start-up does not depend on the model size, only the pages that scoring
-touches are read, and a model larger than RAM can still be scored. Nothing in the file can run
-code (safetensors is a JSON header and raw little-endian arrays).
+log10 probabilities and (below the top order) the log10 back-off weights, all float64; and the
+words (the same as the model's ``vocab.json``) as one array of their UTF-8 bytes, ``words``, with
+where each starts, ``word_starts`` (one entry more: the end). Loading parses the JSON header and
+maps each array from the file without reading it: start-up does not depend on the model size, only
+the pages that scoring touches are read, and a model larger than RAM can still be scored. Scoring
+hashes the words from their bytes, so the words never have to become Python strings (a list of
+strings from ``vocab.json`` costs tens of milliseconds per 100k words); a file without the word
+arrays (written before they existed) takes its words from ``vocab.json``. Nothing in the file can
+run code (safetensors is a JSON header and raw little-endian arrays), and every offset is checked
+before compiled code reads through it.
 
 >>> save_tensors("weights.safetensors", table_arrays(tables))
->>> tables = load_tables("weights.safetensors", tokens, order)
+>>> tables = load_tables("weights.safetensors", None, order)   # words from the file
 """
 
 from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from textkit.errors import ModelFileError
 from textkit.io import PathLike, check_readable
-from textkit.lm.arpa import BackoffTables
+from textkit.lm.arpa import SPECIALS, BackoffTables
 
-_DTYPES = {"F64": np.float64, "I64": np.int64}
+_DTYPES = {"F64": np.float64, "I64": np.int64, "U8": np.uint8}
 _MAX_HEADER = 100 << 20
 
 
@@ -36,7 +42,72 @@ def table_arrays(tables: BackoffTables) -> dict[str, np.ndarray]:
         arrays[f"log10_prob_{n}"] = np.ascontiguousarray(tables.log10_prob[n - 1], dtype=np.float64)
         if n < tables.order:
             arrays[f"log10_backoff_{n}"] = np.ascontiguousarray(tables.log10_backoff[n - 1], dtype=np.float64)
-    return arrays
+    return {**arrays, **word_arrays(tables.tokens)}
+
+
+def word_arrays(tokens: Sequence[str]) -> dict[str, np.ndarray]:
+    """``words`` (the UTF-8 bytes of all ``tokens``) and ``word_starts`` (where each starts, and the end)."""
+    if isinstance(tokens, WordList):
+        return {"words": np.array(tokens.data), "word_starts": np.array(tokens.starts)}
+    from textkit.lm.encoding import _token_bytes
+
+    data, starts = _token_bytes(list(tokens))
+    return {"words": data, "word_starts": starts}
+
+
+class WordList(Sequence):
+    """The words of a native file, by id, made Python strings only when first asked for.
+
+    ``data`` holds the UTF-8 bytes of all words, ``starts[i]`` where word i starts (``starts[-1]``:
+    the end); both are checked here, so compiled code may read ``data[starts[i]:starts[i + 1]]``.
+    """
+
+    def __init__(self, data: np.ndarray, starts: np.ndarray, source: str):
+        if (
+            starts.ndim != 1
+            or len(starts) < len(SPECIALS) + 1
+            or starts[0] != 0
+            or starts[-1] != len(data)
+            or not bool(np.all(starts[1:] >= starts[:-1]))
+        ):
+            raise ModelFileError(f"{source}: the word offsets are damaged")
+        self.data, self.starts, self.source = data, starts, source
+        self._list: list[str] | None = None
+        if [self[i] for i in range(len(SPECIALS))] != list(SPECIALS):
+            raise ModelFileError(f"{source}: the words do not start with {' '.join(SPECIALS)}")
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def __getitem__(self, i):
+        if self._list is not None or isinstance(i, slice):
+            return self.to_list()[i]
+        if not -len(self) <= i < len(self):
+            raise IndexError("word id out of range")
+        i %= len(self)
+        return bytes(self.data[self.starts[i] : self.starts[i + 1]]).decode("utf-8", "surrogatepass")
+
+    def __iter__(self):
+        return iter(self.to_list())
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Sequence) and len(self) == len(other) and self.to_list() == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def to_list(self) -> list[str]:
+        """All words as strings (decoded once, then kept)."""
+        if self._list is None:
+            try:
+                blob = self.data.tobytes()
+                bounds = self.starts.tolist()
+                words = [blob[a:b].decode("utf-8", "surrogatepass") for a, b in zip(bounds, bounds[1:])]
+            except UnicodeDecodeError:
+                raise ModelFileError(f"{self.source}: the words are not valid UTF-8") from None
+            if len(set(words)) != len(words):
+                raise ModelFileError(f"{self.source}: a word is listed twice")
+            self._list = words
+        return self._list
 
 
 def map_safetensors(path: PathLike) -> dict[str, np.ndarray]:
@@ -69,9 +140,14 @@ def map_safetensors(path: PathLike) -> dict[str, np.ndarray]:
         raise ModelFileError(f"{p}: not a valid textkit n-gram weights file ({e})") from None
 
 
-def load_tables(path: PathLike, tokens: list[str], order: int) -> BackoffTables:
-    """The back-off tables in ``path`` (memory-mapped) with the model's words ``tokens``."""
+def load_tables(path: PathLike, tokens: Sequence[str] | Callable[[], Sequence[str]], order: int) -> BackoffTables:
+    """The back-off tables in ``path`` (memory-mapped) with the file's own words (a :class:`WordList`);
+    for a file without them, the model's words ``tokens`` (or ``tokens()``: called only then)."""
     arrays = map_safetensors(path)
+    if "words" in arrays and "word_starts" in arrays:
+        tokens = WordList(arrays["words"], arrays["word_starts"], str(path))
+    elif callable(tokens):
+        tokens = tokens()
     try:
         keys = [arrays[f"keys_{n}"] for n in range(2, order + 1)]
         prob = [arrays[f"log10_prob_{n}"] for n in range(1, order + 1)]

@@ -45,6 +45,7 @@ from textkit.lm.arpa import read_arpa, write_arpa
 from textkit.lm.counting import (
     BOS,
     EOS,
+    SPECIALS,
     UNK,
     WordIndex,
     _chunks,
@@ -339,16 +340,25 @@ class NgramLM:
         self._check_fitted()
         tok = self.tokenizer_
         if _splits_in_kernel(tok):
-            if getattr(self, "_table_vocab", None) is not self.vocab_:
-                from textkit.lm.encoding import WordTable
-
-                self._table = WordTable.from_vocab(self.vocab_)
-                self._table_vocab = self.vocab_
-            yield from self._table.encode_blocks(lines)
+            yield from self._word_table().encode_blocks(lines)
             return
         for chunk in _chunks(tok.tokenize_lines(lines), 1 << 14):
             word_ids, lengths, n_unknown = self._word_index().encode(chunk)
             yield wrap_lines(word_ids, lengths, self._bos, self._eos), len(lengths), len(word_ids), n_unknown
+
+    def _word_table(self):
+        """This model's words as a compiled hash table (:class:`~textkit.lm.encoding.WordTable`),
+        made from a native file's word bytes when the vocabulary is still the one loaded with it."""
+        if getattr(self, "_table_vocab", None) is not self.vocab_:
+            from textkit.lm.encoding import WordTable
+
+            if getattr(self, "_words_vocab", None) is self.vocab_:
+                words = self._words
+                self._table = WordTable.from_bytes(words.data, words.starts, self._unk, self._bos, self._eos)
+            else:
+                self._table = WordTable.from_vocab(self.vocab_)
+            self._table_vocab = self.vocab_
+        return self._table
 
     def _word_index(self) -> WordIndex:
         """Strings to this model's ids (built from the vocabulary when first needed)."""
@@ -365,14 +375,20 @@ class NgramLM:
         words, or if every word is outside the vocabulary (a perplexity of ``<unk>`` alone means the
         wrong model or tokenizer).
         """
-        total = 0.0
-        n_lines = n_words = n_unknown = 0
-        for seq, block_lines, block_words, block_unknown in self.encoded_blocks(lines):
-            if block_words:
-                total += float(self.log10_probs(seq).sum())
-            n_lines += block_lines
-            n_words += block_words
-            n_unknown += block_unknown
+        self._check_fitted()
+        if self.tables_ is not None and _splits_in_kernel(self.tokenizer_):  # on several threads
+            from textkit.lm.scoring import score_text
+
+            total, n_lines, n_words, n_unknown = score_text(self._word_table(), self.tables_, lines)
+        else:
+            total = 0.0
+            n_lines = n_words = n_unknown = 0
+            for seq, block_lines, block_words, block_unknown in self.encoded_blocks(lines):
+                if block_words:
+                    total += float(self.log10_probs(seq).sum())
+                n_lines += block_lines
+                n_words += block_words
+                n_unknown += block_unknown
         if n_words == 0:
             raise EmptyCorpusError("the text to score has no tokens (is it empty?)")
         if n_unknown == n_words:
@@ -612,7 +628,8 @@ class NgramLM:
         lm.discounts_ = [tuple(d) for d in config["discounts"]] if config.get("discounts") else None
         lm.discount_fallback_orders_ = config.get("discount_fallback_orders") or []
         lm.tokenizer_ = lm.tokenizer = load_tokenizer(p, config)
-        lm.vocab_ = load_vocab(p)
+        if data_file.endswith((".arpa", ".arpa.gz")) or smoothing in ("mle", "addk"):
+            lm.vocab_ = load_vocab(p)
         if data_file.endswith((".arpa", ".arpa.gz")):
             lm.tables_ = read_arpa(p / data_file)
             lm.counts_ = None
@@ -621,11 +638,32 @@ class NgramLM:
         elif smoothing in ("mle", "addk"):
             lm._load_counts(p / data_file)
         else:
-            from textkit.lm.native import load_tables
-
-            lm.tables_ = load_tables(p / data_file, lm.vocab_.tokens, lm.order)
-            lm.counts_ = None
+            lm._load_native(p, data_file)
         return lm
+
+    def _load_native(self, folder: Path, data_file: str) -> None:
+        """The memory-mapped tables of a native file; its words stay bytes until strings are needed
+        (``vocab.json`` is read only for a file without words, or for the word frequencies)."""
+        from textkit.artifacts import load_vocab
+        from textkit.lm.native import WordList, load_tables
+
+        def json_tokens() -> list[str]:
+            self.vocab_ = load_vocab(folder)
+            return self.vocab_.tokens
+
+        self.tables_ = load_tables(folder / data_file, json_tokens, self.order)
+        self.counts_ = None
+        words = self.tables_.tokens
+        if isinstance(words, WordList):
+
+            def freqs() -> list[int]:
+                vocab = load_vocab(folder)
+                if vocab.tokens != words.to_list():
+                    raise ModelFileError(f"{folder}: vocab.json does not match {data_file} (mixed-up files?)")
+                return vocab.freqs
+
+            self.vocab_ = Vocab._from_distinct(words.to_list, freqs, SPECIALS, UNK, size=len(words))
+            self._words, self._words_vocab = words, self.vocab_
 
     @classmethod
     def from_arpa(cls, path: PathLike, tokenizer="whitespace") -> NgramLM:
