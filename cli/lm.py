@@ -21,6 +21,7 @@ from .common import (
     json_option,
     log,
     make_tokenizer,
+    request_skip_teardown,
     single_threaded_blas,
     tokenizer_options,
 )
@@ -97,6 +98,7 @@ def eval_ppl(
     check_model_kind(model, "lm")
     if _is_ngram(model):
         single_threaded_blas()
+        request_skip_teardown()
     lm = load_language_model(model, tokenizer=tokenizer)
     start = time.perf_counter()
     result = evaluate(lm, lines)

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from .common import run_guarded
+from .common import exit_without_teardown, run_guarded, skip_teardown_requested
 
 COMMANDS: dict[str, tuple[str, str, str]] = {
     # text pipeline
@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> None:
         code = run_guarded(cli, argv)
     except KeyboardInterrupt as e:  # a signal in the moment run_guarded hands back its handler
         code = 143 if type(e).__name__ == "Terminated" else 130
+    if argv is None and code == 0 and skip_teardown_requested():
+        exit_without_teardown(code)
     sys.exit(code)
 
 

@@ -371,7 +371,8 @@ class NgramLM:
         """Total natural-log probability of ``lines``, predicted tokens (words + one ``</s>`` per
         non-empty line), and unknown words: the input of :func:`textkit.lm.perplexity.perplexity_from_logprob`.
 
-        The text is read, encoded and scored a block of lines at a time. Raises if the text has no
+        The text is read, encoded and scored a block of lines at a time (for a back-off model split
+        on whitespace, on several threads: :mod:`textkit.lm.scoring`). Raises if the text has no
         words, or if every word is outside the vocabulary (a perplexity of ``<unk>`` alone means the
         wrong model or tokenizer).
         """

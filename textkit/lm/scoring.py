@@ -19,9 +19,10 @@ import numpy as np
 
 from textkit.lm.arpa import BackoffTables
 from textkit.lm.counting import backoff_log10
-from textkit.lm.encoding import _BLOCK_CHARS, WordTable
+from textkit.lm.encoding import WordTable
 
 MAX_THREADS = 4  # more gain little: a thread scores a few hundred thousand words in tens of milliseconds
+BLOCK_CHARS = 1 << 22  # text per block (a larger batch makes the sorted n-gram lookups cheaper per word)
 _WHOLE = 1 << 16  # a buffer shorter than this (bytes) is not cut
 
 
@@ -59,14 +60,14 @@ def score_text(
 
 
 def _byte_blocks(lines: Iterable[str]) -> Iterator[bytes]:
-    """The UTF-8 bytes of about :data:`~textkit.lm.encoding._BLOCK_CHARS` characters of whole lines at
-    a time, lines separated by ``\\n`` (a line break inside a line is only whitespace there)."""
+    """The UTF-8 bytes of about :data:`BLOCK_CHARS` characters of whole lines at a time, lines
+    separated by ``\\n`` (a line break inside a line is only whitespace there)."""
     block: list[str] = []
     size = 0
     for line in lines:
         block.append(line)
         size += len(line)
-        if size >= _BLOCK_CHARS:
+        if size >= BLOCK_CHARS:
             yield _joined(block)
             block, size = [], 0
     if block:
@@ -92,7 +93,7 @@ def _halves(buf: bytes) -> Iterator[np.ndarray]:
 
 
 def _ordered_map(fn: Callable, items: Iterator, threads: int) -> Iterator:
-    """``map(fn, items)`` run on ``threads`` threads, results in order, at most two per thread pending."""
+    """``map(fn, items)`` run on ``threads`` threads, results in order, at most one more pending than threads."""
     first = next(items, None)
     if first is None:
         return
@@ -109,7 +110,7 @@ def _ordered_map(fn: Callable, items: Iterator, threads: int) -> Iterator:
         pending = deque([pool.submit(fn, first), pool.submit(fn, second)])
         for item in items:
             pending.append(pool.submit(fn, item))
-            while len(pending) > 2 * threads:
+            while len(pending) > threads + 1:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
