@@ -251,7 +251,7 @@ def test_corrupt_native_file_is_a_model_file_error(tmp_path):
         load_language_model(tmp_path / "m")
 
 
-def test_native_file_carries_its_words_and_scores_without_vocab_json(tmp_path):
+def test_native_folder_carries_its_words_and_scores_without_vocab_json(tmp_path):
     lm = NgramLM(order=3, smoothing="mkn").fit([line.split() for line in TRAIN + ["naïve café\u00a0déjà vu"]])
     lm.save(tmp_path / "m", native=True)
     (tmp_path / "m" / "vocab.json").unlink()
@@ -263,15 +263,21 @@ def test_native_file_carries_its_words_and_scores_without_vocab_json(tmp_path):
         native.vocab_.freqs  # noqa: B018  (only the frequencies live in vocab.json alone)
 
 
-def test_native_file_without_words_takes_them_from_vocab_json(tmp_path):
-    """A native file written before the words were stored in it."""
-    from textkit.io import save_tensors
-    from textkit.lm.native import table_arrays
+def test_built_native_folder_carries_its_words(tmp_path):
+    """train-lm's path (the memory-bounded builder) writes the words file too."""
+    lm = NgramLM(order=3, smoothing="kn")
+    lm.build_lines(TRAIN, tmp_path / "m", memory="256M", native=True)
+    native = load_language_model(tmp_path / "m")
+    assert (tmp_path / "m" / "words.safetensors").exists() and native.vocab_.tokens == lm.vocab_.tokens
+    reference = NgramLM(order=3, smoothing="kn").fit([line.split() for line in TRAIN])
+    assert native.score_lines(TEST) == pytest.approx(reference.score_lines(TEST))
 
+
+def test_native_folder_without_words_file_takes_them_from_vocab_json(tmp_path):
+    """A native folder written before the words file existed."""
     lm = NgramLM(order=3, smoothing="kn").fit([line.split() for line in TRAIN])
     lm.save(tmp_path / "m", native=True)
-    arrays = {k: v for k, v in table_arrays(lm.tables_).items() if k not in ("words", "word_starts")}
-    save_tensors(tmp_path / "m" / "weights.safetensors", arrays)
+    (tmp_path / "m" / "words.safetensors").unlink()
     native = load_language_model(tmp_path / "m")
     assert native.tables_.tokens == lm.vocab_.tokens
     assert native.score_lines(TEST) == lm.score_lines(TEST)
@@ -285,17 +291,18 @@ def test_native_file_without_words_takes_them_from_vocab_json(tmp_path):
         lambda a: a["word_starts"].__setitem__(-1, 3),  # does not end at the end
         lambda a: a["words"].__setitem__(1, ord("x")),  # no <unk> <s> </s> first
         lambda a: a.__setitem__("word_starts", a["word_starts"][:-1]),  # one word short of the tables
+        lambda a: a.pop("words"),  # not a words file
     ],
 )
-def test_damaged_words_of_a_native_file_are_a_model_file_error(tmp_path, damage):
+def test_damaged_words_of_a_native_folder_are_a_model_file_error(tmp_path, damage):
     from textkit.io import save_tensors
-    from textkit.lm.native import table_arrays
+    from textkit.lm.native import word_arrays
 
     lm = NgramLM(order=2, smoothing="kn").fit([line.split() for line in TRAIN])
     lm.save(tmp_path / "m", native=True)
-    arrays = table_arrays(lm.tables_)
+    arrays = word_arrays(lm.vocab_.tokens)
     damage(arrays)
-    save_tensors(tmp_path / "m" / "weights.safetensors", arrays)
+    save_tensors(tmp_path / "m" / "words.safetensors", arrays)
     with pytest.raises(ModelFileError):
         load_language_model(tmp_path / "m").score_lines(TEST)
 

@@ -2,26 +2,26 @@
 safetensors, read back by memory-mapping.
 
 The file holds, per order n, the sorted int64 keys (n ≥ 2, see :mod:`textkit.lm.counting`), the
-log10 probabilities and (below the top order) the log10 back-off weights, all float64; and the
-words (the same as the model's ``vocab.json``) as one array of their UTF-8 bytes, ``words``, with
-where each starts, ``word_starts`` (one entry more: the end). Loading parses the JSON header and
-maps each array from the file without reading it: start-up does not depend on the model size, only
-the pages that scoring touches are read, and a model larger than RAM can still be scored. Scoring
-hashes the words from their bytes, so the words never have to become Python strings (a list of
-strings from ``vocab.json`` costs tens of milliseconds per 100k words); a file without the word
-arrays (written before they existed) takes its words from ``vocab.json``. Nothing in the file can
-run code (safetensors is a JSON header and raw little-endian arrays), and every offset is checked
-before compiled code reads through it.
+log10 probabilities and (below the top order) the log10 back-off weights, all float64. Beside it,
+``words.safetensors`` holds the words (the same as the model's ``vocab.json``) as one array of
+their UTF-8 bytes, ``words``, and where each starts, ``word_starts`` (one entry more: the end).
+Loading parses the JSON headers and maps each array from the files without reading it: start-up
+does not depend on the model size, only the pages that scoring touches are read, and a model
+larger than RAM can still be scored. Scoring hashes the words from their bytes, so they never have
+to become Python strings (a list of strings from ``vocab.json`` costs tens of milliseconds per
+100k words); a folder without ``words.safetensors`` (written before it existed) takes its words
+from ``vocab.json``. Nothing in the files can run code (safetensors is a JSON header and raw
+little-endian arrays), and every word offset is checked before compiled code reads through it.
 
->>> save_tensors("weights.safetensors", table_arrays(tables))
->>> tables = load_tables("weights.safetensors", None, order)   # words from the file
+>>> save_tensors("weights.safetensors", table_arrays(tables)); save_tensors(WORDS, word_arrays(tokens))
+>>> tables = load_tables("weights.safetensors", load_words(WORDS), order)
 """
 
 from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -31,6 +31,7 @@ from textkit.lm.arpa import SPECIALS, BackoffTables
 
 _DTYPES = {"F64": np.float64, "I64": np.int64, "U8": np.uint8}
 _MAX_HEADER = 100 << 20
+WORDS = "words.safetensors"  # the words file beside the weights in a model folder
 
 
 def table_arrays(tables: BackoffTables) -> dict[str, np.ndarray]:
@@ -42,7 +43,7 @@ def table_arrays(tables: BackoffTables) -> dict[str, np.ndarray]:
         arrays[f"log10_prob_{n}"] = np.ascontiguousarray(tables.log10_prob[n - 1], dtype=np.float64)
         if n < tables.order:
             arrays[f"log10_backoff_{n}"] = np.ascontiguousarray(tables.log10_backoff[n - 1], dtype=np.float64)
-    return {**arrays, **word_arrays(tables.tokens)}
+    return arrays
 
 
 def word_arrays(tokens: Sequence[str]) -> dict[str, np.ndarray]:
@@ -140,14 +141,17 @@ def map_safetensors(path: PathLike) -> dict[str, np.ndarray]:
         raise ModelFileError(f"{p}: not a valid textkit n-gram weights file ({e})") from None
 
 
-def load_tables(path: PathLike, tokens: Sequence[str] | Callable[[], Sequence[str]], order: int) -> BackoffTables:
-    """The back-off tables in ``path`` (memory-mapped) with the file's own words (a :class:`WordList`);
-    for a file without them, the model's words ``tokens`` (or ``tokens()``: called only then)."""
+def load_words(path: PathLike) -> WordList:
+    """The words in a words file (memory-mapped, checked)."""
     arrays = map_safetensors(path)
-    if "words" in arrays and "word_starts" in arrays:
-        tokens = WordList(arrays["words"], arrays["word_starts"], str(path))
-    elif callable(tokens):
-        tokens = tokens()
+    if "words" not in arrays or "word_starts" not in arrays:
+        raise ModelFileError(f"{path}: not a textkit words file")
+    return WordList(arrays["words"], arrays["word_starts"], str(path))
+
+
+def load_tables(path: PathLike, tokens: Sequence[str], order: int) -> BackoffTables:
+    """The back-off tables in ``path`` (memory-mapped) with the model's words ``tokens``."""
+    arrays = map_safetensors(path)
     try:
         keys = [arrays[f"keys_{n}"] for n in range(2, order + 1)]
         prob = [arrays[f"log10_prob_{n}"] for n in range(1, order + 1)]
@@ -155,5 +159,5 @@ def load_tables(path: PathLike, tokens: Sequence[str] | Callable[[], Sequence[st
     except KeyError as e:
         raise ModelFileError(f"{path}: no array {e.args[0]} for an order-{order} model (mixed-up files?)") from None
     if len(prob[0]) != len(tokens) or any(len(k) != len(p) for k, p in zip(keys, prob[1:])):
-        raise ModelFileError(f"{path}: the arrays do not match vocab.json (mixed-up files?)")
+        raise ModelFileError(f"{path}: the arrays do not match the model's words (mixed-up files?)")
     return BackoffTables(tokens, keys, prob, backoff)

@@ -231,6 +231,8 @@ class NgramLM:
             self.discount_fallback_orders_ = result.fell_back
             self.tables_ = self.counts_ = None
             self.vocab_.save(tmp / VOCAB)
+            if native:
+                _save_words(tmp, self.vocab_.tokens)
             params = {
                 "order": self.order,
                 "smoothing": self.smoothing,
@@ -565,6 +567,11 @@ class NgramLM:
             from textkit.lm.native import table_arrays
 
             data_file, tensors = WEIGHTS, table_arrays(self.tables_)
+            tokens = self.tables_.tokens
+
+            def files(tmp: Path) -> None:
+                _save_words(tmp, tokens)
+
         else:
             data_file, tensors = WEIGHTS, self._count_arrays()
         save_artifact(
@@ -643,28 +650,28 @@ class NgramLM:
         return lm
 
     def _load_native(self, folder: Path, data_file: str) -> None:
-        """The memory-mapped tables of a native file; its words stay bytes until strings are needed
-        (``vocab.json`` is read only for a file without words, or for the word frequencies)."""
+        """The memory-mapped tables of a native file, and its words from ``words.safetensors``, kept
+        as bytes until strings are needed (``vocab.json`` is read only for a folder without that
+        file, or for the word frequencies)."""
         from textkit.artifacts import load_vocab
-        from textkit.lm.native import WordList, load_tables
+        from textkit.lm.native import WORDS, load_tables, load_words
 
-        def json_tokens() -> list[str]:
-            self.vocab_ = load_vocab(folder)
-            return self.vocab_.tokens
-
-        self.tables_ = load_tables(folder / data_file, json_tokens, self.order)
         self.counts_ = None
-        words = self.tables_.tokens
-        if isinstance(words, WordList):
+        if not (folder / WORDS).exists():
+            self.vocab_ = load_vocab(folder)
+            self.tables_ = load_tables(folder / data_file, self.vocab_.tokens, self.order)
+            return
+        words = load_words(folder / WORDS)
+        self.tables_ = load_tables(folder / data_file, words, self.order)
 
-            def freqs() -> list[int]:
-                vocab = load_vocab(folder)
-                if vocab.tokens != words.to_list():
-                    raise ModelFileError(f"{folder}: vocab.json does not match {data_file} (mixed-up files?)")
-                return vocab.freqs
+        def freqs() -> list[int]:
+            vocab = load_vocab(folder)
+            if vocab.tokens != words.to_list():
+                raise ModelFileError(f"{folder}: vocab.json does not match {WORDS} (mixed-up files?)")
+            return vocab.freqs
 
-            self.vocab_ = Vocab._from_distinct(words.to_list, freqs, SPECIALS, UNK, size=len(words))
-            self._words, self._words_vocab = words, self.vocab_
+        self.vocab_ = Vocab._from_distinct(words.to_list, freqs, SPECIALS, UNK, size=len(words))
+        self._words, self._words_vocab = words, self.vocab_
 
     @classmethod
     def from_arpa(cls, path: PathLike, tokenizer="whitespace") -> NgramLM:
@@ -698,6 +705,14 @@ class NgramLM:
     def __repr__(self) -> str:
         fitted = f", V={len(self.vocab_)}" if hasattr(self, "vocab_") else ""
         return f"NgramLM(order={self.order}, smoothing={self.smoothing!r}{fitted})"
+
+
+def _save_words(folder: Path, tokens) -> None:
+    """The native format's words file (:mod:`textkit.lm.native`) in ``folder``."""
+    from textkit.io import save_tensors
+    from textkit.lm.native import WORDS, word_arrays
+
+    save_tensors(folder / WORDS, word_arrays(tokens))
 
 
 def _splits_in_kernel(tokenizer) -> bool:
