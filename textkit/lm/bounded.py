@@ -62,6 +62,7 @@ from textkit.lm.counting import (
     radix_sort,
     special_id,
 )
+from textkit.lm.encoding import NewWords
 from textkit.lm.smoothing import (
     _log10,
     count_of_counts,
@@ -241,21 +242,20 @@ def _read_text(texts: Iterable, split_lines: bool, vocab, min_freq: int, spill: 
             n_ids += len(seq)
         counts[bos] = 0
         return vocab, counts, n_ids, n_lines
-    words = _FirstAppearance()
-    counts = np.zeros(0, dtype=np.int64)
-    for chunk in _chunks(texts, chunk_lines):
-        ids, lengths = _id_chunks(chunk, lambda tokens: map(words.__getitem__, tokens), split_lines, chunk_lines)
-        # provisional ids shifted by 2: 0 is <s>, 1 is </s>
-        spill.append("raw", _wrap(ids + 2, lengths, 0, 1, np.zeros(0, np.int32)))
-        if len(counts) < len(words):
-            counts = np.concatenate([counts, np.zeros(len(words) - len(counts), np.int64)])
-        counts += np.bincount(ids, minlength=len(counts))
-        n_lines += len(lengths)
-        n_ids += len(ids) + 2 * len(lengths)
+    # provisional ids shifted by 2: 0 is <s>, 1 is </s>
+    counts = np.zeros(2, dtype=np.int64)
+    words = _NewWords(split_lines)
+    for raw, lines in _raw_blocks(texts, split_lines, chunk_lines, words):
+        spill.append("raw", raw)
+        if len(counts) < len(words) + 2:
+            counts = np.concatenate([counts, np.zeros(len(words) + 2 - len(counts), np.int64)])
+        counts += np.bincount(raw, minlength=len(counts))
+        n_lines += lines
+        n_ids += len(raw)
     if n_lines == 0:
         return None, None, 0, 0
-    vocab, model_ids = ngram_vocab(dict(words), counts, min_freq)
-    words.clear()
+    vocab, model_ids = ngram_vocab(words.index(), counts[2:], min_freq)
+    del words
     bos, eos = special_id(vocab, "<s>"), special_id(vocab, "</s>")
     table = np.concatenate([[bos, eos], model_ids]).astype(np.int32)
     unigram = np.zeros(len(vocab), dtype=np.int64)
@@ -266,6 +266,34 @@ def _read_text(texts: Iterable, split_lines: bool, vocab, min_freq: int, spill: 
     os.unlink(spill.file("raw"))
     unigram[bos] = 0
     return vocab, unigram, n_ids, n_lines
+
+
+class _NewWords:
+    """Words numbered as they first appear: by the compiled splitter for text lines, else a dict."""
+
+    def __init__(self, split_lines: bool):
+        self.compiled = NewWords() if split_lines else None
+        self.python = _FirstAppearance()
+
+    def __len__(self) -> int:
+        return len(self.compiled if self.compiled is not None else self.python)
+
+    def index(self) -> dict[str, int]:
+        """word -> number, in number order."""
+        if self.compiled is None:
+            return dict(self.python)
+        words = self.compiled.words()
+        return dict(zip(words, range(len(words))))
+
+
+def _raw_blocks(texts: Iterable, split_lines: bool, chunk_lines: int, words: _NewWords):
+    """(wrapped provisional ids: <s> 0, </s> 1, word number + 2; lines) of ``texts``, a block at a time."""
+    if words.compiled is not None:
+        yield from words.compiled.encode_blocks(texts)
+        return
+    for chunk in _chunks(texts, chunk_lines):
+        ids, lengths = _id_chunks(chunk, lambda tokens: map(words.python.__getitem__, tokens), False, chunk_lines)
+        yield _wrap(ids + 2, lengths, 0, 1, np.zeros(0, np.int32)), len(lengths)
 
 
 def _file_chunks(path: Path, size: int) -> Iterator[np.ndarray]:
