@@ -563,26 +563,33 @@ def _estimate_order(context, a, suffix, lower, d1, d2, d3, n_context):
 
 
 @njit(nogil=True, cache=True)
-def _by_bucket(W, rows, column, lo, hi, values, refs, bucket_of, n_buckets):
-    """The words ``W[rows, lo:hi]``, their ``values`` and their ``refs`` (if any) grouped by the
-    bucket of their first word ``W[rows, column]`` (a stable counting sort); where each bucket's
-    group starts (one entry more, the end); each item's bucket and place in its bucket's group.
-    The rows are read once, in the given order (they are scattered over ``W``)."""
+def _gather(W, rows, lo, hi, bucket_of):
+    """The words ``W[rows, lo:hi]`` and the bucket of the first of them (the rows are scattered
+    over ``W``: read once, in the given order)."""
     m, k = len(rows), hi - lo
-    gathered = np.empty((m, k), dtype=W.dtype)
+    words = np.empty((m, k), dtype=W.dtype)
     bucket = np.empty(m, dtype=np.int32)
-    bounds = np.zeros(n_buckets + 1, dtype=np.int64)
     for i in range(m):
         row = rows[i]
         for j in range(k):
-            gathered[i, j] = W[row, lo + j]
-        b = bucket_of[W[row, column]]
-        bucket[i] = b
-        bounds[b + 1] += 1
+            words[i, j] = W[row, lo + j]
+        bucket[i] = bucket_of[W[row, lo]]
+    return words, bucket
+
+
+@njit(nogil=True, cache=True)
+def _by_bucket(words, bucket, values, refs, n_buckets):
+    """The rows of ``words``, their ``values`` and their ``refs`` (if any) grouped by ``bucket``
+    (a stable counting sort); where each bucket's group starts (one entry more, the end); each
+    item's place in its bucket's group."""
+    m, k = words.shape
+    bounds = np.zeros(n_buckets + 1, dtype=np.int64)
+    for i in range(m):
+        bounds[bucket[i] + 1] += 1
     for b in range(n_buckets):
         bounds[b + 1] += bounds[b]
     at = bounds[:-1].copy()
-    words = np.empty((m, k), dtype=W.dtype)
+    out_words = np.empty((m, k), dtype=words.dtype)
     out = np.empty(m, dtype=values.dtype)
     with_refs = len(refs) > 0
     out_refs = np.empty(m if with_refs else 0, dtype=refs.dtype)
@@ -592,12 +599,12 @@ def _by_bucket(W, rows, column, lo, hi, values, refs, bucket_of, n_buckets):
         t = at[b]
         at[b] = t + 1
         for j in range(k):
-            words[t, j] = gathered[i, j]
+            out_words[t, j] = words[i, j]
         out[t] = values[i]
         if with_refs:
             out_refs[t] = refs[i]
         index[i] = t - bounds[b]
-    return words, out, out_refs, bounds, bucket, index
+    return out_words, out, out_refs, bounds, index
 
 
 # ---- the plan ------------------------------------------------------------------------------------
@@ -782,9 +789,12 @@ class _Partitioned:
         for i, ((table, first, n_context), a) in enumerate(zip(tables, adjusted)):
             n = i + 2
             t[n] = count_of_counts(a)
-            # keys are context id × V + last word: the context ids (int32) and the rows give them back
-            context = (table.keys // self.V).astype(np.int32)
-            arrays.update({f"x{n}": context, f"a{n}": a.astype(np.int32), f"s{n}": table.suffix, f"f{n}": first})
+            # keys are context id × V + last word
+            context, word = np.divmod(table.keys, self.V)
+            context, word = context.astype(np.int32), word.astype(np.int32)
+            arrays.update({f"x{n}": context, f"w{n}": word, f"a{n}": a.astype(np.int32), f"s{n}": table.suffix})
+            if n > 2:  # a row of each context (one of its first extension's): its words make the context's record
+                arrays[f"f{n}"] = first[np.flatnonzero(np.diff(context, prepend=-1))]
             arrays[f"c{n}"] = np.array([n_context])
         return q, a1, t, arrays
 
@@ -815,11 +825,11 @@ class _Partitioned:
 
     def _estimate_partition(self, q: int) -> int:
         spill, N = self.spill, self.order
-        W = self._rows(q)
+        W = self._rows(q) if N > 2 else None  # the words of the context records
         lower = self.p1
         for n in range(2, N + 1):  # the partition's files were written before step 3 began
-            first = spill.load(f"p{q}", f"f{n}", flush=False)
             context = spill.load(f"p{q}", f"x{n}", flush=False)
+            word = spill.load(f"p{q}", f"w{n}", flush=False)
             a = spill.load(f"p{q}", f"a{n}", flush=False)
             suffix = spill.load(f"p{q}", f"s{n}", flush=False)
             n_context = int(spill.load(f"p{q}", f"c{n}", flush=False)[0])
@@ -832,30 +842,31 @@ class _Partitioned:
                 here = context[starts]
                 here = here[total[here] > 0]
                 self.backoff1[here] = _log10(gamma[here])  # the words of partition q only
+                words = np.stack((context, word), axis=1)  # a bigram's context is its first word
+                bucket = self.bucket_of[context]
             else:
                 # each entry refers to its context's record (its prefix, in the same bucket)
-                record = self._scatter(f"b{n - 1}", W, first[starts], N - n, N - 1, _log10(gamma[context[starts]]))
-                refs = np.repeat(record.astype(np.int32), np.diff(np.append(starts, len(context))))
-                del record
+                rows = spill.load(f"p{q}", f"f{n}", flush=False)
+                record_words, record_bucket = _gather(W, rows, N - n, N - 1, self.bucket_of)
+                record = self._scatter(f"b{n - 1}", record_words, record_bucket, _log10(gamma[context[starts]]))
+                extensions = np.diff(np.append(starts, len(context)))
+                refs = np.repeat(record.astype(np.int32), extensions)
+                bucket = np.repeat(record_bucket, extensions)
+                words = word[:, None]  # an entry of order >= 3 keeps its last word: its prefix is its record's
+                del record, record_words, record_bucket, rows, extensions
             del total, gamma, starts
-            # an entry of order >= 3 keeps its last word: its prefix is the record it refers to
-            self._scatter(f"e{n}", W, first, N - n if n == 2 else N - 1, N, _log10(p.copy()), refs, N - n)
+            self._scatter(f"e{n}", words, bucket, _log10(p.copy()), refs)
             lower = p
-            del context, first, refs
+            del context, word, words, bucket, refs
         return q
 
-    def _scatter(
-        self, name: str, W: np.ndarray, rows: np.ndarray, lo: int, hi: int, values: np.ndarray, refs=None, first=None
-    ) -> np.ndarray:
-        """Append the words ``W[rows, lo:hi]``, their ``values`` (and ``refs``) to the files of their
-        buckets (by first word, column ``first`` of W, ``lo`` if None), keeping their order within
-        each bucket. Returns each item's index in its bucket's file."""
-        if len(rows) == 0:
+    def _scatter(self, name: str, words: np.ndarray, bucket: np.ndarray, values: np.ndarray, refs=None) -> np.ndarray:
+        """Append the rows of ``words``, their ``values`` (and ``refs``) to the files of their
+        ``bucket``, keeping their order within each bucket. Returns each item's index in its bucket's file."""
+        if len(words) == 0:
             return np.zeros(0, dtype=np.int64)
         refs = _NO_REFS if refs is None else refs
-        words, values, refs, bounds, bucket, index = _by_bucket(
-            W, rows, lo if first is None else first, lo, hi, values, refs, self.bucket_of, self.B
-        )
+        words, values, refs, bounds, index = _by_bucket(words, bucket, values, refs, self.B)
         with self.lock:  # a partition's items go to each bucket's file together
             filled = self.filled.setdefault(name, np.zeros(self.B, dtype=np.int64))
             for b in range(self.B):
