@@ -141,6 +141,8 @@ class _Spill:
         self.meta: dict = {}
         self._pool = ThreadPoolExecutor(max_workers=1)
         self._pending: deque = deque()
+        self._deleter = ThreadPoolExecutor(max_workers=1)
+        self._deleting: deque = deque()
         self._lock = threading.RLock()  # partitions are worked on by two threads
 
     def __enter__(self):
@@ -150,6 +152,7 @@ class _Spill:
         for future in self._pending:
             future.cancel()
         self._pool.shutdown(wait=True)
+        self._deleter.shutdown(wait=True)
         shutil.rmtree(self.path, ignore_errors=True)
 
     def file(self, name: str) -> Path:
@@ -197,8 +200,16 @@ class _Spill:
         return a.reshape(-1, width) if width else a
 
     def remove(self, prefix: str) -> None:
-        """Delete the files whose names start with ``prefix`` (used up)."""
+        """Delete the files whose names start with ``prefix`` (used up; no name is used again).
+        Deleting a large file takes the system a while (its pages are freed): that is left to a
+        thread of its own, so that the build goes on meanwhile."""
         self.flush()
+        with self._lock:
+            self._deleting.append(self._deleter.submit(self._unlink, prefix))
+            while self._deleting and self._deleting[0].done():
+                self._deleting.popleft().result()
+
+    def _unlink(self, prefix: str) -> None:
         for p in self.path.glob(f"{prefix}*"):
             p.unlink()
 
