@@ -196,6 +196,8 @@ def test_a_fresh_ngram_process_builds_and_scores_without_numba_or_scipy(tmp_path
         f"lines = open({str(text)!r}).read().splitlines(); "
         f"NgramLM(order=4).build_lines(lines, {str(tmp_path / 'arpa')!r}, memory='200M'); "
         f"NgramLM(order=4).build_lines(lines, {str(tmp_path / 'native')!r}, memory='200M', native=True); "
+        "lm = NgramLM(order=4); lm._pieces = {'partitions': 3, 'buckets': 2}; "  # the partitioned build's kernels
+        f"lm.build_lines(lines, {str(tmp_path / 'parts')!r}, memory='200M'); "
         f"ppl = [NgramLM.load({str(tmp_path)!r} + m).perplexity(lines).perplexity for m in ('/arpa', '/native')]; "
         "loaded = sorted(n for n in ('numba', 'scipy', 'llvmlite') if n in sys.modules); "
         "print(loaded, abs(ppl[0] - ppl[1]) < 1e-5 * ppl[0])"

@@ -48,8 +48,8 @@ from pathlib import Path
 
 import numpy as np
 
-from textkit.compiled import njit
 from textkit.errors import OutputError, UsageError
+from textkit.lm.compiled import NGRAM
 from textkit.lm.counting import (
     NgramTable,
     WordIndex,
@@ -354,7 +354,7 @@ def _in_turn(work: Callable, items: Iterable, workers: int) -> Iterator:
 
 
 # ---- 2. counting a partition --------------------------------------------------------------------
-@njit(nogil=True, cache=True)
+@NGRAM.kernel("i8(i4[::1], i4[::1], i8, i8, i4[:, ::1], i8)")
 def _fill_windows(seq, part_of, q, bos, out, at):
     """Rows of the n-grams ending at each position p whose previous word is in partition ``q``:
     the N words up to p (-1 before the line start). Returns the next free row."""
@@ -373,7 +373,7 @@ def _fill_windows(seq, part_of, q, bos, out, at):
     return at
 
 
-@njit(nogil=True, cache=True)
+@NGRAM.kernel("Tuple((i8[::1], i4[::1], i4[::1], i4[::1]))(u8[::1], i4[::1], i8)")
 def _groups(keys, rows, n_rows):
     """Distinct sorted ``keys``; each key's first row and count; the group of every row (-1: none)."""
     n = len(keys)
@@ -472,7 +472,7 @@ def _count_with_contexts(context, left, word, valid, rows, V: int, n_context: in
     return _groups_with_contexts(keys, sorted_rows, m, V)
 
 
-@njit(nogil=True, cache=True)
+@NGRAM.kernel("Tuple((i8[::1], i4[::1], i4[::1], i4[::1], i4[::1], i8))(u8[::1], i4[::1], i8, i8)")
 def _groups_with_contexts(keys, rows, n_rows, V):
     """:func:`_groups` over keys ``(context × V + left) × V + word``: the n-gram groups with their
     keys renumbered as (context id × V + word), and the contexts (the keys' quotient by V)."""
@@ -523,7 +523,7 @@ def _adjust(tables, W: np.ndarray, bos: int, order: int) -> list[np.ndarray]:
     return adjusted
 
 
-@njit(nogil=True, cache=True)
+@NGRAM.kernel("Tuple((f8[::1], f8[::1], f8[::1], i8[::1]))(i4[::1], i4[::1], i4[::1], f8[::1], f8, f8, f8, i8)")
 def _estimate_order(context, a, suffix, lower, d1, d2, d3, n_context):
     """One order of one partition, entries sorted by context: p(w|h) of every entry, γ(h) of every
     context, and the first entry of each context. The arithmetic is :func:`_context_sums` and
@@ -573,7 +573,7 @@ def _estimate_order(context, a, suffix, lower, d1, d2, d3, n_context):
     return p, total, gamma, starts
 
 
-@njit(nogil=True, cache=True)
+@NGRAM.kernel("Tuple((i4[:, ::1], i4[::1]))(i4[:, ::1], i4[::1], i8, i8, i4[::1])")
 def _gather(W, rows, lo, hi, bucket_of):
     """The words ``W[rows, lo:hi]`` and the bucket of the first of them (the rows are scattered
     over ``W``: read once, in the given order)."""
@@ -588,7 +588,7 @@ def _gather(W, rows, lo, hi, bucket_of):
     return words, bucket
 
 
-@njit(nogil=True, cache=True)
+@NGRAM.kernel("Tuple((i4[:, ::1], f8[::1], i4[::1], i8[::1], i8[::1]))(i4[:, ::1], i4[::1], f8[::1], i4[::1], i8)")
 def _by_bucket(words, bucket, values, refs, n_buckets):
     """The rows of ``words``, their ``values`` and their ``refs`` (if any) grouped by ``bucket``
     (a stable counting sort); where each bucket's group starts (one entry more, the end); each
@@ -801,8 +801,8 @@ class _Partitioned:
             n = i + 2
             t[n] = count_of_counts(a)
             # keys are context id × V + last word
-            context, word = np.divmod(table.keys, self.V)
-            context, word = context.astype(np.int32), word.astype(np.int32)
+            context = (table.keys // self.V).astype(np.int32)
+            word = (table.keys % self.V).astype(np.int32)
             arrays.update({f"x{n}": context, f"w{n}": word, f"a{n}": a.astype(np.int32), f"s{n}": table.suffix})
             if n > 2:  # a row of each context (one of its first extension's): its words make the context's record
                 arrays[f"f{n}"] = first[np.flatnonzero(np.diff(context, prepend=-1))]
