@@ -1,15 +1,17 @@
 """Automatic model selection: search classifier kind, features and hyperparameters in a time budget.
 
-:func:`autotune` scores candidate settings of ``bow`` and ``fasttext`` on held-out data (a
-validation split, or k folds when the data is small), keeps the best by ``metric``, and refits it on
-all the data. The candidates come in a fixed order drawn from ``seed``: first the defaults and a few
+:func:`autotune` scores candidate settings of ``bow`` and ``fasttext`` on held-out data (k folds
+below 50000 examples, else a validation split), keeps the best by ``metric``, and refits it on all
+the data. The candidates come in a fixed order drawn from ``seed``: first the defaults and a few
 strong starting points, then random settings alternating with small changes to the best so far. After
 each trial the average of the held-out probabilities of a few good trials is scored as an ``ensemble``
 candidate (no training needed), which wins when it beats every single setting. The
 budget decides how many of them run, so two runs with the same seed agree on every trial both
 reached; ``max_trials`` makes a run independent of the machine's speed.
 
-Tokenization happens once: every trial reads tokens from a shared cache.
+Tokenization happens once: every trial reads tokens from a shared cache, and bow trials read n-gram
+counts made once per analyzer (:class:`CountCache`). A trial that scores far below the leader on the
+first fold skips the others.
 
 >>> model, report = autotune(texts, labels, tokenizer="zh", duration=120, metric="macro_f1")
 >>> report["best"]["kind"], report["best"]["params"], report["best"]["score"]
@@ -387,12 +389,15 @@ def autotune(
 ) -> tuple[TextClassifier, dict[str, Any]]:
     """Search ``kinds`` x features x hyperparameters for ``duration`` seconds; refit the best on all data.
 
-    Settings are scored by ``metric`` (``accuracy`` or ``macro_f1``) on a seeded stratified
-    ``validation_fraction`` split, or by ``folds``-fold cross-validation (the default below
-    2000 examples). ``log`` receives one line per trial (default: stderr).
+    Settings are scored by ``metric`` (``accuracy`` or ``macro_f1``) by ``folds``-fold
+    cross-validation or, with ``folds=0``, on a seeded stratified ``validation_fraction`` split. The
+    default (``folds=None``) is 5 folds below 2000 examples, 3 below 50000 and the split above. With
+    folds, ensembles are chosen on held-out probabilities of every example. ``log`` receives one line
+    per trial (default: stderr).
 
     Returns the refitted model and a report: ``metric``, ``protocol``, ``trials`` (each with kind,
-    params, score, seconds), ``best`` and ``refit_seconds``.
+    params, score, seconds and, with folds, ``split_scores``; a trial stopped after the first split
+    has score None), ``best`` and ``refit_seconds``.
     """
     if metric not in METRICS:
         raise UsageError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
@@ -478,7 +483,7 @@ def autotune(
             "trial": len(trials) + 1,
             "kind": kind,
             "params": params,
-            "score": float(np.mean(scores)),
+            "score": float(np.mean(scores)) if complete else None,  # None: not scored on every split
             "seconds": round(seconds, 3),
         }
         if len(splits) > 1:
@@ -489,12 +494,18 @@ def autotune(
         improved = complete and (best is None or trial["score"] > best["score"])
         if improved:
             best = {**trial, "cost": cost}
+        if not complete:
+            say(
+                f"autotune: trial {trial['trial']:3d} {kind:8s} {metric} {scores[0]:.4f} on the first split, "
+                f"stopped ({seconds:.1f} s) {_describe(params)}"
+            )
+            continue
         search.tell(kind, params, trial["score"])
         say(
             f"autotune: trial {trial['trial']:3d} {kind:8s} {metric} {trial['score']:.4f}{' *' if improved else '  '} "
-            f"({seconds:.1f} s{'' if complete else ', stopped after the first split'}) {_describe(params)}"
+            f"({seconds:.1f} s) {_describe(params)}"
         )
-        if "ensemble" not in kinds or not complete:
+        if "ensemble" not in kinds:
             continue
         pool.add(trial["trial"], probas, cost, model._feature_key() if kind == "bow" else (trial["trial"],))
         ensemble = pool.best_ensemble()
