@@ -277,7 +277,7 @@ class CountCache:
     the ``max_counts`` most recently used count matrices and ``max_settings`` feature settings.
     """
 
-    def __init__(self, texts: Sequence[str], tokenizer: Tokenizer, max_counts: int = 3, max_settings: int = 4):
+    def __init__(self, texts: Sequence[str], tokenizer: Tokenizer, max_counts: int = 2, max_settings: int = 4):
         self.texts = list(texts)
         self.tokenizer = tokenizer
         self.max_counts = max_counts
@@ -438,7 +438,8 @@ def autotune(
     best: dict[str, Any] | None = None
     slowest_seconds: dict[str, float] = {}
     search = Search(len(classes), original.spec, seed, [k for k in kinds if k != "ensemble"])
-    cache = CountCache(data.texts, cached)
+    # Feature matrices of about four splits in memory, as many as a held-out split's four settings.
+    cache = CountCache(data.texts, cached, max_settings=max(1, 4 // len(splits)))
     pool = EnsemblePool([held_out.labels for _, held_out in splits], classes, metric)
     tried: set[tuple] = set()  # member lists already reported
     skipped_kinds: set[str] = set()
