@@ -148,6 +148,43 @@ def test_compiled_split_and_lookup_equal_str_split_and_the_dict(lines):
     assert (n_lines, n_words, n_unknown) == (len(lengths), len(ids), unknown)
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(st.text(min_size=1, max_size=3).filter(lambda w: not w.isspace()), st.sampled_from(SPACES)),
+            max_size=8,
+        ).map(lambda pairs: "".join(w + s for w, s in pairs)),
+        max_size=10,
+    ),
+    st.integers(1, 4),
+    st.booleans(),
+)
+def test_compiled_numbering_equals_str_split_and_first_appearance(lines, block_lines, tiny):
+    """NewWords numbers the words of str.split() in order of first appearance, block after block,
+    also when its table and byte store start tiny and grow in the middle of a line."""
+    from textkit.lm.counting import collect_ids
+    from textkit.lm.encoding import NewWords
+
+    words = NewWords()
+    if tiny:
+        words.slots = np.full((2, 2), -1, dtype=np.int64)
+        words.store = np.empty(1, dtype=np.uint8)
+    seqs, n_lines = [], 0
+    for lo in range(0, len(lines), block_lines):
+        seq, n = words.encode(lines[lo : lo + block_lines])
+        seqs.append(seq)
+        n_lines += n
+    split = [line.split() for line in lines]
+    if not any(split):
+        assert len(words) == 0 and n_lines == 0 and sum(map(len, seqs)) == 0
+        return
+    ids, lengths, index = collect_ids(split)
+    assert words.words() == list(index)
+    np.testing.assert_array_equal(np.concatenate(seqs), wrap_lines(ids + 2, lengths, 0, 1))
+    assert n_lines == len(lengths)
+
+
 def test_a_fresh_ngram_process_builds_and_scores_without_numba_or_scipy(tmp_path):
     from textkit.lm.compiled import NGRAM
 
@@ -159,6 +196,8 @@ def test_a_fresh_ngram_process_builds_and_scores_without_numba_or_scipy(tmp_path
         f"lines = open({str(text)!r}).read().splitlines(); "
         f"NgramLM(order=4).build_lines(lines, {str(tmp_path / 'arpa')!r}, memory='200M'); "
         f"NgramLM(order=4).build_lines(lines, {str(tmp_path / 'native')!r}, memory='200M', native=True); "
+        "lm = NgramLM(order=4); lm._pieces = {'partitions': 3, 'buckets': 2}; "  # the partitioned build's kernels
+        f"lm.build_lines(lines, {str(tmp_path / 'parts')!r}, memory='200M'); "
         f"ppl = [NgramLM.load({str(tmp_path)!r} + m).perplexity(lines).perplexity for m in ('/arpa', '/native')]; "
         "loaded = sorted(n for n in ('numba', 'scipy', 'llvmlite') if n in sys.modules); "
         "print(loaded, abs(ppl[0] - ppl[1]) < 1e-5 * ppl[0])"

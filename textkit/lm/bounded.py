@@ -48,8 +48,8 @@ from pathlib import Path
 
 import numpy as np
 
-from textkit.compiled import njit
 from textkit.errors import OutputError, UsageError
+from textkit.lm.compiled import NGRAM
 from textkit.lm.counting import (
     NgramTable,
     WordIndex,
@@ -62,6 +62,7 @@ from textkit.lm.counting import (
     radix_sort,
     special_id,
 )
+from textkit.lm.encoding import NewWords
 from textkit.lm.smoothing import (
     _log10,
     count_of_counts,
@@ -140,6 +141,8 @@ class _Spill:
         self.meta: dict = {}
         self._pool = ThreadPoolExecutor(max_workers=1)
         self._pending: deque = deque()
+        self._deleter = ThreadPoolExecutor(max_workers=1)
+        self._deleting: deque = deque()
         self._lock = threading.RLock()  # partitions are worked on by two threads
 
     def __enter__(self):
@@ -149,6 +152,7 @@ class _Spill:
         for future in self._pending:
             future.cancel()
         self._pool.shutdown(wait=True)
+        self._deleter.shutdown(wait=True)
         shutil.rmtree(self.path, ignore_errors=True)
 
     def file(self, name: str) -> Path:
@@ -196,8 +200,16 @@ class _Spill:
         return a.reshape(-1, width) if width else a
 
     def remove(self, prefix: str) -> None:
-        """Delete the files whose names start with ``prefix`` (used up)."""
+        """Delete the files whose names start with ``prefix`` (used up; no name is used again).
+        Deleting a large file takes the system a while (its pages are freed): that is left to a
+        thread of its own, so that the build goes on meanwhile."""
         self.flush()
+        with self._lock:
+            self._deleting.append(self._deleter.submit(self._unlink, prefix))
+            while self._deleting and self._deleting[0].done():
+                self._deleting.popleft().result()
+
+    def _unlink(self, prefix: str) -> None:
         for p in self.path.glob(f"{prefix}*"):
             p.unlink()
 
@@ -241,21 +253,20 @@ def _read_text(texts: Iterable, split_lines: bool, vocab, min_freq: int, spill: 
             n_ids += len(seq)
         counts[bos] = 0
         return vocab, counts, n_ids, n_lines
-    words = _FirstAppearance()
-    counts = np.zeros(0, dtype=np.int64)
-    for chunk in _chunks(texts, chunk_lines):
-        ids, lengths = _id_chunks(chunk, lambda tokens: map(words.__getitem__, tokens), split_lines, chunk_lines)
-        # provisional ids shifted by 2: 0 is <s>, 1 is </s>
-        spill.append("raw", _wrap(ids + 2, lengths, 0, 1, np.zeros(0, np.int32)))
-        if len(counts) < len(words):
-            counts = np.concatenate([counts, np.zeros(len(words) - len(counts), np.int64)])
-        counts += np.bincount(ids, minlength=len(counts))
-        n_lines += len(lengths)
-        n_ids += len(ids) + 2 * len(lengths)
+    # provisional ids shifted by 2: 0 is <s>, 1 is </s>
+    counts = np.zeros(2, dtype=np.int64)
+    words = _NewWords(split_lines)
+    for raw, lines in _raw_blocks(texts, split_lines, chunk_lines, words):
+        spill.append("raw", raw)
+        if len(counts) < len(words) + 2:
+            counts = np.concatenate([counts, np.zeros(len(words) + 2 - len(counts), np.int64)])
+        counts += np.bincount(raw, minlength=len(counts))
+        n_lines += lines
+        n_ids += len(raw)
     if n_lines == 0:
         return None, None, 0, 0
-    vocab, model_ids = ngram_vocab(dict(words), counts, min_freq)
-    words.clear()
+    vocab, model_ids = ngram_vocab(words.index(), counts[2:], min_freq)
+    del words
     bos, eos = special_id(vocab, "<s>"), special_id(vocab, "</s>")
     table = np.concatenate([[bos, eos], model_ids]).astype(np.int32)
     unigram = np.zeros(len(vocab), dtype=np.int64)
@@ -266,6 +277,34 @@ def _read_text(texts: Iterable, split_lines: bool, vocab, min_freq: int, spill: 
     os.unlink(spill.file("raw"))
     unigram[bos] = 0
     return vocab, unigram, n_ids, n_lines
+
+
+class _NewWords:
+    """Words numbered as they first appear: by the compiled splitter for text lines, else a dict."""
+
+    def __init__(self, split_lines: bool):
+        self.compiled = NewWords() if split_lines else None
+        self.python = _FirstAppearance()
+
+    def __len__(self) -> int:
+        return len(self.compiled if self.compiled is not None else self.python)
+
+    def index(self) -> dict[str, int]:
+        """word -> number, in number order."""
+        if self.compiled is None:
+            return dict(self.python)
+        words = self.compiled.words()
+        return dict(zip(words, range(len(words))))
+
+
+def _raw_blocks(texts: Iterable, split_lines: bool, chunk_lines: int, words: _NewWords):
+    """(wrapped provisional ids: <s> 0, </s> 1, word number + 2; lines) of ``texts``, a block at a time."""
+    if words.compiled is not None:
+        yield from words.compiled.encode_blocks(texts)
+        return
+    for chunk in _chunks(texts, chunk_lines):
+        ids, lengths = _id_chunks(chunk, lambda tokens: map(words.python.__getitem__, tokens), False, chunk_lines)
+        yield _wrap(ids + 2, lengths, 0, 1, np.zeros(0, np.int32)), len(lengths)
 
 
 def _file_chunks(path: Path, size: int) -> Iterator[np.ndarray]:
@@ -315,7 +354,7 @@ def _in_turn(work: Callable, items: Iterable, workers: int) -> Iterator:
 
 
 # ---- 2. counting a partition --------------------------------------------------------------------
-@njit(nogil=True, cache=True)
+@NGRAM.kernel("i8(i4[::1], i4[::1], i8, i8, i4[:, ::1], i8)")
 def _fill_windows(seq, part_of, q, bos, out, at):
     """Rows of the n-grams ending at each position p whose previous word is in partition ``q``:
     the N words up to p (-1 before the line start). Returns the next free row."""
@@ -334,7 +373,7 @@ def _fill_windows(seq, part_of, q, bos, out, at):
     return at
 
 
-@njit(nogil=True, cache=True)
+@NGRAM.kernel("Tuple((i8[::1], i4[::1], i4[::1], i4[::1]))(u8[::1], i4[::1], i8)")
 def _groups(keys, rows, n_rows):
     """Distinct sorted ``keys``; each key's first row and count; the group of every row (-1: none)."""
     n = len(keys)
@@ -433,7 +472,7 @@ def _count_with_contexts(context, left, word, valid, rows, V: int, n_context: in
     return _groups_with_contexts(keys, sorted_rows, m, V)
 
 
-@njit(nogil=True, cache=True)
+@NGRAM.kernel("Tuple((i8[::1], i4[::1], i4[::1], i4[::1], i4[::1], i8))(u8[::1], i4[::1], i8, i8)")
 def _groups_with_contexts(keys, rows, n_rows, V):
     """:func:`_groups` over keys ``(context × V + left) × V + word``: the n-gram groups with their
     keys renumbered as (context id × V + word), and the contexts (the keys' quotient by V)."""
@@ -484,7 +523,7 @@ def _adjust(tables, W: np.ndarray, bos: int, order: int) -> list[np.ndarray]:
     return adjusted
 
 
-@njit(nogil=True, cache=True)
+@NGRAM.kernel("Tuple((f8[::1], f8[::1], f8[::1], i8[::1]))(i4[::1], i4[::1], i4[::1], f8[::1], f8, f8, f8, i8)")
 def _estimate_order(context, a, suffix, lower, d1, d2, d3, n_context):
     """One order of one partition, entries sorted by context: p(w|h) of every entry, γ(h) of every
     context, and the first entry of each context. The arithmetic is :func:`_context_sums` and
@@ -534,27 +573,34 @@ def _estimate_order(context, a, suffix, lower, d1, d2, d3, n_context):
     return p, total, gamma, starts
 
 
-@njit(nogil=True, cache=True)
-def _by_bucket(W, rows, column, lo, hi, values, refs, bucket_of, n_buckets):
-    """The words ``W[rows, lo:hi]``, their ``values`` and their ``refs`` (if any) grouped by the
-    bucket of their first word ``W[rows, column]`` (a stable counting sort); where each bucket's
-    group starts (one entry more, the end); each item's bucket and place in its bucket's group.
-    The rows are read once, in the given order (they are scattered over ``W``)."""
+@NGRAM.kernel("Tuple((i4[:, ::1], i4[::1]))(i4[:, ::1], i4[::1], i8, i8, i4[::1])")
+def _gather(W, rows, lo, hi, bucket_of):
+    """The words ``W[rows, lo:hi]`` and the bucket of the first of them (the rows are scattered
+    over ``W``: read once, in the given order)."""
     m, k = len(rows), hi - lo
-    gathered = np.empty((m, k), dtype=W.dtype)
+    words = np.empty((m, k), dtype=W.dtype)
     bucket = np.empty(m, dtype=np.int32)
-    bounds = np.zeros(n_buckets + 1, dtype=np.int64)
     for i in range(m):
         row = rows[i]
         for j in range(k):
-            gathered[i, j] = W[row, lo + j]
-        b = bucket_of[W[row, column]]
-        bucket[i] = b
-        bounds[b + 1] += 1
+            words[i, j] = W[row, lo + j]
+        bucket[i] = bucket_of[W[row, lo]]
+    return words, bucket
+
+
+@NGRAM.kernel("Tuple((i4[:, ::1], f8[::1], i4[::1], i8[::1], i8[::1]))(i4[:, ::1], i4[::1], f8[::1], i4[::1], i8)")
+def _by_bucket(words, bucket, values, refs, n_buckets):
+    """The rows of ``words``, their ``values`` and their ``refs`` (if any) grouped by ``bucket``
+    (a stable counting sort); where each bucket's group starts (one entry more, the end); each
+    item's place in its bucket's group."""
+    m, k = words.shape
+    bounds = np.zeros(n_buckets + 1, dtype=np.int64)
+    for i in range(m):
+        bounds[bucket[i] + 1] += 1
     for b in range(n_buckets):
         bounds[b + 1] += bounds[b]
     at = bounds[:-1].copy()
-    words = np.empty((m, k), dtype=W.dtype)
+    out_words = np.empty((m, k), dtype=words.dtype)
     out = np.empty(m, dtype=values.dtype)
     with_refs = len(refs) > 0
     out_refs = np.empty(m if with_refs else 0, dtype=refs.dtype)
@@ -564,12 +610,12 @@ def _by_bucket(W, rows, column, lo, hi, values, refs, bucket_of, n_buckets):
         t = at[b]
         at[b] = t + 1
         for j in range(k):
-            words[t, j] = gathered[i, j]
+            out_words[t, j] = words[i, j]
         out[t] = values[i]
         if with_refs:
             out_refs[t] = refs[i]
         index[i] = t - bounds[b]
-    return words, out, out_refs, bounds, bucket, index
+    return out_words, out, out_refs, bounds, index
 
 
 # ---- the plan ------------------------------------------------------------------------------------
@@ -754,9 +800,12 @@ class _Partitioned:
         for i, ((table, first, n_context), a) in enumerate(zip(tables, adjusted)):
             n = i + 2
             t[n] = count_of_counts(a)
-            # keys are context id × V + last word: the context ids (int32) and the rows give them back
+            # keys are context id × V + last word
             context = (table.keys // self.V).astype(np.int32)
-            arrays.update({f"x{n}": context, f"a{n}": a.astype(np.int32), f"s{n}": table.suffix, f"f{n}": first})
+            word = (table.keys % self.V).astype(np.int32)
+            arrays.update({f"x{n}": context, f"w{n}": word, f"a{n}": a.astype(np.int32), f"s{n}": table.suffix})
+            if n > 2:  # a row of each context (one of its first extension's): its words make the context's record
+                arrays[f"f{n}"] = first[np.flatnonzero(np.diff(context, prepend=-1))]
             arrays[f"c{n}"] = np.array([n_context])
         return q, a1, t, arrays
 
@@ -787,11 +836,11 @@ class _Partitioned:
 
     def _estimate_partition(self, q: int) -> int:
         spill, N = self.spill, self.order
-        W = self._rows(q)
+        W = self._rows(q) if N > 2 else None  # the words of the context records
         lower = self.p1
         for n in range(2, N + 1):  # the partition's files were written before step 3 began
-            first = spill.load(f"p{q}", f"f{n}", flush=False)
             context = spill.load(f"p{q}", f"x{n}", flush=False)
+            word = spill.load(f"p{q}", f"w{n}", flush=False)
             a = spill.load(f"p{q}", f"a{n}", flush=False)
             suffix = spill.load(f"p{q}", f"s{n}", flush=False)
             n_context = int(spill.load(f"p{q}", f"c{n}", flush=False)[0])
@@ -804,30 +853,31 @@ class _Partitioned:
                 here = context[starts]
                 here = here[total[here] > 0]
                 self.backoff1[here] = _log10(gamma[here])  # the words of partition q only
+                words = np.stack((context, word), axis=1)  # a bigram's context is its first word
+                bucket = self.bucket_of[context]
             else:
                 # each entry refers to its context's record (its prefix, in the same bucket)
-                record = self._scatter(f"b{n - 1}", W, first[starts], N - n, N - 1, _log10(gamma[context[starts]]))
-                refs = np.repeat(record.astype(np.int32), np.diff(np.append(starts, len(context))))
-                del record
+                rows = spill.load(f"p{q}", f"f{n}", flush=False)
+                record_words, record_bucket = _gather(W, rows, N - n, N - 1, self.bucket_of)
+                record = self._scatter(f"b{n - 1}", record_words, record_bucket, _log10(gamma[context[starts]]))
+                extensions = np.diff(np.append(starts, len(context)))
+                refs = np.repeat(record.astype(np.int32), extensions)
+                bucket = np.repeat(record_bucket, extensions)
+                words = word[:, None]  # an entry of order >= 3 keeps its last word: its prefix is its record's
+                del record, record_words, record_bucket, rows, extensions
             del total, gamma, starts
-            # an entry of order >= 3 keeps its last word: its prefix is the record it refers to
-            self._scatter(f"e{n}", W, first, N - n if n == 2 else N - 1, N, _log10(p.copy()), refs, N - n)
+            self._scatter(f"e{n}", words, bucket, _log10(p.copy()), refs)
             lower = p
-            del context, first, refs
+            del context, word, words, bucket, refs
         return q
 
-    def _scatter(
-        self, name: str, W: np.ndarray, rows: np.ndarray, lo: int, hi: int, values: np.ndarray, refs=None, first=None
-    ) -> np.ndarray:
-        """Append the words ``W[rows, lo:hi]``, their ``values`` (and ``refs``) to the files of their
-        buckets (by first word, column ``first`` of W, ``lo`` if None), keeping their order within
-        each bucket. Returns each item's index in its bucket's file."""
-        if len(rows) == 0:
+    def _scatter(self, name: str, words: np.ndarray, bucket: np.ndarray, values: np.ndarray, refs=None) -> np.ndarray:
+        """Append the rows of ``words``, their ``values`` (and ``refs``) to the files of their
+        ``bucket``, keeping their order within each bucket. Returns each item's index in its bucket's file."""
+        if len(words) == 0:
             return np.zeros(0, dtype=np.int64)
         refs = _NO_REFS if refs is None else refs
-        words, values, refs, bounds, bucket, index = _by_bucket(
-            W, rows, lo if first is None else first, lo, hi, values, refs, self.bucket_of, self.B
-        )
+        words, values, refs, bounds, index = _by_bucket(words, bucket, values, refs, self.B)
         with self.lock:  # a partition's items go to each bucket's file together
             filled = self.filled.setdefault(name, np.zeros(self.B, dtype=np.int64))
             for b in range(self.B):

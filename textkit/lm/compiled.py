@@ -3,4 +3,4 @@ and scoring a Kneser-Ney model import neither numba nor scipy."""
 
 from textkit.compiled import KernelSet
 
-NGRAM = KernelSet("ngram", ["textkit.lm.counting", "textkit.lm.arpa_text", "textkit.lm.encoding"])
+NGRAM = KernelSet("ngram", ["textkit.lm.counting", "textkit.lm.arpa_text", "textkit.lm.encoding", "textkit.lm.bounded"])

@@ -174,24 +174,183 @@ class WordTable:
     def encode(self, lines: list[str]) -> tuple[np.ndarray, int, int, int]:
         """The wrapped id sequence of ``lines`` split as ``str.split()`` splits each; and the numbers
         of non-empty lines, words and unknown words."""
-        text = "\n".join(lines)
-        if text.count("\n") != max(len(lines) - 1, 0):  # a line break inside a line is only whitespace there
-            text = "\n".join(line.replace("\n", " ") for line in lines)
-        buf = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+        buf = _joined(lines)
         seq = np.empty(3 * (len(buf) + 1) // 2 + 2, dtype=np.int32)
         at, n_lines, n_words, n_unknown = _encode(buf, self.slots, self.token_bytes, self.unk, self.bos, self.eos, seq)
         return seq[:at], int(n_lines), int(n_words), int(n_unknown)
 
     def encode_blocks(self, lines: Iterable[str]) -> Iterator[tuple[np.ndarray, int, int, int]]:
         """:meth:`encode` over ``lines`` a block (about 4M characters) at a time."""
-        iterator = iter(lines)
-        while True:
-            block, size = [], 0
-            for line in islice(iterator, 1 << 16):
-                block.append(line)
-                size += len(line)
-                if size >= _BLOCK_CHARS:
-                    break
-            if not block:
-                return
+        for block in _blocks(lines):
             yield self.encode(block)
+
+
+# ---- words numbered as they first appear (training) ----------------------------------------------------
+@NGRAM.kernel("Tuple((i8, i8, i8, i8, i8))(u1[::1], i8, i8[:, ::1], u1[::1], i8, i8, i4[::1], i8)")
+def _intern(buf, i, slots, store, n_store, n_words, seq, at):
+    """Split ``buf`` from byte ``i`` on (lines separated by ``\\n``, words as ``str.split()`` splits
+    them) and write each non-empty line as ``0 (w + 2).. 1`` into ``seq`` from ``at``, where ``w``
+    is the word's number in order of first appearance: a word not in the table gets the next number
+    and its bytes (and a ``\\n``) go to ``store``. Where the table or the store is full it stops at
+    the start of the line it was in (the words it added stay numbered) for the caller to grow them.
+    Returns (where it stopped, ``len(buf) + 1`` when done; ids written up to; bytes in ``store``;
+    words numbered; lines completed)."""
+    mask = np.uint64(len(slots) - 1)
+    n = len(buf)
+    line_i, line_at = i, at
+    line_words = n_lines = 0
+    while i <= n:
+        if i == n or buf[i] == 10:  # end of a line
+            if line_words > 0:
+                seq[at] = 1
+                at += 1
+                n_lines += 1
+            line_words = 0
+            i += 1
+            line_i, line_at = i, at
+            continue
+        space = _space_at(buf, i)
+        if space:
+            i += space
+            continue
+        start = i  # a word: up to the next whitespace or line end, hashed as _hash does
+        h = np.uint64(14695981039346656037)
+        while i < n:
+            c = buf[i]
+            if c < 128:
+                if 9 <= c <= 13 or 28 <= c <= 32:  # ASCII whitespace, the line break among them
+                    break
+            elif _space_at(buf, i):
+                break
+            h = (h ^ np.uint64(c)) * np.uint64(1099511628211)
+            i += 1
+        length = i - start
+        slot = h & mask
+        word = -1
+        while True:
+            entry = slots[slot, 0]
+            if entry < 0:
+                break
+            if (entry >> 32) == length:
+                ws = slots[slot, 1]
+                same = True
+                for k in range(length):
+                    if store[ws + k] != buf[start + k]:
+                        same = False
+                        break
+                if same:
+                    word = entry & 0xFFFFFFFF
+                    break
+            slot = (slot + np.uint64(1)) & mask
+        if word < 0:
+            if 2 * (n_words + 1) > len(slots) or n_store + length + 1 > len(store):
+                return line_i, line_at, n_store, n_words, n_lines
+            word = n_words
+            n_words += 1
+            slots[slot, 0] = (length << 32) | word
+            slots[slot, 1] = n_store
+            for k in range(length):
+                store[n_store + k] = buf[start + k]
+            store[n_store + length] = 10
+            n_store += length + 1
+        if line_words == 0:
+            seq[at] = 0
+            at += 1
+        line_words += 1
+        seq[at] = word + 2
+        at += 1
+    return n + 1, at, n_store, n_words, n_lines
+
+
+@NGRAM.kernel("i8[:, ::1](i8[:, ::1], u1[::1], i8)")
+def _rehash(slots, store, size):
+    """The words of ``slots`` in a table of ``size`` slots (a power of two)."""
+    bigger = np.full((size, 2), -1, dtype=np.int64)
+    mask = np.uint64(size - 1)
+    for s in range(len(slots)):
+        entry = slots[s, 0]
+        if entry < 0:
+            continue
+        start = slots[s, 1]
+        at = _hash(store, start, start + (entry >> 32)) & mask
+        while bigger[at, 0] >= 0:
+            at = (at + np.uint64(1)) & mask
+        bigger[at, 0] = entry
+        bigger[at, 1] = start
+    return bigger
+
+
+def _joined(lines: list[str]) -> np.ndarray:
+    """The UTF-8 bytes of ``lines`` separated by ``\\n`` (a line break inside a line is only whitespace there)."""
+    text = "\n".join(lines)
+    if text.count("\n") != max(len(lines) - 1, 0):
+        text = "\n".join(line.replace("\n", " ") for line in lines)
+    return np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+
+
+class NewWords:
+    """Text lines to words numbered in order of first appearance, in compiled code: what
+    :func:`textkit.lm.counting.collect_ids` gives, a block of lines at a time (the training pass).
+
+    >>> words = NewWords()
+    >>> seq, n_lines = words.encode(["a b", "", "b c"])   # [0, 2, 3, 1, 0, 3, 4, 1]: <s> 0, </s> 1, words + 2
+    >>> words.words()
+    ['a', 'b', 'c']
+    """
+
+    def __init__(self):
+        self.slots = np.full((1 << 16, 2), -1, dtype=np.int64)
+        self.store = np.empty(1 << 20, dtype=np.uint8)
+        self.n_store = 0
+        self.n_words = 0
+        self._seq = np.empty(0, dtype=np.int32)  # reused from block to block
+
+    def __len__(self) -> int:
+        return self.n_words
+
+    def encode(self, lines: list[str]) -> tuple[np.ndarray, int]:
+        """The wrapped sequence of ``lines`` (``<s>`` as 0, ``</s>`` as 1, word number w as w + 2)
+        and the number of non-empty lines."""
+        buf = _joined(lines)
+        need = 3 * (len(buf) + 1) // 2 + 2
+        if len(self._seq) < need:
+            self._seq = np.empty(need, dtype=np.int32)
+        seq = self._seq
+        i = at = n_lines = 0
+        while True:
+            i, at, self.n_store, self.n_words, done = _intern(
+                buf, i, self.slots, self.store, self.n_store, self.n_words, seq, at
+            )
+            n_lines += done
+            if i > len(buf):
+                return seq[:at].copy(), n_lines
+            if 2 * (self.n_words + 1) > len(self.slots):
+                self.slots = _rehash(self.slots, self.store, 2 * len(self.slots))
+            if self.n_store + (len(buf) - i) + 1 > len(self.store):
+                bigger = np.empty(max(2 * len(self.store), self.n_store + len(buf) - i + 1), dtype=np.uint8)
+                bigger[: self.n_store] = self.store[: self.n_store]
+                self.store = bigger
+
+    def encode_blocks(self, lines: Iterable[str]) -> Iterator[tuple[np.ndarray, int]]:
+        """:meth:`encode` over ``lines`` a block (about 4M characters) at a time."""
+        for block in _blocks(lines):
+            yield self.encode(block)
+
+    def words(self) -> list[str]:
+        """The words in order of their numbers."""
+        text = self.store[: self.n_store].tobytes().decode("utf-8", "surrogatepass")
+        return text.split("\n")[:-1]
+
+
+def _blocks(lines: Iterable[str]) -> Iterator[list[str]]:
+    iterator = iter(lines)
+    while True:
+        block, size = [], 0
+        for line in islice(iterator, 1 << 16):
+            block.append(line)
+            size += len(line)
+            if size >= _BLOCK_CHARS:
+                break
+        if not block:
+            return
+        yield block
