@@ -177,11 +177,13 @@ def autotune_mode(args) -> dict:
             "autotune - best peer": acc - best_peer,
             "seconds": seconds,
             "trials": len(report["trials"]),
+            "protocol": report["protocol"],
             "best": report["best"],
+            "trial_log": report["trials"],
         }
         print(
             f"{name:13s} peers {peers}  autotune {acc:.2f} ({acc - best_peer:+.2f} points; "
-            f"{len(report['trials'])} trials, {seconds:.0f} s; best {report['best']['kind']} "
+            f"{len(report['trials'])} trials, {report['protocol']}, {seconds:.0f} s; best {report['best']['kind']} "
             f"{report['best']['params']}, held-out score {100 * report['best']['score']:.2f})",
             flush=True,
         )

@@ -253,6 +253,7 @@ def train_neural(
 ) -> None:
     """Train a recurrent LM from the parsed ``train-lm`` options, save it, print figures and a sample."""
     from textkit.lm.train import TrainConfig, load_training_run, train_language_model
+    from textkit.training import keep_freed_memory
 
     ctx = click.get_current_context()
     default = click.core.ParameterSource.DEFAULT
@@ -320,6 +321,7 @@ def train_neural(
         )
     tokenizer = make_tokenizer(lang, lowercase)
     train_lines, valid_lines = load_lm_data(data)
+    keep_freed_memory()  # every step frees and allocates the same large buffers: reuse their pages
     lm, result = train_language_model(
         train_lines,
         valid_lines,

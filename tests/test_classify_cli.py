@@ -248,7 +248,10 @@ def test_single_class_and_empty_files(tmp_path, capsys):
     assert code == 1 and "empty" in err
 
 
-def test_autotune_saves_the_best_model_and_its_trials(files, capsys):
+@pytest.mark.parametrize(
+    "extra, protocol", [([], "-fold cross-validation"), (["--valid-fraction", "0.25"], "split (0.25)")]
+)
+def test_autotune_saves_the_best_model_and_its_trials(files, capsys, extra, protocol):
     root, paths = files
     args = [
         "train-clf",
@@ -268,6 +271,7 @@ def test_autotune_saves_the_best_model_and_its_trials(files, capsys):
         "-o",
         root / "auto",
         "--json",
+        *extra,
     ]
     with pytest.raises(SystemExit) as e:
         main([str(a) for a in args])
@@ -276,8 +280,9 @@ def test_autotune_saves_the_best_model_and_its_trials(files, capsys):
     result = json.loads(out)  # exactly one JSON object on stdout
     report = json.loads((root / "auto" / "autotune.json").read_text())
     assert [t["trial"] for t in report["trials"]] == [1, 2, 3] and report["metric"] == "macro_f1"
+    assert report["protocol"].endswith(protocol)  # a share given: held out; none: the library's folds
     assert result["autotune"]["best"] == report["best"] and result["model"] == report["best"]["kind"]
-    assert report["best"]["score"] == max(t["score"] for t in report["trials"])
+    assert report["best"]["score"] == max(t["score"] for t in report["trials"] if t["score"] is not None)
     assert (
         run(
             ["eval-clf", root / "auto", "--dataset", paths["test"], "--text-field", "review", "--label-field", "stars"]

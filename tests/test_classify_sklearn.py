@@ -142,7 +142,7 @@ def test_autotune_is_reproducible_and_refits_the_best():
     assert strip(report["trials"]) == strip(again["trials"])
     assert len(report["trials"]) == 8 and report["protocol"].startswith("5-fold")  # 150 examples: small data
     assert {t["kind"] for t in report["trials"]} == {"bow", "fasttext"}
-    assert report["best"]["score"] == max(t["score"] for t in report["trials"])
+    assert report["best"]["score"] == max(t["score"] for t in report["trials"] if t["score"] is not None)
     assert model.kind == report["best"]["kind"] and model.get_params()["tokenizer"] == "en"
     assert len(model.predict(texts)) == len(texts) and any("trial" in line for line in lines)
 
@@ -177,7 +177,7 @@ def test_autotune_can_return_an_ensemble_that_saves_and_loads(tmp_path):
     labels = [y if rng.random() > 0.25 else str(rng.choice(["neg", "mid", "pos"])) for y in labels]
     model, report = autotune(texts, labels, duration=1e6, max_trials=14, seed=0, threads=1, log=lambda s: None)
     kinds = [t["kind"] for t in report["trials"]]
-    assert report["best"]["score"] == max(t["score"] for t in report["trials"])
+    assert report["best"]["score"] == max(t["score"] for t in report["trials"] if t["score"] is not None)
     if "ensemble" in kinds:  # scored from held-out probabilities: its members are earlier trials
         for t in report["trials"]:
             if t["kind"] == "ensemble":
@@ -205,3 +205,62 @@ def test_a_model_of_another_family_is_refused_by_name(tmp_path):
     save_artifact(tmp_path / "lm", "lm.ngram", {"order": 3})
     with pytest.raises(ModelFileError, match="not a classifier"):
         load_classifier(tmp_path / "lm")
+
+
+@pytest.mark.parametrize(
+    "analyzer, ngrams, features, min_freq",
+    [("word", 2, "tfidf", 2), ("char", 4, "tfidf", 1), ("char", 3, "nb", 1), ("word", 3, "tfidf+nb", 3)],
+)
+def test_autotune_split_matrices_from_counts_equal_the_models_own(analyzer, ngrams, features, min_freq):
+    """A fold's matrices derived from counts over all the texts are the classifier's own features
+    fitted on the fold (same values up to column order), so scikit-learn's regression on them gives
+    the same probabilities."""
+    from textkit.classify.autotune import CountCache
+    from textkit.classify.base import encode_labels
+    from textkit.classify.bow import BagOfWordsClassifier
+
+    texts, labels = planted(300, seed=4)
+    binary = [i for i, label in enumerate(labels) if label != "mid"]  # NB features need two classes
+    texts, labels = [texts[i] for i in binary], [labels[i] for i in binary]
+    train, held_out = list(range(0, len(texts), 3)) + list(range(1, len(texts), 3)), list(range(2, len(texts), 3))
+    tokenizer = get_tokenizer("en")
+    params = dict(tokenizer=tokenizer, analyzer=analyzer, ngrams=ngrams, features=features, min_freq=min_freq, C=10.0)
+    model = BagOfWordsClassifier(**params)
+    X, X_held, y, classes = CountCache(texts, tokenizer).matrices(model, 0, (train, held_out), labels)
+    own = BagOfWordsClassifier(**params)
+    own.labels_, y_own = encode_labels([labels[i] for i in train])
+    R, R_held = own._fit_features([texts[i] for i in train], y_own), own._matrix([texts[i] for i in held_out])
+    assert classes == own.labels_ and list(y) == list(y_own) and X.shape == R.shape
+    for A, B in ((X, R), (X_held, R_held)):
+        np.testing.assert_allclose(np.sort(A.toarray(), axis=1), np.sort(B.toarray(), axis=1), atol=1e-12)
+    model.labels_ = classes
+    model._fit_regression(X, y)
+    own._fit_regression(R, y_own)
+    np.testing.assert_allclose(
+        model.regression_.predict_proba(X_held), own.regression_.predict_proba(R_held), atol=1e-8
+    )
+
+
+def test_autotune_scores_medium_data_on_three_folds():
+    from textkit.classify.autotune import autotune
+
+    texts, labels = planted(2100, seed=2)
+    model, report = autotune(texts, labels, duration=1e6, max_trials=3, kinds=["bow"], seed=0, log=lambda s: None)
+    assert report["protocol"] == "3-fold cross-validation"
+    assert all(len(t["split_scores"]) == 3 for t in report["trials"] if t["kind"] == "bow")
+    assert report["best"]["score"] == pytest.approx(np.mean(report["best"]["split_scores"]))
+    _, split = autotune(texts, labels, duration=1e6, max_trials=1, kinds=["bow"], folds=0, log=lambda s: None)
+    assert split["protocol"] == "validation split (0.2)" and "split_scores" not in split["trials"][0]
+
+
+def test_autotune_stops_a_trial_far_behind_on_the_first_fold(monkeypatch):
+    from textkit.classify import autotune as module
+
+    monkeypatch.setattr(module, "RACE_MARGIN", -1.0)  # every trial after the first counts as far behind
+    lines: list[str] = []
+    model, report = module.autotune(*TRAIN, duration=1e6, max_trials=4, seed=0, threads=1, log=lines.append)
+    first, *rest = report["trials"]
+    assert first["score"] is not None and len(first["split_scores"]) == 5
+    assert all(t["score"] is None and len(t["split_scores"]) == 1 and "stopped" in t for t in rest)
+    assert report["best"]["trial"] == 1 and model.kind == first["kind"]
+    assert sum("stopped" in line for line in lines) == 3

@@ -3,6 +3,8 @@
 import copy
 import json
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -429,3 +431,33 @@ def test_textkit_sgd_steps_and_state_are_torch_optim_sgds(momentum, weight_decay
     g, _ = run(ours, 3, start=(copy.deepcopy(e.state_dict()), copy.deepcopy(opt_e.state_dict())))
     for x, y in zip(f.parameters(), g.parameters()):
         torch.testing.assert_close(x, y, rtol=0, atol=1e-7)
+
+
+KEEP_FREED_PROGRAM = """
+import ctypes, resource, sys
+from textkit.training import keep_freed_memory
+applied = keep_freed_memory()
+libc = ctypes.CDLL(None)
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+size, faults = 24 << 20, []
+for _ in range(5):  # a step: three large buffers written, then all freed
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    blocks = [libc.malloc(size) for _ in range(3)]
+    for b in blocks:
+        ctypes.memset(b, 1, size)
+    for b in blocks:
+        libc.free(b)
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(applied, sum(faults[1:]))
+"""
+
+
+def test_kept_freed_memory_is_reused_without_page_faults():
+    out = subprocess.run([sys.executable, "-c", KEEP_FREED_PROGRAM], capture_output=True, text=True, check=True)
+    applied, later_faults = out.stdout.split()
+    if applied != "True":
+        pytest.skip("not glibc: the allocator setting does not apply")
+    pages_per_step = 3 * (24 << 20) // 4096
+    # after the first step the buffers come back from the kept heap: no page is mapped again
+    assert int(later_faults) < pages_per_step // 10

@@ -1,15 +1,17 @@
 """Automatic model selection: search classifier kind, features and hyperparameters in a time budget.
 
-:func:`autotune` scores candidate settings of ``bow`` and ``fasttext`` on held-out data (a
-validation split, or k folds when the data is small), keeps the best by ``metric``, and refits it on
-all the data. The candidates come in a fixed order drawn from ``seed``: first the defaults and a few
+:func:`autotune` scores candidate settings of ``bow`` and ``fasttext`` on held-out data (k folds
+below 50000 examples, else a validation split), keeps the best by ``metric``, and refits it on all
+the data. The candidates come in a fixed order drawn from ``seed``: first the defaults and a few
 strong starting points, then random settings alternating with small changes to the best so far. After
 each trial the average of the held-out probabilities of a few good trials is scored as an ``ensemble``
 candidate (no training needed), which wins when it beats every single setting. The
 budget decides how many of them run, so two runs with the same seed agree on every trial both
 reached; ``max_trials`` makes a run independent of the machine's speed.
 
-Tokenization happens once: every trial reads tokens from a shared cache.
+Tokenization happens once: every trial reads tokens from a shared cache, and bow trials read n-gram
+counts made once per analyzer (:class:`CountCache`). A trial that scores far below the leader on the
+first fold skips the others.
 
 >>> model, report = autotune(texts, labels, tokenizer="zh", duration=120, metric="macro_f1")
 >>> report["best"]["kind"], report["best"]["params"], report["best"]["score"]
@@ -28,8 +30,8 @@ import numpy as np
 
 from textkit.classify.base import TextClassifier, check_texts, classifier_class, encode_labels, make_classifier
 from textkit.classify.metrics import classification_report
-from textkit.datasets.labelled import LabelledTexts, k_folds, train_validation_split
-from textkit.errors import UsageError
+from textkit.datasets.labelled import LabelledTexts, k_fold_indices, validation_indices
+from textkit.errors import EmptyCorpusError, UsageError
 from textkit.tokenize import Tokenizer, get_tokenizer
 
 METRICS = ("accuracy", "macro_f1")
@@ -37,9 +39,16 @@ KINDS = ("bow", "fasttext", "ensemble")
 # An ensemble averages at most this many of the scored settings, picked greedily from the best few.
 ENSEMBLE_SIZE = 3
 ENSEMBLE_POOL = 8
-# Below this many examples one validation split is too noisy to rank settings: use k folds.
+# One validation split is too noisy to rank settings that differ by a few tenths of a point unless it
+# is large (a fifth of 15k texts: +-0.7 points): below MEDIUM_DATA examples every setting is scored
+# on k folds, whose held-out probabilities cover every example (5 folds below SMALL_DATA, else 3,
+# which cost two fits of the data per setting).
 SMALL_DATA = 2000
 FOLDS = 5
+MEDIUM_DATA = 50_000
+MEDIUM_FOLDS = 3
+# A trial whose first split scores this far below the leader's first split skips the other splits.
+RACE_MARGIN = 0.02
 # A bow feature setting this close to the best score gets its C tuned (cheap: the matrices are cached).
 C_SEARCH_MARGIN = 0.01
 C_RANGE = (1e-2, 1e4)  # the line search stays inside: beyond, the fit is unregularised or all bias
@@ -258,33 +267,110 @@ class EnsemblePool:
         return members, score
 
 
-class FeatureCache:
-    """Feature matrices of (bow feature setting, split), shared by the trials that differ only in ``C``.
+class CountCache:
+    """The n-gram counts of every text, one matrix per (analyzer, longest n-gram), and the feature
+    matrices of each bow setting on each split, derived from them.
 
-    Holds the ``max_settings`` most recently used settings (each with all its splits)."""
+    Counting is the slow part of a bow trial (the regression is a few Newton steps); the counts do not
+    depend on the labels or the split, so each analyzer is counted once over all the texts and every
+    split's TF-IDF or NB matrices are column operations on its rows (:func:`split_features`). Holds
+    the ``max_counts`` most recently used count matrices and ``max_settings`` feature settings.
+    """
 
-    def __init__(self, max_settings: int = 4):
+    def __init__(self, texts: Sequence[str], tokenizer: Tokenizer, max_counts: int = 2, max_settings: int = 4):
+        self.texts = list(texts)
+        self.tokenizer = tokenizer
+        self.max_counts = max_counts
         self.max_settings = max_settings
+        self.counts: OrderedDict[tuple, Any] = OrderedDict()
         self.entries: OrderedDict[tuple, dict[int, tuple]] = OrderedDict()
-        self.build_seconds: dict[tuple, dict[int, float]] = {}  # time to make each setting's matrices, per split
+        self.count_seconds: dict[tuple, float] = {}  # time to count each (analyzer, n-grams) once
+        self.build_seconds: dict[tuple, dict[int, float]] = {}  # time to derive a setting's matrices, per split
 
     def has(self, model) -> bool:
         return model._feature_key() in self.entries
 
-    def matrices(self, model, index: int, train: LabelledTexts, held_out: LabelledTexts) -> tuple:
-        """(X train, X held-out, y train, labels) of ``model``'s feature setting on split ``index``."""
+    def setup_seconds(self, model) -> float:
+        """What making ``model``'s matrices from scratch cost: counting plus deriving every split."""
+        counting = self.count_seconds.get((model.analyzer, model.ngrams), 0.0)
+        return counting + sum(self.build_seconds.get(model._feature_key(), {}).values())
+
+    def _counts(self, analyzer: str, ngrams: int):
+        key = (analyzer, ngrams)
+        counts = self.counts.pop(key, None)
+        if counts is None:
+            from textkit.features import BagOfWords
+
+            t0 = time.perf_counter()
+            counter = BagOfWords(self.tokenizer, analyzer=analyzer, weighting="count", ngram_range=(1, ngrams))
+            counts = counter.fit_transform(self.texts).tocsr()
+            counts.sort_indices()
+            self.count_seconds[key] = time.perf_counter() - t0
+        self.counts[key] = counts  # most recently used last
+        while len(self.counts) > self.max_counts:
+            self.counts.popitem(last=False)
+        return counts
+
+    def matrices(self, model, index: int, split: tuple[list[int], list[int]], labels: list[str]) -> tuple:
+        """(X train, X held-out, y train, classes) of ``model``'s feature setting on split ``index``."""
+        if model.max_vocab is not None:
+            raise ValueError("autotune derives bow matrices without a vocabulary limit")
         key = model._feature_key()
         per_split = self.entries.pop(key, {})
-        self.entries[key] = per_split  # most recently used last
+        self.entries[key] = per_split
         while len(self.entries) > self.max_settings:
             self.entries.popitem(last=False)
         if index not in per_split:
+            counts = self._counts(model.analyzer, model.ngrams)
             t0 = time.perf_counter()
-            model.labels_, y = encode_labels(train.labels)
-            X = model._fit_features(train.texts, y)
-            per_split[index] = (X, model._matrix(held_out.texts), y, model.labels_)
+            train, held_out = split
+            classes, y = encode_labels([labels[i] for i in train])
+            if model.features != "tfidf" and len(classes) != 2:
+                raise UsageError(f"NB features need two classes, the data has {len(classes)}; use tfidf features")
+            X, X_held = split_features(counts, train, held_out, y, model.features, model.min_freq)
+            per_split[index] = (X, X_held, y, classes)
             self.build_seconds.setdefault(key, {})[index] = time.perf_counter() - t0
         return per_split[index]
+
+
+def split_features(counts, train: Sequence[int], held_out: Sequence[int], y: np.ndarray, features: str, min_freq: int):
+    """The bow matrices of one split from n-gram counts over all the texts (rows = texts).
+
+    The same matrices, up to the order of the columns, as fitting :class:`~textkit.classify.bow.BagOfWordsClassifier`'s
+    features on the ``train`` rows and transforming the ``held_out`` rows: the vocabulary is the n-grams
+    in at least ``min_freq`` training texts; TF-IDF is sublinear tf times smoothed idf (training
+    document frequencies), rows scaled to unit length; NB is the 0/1 pattern times the log-count
+    ratios of the training rows; tfidf+nb is both, side by side.
+    """
+    from scipy.sparse import diags, hstack
+    from sklearn.preprocessing import normalize
+
+    from textkit.classify.bow import _indicators, nb_log_count_ratio
+
+    X, X_held = counts[np.asarray(train)], counts[np.asarray(held_out)]
+    df = np.bincount(X.indices, minlength=counts.shape[1])
+    keep = np.flatnonzero(df >= min_freq)
+    if not len(keep):
+        raise EmptyCorpusError(f"no n-gram is in {min_freq} training texts; lower min_freq or check the texts")
+    X, X_held = X[:, keep], X_held[:, keep]
+    if features == "nb":
+        ratio = diags(nb_log_count_ratio(_indicators(X), y))
+        return (_indicators(X) @ ratio).tocsr(), (_indicators(X_held) @ ratio).tocsr()
+    idf = diags(np.log((1.0 + X.shape[0]) / (1.0 + df[keep])) + 1.0)
+
+    def tfidf(M):
+        M = M.astype(np.float64)
+        M.data = 1.0 + np.log(M.data)
+        return normalize(M @ idf)
+
+    T, T_held = tfidf(X), tfidf(X_held)
+    if features == "tfidf":
+        return T.tocsr(), T_held.tocsr()
+    ratio = diags(nb_log_count_ratio(_indicators(X), y))
+    return (
+        hstack([T, _indicators(X) @ ratio], format="csr"),
+        hstack([T_held, _indicators(X_held) @ ratio], format="csr"),
+    )
 
 
 def autotune(
@@ -303,12 +389,15 @@ def autotune(
 ) -> tuple[TextClassifier, dict[str, Any]]:
     """Search ``kinds`` x features x hyperparameters for ``duration`` seconds; refit the best on all data.
 
-    Settings are scored by ``metric`` (``accuracy`` or ``macro_f1``) on a seeded stratified
-    ``validation_fraction`` split, or by ``folds``-fold cross-validation (the default below
-    2000 examples). ``log`` receives one line per trial (default: stderr).
+    Settings are scored by ``metric`` (``accuracy`` or ``macro_f1``) by ``folds``-fold
+    cross-validation or, with ``folds=0``, on a seeded stratified ``validation_fraction`` split. The
+    default (``folds=None``) is 5 folds below 2000 examples, 3 below 50000 and the split above. With
+    folds, ensembles are chosen on held-out probabilities of every example. ``log`` receives one line
+    per trial (default: stderr).
 
     Returns the refitted model and a report: ``metric``, ``protocol``, ``trials`` (each with kind,
-    params, score, seconds), ``best`` and ``refit_seconds``.
+    params, score, seconds and, with folds, ``split_scores``; a trial stopped after the first split
+    has score None), ``best`` and ``refit_seconds``.
     """
     if metric not in METRICS:
         raise UsageError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
@@ -324,15 +413,17 @@ def autotune(
     classes, _ = encode_labels(labels)
     data = LabelledTexts(list(texts), [str(x) for x in labels])
     start = time.perf_counter()
-    if folds is None and len(data) < SMALL_DATA:
-        folds = min(FOLDS, min(data.labels.count(c) for c in classes))
-        folds = folds if folds >= 2 else None
+    if folds is None:
+        folds = FOLDS if len(data) < SMALL_DATA else MEDIUM_FOLDS if len(data) < MEDIUM_DATA else 0
+        folds = min(folds, min(data.labels.count(c) for c in classes))
+        folds = folds if folds >= 2 else 0
     if folds:
-        splits = list(k_folds(data, folds, seed=seed))
+        split_indices = k_fold_indices(data.labels, folds, seed=seed)
         protocol = f"{folds}-fold cross-validation"
     else:
-        splits = [train_validation_split(data, validation_fraction, seed=seed)]
+        split_indices = [validation_indices(data.labels, validation_fraction, seed=seed)]
         protocol = f"validation split ({validation_fraction:g})"
+    splits = [(data.subset(train), data.subset(held_out)) for train, held_out in split_indices]
     original = get_tokenizer(tokenizer)
     cached = CachedTokenizer(original)
     import os
@@ -347,10 +438,12 @@ def autotune(
     best: dict[str, Any] | None = None
     slowest_seconds: dict[str, float] = {}
     search = Search(len(classes), original.spec, seed, [k for k in kinds if k != "ensemble"])
-    cache = FeatureCache()
+    # Feature matrices of about four splits in memory, as many as a held-out split's four settings.
+    cache = CountCache(data.texts, cached, max_settings=max(1, 4 // len(splits)))
     pool = EnsemblePool([held_out.labels for _, held_out in splits], classes, metric)
     tried: set[tuple] = set()  # member lists already reported
     skipped_kinds: set[str] = set()
+    leader_first = -math.inf  # the best first-split score of a trial scored on every split
     while max_trials is None or len(trials) < max_trials:
         kind, params = search.propose()
         elapsed = time.perf_counter() - start
@@ -370,7 +463,7 @@ def autotune(
             model = _make(kind, params, cached, seed, threads)
             if kind == "bow":
                 model._check_params()
-                X, X_held, y, model.labels_ = cache.matrices(model, index, train, held_out)
+                X, X_held, y, model.labels_ = cache.matrices(model, index, split_indices[index], data.labels)
                 model._fit_regression(X, y)
                 proba = model.regression_.predict_proba(X_held)
             else:
@@ -378,23 +471,36 @@ def autotune(
             proba = proba[:, [model.labels_.index(c) for c in classes]]  # columns in one order for all trials
             probas.append(proba)
             scores.append(pool.score(proba, index))
+            if index == 0 and len(splits) > 1 and scores[0] < leader_first - RACE_MARGIN:
+                break  # clearly behind on the first split: not worth the others
         seconds = time.perf_counter() - t0
-        slowest_seconds[timing] = max(seconds, slowest_seconds.get(timing, 0.0))
+        complete = len(scores) == len(splits)
+        if complete:
+            slowest_seconds[timing] = max(seconds, slowest_seconds.get(timing, 0.0))
+            leader_first = max(leader_first, scores[0])
         # What refitting this setting from scratch would cost (a bow trial may have found its matrices made).
-        cost = seconds + (sum(cache.build_seconds.get(model._feature_key(), {}).values()) if kind == "bow" else 0.0)
+        cost = seconds + (cache.setup_seconds(model) if kind == "bow" else 0.0)
         trial = {
             "trial": len(trials) + 1,
             "kind": kind,
             "params": params,
-            "score": float(np.mean(scores)),
+            "score": float(np.mean(scores)) if complete else None,  # None: not scored on every split
             "seconds": round(seconds, 3),
         }
-        if len(scores) > 1:
-            trial["score_std"] = float(np.std(scores))
+        if len(splits) > 1:
+            trial["split_scores"] = [float(x) for x in scores]
+        if not complete:
+            trial["stopped"] = f"{RACE_MARGIN:g} or more behind the leader on the first split"
         trials.append(trial)
-        improved = best is None or trial["score"] > best["score"]
+        improved = complete and (best is None or trial["score"] > best["score"])
         if improved:
             best = {**trial, "cost": cost}
+        if not complete:
+            say(
+                f"autotune: trial {trial['trial']:3d} {kind:8s} {metric} {scores[0]:.4f} on the first split, "
+                f"stopped ({seconds:.1f} s) {_describe(params)}"
+            )
+            continue
         search.tell(kind, params, trial["score"])
         say(
             f"autotune: trial {trial['trial']:3d} {kind:8s} {metric} {trial['score']:.4f}{' *' if improved else '  '} "

@@ -61,18 +61,24 @@ def train_validation_split(data: LabelledTexts, fraction: float, seed: int = 0) 
 
     >>> train, valid = train_validation_split(data, 0.1, seed=1)
     """
+    train_idx, valid_idx = validation_indices(data.labels, fraction, seed)
+    return data.subset(train_idx), data.subset(valid_idx)
+
+
+def validation_indices(labels: Sequence[str], fraction: float, seed: int = 0) -> tuple[list[int], list[int]]:
+    """The (train, validation) example indices of :func:`train_validation_split`."""
     from sklearn.model_selection import train_test_split
 
     if not 0 < fraction < 1:
         raise UsageError(f"validation fraction must lie in (0, 1), not {fraction}")
-    n = len(data)
+    n = len(labels)
     n_valid = max(1, round(n * fraction))
     if n - n_valid < 2:
         raise UsageError(f"{n} examples are too few to hold out a validation split")
-    counts = _label_counts(data.labels)
-    stratify = data.labels if min(counts.values()) >= 2 and n_valid >= len(counts) else None
+    counts = _label_counts(labels)
+    stratify = list(labels) if min(counts.values()) >= 2 and n_valid >= len(counts) else None
     train_idx, valid_idx = train_test_split(range(n), test_size=n_valid, random_state=seed, stratify=stratify)
-    return data.subset(train_idx), data.subset(valid_idx)
+    return list(train_idx), list(valid_idx)
 
 
 def k_folds(data: LabelledTexts, k: int, seed: int = 0) -> Iterator[tuple[LabelledTexts, LabelledTexts]]:
@@ -80,20 +86,25 @@ def k_folds(data: LabelledTexts, k: int, seed: int = 0) -> Iterator[tuple[Labell
 
     >>> accuracies = [fit_and_score(tr, te) for tr, te in k_folds(data, 5)]
     """
+    for train_idx, test_idx in k_fold_indices(data.labels, k, seed):
+        yield data.subset(train_idx), data.subset(test_idx)
+
+
+def k_fold_indices(labels: Sequence[str], k: int, seed: int = 0) -> list[tuple[list[int], list[int]]]:
+    """The (train, held-out) example indices of the folds of :func:`k_folds`."""
     from sklearn.model_selection import KFold, StratifiedKFold
 
     if k < 2:
         raise UsageError(f"k-fold cross-validation needs at least 2 folds, not {k}")
-    if k > len(data):
-        raise UsageError(f"{k} folds are more than the {len(data)} examples")
-    counts = _label_counts(data.labels)
+    if k > len(labels):
+        raise UsageError(f"{k} folds are more than the {len(labels)} examples")
+    counts = _label_counts(labels)
     splitter = (
         StratifiedKFold(k, shuffle=True, random_state=seed)
         if min(counts.values()) >= k
         else KFold(k, shuffle=True, random_state=seed)
     )
-    for train_idx, test_idx in splitter.split(list(range(len(data))), data.labels):
-        yield data.subset(train_idx), data.subset(test_idx)
+    return [(list(tr), list(te)) for tr, te in splitter.split(list(range(len(labels))), list(labels))]
 
 
 def _label_counts(labels: Sequence[str]) -> dict[str, int]:
