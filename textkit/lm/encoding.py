@@ -79,6 +79,27 @@ def _space_at(buf, i):
     return 0
 
 
+@NGRAM.kernel(inline="always")
+def _probe(slots, mask, words, buf, start, length, h):
+    """Look ``buf[start:start + length]`` (hash ``h``) up in ``slots``, whose words' bytes are in
+    ``words``. Returns (the slot it is in, or the empty slot where it would go; its id, or -1)."""
+    slot = h & mask
+    while True:
+        entry = slots[slot, 0]
+        if entry < 0:
+            return slot, -1
+        if (entry >> 32) == length:
+            ws = slots[slot, 1]
+            same = True
+            for k in range(length):
+                if words[ws + k] != buf[start + k]:
+                    same = False
+                    break
+            if same:
+                return slot, entry & 0xFFFFFFFF
+        slot = (slot + np.uint64(1)) & mask
+
+
 @NGRAM.kernel("Tuple((i8, i8, i8, i8))(u1[::1], i8[:, ::1], u1[::1], i8, i8, i8, i4[::1])")
 def _encode(buf, slots, token_bytes, unk, bos, eos, seq):
     """Split ``buf`` (lines separated by ``\\n``) and write the wrapped ids of its non-empty lines
@@ -123,24 +144,7 @@ def _encode(buf, slots, token_bytes, unk, bos, eos, seq):
             at += 1
         line_words += 1
         n_words += 1
-        slot = h & mask
-        word = -1
-        length = i - start
-        while True:
-            entry = slots[slot, 0]
-            if entry < 0:
-                break
-            if (entry >> 32) == length:
-                ws = slots[slot, 1]
-                same = True
-                for k in range(length):
-                    if token_bytes[ws + k] != buf[start + k]:
-                        same = False
-                        break
-                if same:
-                    word = entry & 0xFFFFFFFF
-                    break
-            slot = (slot + np.uint64(1)) & mask
+        word = _probe(slots, mask, token_bytes, buf, start, i - start, h)[1]
         if word < 0:
             word = unk
             n_unknown += 1
@@ -258,23 +262,7 @@ def _intern(buf, i, slots, store, n_store, n_words, seq, at):
             h = (h ^ np.uint64(c)) * np.uint64(1099511628211)
             i += 1
         length = i - start
-        slot = h & mask
-        word = -1
-        while True:
-            entry = slots[slot, 0]
-            if entry < 0:
-                break
-            if (entry >> 32) == length:
-                ws = slots[slot, 1]
-                same = True
-                for k in range(length):
-                    if store[ws + k] != buf[start + k]:
-                        same = False
-                        break
-                if same:
-                    word = entry & 0xFFFFFFFF
-                    break
-            slot = (slot + np.uint64(1)) & mask
+        slot, word = _probe(slots, mask, store, buf, start, length, h)
         if word < 0:
             if 2 * (n_words + 1) > len(slots) or n_store + length + 1 > len(store):
                 return line_i, line_at, n_store, n_words, n_lines

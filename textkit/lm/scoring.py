@@ -19,10 +19,9 @@ import numpy as np
 
 from textkit.lm.arpa import BackoffTables
 from textkit.lm.counting import backoff_log10
-from textkit.lm.encoding import WordTable
+from textkit.lm.encoding import WordTable, _blocks, _joined
 
 MAX_THREADS = 4  # more gain little: a thread scores a few hundred thousand words in tens of milliseconds
-BLOCK_CHARS = 1 << 22  # text per block (a larger batch makes the sorted n-gram lookups cheaper per word)
 _WHOLE = 1 << 16  # a buffer shorter than this (bytes) is not cut
 
 
@@ -49,7 +48,7 @@ def score_text(
         logp = backoff_log10(seq, tables.keys, tables.log10_prob, tables.log10_backoff, tables.vocab_size, table.bos)
         return float(logp[seq != table.bos].sum()), n_lines, n_words, n_unknown
 
-    parts = (half for buf in _byte_blocks(lines) for half in _halves(buf))
+    parts = (half for block in _blocks(lines) for half in _halves(_joined(block)))
     total, n_lines, n_words, n_unknown = 0.0, 0, 0, 0
     for part_total, part_lines, part_words, part_unknown in _ordered_map(score, parts, threads):
         total += part_total
@@ -59,37 +58,16 @@ def score_text(
     return total, n_lines, n_words, n_unknown
 
 
-def _byte_blocks(lines: Iterable[str]) -> Iterator[bytes]:
-    """The UTF-8 bytes of about :data:`BLOCK_CHARS` characters of whole lines at a time, lines
-    separated by ``\\n`` (a line break inside a line is only whitespace there)."""
-    block: list[str] = []
-    size = 0
-    for line in lines:
-        block.append(line)
-        size += len(line)
-        if size >= BLOCK_CHARS:
-            yield _joined(block)
-            block, size = [], 0
-    if block:
-        yield _joined(block)
-
-
-def _joined(lines: list[str]) -> bytes:
-    text = "\n".join(lines)
-    if text.count("\n") != len(lines) - 1:
-        text = "\n".join(line.replace("\n", " ") for line in lines)
-    return text.encode("utf-8", "surrogatepass")
-
-
-def _halves(buf: bytes) -> Iterator[np.ndarray]:
-    """``buf`` as one or two uint8 arrays, cut after the first line break past its middle."""
-    data = np.frombuffer(buf, dtype=np.uint8)
-    cut = buf.find(b"\n", len(buf) // 2) if len(buf) >= _WHOLE else -1
-    if cut < 0:
-        yield data
-    else:
-        yield data[:cut]
-        yield data[cut + 1 :]
+def _halves(data: np.ndarray) -> Iterator[np.ndarray]:
+    """``data`` (UTF-8 bytes) as one or two arrays, cut after the first line break past its middle."""
+    if len(data) >= _WHOLE:
+        breaks = np.flatnonzero(data[len(data) // 2 :] == 10)
+        if len(breaks):
+            cut = len(data) // 2 + int(breaks[0])
+            yield data[:cut]
+            yield data[cut + 1 :]
+            return
+    yield data
 
 
 def _ordered_map(fn: Callable, items: Iterator, threads: int) -> Iterator:
