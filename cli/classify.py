@@ -46,6 +46,8 @@ MODEL_OPTIONS = {
     "device": "device",
     "C": "C",
     "analyzer": "analyzer",
+    "classifier": "classifier",
+    "alpha": "alpha",
 }
 
 
@@ -142,8 +144,19 @@ def _load_split(dataset, split, data_dir, text_field, label_field, revision, err
 @click.option("--penalty", type=click.Choice(["l1", "l2"]), help="Logistic-regression penalty (bow; default l2).")
 @click.option(
     "--features",
-    type=click.Choice(["tfidf", "nb", "tfidf+nb"]),
-    help="bow features: TF-IDF, NB-weighted indicators (NBSVM-style; two classes), or both side by side.",
+    type=click.Choice(["tfidf", "nb", "tfidf+nb", "binary"]),
+    help="bow features: TF-IDF, NB-weighted indicators (NBSVM-style; two classes), both side by side, or 0/1 "
+    "indicators.",
+)
+@click.option(
+    "--classifier",
+    type=click.Choice(["logistic", "mnb"]),
+    help="bow classifier: logistic regression (default) or multinomial naive Bayes (features binary or tfidf).",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Additive smoothing of naive Bayes (bow --classifier mnb; default 1).",
 )
 @click.option("--pooling", type=click.Choice(["max", "mean"]), help="Pooling over time (rnn; default max).")
 @click.option("--layers", type=click.IntRange(min=1), help="Stacked recurrent layers (rnn; default 1).")

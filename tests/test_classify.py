@@ -181,6 +181,38 @@ def test_nb_features_refuse_three_classes(features):
         make_classifier("bow", features=features).fit(*TRAIN)
 
 
+@pytest.mark.parametrize("features", ["binary", "tfidf"])
+def test_bow_naive_bayes_equals_scikit_learns_and_round_trips(tmp_path, features):
+    """Oracle: scikit-learn's MultinomialNB on scikit-learn's own vectorizer over the same tokens
+    (three classes)."""
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+    from sklearn.naive_bayes import MultinomialNB
+
+    from textkit.tokenize import get_tokenizer
+
+    model = make_classifier("bow", classifier="mnb", features=features, alpha=0.5, min_freq=1).fit(*TRAIN)
+    assert model.C_ is None and evaluate(model, *TEST)["accuracy"] >= 0.8
+    common = dict(tokenizer=get_tokenizer("en").tokenize, lowercase=False, token_pattern=None, ngram_range=(1, 2))
+    if features == "binary":
+        vectorizer = CountVectorizer(binary=True, **common)
+    else:
+        vectorizer = TfidfVectorizer(sublinear_tf=True, **common)
+    oracle = MultinomialNB(alpha=0.5).fit(vectorizer.fit_transform(TRAIN[0]), TRAIN[1])
+    assert list(oracle.classes_) == model.labels_
+    expected = oracle.predict_proba(vectorizer.transform(TEST[0]))
+    np.testing.assert_allclose(model.predict_proba(TEST[0]), expected, atol=1e-10)
+    model.save(tmp_path / "m")
+    again = load_classifier(tmp_path / "m")
+    np.testing.assert_allclose(again.predict_proba(TEST[0]), expected, atol=1e-10)
+    assert again.get_params()["classifier"] == "mnb"
+
+
+@pytest.mark.parametrize("options", [dict(features="nb"), dict(features="tfidf+nb"), dict(alpha=0.0)])
+def test_bow_naive_bayes_refuses_signed_features_and_no_smoothing(options):
+    with pytest.raises(UsageError, match="naive Bayes|alpha"):
+        make_classifier("bow", classifier="mnb", **options).fit(*TRAIN)
+
+
 @pytest.mark.parametrize("C", [1.0, 30.0, 1000.0])
 def test_bow_regression_is_the_optimum_not_where_a_solver_stopped(C):
     """Oracle: scikit-learn's liblinear, run to a far tighter tolerance, on the same features (two

@@ -165,8 +165,43 @@ def test_autotune_ensemble_pool_averages_settings_that_err_differently():
     pool.add(2, proba([0.9, 0.45, 0.8, 0.8, 0.8, 0.8, 0.2, 0.2, 0.2, 0.2]), cost=1.0, family=(2,))
     assert sorted(pool.best_ensemble()[0]) == [1, 2]  # the whole pool joined
     pool.add(3, proba([0.1] * 10), cost=1.0, family=(3,))  # always neg: adds nothing
-    members, score = pool.best_ensemble()
-    assert sorted(members) == [1, 2] and score == 1.0 and pool.scores[1] == pool.scores[2] == 0.9
+    members, weights, score = pool.best_ensemble()
+    assert sorted(members) == [1, 2] and weights == [1, 1] and score == 1.0 and pool.scores[1] == pool.scores[2] == 0.9
+
+
+def test_autotune_ensemble_weights_repeat_a_member_when_that_scores_best():
+    from textkit.classify.autotune import EnsemblePool
+
+    classes = ["neg", "pos"]
+    pool = EnsemblePool([["pos"] * 4 + ["neg"] * 4], classes, "accuracy")
+
+    def proba(p_pos):
+        p = np.asarray(p_pos, dtype=float)
+        return [np.stack([1 - p, p], axis=1)]
+
+    # A (7/8) is right on examples 0-6, B (5/8) only on 0-3 and 7, where A errs narrowly. The plain
+    # mean of A and B errs on examples 4-6, where B is surer than A; A counted twice and B once is
+    # right everywhere: the greedy search with repeats finds those weights, a plain average cannot.
+    a = [0.9, 0.9, 0.9, 0.9, 0.1, 0.1, 0.1, 0.55]
+    b = [0.9, 0.9, 0.9, 0.9, 0.95, 0.95, 0.95, 0.05]
+    pool.add(1, proba(a), cost=1.0, family=("a",))
+    pool.add(2, proba(b), cost=1.0, family=("b",))
+    assert pool.score(proba(a)[0] + proba(b)[0], 0) == 5 / 8
+    members, weights, score = pool.best_ensemble()
+    assert members == [1, 2] and weights == [2, 1] and score == 1.0
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "macro_f1"])
+def test_autotune_fast_scores_equal_the_classification_report(metric):
+    from textkit.classify.autotune import score_indices
+    from textkit.classify.metrics import classification_report
+
+    rng = np.random.default_rng(3)
+    classes = ["a", "b", "c", "d"]  # "d" is never gold and never predicted: it counts 0 in macro-F1
+    for _ in range(20):
+        gold, predicted = rng.integers(0, 3, 50), rng.integers(0, 3, 50)
+        report = classification_report([classes[i] for i in gold], [classes[i] for i in predicted], classes)
+        assert score_indices(gold, predicted, len(classes), metric) == pytest.approx(report[metric], abs=1e-12)
 
 
 def test_autotune_can_return_an_ensemble_that_saves_and_loads(tmp_path):
@@ -209,7 +244,13 @@ def test_a_model_of_another_family_is_refused_by_name(tmp_path):
 
 @pytest.mark.parametrize(
     "analyzer, ngrams, features, min_freq",
-    [("word", 2, "tfidf", 2), ("char", 4, "tfidf", 1), ("char", 3, "nb", 1), ("word", 3, "tfidf+nb", 3)],
+    [
+        ("word", 2, "tfidf", 2),
+        ("char", 4, "tfidf", 1),
+        ("char", 3, "nb", 1),
+        ("word", 3, "tfidf+nb", 3),
+        ("word", 2, "binary", 1),
+    ],
 )
 def test_autotune_split_matrices_from_counts_equal_the_models_own(analyzer, ngrams, features, min_freq):
     """A fold's matrices derived from counts over all the texts are the classifier's own features

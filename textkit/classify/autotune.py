@@ -29,16 +29,15 @@ from typing import Any
 import numpy as np
 
 from textkit.classify.base import TextClassifier, check_texts, classifier_class, encode_labels, make_classifier
-from textkit.classify.metrics import classification_report
 from textkit.datasets.labelled import LabelledTexts, k_fold_indices, validation_indices
 from textkit.errors import EmptyCorpusError, UsageError
 from textkit.tokenize import Tokenizer, get_tokenizer
 
 METRICS = ("accuracy", "macro_f1")
 KINDS = ("bow", "fasttext", "ensemble")
-# An ensemble averages at most this many of the scored settings, picked greedily from the best few.
-ENSEMBLE_SIZE = 3
-ENSEMBLE_POOL = 8
+# An ensemble is a weighted average of scored settings: this many greedy steps, each adding one
+# setting (again, if it is the best step), and the best prefix is kept.
+ENSEMBLE_STEPS = 15
 # One validation split is too noisy to rank settings that differ by a few tenths of a point unless it
 # is large (a fifth of 15k texts: +-0.7 points): below MEDIUM_DATA examples every setting is scored
 # on k folds, whose held-out probabilities cover every example (5 folds below SMALL_DATA, else 3,
@@ -54,7 +53,7 @@ C_SEARCH_MARGIN = 0.01
 C_RANGE = (1e-2, 1e4)  # the line search stays inside: beyond, the fit is unregularised or all bias
 # Where the C search of a weighting starts when no trial has used it yet.
 # (Every bow trial names its C: the search tunes it, rather than the model's cross-validation.)
-BOW_START_C = {"tfidf": 1000.0, "nb": 1.0, "tfidf+nb": 1.0}
+BOW_START_C = {"tfidf": 1000.0, "nb": 1.0, "tfidf+nb": 1.0, "binary": 1.0}
 BOW_FEATURE_PARAMS = ("analyzer", "features", "ngrams", "min_freq")
 
 
@@ -86,7 +85,7 @@ class CachedTokenizer(Tokenizer):
 class Search:
     """The seeded order of ``(kind, params)`` proposals, steered by the scores it is told.
 
-    First TF-IDF words (C=1000), character n-grams, fastText's defaults and NB weights. Every ``bow``
+    First TF-IDF words (C=1000), character n-grams, fastText's defaults, naive Bayes and NB weights. Every bow
     feature setting that comes within ``C_SEARCH_MARGIN`` of the best score gets a line search over
     ``C`` (x3 and /3, then on in the direction that helped): those trials reuse the feature matrices
     and cost one regression fit. Then random settings alternate with one-parameter changes to the best so far.
@@ -104,6 +103,8 @@ class Search:
             starts.append(("bow", {"analyzer": "char", "ngrams": 4 if lang_hint == "zh" else 5, "C": 100.0}))
         if "fasttext" in kinds:
             starts.append(("fasttext", {}))
+        if "bow" in kinds:  # naive Bayes over the first trial's n-grams: a cheap ensemble member that errs elsewhere
+            starts.append(("bow", {"classifier": "mnb", "features": "binary", "alpha": 0.3}))
         if "bow" in kinds and self.binary:
             starts.append(("bow", {"features": "tfidf+nb", "C": 1.0}))
             starts.append(("bow", {"features": "nb", "ngrams": 3, "C": 1.0}))
@@ -124,7 +125,7 @@ class Search:
             else:
                 kind = self.kinds[int(self.rng.integers(len(self.kinds)))]
                 params = _sample(kind, self.rng, self.binary)
-            if kind == "bow":  # a new weighting starts from the C that did best with it so far
+            if kind == "bow" and params.get("classifier") != "mnb":  # a new weighting starts from its best C so far
                 source = self.best[1] if self.best is not None and self.best[0] == "bow" else {}
                 weighting = params.get("features", self.bow_defaults["features"])
                 if "C" not in params or weighting != source.get("features", self.bow_defaults["features"]):
@@ -135,7 +136,7 @@ class Search:
     def tell(self, kind: str, params: dict, score: float) -> None:
         if self.best is None or score > self.best[2]:
             self.best = (kind, params, score)
-        if kind != "bow":
+        if kind != "bow" or params.get("classifier") == "mnb":
             return
         full = {**self.bow_defaults, **params}
         features = tuple(full[name] for name in BOW_FEATURE_PARAMS)
@@ -171,9 +172,19 @@ def _key(kind: str, params: dict) -> tuple:
     return (kind, tuple(sorted(params.items())))
 
 
-def _sample(kind: str, rng: np.random.Generator, binary: bool) -> dict:
+def _sample(kind: str, rng: np.random.Generator, binary: bool, classifier: str | None = None) -> dict:
     if kind == "bow":
+        classifier = classifier or ("mnb" if rng.random() < 0.2 else "logistic")
         analyzer = "char" if rng.random() < 0.35 else "word"
+        if classifier == "mnb":
+            return {
+                "classifier": "mnb",
+                "analyzer": analyzer,
+                "ngrams": int(rng.choice([2, 3, 4] if analyzer == "char" else [1, 2, 3])),
+                "features": str(rng.choice(["binary", "tfidf"])),
+                "min_freq": int(rng.choice([1, 2])),
+                "alpha": float(rng.choice([0.1, 0.3, 1.0])),
+            }
         return {
             "analyzer": analyzer,
             "ngrams": int(rng.choice([2, 3, 4, 5] if analyzer == "char" else [1, 2, 3])),
@@ -190,8 +201,10 @@ def _sample(kind: str, rng: np.random.Generator, binary: bool) -> dict:
 
 
 def _mutate(kind: str, params: dict, rng: np.random.Generator, binary: bool) -> tuple[str, dict]:
-    """The best setting with one parameter moved a notch (bow: a feature parameter; C follows by line search)."""
-    fresh = _sample(kind, rng, binary)
+    """The best setting with one parameter moved a notch (bow: a feature parameter; C follows by line
+    search; the classifier stays)."""
+    fresh = _sample(kind, rng, binary, params.get("classifier", "logistic") if kind == "bow" else None)
+    fresh.pop("classifier", None)
     out = dict(params)
     name = list(fresh)[int(rng.integers(len(fresh)))]
     if name == "lr":
@@ -205,13 +218,15 @@ def _mutate(kind: str, params: dict, rng: np.random.Generator, binary: bool) -> 
 
 
 class EnsemblePool:
-    """The held-out class probabilities of every trial, and the best average of a few of them.
+    """The held-out class probabilities of every trial, and the best weighted average of them.
 
     Averaging the probabilities of settings that err on different examples (word and character
-    n-grams, NB weights, fastText) beats each of them; the held-out probabilities are at hand, so
-    an ensemble is scored without training anything. Members are added greedily (Caruana et al.
-    2004, without repetition) from the ``ENSEMBLE_POOL`` best trials while the score rises, up to
-    ``ENSEMBLE_SIZE``.
+    n-grams, NB weights, naive Bayes, fastText) beats each of them; the held-out probabilities are
+    at hand, so an ensemble is scored without training anything. Members are chosen by greedy
+    forward selection with replacement (Caruana et al. 2004): starting from the best trial, each
+    step adds the trial that makes the running average score best, possibly one already in (which
+    raises its weight); after ``ENSEMBLE_STEPS`` steps the best prefix is kept. A setting weak
+    alone (naive Bayes) can join when it corrects the others.
     """
 
     def __init__(self, held_out_labels: list[list[str]], classes: list[str], metric: str):
@@ -223,48 +238,64 @@ class EnsemblePool:
         self.scores: dict[int, float] = {}
         self.costs: dict[int, float] = {}
         self.families: dict[int, tuple] = {}
-        self.last_members: list[int] = []
 
     def score(self, proba: np.ndarray, split: int) -> float:
-        predicted = [self.classes[i] for i in proba.argmax(axis=1)]
-        gold = [self.classes[i] for i in self.y[split]]
-        return classification_report(gold, predicted, self.classes)[self.metric]
+        """``metric`` of the most probable classes on held-out split ``split`` (the figures of
+        :func:`~textkit.classify.metrics.classification_report`, counted on class indices: the greedy
+        search scores thousands of mixes)."""
+        return score_indices(self.y[split], proba.argmax(axis=1), len(self.classes), self.metric)
 
-    def _mean_score(self, probas: list[list[np.ndarray]]) -> float:
-        return float(np.mean([self.score(sum(p[s] for p in probas), s) for s in range(len(self.y))]))
+    def _sum_score(self, sums: list[np.ndarray]) -> float:
+        return float(np.mean([self.score(total, s) for s, total in enumerate(sums)]))
 
     def add(self, trial: int, probas: list[np.ndarray], cost: float, family: tuple) -> None:
-        """Record a trial; ``family`` names what it reads (a bow feature setting, or a fastText trial):
-        only the best trial of a family joins the pool, as settings that differ only in C make the
-        same mistakes."""
+        """Record a trial; ``family`` names what it reads and how (a bow feature setting and its
+        classifier, or a fastText trial): only the best trial of a family is a candidate, as settings
+        that differ only in regularisation make the same mistakes."""
         self.probas[trial] = probas
-        self.scores[trial] = self._mean_score([probas])
+        self.scores[trial] = self._sum_score(probas)
         self.costs[trial] = cost
         self.families[trial] = family
 
-    def best_ensemble(self) -> tuple[list[int], float] | None:
-        """(member trials, score) of the greedy ensemble, or None when no pair beats the best trial."""
+    def best_ensemble(self) -> tuple[list[int], list[int], float] | None:
+        """(member trials, their weights, score) of the greedy ensemble, or None when no mix of two
+        or more trials beats the best trial."""
         best_of_family: dict[tuple, int] = {}
-        for t in sorted(self.scores, key=lambda t: -self.scores[t]):
+        for t in sorted(self.scores, key=lambda t: (-self.scores[t], t)):
             best_of_family.setdefault(self.families[t], t)
-        pool = sorted(best_of_family.values(), key=lambda t: -self.scores[t])[:ENSEMBLE_POOL]
+        pool = sorted(best_of_family.values(), key=lambda t: (-self.scores[t], t))
         if len(pool) < 2:
             return None
-        members, score = [pool[0]], self.scores[pool[0]]
-        while len(members) < ENSEMBLE_SIZE:
-            candidates = [
-                (self._mean_score([self.probas[t] for t in [*members, c]]), c) for c in pool if c not in members
-            ]
-            if not candidates:
-                break
-            top, pick = max(candidates, key=lambda x: (x[0], -pool.index(x[1])))
-            if top <= score:
-                break
-            members, score = [*members, pick], top
+        chosen = [pool[0]]
+        sums = [p.copy() for p in self.probas[pool[0]]]
+        best_score, best_length = self.scores[pool[0]], 1
+        for _ in range(ENSEMBLE_STEPS - 1):
+            top, pick = -math.inf, pool[0]
+            for t in pool:  # ties go to the better single trial
+                score = self._sum_score([total + p for total, p in zip(sums, self.probas[t])])
+                if score > top:
+                    top, pick = score, t
+            chosen.append(pick)
+            sums = [total + p for total, p in zip(sums, self.probas[pick])]
+            if top > best_score:
+                best_score, best_length = top, len(chosen)
+        members = list(dict.fromkeys(chosen[:best_length]))
         if len(members) < 2:
             return None
-        self.last_members = members
-        return members, score
+        weights = [chosen[:best_length].count(t) for t in members]
+        return members, weights, best_score
+
+
+def score_indices(gold: np.ndarray, predicted: np.ndarray, n_classes: int, metric: str) -> float:
+    """Accuracy, or the macro-F1 over all ``n_classes`` classes (0 for a class neither in gold nor
+    predicted, as scikit-learn's ``zero_division=0``), of class-index arrays."""
+    right = predicted == gold
+    if metric == "accuracy":
+        return float(right.mean())
+    true_positives = np.bincount(gold[right], minlength=n_classes)
+    totals = np.bincount(gold, minlength=n_classes) + np.bincount(predicted, minlength=n_classes)
+    f1 = np.divide(2.0 * true_positives, totals, out=np.zeros(n_classes), where=totals > 0)
+    return float(f1.mean())
 
 
 class CountCache:
@@ -325,7 +356,7 @@ class CountCache:
             t0 = time.perf_counter()
             train, held_out = split
             classes, y = encode_labels([labels[i] for i in train])
-            if model.features != "tfidf" and len(classes) != 2:
+            if model.features in ("nb", "tfidf+nb") and len(classes) != 2:
                 raise UsageError(f"NB features need two classes, the data has {len(classes)}; use tfidf features")
             X, X_held = split_features(counts, train, held_out, y, model.features, model.min_freq)
             per_split[index] = (X, X_held, y, classes)
@@ -340,7 +371,7 @@ def split_features(counts, train: Sequence[int], held_out: Sequence[int], y: np.
     features on the ``train`` rows and transforming the ``held_out`` rows: the vocabulary is the n-grams
     in at least ``min_freq`` training texts; TF-IDF is sublinear tf times smoothed idf (training
     document frequencies), rows scaled to unit length; NB is the 0/1 pattern times the log-count
-    ratios of the training rows; tfidf+nb is both, side by side.
+    ratios of the training rows; tfidf+nb is both, side by side; binary is the 0/1 pattern.
     """
     from scipy.sparse import diags, hstack
     from sklearn.preprocessing import normalize
@@ -353,6 +384,8 @@ def split_features(counts, train: Sequence[int], held_out: Sequence[int], y: np.
     if not len(keep):
         raise EmptyCorpusError(f"no n-gram is in {min_freq} training texts; lower min_freq or check the texts")
     X, X_held = X[:, keep], X_held[:, keep]
+    if features == "binary":
+        return _indicators(X), _indicators(X_held)
     if features == "nb":
         ratio = diags(nb_log_count_ratio(_indicators(X), y))
         return (_indicators(X) @ ratio).tocsr(), (_indicators(X_held) @ ratio).tocsr()
@@ -508,25 +541,28 @@ def autotune(
         )
         if "ensemble" not in kinds:
             continue
-        pool.add(trial["trial"], probas, cost, model._feature_key() if kind == "bow" else (trial["trial"],))
+        pool.add(trial["trial"], probas, cost, model._family() if kind == "bow" else (trial["trial"],))
         ensemble = pool.best_ensemble()
-        if ensemble is not None and ensemble[1] > best["score"] and tuple(ensemble[0]) not in tried:
-            members, score = ensemble
-            tried.add(tuple(members))
-            member_trials = [trials[i - 1] for i in pool.last_members]
+        if ensemble is not None and ensemble[2] > best["score"] and (key := tuple(zip(*ensemble[:2]))) not in tried:
+            members, weights, score = ensemble
+            tried.add(key)
+            member_trials = [trials[i - 1] for i in members]
             trial = {
                 "trial": len(trials) + 1,
                 "kind": "ensemble",
-                "params": {"members": [{"model": t["kind"], **t["params"]} for t in member_trials]},
-                "members": [t["trial"] for t in member_trials],
+                "params": {
+                    "members": [{"model": t["kind"], **t["params"]} for t in member_trials],
+                    "weights": [float(w) for w in weights],
+                },
+                "members": members,
                 "score": score,
                 "seconds": 0.0,
             }
             trials.append(trial)
-            best = {**trial, "cost": sum(pool.costs[i] for i in pool.last_members)}
+            best = {**trial, "cost": sum(pool.costs[i] for i in members)}
             say(
                 f"autotune: trial {trial['trial']:3d} ensemble {metric} {score:.4f} * (held-out probabilities of "
-                f"trials {', '.join(map(str, trial['members']))} averaged)"
+                f"trials {', '.join(f'{t} x{w}' if w > 1 else str(t) for t, w in zip(members, weights))} averaged)"
             )
     assert best is not None
     t0 = time.perf_counter()

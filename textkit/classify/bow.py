@@ -5,8 +5,11 @@ scikit-learn's vectorizer); the classifier is scikit-learn's ``LogisticRegressio
 penalty. With ``features="nb"`` the binary n-gram indicators are scaled by their naive-Bayes
 log-count ratios first (Wang & Manning 2012's NBSVM recipe, with logistic regression in place of
 the SVM; two classes only); ``features="tfidf+nb"`` gives the regression both sets of columns side
-by side. The checkpoint holds the n-gram vocabulary (JSON), the IDF weights and the coefficients
-(safetensors), from which both halves are rebuilt without pickle.
+by side. ``classifier="mnb"`` puts multinomial naive Bayes in place of the regression, over
+``binary`` n-gram indicators (or TF-IDF): weaker alone on most data, but it errs on other examples
+than the regressions do, which makes it a useful ensemble member on short texts. The checkpoint
+holds the n-gram vocabulary (JSON), the IDF weights and the coefficients (or naive Bayes's log
+probabilities) as safetensors, from which both halves are rebuilt without pickle.
 
 >>> BagOfWordsClassifier(ngrams=2, penalty="l2").fit(["good", "bad"], ["pos", "neg"]).predict(["good"])
 ['pos']
@@ -23,7 +26,8 @@ from textkit.errors import EmptyCorpusError, UsageError
 from textkit.features import BagOfWords
 from textkit.tokenize import Tokenizer
 
-FEATURES = ("tfidf", "nb", "tfidf+nb")
+FEATURES = ("tfidf", "nb", "tfidf+nb", "binary")
+CLASSIFIERS = ("logistic", "mnb")
 # C when none is given. TF-IDF: chosen per data set by cross-validation on the training data among
 # C_GRID, preferring weak regularisation (see BagOfWordsClassifier). NB-weighted features: 1, where
 # they did best on the benchmark corpora (their ratios are learned from the labels, so cross-validating
@@ -42,8 +46,11 @@ class BagOfWordsClassifier(TextClassifier):
 
     * ``tokenizer`` — a :class:`~textkit.tokenize.Tokenizer` or a spec (``en``, ``zh``, ``spm:PATH``...)
     * ``analyzer`` — ``"word"`` (n-grams of the tokenizer's tokens) or ``"char"`` (character n-grams)
-    * ``features`` — ``"tfidf"``, ``"nb"`` (naive-Bayes log-count ratios; binary tasks) or
-      ``"tfidf+nb"`` (the TF-IDF columns and the NB columns of the same n-grams; binary tasks)
+    * ``features`` — ``"tfidf"``, ``"nb"`` (naive-Bayes log-count ratios; binary tasks),
+      ``"tfidf+nb"`` (the TF-IDF columns and the NB columns of the same n-grams; binary tasks) or
+      ``"binary"`` (0/1 indicators)
+    * ``classifier`` — ``"logistic"`` (logistic regression) or ``"mnb"`` (multinomial naive Bayes with
+      additive smoothing ``alpha``; ``binary`` or ``tfidf`` features)
     * ``ngrams`` — longest n-gram (words or characters)
     * ``min_freq`` — drop n-grams seen in fewer documents; ``max_vocab`` — keep the most frequent
     * ``penalty`` — ``"l2"`` or ``"l1"``; ``C`` — inverse regularisation strength (scikit-learn's).
@@ -76,6 +83,8 @@ class BagOfWordsClassifier(TextClassifier):
         C: float | None = None,
         weight_decay: float | None = None,
         max_iter: int = 1000,
+        classifier: str = "logistic",
+        alpha: float = 1.0,
         seed: int = 0,
     ):
         self.tokenizer = tokenizer
@@ -88,6 +97,8 @@ class BagOfWordsClassifier(TextClassifier):
         self.C = C
         self.weight_decay = weight_decay
         self.max_iter = max_iter
+        self.classifier = classifier
+        self.alpha = alpha
         self.seed = seed
 
     def _check_params(self) -> None:
@@ -106,9 +117,15 @@ class BagOfWordsClassifier(TextClassifier):
             raise UsageError(f"C must be positive, not {self.C}")
         if self.weight_decay is not None and not self.weight_decay > 0:
             raise UsageError(f"weight_decay must be positive, not {self.weight_decay}")
+        if self.classifier not in CLASSIFIERS:
+            raise UsageError(f"classifier must be one of {', '.join(CLASSIFIERS)}, not {self.classifier!r}")
+        if self.classifier == "mnb" and self.features not in ("binary", "tfidf"):
+            raise UsageError(f"naive Bayes needs counts: features binary or tfidf, not {self.features!r}")
+        if not 0 < self.alpha < float("inf"):
+            raise UsageError(f"alpha must be positive, not {self.alpha}")
 
     def _features(self) -> BagOfWords:
-        weighting = "binary" if self.features == "nb" else "tfidf"
+        weighting = "binary" if self.features in ("nb", "binary") else "tfidf"
         return BagOfWords(
             tokenizer=self.tokenizer,
             analyzer=self.analyzer,
@@ -144,16 +161,21 @@ class BagOfWordsClassifier(TextClassifier):
         tokenizer = self.tokenizer if isinstance(self.tokenizer, str) else id(self.tokenizer)
         return (tokenizer, self.analyzer, self.features, self.ngrams, self.min_freq, self.max_vocab)
 
+    def _family(self) -> tuple:
+        """What the model reads and how it weighs it: settings of one family differ only in
+        regularisation, so they make nearly the same mistakes."""
+        return (*self._feature_key(), self.classifier)
+
     def _fit_features(self, texts, y: np.ndarray):
         """Learn the n-gram vocabulary and column weights; the training matrix, ready for the regression."""
-        if self.features != "tfidf" and len(self.labels_) != 2:
+        if self.features in ("nb", "tfidf+nb") and len(self.labels_) != 2:
             raise UsageError(f"NB features need two classes, the data has {len(self.labels_)}; use tfidf features")
         self.features_ = self._features()
         try:
             X = self.features_.fit_transform(texts)
         except ValueError as e:  # scikit-learn: "empty vocabulary; perhaps the documents only contain stop words"
             raise EmptyCorpusError(f"no features left to learn from ({e}); lower min_freq or check the texts") from None
-        if self.features != "tfidf":
+        if self.features in ("nb", "tfidf+nb"):
             self.nb_ratio_ = nb_log_count_ratio(_indicators(X), y)
             X = self._scale(X)
         return X
@@ -161,6 +183,11 @@ class BagOfWordsClassifier(TextClassifier):
     def _fit_regression(self, X, y: np.ndarray) -> None:
         from sklearn.exceptions import ConvergenceWarning
 
+        if self.classifier == "mnb":
+            from sklearn.naive_bayes import MultinomialNB
+
+            self.regression_, self.C_ = MultinomialNB(alpha=self.alpha).fit(X, y), None
+            return
         C = None
         if self.C is None and self.weight_decay is None:
             C = self._cross_validated_c(X, y) if self.features == "tfidf" and self.penalty == "l2" else None
@@ -212,7 +239,7 @@ class BagOfWordsClassifier(TextClassifier):
     def _scale(self, X):
         """NB features: each indicator column times its log-count ratio; tfidf+nb: the TF-IDF columns
         followed by those; TF-IDF: unchanged."""
-        if self.features == "tfidf":
+        if self.features in ("tfidf", "binary"):
             return X
         from scipy.sparse import diags, hstack
 
@@ -224,11 +251,18 @@ class BagOfWordsClassifier(TextClassifier):
         ngrams = [None] * len(vocab)
         for ngram, column in vocab.items():
             ngrams[column] = ngram
-        weights = self.nb_ratio_ if self.features == "nb" else self.features_.idf_
+        if self.features == "binary":
+            weights = np.ones(len(ngrams))
+        else:
+            weights = self.nb_ratio_ if self.features == "nb" else self.features_.idf_
+        if self.classifier == "mnb":  # log P(class | x) = intercept + coef @ x, up to normalisation
+            coef, intercept = self.regression_.feature_log_prob_, self.regression_.class_log_prior_
+        else:
+            coef, intercept = self.regression_.coef_, self.regression_.intercept_
         tensors = {
             "column_weights": np.asarray(weights, dtype=np.float64),
-            "coef": np.asarray(self.regression_.coef_, dtype=np.float64),
-            "intercept": np.asarray(self.regression_.intercept_, dtype=np.float64),
+            "coef": np.asarray(coef, dtype=np.float64),
+            "intercept": np.asarray(intercept, dtype=np.float64),
         }
         if self.features == "tfidf+nb":
             tensors["nb_ratio"] = np.asarray(self.nb_ratio_, dtype=np.float64)
@@ -249,15 +283,23 @@ class BagOfWordsClassifier(TextClassifier):
         features.vectorizer_, features.vocabulary_ = vectorizer, vectorizer.vocabulary_
         if self.features == "nb":
             self.nb_ratio_ = idf
-        else:
+        elif self.features != "binary":
             vectorizer.idf_ = features.idf_ = idf
         if self.features == "tfidf+nb":
             self.nb_ratio_ = np.asarray(tensors["nb_ratio"])
             if len(self.nb_ratio_) != len(ngrams):
                 raise ValueError(f"{len(ngrams)} n-grams but {len(self.nb_ratio_)} NB ratios")
-        regression = LogisticRegression()
+        if self.classifier == "mnb":
+            from sklearn.naive_bayes import MultinomialNB
+
+            if coef.shape[0] != len(self.labels_) or intercept.shape != (len(self.labels_),):
+                raise ValueError(f"{len(self.labels_)} labels but naive-Bayes tables for {coef.shape[0]}")
+            regression = MultinomialNB(alpha=self.alpha)
+            regression.feature_log_prob_, regression.class_log_prior_ = coef, intercept
+        else:
+            regression = LogisticRegression()
+            regression.coef_, regression.intercept_ = coef, intercept
         regression.classes_ = np.arange(len(self.labels_))
-        regression.coef_, regression.intercept_ = coef, intercept
         regression.n_features_in_ = columns
         self.features_, self.regression_ = features, regression
 
