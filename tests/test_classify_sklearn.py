@@ -160,11 +160,11 @@ def test_autotune_ensemble_pool_averages_settings_that_err_differently():
 
     # Trial 1 misses example 0 narrowly, trial 2 misses example 1 narrowly; each is right, and sure,
     # where the other errs, so their average is right everywhere.
-    pool.add(1, proba([0.45, 0.9, 0.8, 0.8, 0.8, 0.8, 0.2, 0.2, 0.2, 0.2]), cost=1.0, family=(1,))
+    pool.add(1, proba([0.45, 0.9, 0.8, 0.8, 0.8, 0.8, 0.2, 0.2, 0.2, 0.2]), family=(1,))
     assert pool.best_ensemble() is None  # one trial: nothing to average
-    pool.add(2, proba([0.9, 0.45, 0.8, 0.8, 0.8, 0.8, 0.2, 0.2, 0.2, 0.2]), cost=1.0, family=(2,))
+    pool.add(2, proba([0.9, 0.45, 0.8, 0.8, 0.8, 0.8, 0.2, 0.2, 0.2, 0.2]), family=(2,))
     assert sorted(pool.best_ensemble()[0]) == [1, 2]  # the whole pool joined
-    pool.add(3, proba([0.1] * 10), cost=1.0, family=(3,))  # always neg: adds nothing
+    pool.add(3, proba([0.1] * 10), family=(3,))  # always neg: adds nothing
     members, weights, score = pool.best_ensemble()
     assert sorted(members) == [1, 2] and weights == [1, 1] and score == 1.0 and pool.scores[1] == pool.scores[2] == 0.9
 
@@ -184,8 +184,8 @@ def test_autotune_ensemble_weights_repeat_a_member_when_that_scores_best():
     # right everywhere: the greedy search with repeats finds those weights, a plain average cannot.
     a = [0.9, 0.9, 0.9, 0.9, 0.1, 0.1, 0.1, 0.55]
     b = [0.9, 0.9, 0.9, 0.9, 0.95, 0.95, 0.95, 0.05]
-    pool.add(1, proba(a), cost=1.0, family=("a",))
-    pool.add(2, proba(b), cost=1.0, family=("b",))
+    pool.add(1, proba(a), family=("a",))
+    pool.add(2, proba(b), family=("b",))
     assert pool.score(proba(a)[0] + proba(b)[0], 0) == 5 / 8
     members, weights, score = pool.best_ensemble()
     assert members == [1, 2] and weights == [2, 1] and score == 1.0
@@ -279,6 +279,38 @@ def test_autotune_split_matrices_from_counts_equal_the_models_own(analyzer, ngra
     own._fit_regression(R, y_own)
     np.testing.assert_allclose(
         model.regression_.predict_proba(X_held), own.regression_.predict_proba(R_held), atol=1e-8
+    )
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(analyzer="word", ngrams=2, features="tfidf", min_freq=2, C=10.0),
+        dict(analyzer="char", ngrams=3, features="tfidf+nb", min_freq=1, C=1.0),
+        dict(analyzer="word", ngrams=3, features="nb", min_freq=1, C=1.0),
+        dict(analyzer="word", ngrams=2, features="binary", min_freq=1, classifier="mnb", alpha=0.3),
+    ],
+)
+def test_autotune_refit_from_the_counts_is_the_plain_fit(tmp_path, params):
+    """The refit on all the data reads the trials' counts instead of counting again: same probabilities
+    as fitting the classifier on the texts, before and after a save and load."""
+    from textkit.classify.autotune import CountCache
+    from textkit.classify.bow import BagOfWordsClassifier
+
+    texts, labels = planted(240, seed=11)
+    binary = [i for i, label in enumerate(labels) if label != "mid"]  # NB features need two classes
+    texts, labels = [texts[i] for i in binary], [labels[i] for i in binary]
+    new_texts = planted(40, seed=12)[0] + ["", "words never seen anywhere"]
+    tokenizer = get_tokenizer("en")
+    cache = CountCache(texts, tokenizer)
+    refit = cache.fit_all(BagOfWordsClassifier(tokenizer=tokenizer, **params), labels)
+    plain = BagOfWordsClassifier(tokenizer=tokenizer, **params).fit(texts, labels)
+    assert refit.labels_ == plain.labels_ and refit.features_.vocabulary_.keys() == plain.features_.vocabulary_.keys()
+    np.testing.assert_allclose(refit.predict_proba(new_texts), plain.predict_proba(new_texts), atol=1e-8)
+    refit.set_params(tokenizer="en")
+    refit.save(tmp_path / "m")
+    np.testing.assert_allclose(
+        load_classifier(tmp_path / "m").predict_proba(new_texts), plain.predict_proba(new_texts), atol=1e-8
     )
 
 

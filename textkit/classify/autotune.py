@@ -50,6 +50,8 @@ MEDIUM_FOLDS = 3
 RACE_MARGIN = 0.02
 # A bow feature setting this close to the best score gets its C tuned (cheap: the matrices are cached).
 C_SEARCH_MARGIN = 0.01
+# The refit is budgeted at this many times the trials' work scaled to all the data.
+REFIT_MARGIN = 1.2
 C_RANGE = (1e-2, 1e4)  # the line search stays inside: beyond, the fit is unregularised or all bias
 # Where the C search of a weighting starts when no trial has used it yet.
 # (Every bow trial names its C: the search tunes it, rather than the model's cross-validation.)
@@ -103,11 +105,11 @@ class Search:
             starts.append(("bow", {"analyzer": "char", "ngrams": 4 if lang_hint == "zh" else 5, "C": 100.0}))
         if "fasttext" in kinds:
             starts.append(("fasttext", {}))
-        if "bow" in kinds:  # naive Bayes over the first trial's n-grams: a cheap ensemble member that errs elsewhere
-            starts.append(("bow", {"classifier": "mnb", "features": "binary", "alpha": 0.3}))
         if "bow" in kinds and self.binary:
             starts.append(("bow", {"features": "tfidf+nb", "C": 1.0}))
             starts.append(("bow", {"features": "nb", "ngrams": 3, "C": 1.0}))
+        if "bow" in kinds:  # naive Bayes (on the counts just made): weak alone, a member that errs elsewhere
+            starts.append(("bow", {"classifier": "mnb", "features": "binary", "ngrams": 3, "alpha": 0.3}))
         self.queue = list(starts)
         self.seen = {_key(*start) for start in starts}
         self.best: tuple[str, dict, float] | None = None
@@ -236,7 +238,6 @@ class EnsemblePool:
         self.metric = metric
         self.probas: dict[int, list[np.ndarray]] = {}
         self.scores: dict[int, float] = {}
-        self.costs: dict[int, float] = {}
         self.families: dict[int, tuple] = {}
 
     def score(self, proba: np.ndarray, split: int) -> float:
@@ -248,13 +249,12 @@ class EnsemblePool:
     def _sum_score(self, sums: list[np.ndarray]) -> float:
         return float(np.mean([self.score(total, s) for s, total in enumerate(sums)]))
 
-    def add(self, trial: int, probas: list[np.ndarray], cost: float, family: tuple) -> None:
+    def add(self, trial: int, probas: list[np.ndarray], family: tuple) -> None:
         """Record a trial; ``family`` names what it reads and how (a bow feature setting and its
         classifier, or a fastText trial): only the best trial of a family is a candidate, as settings
         that differ only in regularisation make the same mistakes."""
         self.probas[trial] = probas
         self.scores[trial] = self._sum_score(probas)
-        self.costs[trial] = cost
         self.families[trial] = family
 
     def best_ensemble(self) -> tuple[list[int], list[int], float] | None:
@@ -314,17 +314,14 @@ class CountCache:
         self.max_counts = max_counts
         self.max_settings = max_settings
         self.counts: OrderedDict[tuple, Any] = OrderedDict()
+        self.vocabularies: dict[tuple, dict[str, int]] = {}  # n-gram -> column, of each held count matrix
         self.entries: OrderedDict[tuple, dict[int, tuple]] = OrderedDict()
         self.count_seconds: dict[tuple, float] = {}  # time to count each (analyzer, n-grams) once
         self.build_seconds: dict[tuple, dict[int, float]] = {}  # time to derive a setting's matrices, per split
+        self.spent = 0.0  # seconds spent counting and deriving so far
 
     def has(self, model) -> bool:
         return model._feature_key() in self.entries
-
-    def setup_seconds(self, model) -> float:
-        """What making ``model``'s matrices from scratch cost: counting plus deriving every split."""
-        counting = self.count_seconds.get((model.analyzer, model.ngrams), 0.0)
-        return counting + sum(self.build_seconds.get(model._feature_key(), {}).values())
 
     def _counts(self, analyzer: str, ngrams: int):
         key = (analyzer, ngrams)
@@ -336,11 +333,36 @@ class CountCache:
             counter = BagOfWords(self.tokenizer, analyzer=analyzer, weighting="count", ngram_range=(1, ngrams))
             counts = counter.fit_transform(self.texts).tocsr()
             counts.sort_indices()
+            self.vocabularies[key] = counter.vocabulary_
             self.count_seconds[key] = time.perf_counter() - t0
+            self.spent += self.count_seconds[key]
         self.counts[key] = counts  # most recently used last
         while len(self.counts) > self.max_counts:
-            self.counts.popitem(last=False)
+            self.vocabularies.pop(self.counts.popitem(last=False)[0])
         return counts
+
+    def counted(self, model) -> bool:
+        """Whether the counts ``model``'s features come from are held."""
+        return (model.analyzer, model.ngrams) in self.counts
+
+    def fit_all(self, model, labels: Sequence[str]):
+        """Fit bow ``model`` on every text (the rows of the counts) without counting again: the same
+        model as ``model.fit(texts, labels)``, its vocabulary in another column order."""
+        model._check_params()
+        if model.max_vocab is not None:
+            raise ValueError("autotune derives bow matrices without a vocabulary limit")
+        counts = self._counts(model.analyzer, model.ngrams)
+        names = np.empty(counts.shape[1], dtype=object)
+        for ngram, column in self.vocabularies[(model.analyzer, model.ngrams)].items():
+            names[column] = ngram
+        model.labels_, y = encode_labels(labels)
+        if model.features in ("nb", "tfidf+nb") and len(model.labels_) != 2:
+            raise UsageError(f"NB features need two classes, the data has {len(model.labels_)}; use tfidf features")
+        every = np.arange(counts.shape[0])
+        X, _, (keep, idf, ratio) = _split_features(counts, every, every[:0], y, model.features, model.min_freq)
+        model._install_features(list(names[keep]), idf, ratio)
+        model._fit_regression(X, y)
+        return model
 
     def matrices(self, model, index: int, split: tuple[list[int], list[int]], labels: list[str]) -> tuple:
         """(X train, X held-out, y train, classes) of ``model``'s feature setting on split ``index``."""
@@ -361,6 +383,7 @@ class CountCache:
             X, X_held = split_features(counts, train, held_out, y, model.features, model.min_freq)
             per_split[index] = (X, X_held, y, classes)
             self.build_seconds.setdefault(key, {})[index] = time.perf_counter() - t0
+            self.spent += self.build_seconds[key][index]
         return per_split[index]
 
 
@@ -373,36 +396,45 @@ def split_features(counts, train: Sequence[int], held_out: Sequence[int], y: np.
     document frequencies), rows scaled to unit length; NB is the 0/1 pattern times the log-count
     ratios of the training rows; tfidf+nb is both, side by side; binary is the 0/1 pattern.
     """
+    X, X_held, _ = _split_features(counts, train, held_out, y, features, min_freq)
+    return X, X_held
+
+
+def _split_features(counts, train, held_out, y: np.ndarray, features: str, min_freq: int):
+    """:func:`split_features`, and what it learned: (kept count columns, IDF or None, NB ratios or None)."""
     from scipy.sparse import diags, hstack
     from sklearn.preprocessing import normalize
 
     from textkit.classify.bow import _indicators, nb_log_count_ratio
 
-    X, X_held = counts[np.asarray(train)], counts[np.asarray(held_out)]
+    X, X_held = counts[np.asarray(train, dtype=np.int64)], counts[np.asarray(held_out, dtype=np.int64)]
     df = np.bincount(X.indices, minlength=counts.shape[1])
     keep = np.flatnonzero(df >= min_freq)
     if not len(keep):
         raise EmptyCorpusError(f"no n-gram is in {min_freq} training texts; lower min_freq or check the texts")
     X, X_held = X[:, keep], X_held[:, keep]
     if features == "binary":
-        return _indicators(X), _indicators(X_held)
+        return _indicators(X), _indicators(X_held), (keep, None, None)
+    ratio = nb_log_count_ratio(_indicators(X), y) if features in ("nb", "tfidf+nb") else None
     if features == "nb":
-        ratio = diags(nb_log_count_ratio(_indicators(X), y))
-        return (_indicators(X) @ ratio).tocsr(), (_indicators(X_held) @ ratio).tocsr()
-    idf = diags(np.log((1.0 + X.shape[0]) / (1.0 + df[keep])) + 1.0)
+        scale = diags(ratio)
+        return (_indicators(X) @ scale).tocsr(), (_indicators(X_held) @ scale).tocsr(), (keep, None, ratio)
+    idf = np.log((1.0 + X.shape[0]) / (1.0 + df[keep])) + 1.0
 
     def tfidf(M):
         M = M.astype(np.float64)
         M.data = 1.0 + np.log(M.data)
-        return normalize(M @ idf)
+        M = M @ diags(idf)
+        return normalize(M) if M.shape[0] else M  # (no held-out rows when fitting on all the data)
 
     T, T_held = tfidf(X), tfidf(X_held)
     if features == "tfidf":
-        return T.tocsr(), T_held.tocsr()
-    ratio = diags(nb_log_count_ratio(_indicators(X), y))
+        return T.tocsr(), T_held.tocsr(), (keep, idf, None)
+    scale = diags(ratio)
     return (
-        hstack([T, _indicators(X) @ ratio], format="csr"),
-        hstack([T_held, _indicators(X_held) @ ratio], format="csr"),
+        hstack([T, _indicators(X) @ scale], format="csr"),
+        hstack([T_held, _indicators(X_held) @ scale], format="csr"),
+        (keep, idf, ratio),
     )
 
 
@@ -477,6 +509,15 @@ def autotune(
     tried: set[tuple] = set()  # member lists already reported
     skipped_kinds: set[str] = set()
     leader_first = -math.inf  # the best first-split score of a trial scored on every split
+    # Refitting on all the data: each trial's fitting work (per split, scaled from a split's training
+    # part to all the data), and the counts it reads (bow), made again if no longer held.
+    refit_work: dict[int, tuple[float, tuple | None]] = {}
+    scale = folds / (folds - 1) if folds else 1 / (1 - validation_fraction)
+
+    def refit_seconds(members: list[int]) -> float:
+        recount = {refit_work[t][1] for t in members} - {None} - set(cache.counts)
+        return REFIT_MARGIN * (sum(refit_work[t][0] for t in members) + sum(cache.count_seconds[k] for k in recount))
+
     while max_trials is None or len(trials) < max_trials:
         kind, params = search.propose()
         elapsed = time.perf_counter() - start
@@ -484,14 +525,18 @@ def autotune(
         model = _make(kind, params, cached, seed, threads)
         timing = "bow, cached features" if kind == "bow" and cache.has(model) else kind
         expected = slowest_seconds.get(timing, 0.0)
-        refit = (best or {}).get("cost", 0.0) / max(len(splits), 1) * 1.25
+        refit = refit_seconds([] if best is None else best.get("members", [best["trial"]]))
         if trials and elapsed + expected + refit > duration:
             skipped_kinds.add(kind)
             if skipped_kinds >= set(search.kinds):
                 break
             continue
         t0 = time.perf_counter()
+        spent_before = cache.spent
         scores, probas = [], []
+        # Naive Bayes is there to join ensembles, where a setting weak alone can still help: it runs
+        # every split (cheap: a pass over the counts).
+        race = len(splits) > 1 and not (kind == "bow" and params.get("classifier") == "mnb" and "ensemble" in kinds)
         for index, (train, held_out) in enumerate(splits):
             model = _make(kind, params, cached, seed, threads)
             if kind == "bow":
@@ -504,15 +549,22 @@ def autotune(
             proba = proba[:, [model.labels_.index(c) for c in classes]]  # columns in one order for all trials
             probas.append(proba)
             scores.append(pool.score(proba, index))
-            if index == 0 and len(splits) > 1 and scores[0] < leader_first - RACE_MARGIN:
+            if index == 0 and race and scores[0] < leader_first - RACE_MARGIN:
                 break  # clearly behind on the first split: not worth the others
         seconds = time.perf_counter() - t0
         complete = len(scores) == len(splits)
         if complete:
             slowest_seconds[timing] = max(seconds, slowest_seconds.get(timing, 0.0))
             leader_first = max(leader_first, scores[0])
-        # What refitting this setting from scratch would cost (a bow trial may have found its matrices made).
-        cost = seconds + (cache.setup_seconds(model) if kind == "bow" else 0.0)
+        # The refit on all the data: the splits' work, scaled to all the data, plus counting where the
+        # counts are no longer held (bow); a bow trial may have found its matrices made.
+        work = seconds - (cache.spent - spent_before)  # fitting alone
+        if kind == "bow":  # and deriving the matrices of every split (perhaps made by an earlier trial)
+            work += sum(cache.build_seconds.get(model._feature_key(), {}).values())
+        refit_work[len(trials) + 1] = (
+            max(work, 0.0) / len(splits) * scale,
+            (model.analyzer, model.ngrams) if kind == "bow" else None,
+        )
         trial = {
             "trial": len(trials) + 1,
             "kind": kind,
@@ -527,7 +579,7 @@ def autotune(
         trials.append(trial)
         improved = complete and (best is None or trial["score"] > best["score"])
         if improved:
-            best = {**trial, "cost": cost}
+            best = trial
         if not complete:
             say(
                 f"autotune: trial {trial['trial']:3d} {kind:8s} {metric} {scores[0]:.4f} on the first split, "
@@ -541,11 +593,13 @@ def autotune(
         )
         if "ensemble" not in kinds:
             continue
-        pool.add(trial["trial"], probas, cost, model._family() if kind == "bow" else (trial["trial"],))
+        pool.add(trial["trial"], probas, model._family() if kind == "bow" else (trial["trial"],))
         ensemble = pool.best_ensemble()
         if ensemble is not None and ensemble[2] > best["score"] and (key := tuple(zip(*ensemble[:2]))) not in tried:
             members, weights, score = ensemble
             tried.add(key)
+            if time.perf_counter() - start + refit_seconds(members) > duration:
+                continue  # no time left to refit this many members
             member_trials = [trials[i - 1] for i in members]
             trial = {
                 "trial": len(trials) + 1,
@@ -559,7 +613,7 @@ def autotune(
                 "seconds": 0.0,
             }
             trials.append(trial)
-            best = {**trial, "cost": sum(pool.costs[i] for i in members)}
+            best = trial
             say(
                 f"autotune: trial {trial['trial']:3d} ensemble {metric} {score:.4f} * (held-out probabilities of "
                 f"trials {', '.join(f'{t} x{w}' if w > 1 else str(t) for t, w in zip(members, weights))} averaged)"
@@ -567,7 +621,15 @@ def autotune(
     assert best is not None
     t0 = time.perf_counter()
     model = _make(best["kind"], best["params"], cached, seed, threads)
-    model.fit(data.texts, data.labels)
+    if best["kind"] == "ensemble":  # members that read held counts first, then by the counts they read
+        model._check_params()
+        model.labels_, _ = encode_labels(data.labels)
+        members = [model._member(spec) for spec in model.members]
+        order = sorted(range(len(members)), key=lambda i: _count_order(members[i], cache))
+        fitted = {i: _refit(members[i], data, cache) for i in order}
+        model._set_members([fitted[i] for i in range(len(members))])
+    else:
+        _refit(model, data, cache)
     _swap_tokenizer(model, tokenizer if isinstance(tokenizer, Tokenizer) else original.spec, original)
     refit_seconds = time.perf_counter() - t0
     say(
@@ -581,11 +643,24 @@ def autotune(
         "duration": duration,
         "n": len(data),
         "trials": trials,
-        "best": {k: v for k, v in best.items() if k != "cost"},
+        "best": best,
         "refit_seconds": round(refit_seconds, 3),
         "total_seconds": round(time.perf_counter() - start, 3),
     }
     return model, report
+
+
+def _refit(model: TextClassifier, data: LabelledTexts, cache: CountCache) -> TextClassifier:
+    """Fit ``model`` on all the data; bow reads the counts the trials made instead of counting again."""
+    if model.kind == "bow":
+        return cache.fit_all(model, data.labels)
+    return model.fit(data.texts, data.labels)
+
+
+def _count_order(model: TextClassifier, cache: CountCache) -> tuple:
+    if model.kind != "bow":
+        return (2,)
+    return (0 if cache.counted(model) else 1, model.analyzer, model.ngrams)
 
 
 def _make(kind: str, params: dict, tokenizer: Tokenizer, seed: int, threads: int | None) -> TextClassifier:

@@ -276,19 +276,10 @@ class BagOfWordsClassifier(TextClassifier):
         columns = len(ngrams) * (2 if self.features == "tfidf+nb" else 1)
         if len(idf) != len(ngrams) or coef.shape[1] != columns:
             raise ValueError(f"{len(ngrams)} n-grams but {len(idf)} column weights and {coef.shape[1]} coefficients")
-        features = self._features()
-        # Rebuild the fitted vectorizer from its learned attributes (vocabulary, then IDF).
-        vectorizer = features._vectorizer()
-        vectorizer.vocabulary_ = {ngram: i for i, ngram in enumerate(ngrams)}
-        features.vectorizer_, features.vocabulary_ = vectorizer, vectorizer.vocabulary_
-        if self.features == "nb":
-            self.nb_ratio_ = idf
-        elif self.features != "binary":
-            vectorizer.idf_ = features.idf_ = idf
-        if self.features == "tfidf+nb":
-            self.nb_ratio_ = np.asarray(tensors["nb_ratio"])
-            if len(self.nb_ratio_) != len(ngrams):
-                raise ValueError(f"{len(ngrams)} n-grams but {len(self.nb_ratio_)} NB ratios")
+        ratio = idf if self.features == "nb" else tensors["nb_ratio"] if self.features == "tfidf+nb" else None
+        if ratio is not None and len(ratio) != len(ngrams):
+            raise ValueError(f"{len(ngrams)} n-grams but {len(ratio)} NB ratios")
+        self._install_features(ngrams, idf if self.features in ("tfidf", "tfidf+nb") else None, ratio)
         if self.classifier == "mnb":
             from sklearn.naive_bayes import MultinomialNB
 
@@ -301,7 +292,20 @@ class BagOfWordsClassifier(TextClassifier):
             regression.coef_, regression.intercept_ = coef, intercept
         regression.classes_ = np.arange(len(self.labels_))
         regression.n_features_in_ = columns
-        self.features_, self.regression_ = features, regression
+        self.regression_ = regression
+
+    def _install_features(self, ngrams: list[str], idf: np.ndarray | None, nb_ratio: np.ndarray | None) -> None:
+        """Set the fitted features from what they learned: the n-gram of each column, the IDF weights
+        (TF-IDF features) and the NB log-count ratios (NB features)."""
+        features = self._features()
+        vectorizer = features._vectorizer()
+        vectorizer.vocabulary_ = {ngram: i for i, ngram in enumerate(ngrams)}
+        features.vectorizer_, features.vocabulary_ = vectorizer, vectorizer.vocabulary_
+        if idf is not None:
+            vectorizer.idf_ = features.idf_ = np.asarray(idf, dtype=np.float64)
+        if nb_ratio is not None:
+            self.nb_ratio_ = np.asarray(nb_ratio, dtype=np.float64)
+        self.features_ = features
 
 
 def _indicators(X):

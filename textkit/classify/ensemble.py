@@ -80,7 +80,11 @@ class EnsembleClassifier(TextClassifier):
         valid = None
         if validation is not None:
             valid = (validation[0], [self.labels_[i] if i >= 0 else "\0unseen" for i in validation[1]])
-        self.members_ = [self._member(spec).fit(texts, labels, validation=valid) for spec in self.members]
+        self._set_members([self._member(spec).fit(texts, labels, validation=valid) for spec in self.members])
+
+    def _set_members(self, fitted: list[TextClassifier]) -> None:
+        """Take ``fitted`` (one fitted classifier per member spec, in order) as the members."""
+        self.members_ = fitted
         w = np.ones(len(self.members)) if self.weights is None else np.asarray(self.weights, dtype=np.float64)
         self.weights_ = w / w.sum()
 
