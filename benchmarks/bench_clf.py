@@ -176,6 +176,7 @@ def autotune_mode(args) -> dict:
             "textkit autotune": acc,
             "autotune - best peer": acc - best_peer,
             "seconds": seconds,
+            "refit_seconds": report["refit_seconds"],
             "trials": len(report["trials"]),
             "protocol": report["protocol"],
             "best": report["best"],
@@ -183,7 +184,8 @@ def autotune_mode(args) -> dict:
         }
         print(
             f"{name:13s} peers {peers}  autotune {acc:.2f} ({acc - best_peer:+.2f} points; "
-            f"{len(report['trials'])} trials, {report['protocol']}, {seconds:.0f} s; best {report['best']['kind']} "
+            f"{len(report['trials'])} trials, {report['protocol']}, {seconds:.0f} s, "
+            f"refit {report['refit_seconds']:.0f} s; best {report['best']['kind']} "
             f"{report['best']['params']}, held-out score {100 * report['best']['score']:.2f})",
             flush=True,
         )
