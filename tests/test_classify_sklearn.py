@@ -326,19 +326,20 @@ def test_autotune_scores_medium_data_on_three_folds():
     assert split["protocol"] == "validation split (0.2)" and "split_scores" not in split["trials"][0]
 
 
-@pytest.mark.parametrize("duration, stops", [(260.0, True), (700.0, False)])
-def test_autotune_keeps_to_its_budget_when_a_trial_is_slower_than_the_earlier_ones(monkeypatch, duration, stops):
-    """On a stand-in clock where a fastText fit takes as many seconds as it has epochs, a trial slower
-    than every earlier one stops between splits once the rest would not fit, and the search and the
-    refit end within the budget."""
+@pytest.mark.parametrize("duration, stops", [(400.0, True), (1000.0, False)])
+def test_autotune_keeps_to_its_budget_when_a_trial_is_slower_than_expected(monkeypatch, duration, stops):
+    """On a stand-in clock where the machine slows down after the first trial (a fastText fit takes
+    20 s, then 60 s), a trial that runs slower than its estimate stops between splits once the rest
+    would not fit, and the search and the refit end within the budget."""
     from textkit.classify import autotune as module
     from textkit.classify.fasttext import FastTextClassifier
 
-    clock = [0.0]
+    clock, fits = [0.0], [0]
     fit = FastTextClassifier.fit
 
     def timed_fit(self, *args, **kwargs):
-        clock[0] += self.epochs
+        fits[0] += 1
+        clock[0] += 20.0 if fits[0] <= 5 else 60.0
         return fit(self, *args, **kwargs)
 
     monkeypatch.setattr(module, "_clock", lambda: clock[0])
@@ -346,8 +347,9 @@ def test_autotune_keeps_to_its_budget_when_a_trial_is_slower_than_the_earlier_on
     monkeypatch.setattr(module, "RACE_MARGIN", 1.0)  # no trial stops for its score
     model, report = module.autotune(*TRAIN, kinds=["fasttext"], duration=duration, seed=0, threads=1, log=print)
     assert report["total_seconds"] <= duration
-    # 260 s: the second trial (30 epochs, 150 s) starts at 100 s as the first took 100 s, and after
-    # its first split (130 s) the other four (120 s) and the refit (30 s) would end past the budget
+    # 400 s: the first trial (5 folds) takes 100 s; the second (30 epochs, dim 10, trigrams: 900 units
+    # against the first's 400) is expected to take 225 s, and with the refit (30 s) it starts; after its
+    # first split (at 160 s) four more (240 s) and the refit would end past the budget.
     assert bool([t for t in report["trials"] if t.get("stopped") == "out of time"]) == stops
 
 

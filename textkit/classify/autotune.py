@@ -526,6 +526,8 @@ def autotune(
         model = _make(kind, params, cached, seed, threads)
         timing = "bow, cached features" if kind == "bow" and cache.has(model) else kind
         expected = slowest_seconds.get(timing, 0.0)
+        if kind == "fasttext":  # its settings change its cost by 100x: scale the costliest rate seen
+            expected = max(expected, slowest_seconds.get("fasttext per unit", 0.0) * _fasttext_units(model))
         refit = refit_seconds([] if best is None else best.get("members", [best["trial"]]))
         if trials and elapsed + expected + refit > duration:
             skipped_kinds.add(kind)
@@ -563,6 +565,9 @@ def autotune(
         # What a trial of this kind may cost, for the check before the next one (a stopped trial's splits
         # tell it too).
         slowest_seconds[timing] = max(seconds / len(scores) * len(splits), slowest_seconds.get(timing, 0.0))
+        if kind == "fasttext":
+            rate = seconds / len(scores) * len(splits) / _fasttext_units(model)
+            slowest_seconds["fasttext per unit"] = max(rate, slowest_seconds.get("fasttext per unit", 0.0))
         if complete:
             leader_first = max(leader_first, scores[0])
         # The refit on all the data: the splits' work, scaled to all the data, plus counting where the
@@ -664,6 +669,11 @@ def _refit(model: TextClassifier, data: LabelledTexts, cache: CountCache) -> Tex
     if model.kind == "bow":
         return cache.fit_all(model, data.labels)
     return model.fit(data.texts, data.labels)
+
+
+def _fasttext_units(model: TextClassifier) -> float:
+    """What a fastText fit's time grows with: passes, embedding size and the n-grams each word adds."""
+    return float(model.epochs * model.embed_dim * model.ngrams)
 
 
 def _count_order(model: TextClassifier, cache: CountCache) -> tuple:
