@@ -155,7 +155,7 @@ def _load_split(dataset, split, data_dir, text_field, label_field, revision, err
 )
 @click.option(
     "--alpha",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloat(min=0, min_open=True, max=1e12),
     help="Additive smoothing of naive Bayes (bow --classifier mnb; default 1).",
 )
 @click.option("--pooling", type=click.Choice(["max", "mean"]), help="Pooling over time (rnn; default max).")

@@ -357,3 +357,33 @@ def test_bow_trains_on_every_example_unless_a_validation_share_is_asked(files):
     result = run([*common, "--model", "bow", "--valid-fraction", "0.2", "-o", root / "bow_v", "--json"])
     info = json.loads(result.stdout)
     assert info["n_train"] == 120 and info["n_validation"] == 30 and "accuracy" in info["validation"]
+
+
+def test_bow_naive_bayes_from_the_command_line(files, capsys):
+    root, paths = files
+    common = ["train-clf", "--dataset", paths["train"], "--text-field", "review", "--label-field", "stars"]
+    options = ["--model", "bow", "--classifier", "mnb", "--features", "binary", "--alpha", "0.5"]
+    result = run([*common, *options, "-o", root / "mnb", "--json"])
+    assert result.exit_code == 0, result.output
+    config = json.loads((root / "mnb" / "config.json").read_text(encoding="utf-8"))
+    assert config["params"]["classifier"] == "mnb" and config["params"]["alpha"] == 0.5
+    result = run(
+        [
+            "eval-clf",
+            root / "mnb",
+            "--dataset",
+            paths["test"],
+            "--text-field",
+            "review",
+            "--label-field",
+            "stars",
+            "--json",
+        ]
+    )
+    assert result.exit_code == 0 and json.loads(result.stdout)["accuracy"] >= 0.8
+    code, err = cli_exit(
+        [*common, "--model", "bow", "--classifier", "mnb", "--features", "nb", "-o", root / "x"], capsys
+    )
+    error = [line for line in err.splitlines() if "error" in line]
+    assert code == 2 and len(error) == 1 and "naive Bayes needs counts" in error[0] and "Traceback" not in err
+    assert not (root / "x").exists()
