@@ -367,19 +367,7 @@ def test_bow_naive_bayes_from_the_command_line(files, capsys):
     assert result.exit_code == 0, result.output
     config = json.loads((root / "mnb" / "config.json").read_text(encoding="utf-8"))
     assert config["params"]["classifier"] == "mnb" and config["params"]["alpha"] == 0.5
-    result = run(
-        [
-            "eval-clf",
-            root / "mnb",
-            "--dataset",
-            paths["test"],
-            "--text-field",
-            "review",
-            "--label-field",
-            "stars",
-            "--json",
-        ]
-    )
+    result = run(["eval-clf", root / "mnb", "--dataset", paths["test"], *common[3:7], "--json"])
     assert result.exit_code == 0 and json.loads(result.stdout)["accuracy"] >= 0.8
     code, err = cli_exit(
         [*common, "--model", "bow", "--classifier", "mnb", "--features", "nb", "-o", root / "x"], capsys
