@@ -57,7 +57,7 @@ _clock = time.perf_counter  # the budget's clock (a test stands in its own)
 C_RANGE = (1e-2, 1e4)  # the line search stays inside: beyond, the fit is unregularised or all bias
 # Where the C search of a weighting starts when no trial has used it yet.
 # (Every bow trial names its C: the search tunes it, rather than the model's cross-validation.)
-BOW_START_C = {"tfidf": 1000.0, "nb": 1.0, "tfidf+nb": 1.0, "binary": 1.0}
+BOW_START_C = {"tfidf": 1000.0, "nb": 1.0, "tfidf+nb": 1.0}
 BOW_FEATURE_PARAMS = ("analyzer", "features", "ngrams", "min_freq")
 
 
@@ -270,7 +270,7 @@ class EnsemblePool:
         if len(pool) < 2:
             return None
         chosen = [pool[0]]
-        sums = [p.copy() for p in self.probas[pool[0]]]
+        sums = self.probas[pool[0]]
         best_score, best_length = self.scores[pool[0]], 1
         for _ in range(ENSEMBLE_STEPS - 1):
             top, pick = -math.inf, pool[0]
